@@ -1,0 +1,250 @@
+//! `/hostings`: list, detail, suspend, resume, delete.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use http::StatusCode;
+use serde::Serialize;
+
+use super::RequestContext;
+use crate::audit::AuditOutcome;
+use crate::authz::{Access, require, require_hosting_access, resolve_manage};
+use crate::capability::Capability;
+use crate::error::ApiError;
+use crate::http::ApiResponse;
+use crate::jobs::{JobProgress, JobSpec};
+use crate::keys::KeyScope;
+use crate::model::{Hosting, HostingId, HostingState, MAX_DOMAIN_LEN, NodeId};
+use crate::node::{DeleteOptions, ListQuery};
+
+/// Page size when the client does not ask for one.
+pub const DEFAULT_PAGE_SIZE: usize = 50;
+/// Largest page a client may ask for.
+pub const MAX_PAGE_SIZE: usize = 200;
+
+#[derive(Serialize)]
+struct HostingPage {
+    items: Vec<Hosting>,
+    next_cursor: Option<HostingId>,
+    total: u64,
+}
+
+/// `GET /hostings?limit&cursor&state&node&q`: only what the key may read.
+pub(crate) async fn list(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiError> {
+    require(&ctx.principal, Capability::HostingView)?;
+    let query = &ctx.query;
+    let limit = query.parse_value::<usize>("limit")?.unwrap_or(DEFAULT_PAGE_SIZE);
+    if !(1..=MAX_PAGE_SIZE).contains(&limit) {
+        return Err(ApiError::Validation(format!(
+            "query parameter `limit` must be between 1 and {MAX_PAGE_SIZE}"
+        )));
+    }
+    let after = query
+        .get("cursor")?
+        .map(|cursor| {
+            cursor
+                .parse::<HostingId>()
+                .map_err(|_| ApiError::Validation("query parameter `cursor` is not a cursor this API issued".to_owned()))
+        })
+        .transpose()?;
+    let state = query.parse_value::<HostingState>("state")?;
+    let node = query.parse_value::<NodeId>("node")?;
+    let domain_contains = match query.get("q")? {
+        Some(q) if q.len() > MAX_DOMAIN_LEN => {
+            return Err(ApiError::Validation(format!(
+                "query parameter `q` is longer than {MAX_DOMAIN_LEN} characters"
+            )));
+        }
+        Some("") | None => None,
+        Some(q) => Some(q.to_lowercase()),
+    };
+    let only = match &ctx.principal.scope {
+        KeyScope::All => None,
+        KeyScope::Grants(grants) => Some(Arc::new(grants.keys().cloned().collect::<BTreeSet<_>>())),
+    };
+    if only.as_ref().is_some_and(|only| only.is_empty()) {
+        return Ok(ApiResponse::json(
+            StatusCode::OK,
+            &HostingPage { items: Vec::new(), next_cursor: None, total: 0 },
+        ));
+    }
+    let page = ctx
+        .services
+        .cluster
+        .list(
+            node.as_ref(),
+            &ListQuery {
+                after,
+                limit,
+                state,
+                domain_contains,
+                only,
+            },
+        )
+        .await?;
+    Ok(ApiResponse::json(
+        StatusCode::OK,
+        &HostingPage {
+            items: page.items,
+            next_cursor: page.next_cursor,
+            total: page.total,
+        },
+    ))
+}
+
+/// `GET /hostings/{id}`: by id or domain.
+pub(crate) async fn show(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiError> {
+    let selector = ctx.hosting_selector()?;
+    let located = require_hosting_access(
+        &ctx.principal,
+        &ctx.services.cluster,
+        &selector,
+        Capability::HostingView,
+        Access::Read,
+    )
+    .await?;
+    Ok(ApiResponse::json(StatusCode::OK, &located.hosting))
+}
+
+#[derive(Serialize)]
+struct StateChange<'a> {
+    id: &'a HostingId,
+    state: HostingState,
+}
+
+/// Which way a suspend-or-resume goes.
+#[derive(Clone, Copy)]
+enum Toggle {
+    Suspend,
+    Resume,
+}
+
+impl Toggle {
+    fn action(self) -> &'static str {
+        match self {
+            Toggle::Suspend => "hosting.suspend",
+            Toggle::Resume => "hosting.resume",
+        }
+    }
+
+    /// (the state it starts from, the state it leads to)
+    fn states(self) -> (HostingState, HostingState) {
+        match self {
+            Toggle::Suspend => (HostingState::Active, HostingState::Suspended),
+            Toggle::Resume => (HostingState::Suspended, HostingState::Active),
+        }
+    }
+}
+
+/// `POST /hostings/{id}/suspend`.
+pub(crate) async fn suspend(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiError> {
+    toggle(ctx, Toggle::Suspend).await
+}
+
+/// `POST /hostings/{id}/resume`.
+pub(crate) async fn resume(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiError> {
+    toggle(ctx, Toggle::Resume).await
+}
+
+/// Suspend or resume, synchronously; already being there is a 200 no-op that
+/// does not call the node.
+async fn toggle(ctx: &RequestContext<'_>, toggle: Toggle) -> Result<ApiResponse, ApiError> {
+    let selector = ctx.hosting_selector()?;
+    let located = resolve_manage(
+        &ctx.principal,
+        &ctx.services.cluster,
+        &selector,
+        Capability::HostingSuspend,
+    )
+    .await?;
+    let id = &located.hosting.summary.id;
+    let (from, to) = toggle.states();
+    let result = match located.hosting.summary.state {
+        current if current == to => Ok(to),
+        current if current == from => {
+            let node = located.node.as_ref();
+            let call = async {
+                match toggle {
+                    Toggle::Suspend => node.suspend(id).await,
+                    Toggle::Resume => node.resume(id).await,
+                }
+            };
+            ctx.services.cluster.call(node, call).await.map_err(ApiError::from)
+        }
+        current => Err(ApiError::Conflict(format!(
+            "hosting is {current}; only a {from} hosting can go {to}"
+        ))),
+    };
+    ctx.audit(toggle.action(), id.as_str(), &result).await;
+    let state = result?;
+    Ok(ApiResponse::json(StatusCode::OK, &StateChange { id, state }))
+}
+
+#[derive(Serialize)]
+struct Accepted<'a> {
+    job_id: &'a str,
+    status: &'static str,
+}
+
+/// `DELETE /hostings/{id}?keep_user&keep_database`: 202 and a job.
+pub(crate) async fn delete(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiError> {
+    let selector = ctx.hosting_selector()?;
+    let options = DeleteOptions {
+        keep_user: ctx.query.flag("keep_user")?,
+        keep_database: ctx.query.flag("keep_database")?,
+    };
+    let located = resolve_manage(
+        &ctx.principal,
+        &ctx.services.cluster,
+        &selector,
+        Capability::HostingDelete,
+    )
+    .await?;
+    if located.hosting.summary.state == HostingState::Deleting {
+        return Err(ApiError::Conflict("hosting is already being deleted".to_owned()));
+    }
+    let id = located.hosting.summary.id.clone();
+    let node = located.node;
+    let deadline = ctx.services.config.job_node_deadline;
+    let audit = Arc::clone(&ctx.services.audit);
+    let mut finished_event = ctx.audit_event("hosting.delete", id.as_str(), AuditOutcome::Ok, None, None);
+    let spec = JobSpec {
+        kind: "hosting.delete".to_owned(),
+        target: id.to_string(),
+        actor: ctx.principal.actor(),
+        started_by: Some(ctx.principal.key_id.clone()),
+    };
+    let job = ctx
+        .services
+        .jobs
+        .submit(
+            spec,
+            Box::new(move |progress: JobProgress| {
+                Box::pin(async move {
+                    progress.step(&format!("deleting on {}", node.id()), 10);
+                    let outcome = match tokio::time::timeout(deadline, node.delete(&id, options)).await {
+                        Ok(Ok(())) => Ok(None),
+                        Ok(Err(err)) => Err(err.to_string()),
+                        Err(_) => Err(format!("node {} did not finish in time", node.id())),
+                    };
+                    if let Err(err) = &outcome {
+                        finished_event.outcome = AuditOutcome::Failed;
+                        finished_event.detail = Some(err.clone());
+                    }
+                    finished_event.at = crate::model::now();
+                    audit.record(finished_event).await;
+                    outcome
+                })
+            }),
+        )
+        .await?;
+    let mut response = ApiResponse::json(
+        StatusCode::ACCEPTED,
+        &Accepted {
+            job_id: job.id.as_str(),
+            status: "accepted",
+        },
+    );
+    response.set_header(http::header::LOCATION, &format!("/api/v1/jobs/{}", job.id));
+    Ok(response)
+}

@@ -1,0 +1,265 @@
+//! The endpoint logic, written once for every framework.
+//!
+//! [`HyperionApi::handle`] takes a framework-neutral request and answers a
+//! finished [`ApiResponse`]: route → authenticate → read the body if the route
+//! takes one → endpoint. Whatever fails, the answer is the JSON envelope;
+//! even a panicking endpoint becomes a `500 internal`.
+
+mod context;
+mod hostings;
+mod jobs;
+mod me;
+mod nodes;
+#[cfg(all(test, feature = "mock"))]
+mod tests;
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Buf, Bytes};
+use futures::{FutureExt, Stream};
+use http::HeaderMap;
+use http::header::{CONTENT_LENGTH, HeaderName};
+use tracing::Instrument;
+
+use crate::audit::{AuditSink, TracingAuditSink};
+use crate::auth::authenticate;
+use crate::cluster::Cluster;
+use crate::error::ApiError;
+use crate::http::routes::{Endpoint, match_route};
+use crate::http::{ApiResponse, Query, RequestHead, read_limited};
+use crate::jobs::{JobRunner, TokioJobRunner};
+use crate::keys::{KeyStore, MintedKey, NewKey, StoreError};
+use crate::memory::{MemoryKeyStore, MemoryOwnerDirectory};
+use crate::owner::OwnerDirectory;
+use crate::random;
+
+pub(crate) use context::RequestContext;
+
+/// The request-id header, read from sane requests and set on every response.
+pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Request bodies larger than this are refused unless configured otherwise.
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+
+/// How long a job may wait on one node call unless configured otherwise.
+pub const DEFAULT_JOB_NODE_DEADLINE: Duration = Duration::from_secs(15 * 60);
+
+/// Tunables of the API.
+#[derive(Clone, Debug)]
+pub struct ApiConfig {
+    /// Largest accepted request body, in bytes.
+    pub body_limit: usize,
+    /// Deadline of one node call made by a background job (they are slow by nature).
+    pub job_node_deadline: Duration,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            body_limit: DEFAULT_BODY_LIMIT,
+            job_node_deadline: DEFAULT_JOB_NODE_DEADLINE,
+        }
+    }
+}
+
+/// The services every endpoint reaches through its [`RequestContext`].
+pub(crate) struct Services {
+    pub(crate) cluster: Cluster,
+    pub(crate) keys: Arc<dyn KeyStore>,
+    pub(crate) owners: Arc<dyn OwnerDirectory>,
+    pub(crate) jobs: Arc<dyn JobRunner>,
+    pub(crate) audit: Arc<dyn AuditSink>,
+    pub(crate) config: ApiConfig,
+}
+
+/// The whole `/api/v1`, ready to be mounted by an adapter. Cheap to clone.
+#[derive(Clone)]
+pub struct HyperionApi {
+    services: Arc<Services>,
+}
+
+/// Builds a [`HyperionApi`]; every store not given is the in-memory one.
+pub struct HyperionApiBuilder {
+    cluster: Cluster,
+    keys: Option<Arc<dyn KeyStore>>,
+    owners: Option<Arc<dyn OwnerDirectory>>,
+    jobs: Option<Arc<dyn JobRunner>>,
+    audit: Option<Arc<dyn AuditSink>>,
+    config: ApiConfig,
+}
+
+impl HyperionApiBuilder {
+    /// Where keys are stored (default: [`MemoryKeyStore`]).
+    #[must_use]
+    pub fn key_store(mut self, keys: Arc<dyn KeyStore>) -> Self {
+        self.keys = Some(keys);
+        self
+    }
+
+    /// Who owns keys and what they may do now (default: an empty
+    /// [`MemoryOwnerDirectory`], in which no key works).
+    #[must_use]
+    pub fn owner_directory(mut self, owners: Arc<dyn OwnerDirectory>) -> Self {
+        self.owners = Some(owners);
+        self
+    }
+
+    /// What runs slow operations (default: [`TokioJobRunner`]).
+    #[must_use]
+    pub fn job_runner(mut self, jobs: Arc<dyn JobRunner>) -> Self {
+        self.jobs = Some(jobs);
+        self
+    }
+
+    /// Where audit events go (default: [`TracingAuditSink`]).
+    #[must_use]
+    pub fn audit_sink(mut self, audit: Arc<dyn AuditSink>) -> Self {
+        self.audit = Some(audit);
+        self
+    }
+
+    /// Tunables (default: [`ApiConfig::default`]).
+    #[must_use]
+    pub fn config(mut self, config: ApiConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// The API.
+    pub fn build(self) -> HyperionApi {
+        HyperionApi {
+            services: Arc::new(Services {
+                cluster: self.cluster,
+                keys: self.keys.unwrap_or_else(|| Arc::new(MemoryKeyStore::new())),
+                owners: self
+                    .owners
+                    .unwrap_or_else(|| Arc::new(MemoryOwnerDirectory::new())),
+                jobs: self.jobs.unwrap_or_else(|| Arc::new(TokioJobRunner::default())),
+                audit: self.audit.unwrap_or_else(|| Arc::new(TracingAuditSink)),
+                config: self.config,
+            }),
+        }
+    }
+}
+
+impl HyperionApi {
+    /// Starts building an API over `cluster`.
+    pub fn builder(cluster: Cluster) -> HyperionApiBuilder {
+        HyperionApiBuilder {
+            cluster,
+            keys: None,
+            owners: None,
+            jobs: None,
+            audit: None,
+            config: ApiConfig::default(),
+        }
+    }
+
+    /// The cluster it serves.
+    pub fn cluster(&self) -> &Cluster {
+        &self.services.cluster
+    }
+
+    /// Mints a key for an integrator (e.g. from their own settings page) and
+    /// stores it. The returned secret is the only copy: hand it over once.
+    pub async fn mint_key(&self, new: NewKey) -> Result<MintedKey, StoreError> {
+        let minted = new.mint();
+        self.services.keys.insert(minted.record.clone()).await?;
+        Ok(minted)
+    }
+
+    /// Answers one request. `body` is the request body as a stream of chunks;
+    /// it is read only when the route takes a body, and never past the
+    /// configured limit.
+    pub async fn handle<S, B, E>(&self, head: RequestHead, body: S) -> ApiResponse
+    where
+        S: Stream<Item = Result<B, E>> + Send,
+        B: Buf + Send,
+        E: std::fmt::Display + Send,
+    {
+        let request_id = request_id_for(&head.headers);
+        let span = tracing::info_span!(
+            "api_request",
+            request_id = %request_id,
+            method = %head.method,
+            path = %head.path,
+        );
+        let answer = AssertUnwindSafe(self.respond(&head, body, &request_id))
+            .catch_unwind()
+            .instrument(span)
+            .await;
+        let mut response = match answer {
+            Ok(Ok(response)) => response,
+            Ok(Err(err)) => ApiResponse::error(&err, &request_id),
+            Err(_) => ApiResponse::error(&ApiError::internal("an endpoint panicked"), &request_id),
+        };
+        response.set_header(REQUEST_ID_HEADER, &request_id);
+        response
+    }
+
+    async fn respond<S, B, E>(
+        &self,
+        head: &RequestHead,
+        body: S,
+        request_id: &str,
+    ) -> Result<ApiResponse, ApiError>
+    where
+        S: Stream<Item = Result<B, E>> + Send,
+        B: Buf + Send,
+        E: std::fmt::Display + Send,
+    {
+        let route = match_route(&head.method, &head.path)?;
+        let services = &*self.services;
+        let principal =
+            authenticate(&head.headers, services.keys.as_ref(), services.owners.as_ref()).await?;
+        let body = if route.spec.takes_body {
+            read_limited(body, services.config.body_limit, content_length(&head.headers)).await?
+        } else {
+            Bytes::new()
+        };
+        let ctx = RequestContext {
+            services,
+            principal,
+            request_id,
+            route,
+            query: Query::parse(head.query.as_deref()),
+            body,
+            peer: head.peer.map(|peer| peer.ip()),
+        };
+        match ctx.route.spec.endpoint {
+            Endpoint::Me => me::show(&ctx).await,
+            Endpoint::ListHostings => hostings::list(&ctx).await,
+            Endpoint::GetHosting => hostings::show(&ctx).await,
+            Endpoint::SuspendHosting => hostings::suspend(&ctx).await,
+            Endpoint::ResumeHosting => hostings::resume(&ctx).await,
+            Endpoint::DeleteHosting => hostings::delete(&ctx).await,
+            Endpoint::ListNodes => nodes::list(&ctx).await,
+            Endpoint::GetJob => jobs::show(&ctx).await,
+        }
+    }
+}
+
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse().ok())
+}
+
+/// The client's `X-Request-Id` when it is sane (1..=128 of `[A-Za-z0-9._-]`),
+/// otherwise a fresh one.
+fn request_id_for(headers: &HeaderMap) -> String {
+    headers
+        .get(&REQUEST_ID_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .filter(|id| {
+            !id.is_empty()
+                && id.len() <= 128
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        })
+        .map_or_else(|| format!("req_{}", random::base62(20)), str::to_owned)
+}

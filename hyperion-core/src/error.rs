@@ -1,0 +1,164 @@
+//! The one error type of the API. Each variant knows its wire code and HTTP
+//! status, so no adapter ever chooses a status code.
+
+use http::{Method, StatusCode};
+
+use crate::model::InvalidValue;
+use crate::node::NodeError;
+
+/// Everything that can make a request fail, as the client will see it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApiError {
+    /// No key, a malformed header, an unknown, expired or revoked key, or an owner gone.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The key lacks a capability, has only a view grant, or the client address is not allowed.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Unknown route or resource, or a resource the key may not see.
+    #[error("{0}")]
+    NotFound(String),
+    /// The path exists but not for this method.
+    #[error("method {method} is not allowed on this path (allowed: {})", allow_list(.allow))]
+    MethodNotAllowed {
+        /// The method the client used.
+        method: Method,
+        /// The methods the path accepts.
+        allow: Vec<Method>,
+    },
+    /// A malformed body, parameter or value.
+    #[error("{0}")]
+    Validation(String),
+    /// The request collides with the current state.
+    #[error("{0}")]
+    Conflict(String),
+    /// The body is over the configured limit.
+    #[error("request body is larger than the limit of {limit} bytes")]
+    PayloadTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The key is over its rate limit.
+    #[error("rate limit of {limit_per_min} requests per minute exceeded; retry in {retry_after_secs} s")]
+    RateLimited {
+        /// The key's limit.
+        limit_per_min: u32,
+        /// Whole seconds until a request would be accepted.
+        retry_after_secs: u64,
+    },
+    /// A node failed.
+    #[error("{0}")]
+    Upstream(String),
+    /// A node did not answer within the deadline.
+    #[error("{0}")]
+    UpstreamTimeout(String),
+    /// A bug. The detail goes to the log, never to the client.
+    #[error("internal error")]
+    Internal {
+        /// What went wrong, for the log only.
+        detail: String,
+    },
+}
+
+fn allow_list(allow: &[Method]) -> String {
+    allow
+        .iter()
+        .map(Method::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl ApiError {
+    /// The stable wire code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Unauthorized(_) => "unauthorized",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::MethodNotAllowed { .. } => "method_not_allowed",
+            ApiError::Validation(_) => "validation",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::Upstream(_) => "upstream_error",
+            ApiError::UpstreamTimeout(_) => "upstream_timeout",
+            ApiError::Internal { .. } => "internal",
+        }
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Validation(_) => StatusCode::BAD_REQUEST,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Upstream(_) => StatusCode::BAD_GATEWAY,
+            ApiError::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            ApiError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The answer for a hosting that does not exist *or* that the key may not
+    /// see: one constructor, so the two can never be told apart.
+    pub fn hosting_not_found() -> Self {
+        ApiError::NotFound("hosting not found".to_owned())
+    }
+
+    /// A bug, with its detail kept for the log.
+    pub fn internal(detail: impl Into<String>) -> Self {
+        ApiError::Internal {
+            detail: detail.into(),
+        }
+    }
+}
+
+impl From<InvalidValue> for ApiError {
+    fn from(err: InvalidValue) -> Self {
+        ApiError::Validation(err.0)
+    }
+}
+
+impl From<NodeError> for ApiError {
+    fn from(err: NodeError) -> Self {
+        match err {
+            NodeError::NotFound => ApiError::hosting_not_found(),
+            NodeError::Conflict(msg) => ApiError::Conflict(msg),
+            NodeError::Validation(msg) => ApiError::Validation(msg),
+            NodeError::Timeout { node } => {
+                ApiError::UpstreamTimeout(format!("node {node} did not answer in time"))
+            }
+            NodeError::Unavailable { node, reason } => {
+                ApiError::Upstream(format!("node {node} is unavailable: {reason}"))
+            }
+            NodeError::Other(msg) => ApiError::Upstream(format!("node error: {msg}")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_never_shows_its_detail() {
+        let err = ApiError::internal("db password is hunter2");
+        assert_eq!(err.to_string(), "internal error");
+        assert_eq!(err.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn method_not_allowed_lists_methods() {
+        let err = ApiError::MethodNotAllowed {
+            method: Method::PUT,
+            allow: vec![Method::GET, Method::DELETE],
+        };
+        assert_eq!(err.code(), "method_not_allowed");
+        assert!(err.to_string().contains("GET, DELETE"));
+    }
+}

@@ -1,0 +1,21 @@
+//! Framework-neutral HTTP: what an adapter hands to the core
+//! ([`RequestHead`] plus a body stream) and what it gets back
+//! ([`ApiResponse`]), the route table and the query-string parser.
+//!
+//! Everything here is parsed once, in the core, so two adapters can never
+//! read the same request differently.
+
+mod body;
+mod query;
+mod request;
+mod response;
+pub mod routes;
+
+pub use body::read_limited;
+pub use query::Query;
+pub use request::RequestHead;
+pub use response::{ApiResponse, ErrorBody, ErrorEnvelope};
+pub use routes::{Endpoint, RouteMatch, RouteSpec, ROUTES};
+
+/// The path prefix every route lives under.
+pub const BASE_PATH: &str = "/api/v1";

@@ -1,0 +1,92 @@
+use std::str::FromStr;
+
+use crate::error::ApiError;
+
+/// A parsed query string. Parameters the endpoint does not know are ignored;
+/// a known parameter given twice is a validation error, never a silent pick.
+#[derive(Debug, Clone, Default)]
+pub struct Query {
+    pairs: Vec<(String, String)>,
+}
+
+impl Query {
+    /// Parses a raw query string (`a=1&b=x%20y`).
+    pub fn parse(raw: Option<&str>) -> Self {
+        let pairs = raw
+            .map(|raw| {
+                form_urlencoded::parse(raw.as_bytes())
+                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Query { pairs }
+    }
+
+    /// The value of `name`, if present once.
+    pub fn get(&self, name: &str) -> Result<Option<&str>, ApiError> {
+        let mut values = self.pairs.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        let first = values.next();
+        if values.next().is_some() {
+            return Err(ApiError::Validation(format!(
+                "query parameter `{name}` is given more than once"
+            )));
+        }
+        Ok(first)
+    }
+
+    /// The value of `name` parsed as `T`; an unparsable value is a validation error.
+    pub fn parse_value<T>(&self, name: &str) -> Result<Option<T>, ApiError>
+    where
+        T: FromStr,
+        T::Err: std::fmt::Display,
+    {
+        self.get(name)?
+            .map(|text| {
+                text.parse::<T>().map_err(|err| {
+                    ApiError::Validation(format!("query parameter `{name}`: {err}"))
+                })
+            })
+            .transpose()
+    }
+
+    /// A boolean flag: absent is false; present bare, `true` or `1` is true;
+    /// `false` or `0` is false; anything else is a validation error.
+    pub fn flag(&self, name: &str) -> Result<bool, ApiError> {
+        match self.get(name)? {
+            None => Ok(false),
+            Some("" | "true" | "1") => Ok(true),
+            Some("false" | "0") => Ok(false),
+            Some(other) => Err(ApiError::Validation(format!(
+                "query parameter `{name}` must be true or false, not `{other}`"
+            ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_and_finds_values() {
+        let q = Query::parse(Some("q=Site%201&limit=5&flag"));
+        assert_eq!(q.get("q").unwrap(), Some("Site 1"));
+        assert_eq!(q.parse_value::<u32>("limit").unwrap(), Some(5));
+        assert!(q.flag("flag").unwrap());
+        assert!(!q.flag("other").unwrap());
+    }
+
+    #[test]
+    fn repeated_and_malformed_values_are_validation_errors() {
+        let q = Query::parse(Some("limit=1&limit=2&n=abc&f=maybe"));
+        assert!(matches!(q.get("limit"), Err(ApiError::Validation(_))));
+        assert!(matches!(q.parse_value::<u32>("n"), Err(ApiError::Validation(_))));
+        assert!(matches!(q.flag("f"), Err(ApiError::Validation(_))));
+    }
+
+    #[test]
+    fn invalid_utf8_is_replaced_not_panicked_on() {
+        let q = Query::parse(Some("cursor=%FF%FE"));
+        assert_eq!(q.get("cursor").unwrap(), Some("\u{FFFD}\u{FFFD}"));
+    }
+}

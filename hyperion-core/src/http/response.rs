@@ -1,0 +1,110 @@
+use bytes::Bytes;
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
+use http::{HeaderMap, HeaderName, StatusCode};
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+
+/// A finished response: status, headers and the JSON body, already rendered.
+/// Adapters copy it into their framework's response type unchanged.
+#[derive(Debug, Clone)]
+pub struct ApiResponse {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// Headers, including `content-type`.
+    pub headers: HeaderMap,
+    /// The rendered JSON body.
+    pub body: Bytes,
+}
+
+/// The wire shape of every error: `{"error":{"code","message","request_id"}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorEnvelope {
+    /// The error itself.
+    pub error: ErrorBody,
+}
+
+/// The inside of an [`ErrorEnvelope`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// Stable machine-readable code (`not_found`, `validation`, ...).
+    pub code: String,
+    /// Human-readable explanation.
+    pub message: String,
+    /// The request id, also sent as `X-Request-Id`.
+    pub request_id: String,
+}
+
+impl ApiResponse {
+    /// A JSON response with `status` and `value` as its body.
+    pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Self {
+        match serde_json::to_vec(value) {
+            Ok(body) => Self::raw_json(status, body.into()),
+            Err(err) => {
+                tracing::error!(error = %err, "could not render a response body");
+                let fallback = br#"{"error":{"code":"internal","message":"internal error","request_id":""}}"#;
+                Self::raw_json(StatusCode::INTERNAL_SERVER_ERROR, Bytes::from_static(fallback))
+            }
+        }
+    }
+
+    fn raw_json(status: StatusCode, body: Bytes) -> Self {
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        ApiResponse {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// The error envelope for `err`, with the headers its code calls for.
+    pub fn error(err: &ApiError, request_id: &str) -> Self {
+        if let ApiError::Internal { detail } = err {
+            tracing::error!(request_id, detail, "internal error");
+        }
+        let envelope = ErrorEnvelope {
+            error: ErrorBody {
+                code: err.code().to_owned(),
+                message: err.to_string(),
+                request_id: request_id.to_owned(),
+            },
+        };
+        let mut response = Self::json(err.status(), &envelope);
+        match err {
+            ApiError::MethodNotAllowed { allow, .. } => {
+                let allow = allow.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", ");
+                response.set_header(http::header::ALLOW, &allow);
+            }
+            ApiError::RateLimited {
+                retry_after_secs, ..
+            } => {
+                response.set_header(http::header::RETRY_AFTER, &retry_after_secs.to_string());
+            }
+            ApiError::Unauthorized(_) => {
+                response.set_header(http::header::WWW_AUTHENTICATE, "Bearer");
+            }
+            _ => {}
+        }
+        response
+    }
+
+    /// Sets a header; a value that is not a valid header value is dropped and logged.
+    pub fn set_header(&mut self, name: HeaderName, value: &str) {
+        match HeaderValue::from_str(value) {
+            Ok(value) => {
+                self.headers.insert(name, value);
+            }
+            Err(_) => tracing::warn!(header = %name, "dropped an invalid header value"),
+        }
+    }
+
+    /// The response as an `http::Response`, for adapters.
+    pub fn into_http(self) -> http::Response<Bytes> {
+        let mut response = http::Response::new(self.body);
+        *response.status_mut() = self.status;
+        *response.headers_mut() = self.headers;
+        response
+    }
+}

@@ -1,0 +1,208 @@
+//! The route table: every `/api/v1` route, as data. Adapters mount one
+//! catch-all under [`BASE_PATH`](super::BASE_PATH) and the core matches here,
+//! so 404 and 405 (with `Allow`) are the same on every framework.
+
+use http::Method;
+use percent_encoding::percent_decode_str;
+
+use crate::error::ApiError;
+
+/// What a route does; the dispatcher in [`crate::api`] maps each to its function.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Endpoint {
+    /// `GET /me`
+    Me,
+    /// `GET /hostings`
+    ListHostings,
+    /// `GET /hostings/{id}`
+    GetHosting,
+    /// `POST /hostings/{id}/suspend`
+    SuspendHosting,
+    /// `POST /hostings/{id}/resume`
+    ResumeHosting,
+    /// `DELETE /hostings/{id}`
+    DeleteHosting,
+    /// `GET /nodes`
+    ListNodes,
+    /// `GET /jobs/{id}`
+    GetJob,
+}
+
+/// One route: method, path pattern below the base path (`{name}` is one
+/// path segment), and what it does.
+#[derive(Clone, Debug)]
+pub struct RouteSpec {
+    /// The HTTP method.
+    pub method: Method,
+    /// The pattern, e.g. `/hostings/{id}`.
+    pub pattern: &'static str,
+    /// What it does.
+    pub endpoint: Endpoint,
+    /// Whether the endpoint reads a request body.
+    pub takes_body: bool,
+}
+
+const fn route(method: Method, pattern: &'static str, endpoint: Endpoint) -> RouteSpec {
+    RouteSpec {
+        method,
+        pattern,
+        endpoint,
+        takes_body: false,
+    }
+}
+
+/// Every route of the API.
+pub const ROUTES: &[RouteSpec] = &[
+    route(Method::GET, "/me", Endpoint::Me),
+    route(Method::GET, "/hostings", Endpoint::ListHostings),
+    route(Method::GET, "/hostings/{id}", Endpoint::GetHosting),
+    route(Method::DELETE, "/hostings/{id}", Endpoint::DeleteHosting),
+    route(Method::POST, "/hostings/{id}/suspend", Endpoint::SuspendHosting),
+    route(Method::POST, "/hostings/{id}/resume", Endpoint::ResumeHosting),
+    route(Method::GET, "/nodes", Endpoint::ListNodes),
+    route(Method::GET, "/jobs/{id}", Endpoint::GetJob),
+];
+
+/// A matched route and its decoded path parameters.
+#[derive(Debug, Clone)]
+pub struct RouteMatch {
+    /// The route that matched.
+    pub spec: &'static RouteSpec,
+    params: Vec<(&'static str, String)>,
+}
+
+impl RouteMatch {
+    /// The decoded value of path parameter `name`.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn no_route() -> ApiError {
+    ApiError::NotFound("no such route".to_owned())
+}
+
+/// Finds the route for `method` and the raw (percent-encoded) `path`.
+///
+/// Unknown paths are [`ApiError::NotFound`]; a known path with another
+/// method is [`ApiError::MethodNotAllowed`] listing the methods it takes.
+pub fn match_route(method: &Method, path: &str) -> Result<RouteMatch, ApiError> {
+    let rest = path.strip_prefix(super::BASE_PATH).ok_or_else(no_route)?;
+    if !(rest.is_empty() || rest.starts_with('/')) {
+        return Err(no_route());
+    }
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    let segments: Vec<&str> = rest.split('/').skip(1).collect();
+
+    let mut allow = Vec::new();
+    for spec in ROUTES {
+        let Some(raw_params) = match_pattern(spec.pattern, &segments) else {
+            continue;
+        };
+        if spec.method != *method {
+            allow.push(spec.method.clone());
+            continue;
+        }
+        let mut params = Vec::with_capacity(raw_params.len());
+        for (name, raw) in raw_params {
+            let value = percent_decode_str(raw).decode_utf8().map_err(|_| {
+                ApiError::Validation(format!("path parameter `{name}` is not valid UTF-8"))
+            })?;
+            params.push((name, value.into_owned()));
+        }
+        return Ok(RouteMatch { spec, params });
+    }
+    if allow.is_empty() {
+        Err(no_route())
+    } else {
+        Err(ApiError::MethodNotAllowed {
+            method: method.clone(),
+            allow,
+        })
+    }
+}
+
+/// The raw parameters if `segments` fit `pattern`.
+fn match_pattern<'p>(
+    pattern: &'static str,
+    segments: &[&'p str],
+) -> Option<Vec<(&'static str, &'p str)>> {
+    let parts: Vec<&'static str> = pattern.split('/').skip(1).collect();
+    if parts.len() != segments.len() {
+        return None;
+    }
+    let mut params = Vec::new();
+    for (part, segment) in parts.into_iter().zip(segments) {
+        match part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+            Some(name) if !segment.is_empty() => params.push((name, *segment)),
+            Some(_) => return None,
+            None if part == *segment => {}
+            None => return None,
+        }
+    }
+    Some(params)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_literal_and_parameter_routes() {
+        let m = match_route(&Method::GET, "/api/v1/me").unwrap();
+        assert_eq!(m.spec.endpoint, Endpoint::Me);
+        let m = match_route(&Method::POST, "/api/v1/hostings/site.example.test/suspend").unwrap();
+        assert_eq!(m.spec.endpoint, Endpoint::SuspendHosting);
+        assert_eq!(m.param("id"), Some("site.example.test"));
+        let m = match_route(&Method::GET, "/api/v1/hostings/").unwrap();
+        assert_eq!(m.spec.endpoint, Endpoint::ListHostings);
+    }
+
+    #[test]
+    fn decodes_parameters_once() {
+        let m = match_route(&Method::GET, "/api/v1/hostings/a%2Fb").unwrap();
+        assert_eq!(m.param("id"), Some("a/b"));
+        let err = match_route(&Method::GET, "/api/v1/hostings/%FF").unwrap_err();
+        assert_eq!(err.code(), "validation");
+    }
+
+    #[test]
+    fn unknown_paths_are_not_found() {
+        for path in [
+            "/api/v1",
+            "/api/v1x/me",
+            "/api/v2/me",
+            "/api/v1/hostings//suspend",
+            "/api/v1/me/extra",
+            "/other",
+        ] {
+            let err = match_route(&Method::GET, path).unwrap_err();
+            assert_eq!(err.code(), "not_found", "{path}");
+        }
+    }
+
+    #[test]
+    fn wrong_method_lists_what_is_allowed() {
+        let err = match_route(&Method::PUT, "/api/v1/hostings/h1").unwrap_err();
+        assert_eq!(
+            err,
+            ApiError::MethodNotAllowed {
+                method: Method::PUT,
+                allow: vec![Method::GET, Method::DELETE]
+            }
+        );
+    }
+
+    #[test]
+    fn every_pattern_is_reachable() {
+        for spec in ROUTES {
+            let path = format!("/api/v1{}", spec.pattern.replace("{id}", "x1"));
+            let m = match_route(&spec.method, &path).unwrap();
+            assert_eq!(m.spec.endpoint, spec.endpoint, "{path}");
+        }
+    }
+}

@@ -1,0 +1,373 @@
+//! Background jobs: slow mutations (delete, backup, ...) answer `202` at once
+//! and run here. A job records its step and progress as it goes and ends
+//! `succeeded` or `failed`; a job that panics ends `failed` and takes nothing
+//! else down.
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use async_trait::async_trait;
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::keys::{KeyId, StoreError};
+use crate::model::{now, wire_enum};
+use crate::random;
+
+/// A job's public id (`job_...`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct JobId(String);
+
+impl JobId {
+    /// A fresh random id.
+    pub fn generate() -> Self {
+        JobId(format!("job_{}", random::base62(20)))
+    }
+
+    /// Parses an id from a client; `None` when it cannot be one.
+    pub fn parse(s: &str) -> Option<Self> {
+        let rest = s.strip_prefix("job_")?;
+        (!rest.is_empty() && rest.len() <= 64 && random::is_base62(rest)).then(|| JobId(s.to_owned()))
+    }
+
+    /// The id text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for JobId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Where a job is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum JobState {
+    /// Accepted, not started.
+    Queued,
+    /// Working.
+    Running,
+    /// Done.
+    Succeeded,
+    /// Ended with an error.
+    Failed,
+}
+wire_enum!(JobState, "job state", {
+    Queued => "queued",
+    Running => "running",
+    Succeeded => "succeeded",
+    Failed => "failed",
+});
+
+impl JobState {
+    /// Whether the job has ended.
+    pub fn is_finished(self) -> bool {
+        matches!(self, JobState::Succeeded | JobState::Failed)
+    }
+}
+
+/// A job record, as `GET /api/v1/jobs/{id}` shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Job {
+    /// Id.
+    pub id: JobId,
+    /// What it does (`hosting.delete`, ...).
+    pub kind: String,
+    /// What it works on (a hosting id, ...).
+    pub target: String,
+    /// Where it is.
+    pub state: JobState,
+    /// 0..=100.
+    pub progress: u8,
+    /// What it is doing now.
+    pub step: Option<String>,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// What it produced (e.g. a backup id).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub result: Option<serde_json::Value>,
+    /// Who started it (`apikey:<label>`).
+    pub actor: String,
+    /// The key that started it; decides who may read it.
+    #[serde(skip)]
+    pub started_by: Option<KeyId>,
+    /// Accepted at.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// Last change.
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    /// Ended at.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub finished_at: Option<OffsetDateTime>,
+}
+
+/// What to start.
+#[derive(Clone, Debug)]
+pub struct JobSpec {
+    /// What it does (`hosting.delete`, ...).
+    pub kind: String,
+    /// What it works on.
+    pub target: String,
+    /// Who starts it (`apikey:<label>`).
+    pub actor: String,
+    /// The key that starts it.
+    pub started_by: Option<KeyId>,
+}
+
+/// How a job ends: a result value on success, an error message on failure.
+pub type JobOutcome = Result<Option<serde_json::Value>, String>;
+
+/// The work of a job: given a progress reporter, a future that ends it.
+pub type JobTask = Box<dyn FnOnce(JobProgress) -> BoxFuture<'static, JobOutcome> + Send>;
+
+/// Lets a running job report its step and progress.
+#[derive(Clone)]
+pub struct JobProgress {
+    report: Arc<dyn Fn(&str, u8) + Send + Sync>,
+}
+
+impl JobProgress {
+    /// A reporter that calls `report(step, percent)`.
+    pub fn new(report: impl Fn(&str, u8) + Send + Sync + 'static) -> Self {
+        JobProgress {
+            report: Arc::new(report),
+        }
+    }
+
+    /// Records the current step and progress (clamped to 0..=100).
+    pub fn step(&self, step: &str, percent: u8) {
+        (self.report)(step, percent.min(100));
+    }
+}
+
+/// Runs jobs and keeps their records.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait JobRunner: Send + Sync {
+    /// Records a queued job, starts `task` in the background and returns
+    /// the record as accepted.
+    async fn submit(&self, spec: JobSpec, task: JobTask) -> Result<Job, StoreError>;
+    /// The record of job `id`.
+    async fn get(&self, id: &JobId) -> Result<Option<Job>, StoreError>;
+}
+
+/// How many finished jobs [`TokioJobRunner`] keeps before forgetting the oldest.
+pub const DEFAULT_FINISHED_JOBS_KEPT: usize = 10_000;
+
+#[derive(Default)]
+struct JobTable {
+    jobs: HashMap<JobId, Job>,
+    finished: VecDeque<JobId>,
+}
+
+/// The default runner: each job is a tokio task; records live in memory and
+/// the oldest finished ones are dropped past a bound, so memory stays flat.
+#[derive(Clone)]
+pub struct TokioJobRunner {
+    table: Arc<Mutex<JobTable>>,
+    keep_finished: usize,
+}
+
+impl Default for TokioJobRunner {
+    fn default() -> Self {
+        Self::new(DEFAULT_FINISHED_JOBS_KEPT)
+    }
+}
+
+impl TokioJobRunner {
+    /// A runner that keeps at most `keep_finished` finished jobs.
+    pub fn new(keep_finished: usize) -> Self {
+        TokioJobRunner {
+            table: Arc::default(),
+            keep_finished: keep_finished.max(1),
+        }
+    }
+
+    fn update(&self, id: &JobId, change: impl FnOnce(&mut Job)) {
+        let mut table = self.table.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(job) = table.jobs.get_mut(id) else {
+            return;
+        };
+        if job.state.is_finished() {
+            return;
+        }
+        change(job);
+        job.updated_at = now();
+        if job.state.is_finished() {
+            job.finished_at = Some(job.updated_at);
+            table.finished.push_back(id.clone());
+            while table.finished.len() > self.keep_finished {
+                if let Some(oldest) = table.finished.pop_front() {
+                    table.jobs.remove(&oldest);
+                }
+            }
+        }
+    }
+
+    async fn run(self, id: JobId, task: JobTask, progress: JobProgress) {
+        self.update(&id, |job| job.state = JobState::Running);
+        let outcome = AssertUnwindSafe(async move { task(progress).await })
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|_| Err("the job panicked".to_owned()));
+        self.update(&id, |job| match outcome {
+            Ok(result) => {
+                job.state = JobState::Succeeded;
+                job.progress = 100;
+                job.result = result;
+            }
+            Err(error) => {
+                tracing::warn!(job = %job.id, kind = %job.kind, %error, "job failed");
+                job.state = JobState::Failed;
+                job.error = Some(error);
+            }
+        });
+    }
+}
+
+#[async_trait]
+impl JobRunner for TokioJobRunner {
+    async fn submit(&self, spec: JobSpec, task: JobTask) -> Result<Job, StoreError> {
+        let created_at = now();
+        let job = Job {
+            id: JobId::generate(),
+            kind: spec.kind,
+            target: spec.target,
+            state: JobState::Queued,
+            progress: 0,
+            step: None,
+            error: None,
+            result: None,
+            actor: spec.actor,
+            started_by: spec.started_by,
+            created_at,
+            updated_at: created_at,
+            finished_at: None,
+        };
+        self.table
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .jobs
+            .insert(job.id.clone(), job.clone());
+        let runner = self.clone();
+        let id = job.id.clone();
+        let progress = JobProgress::new(move |step, percent| {
+            runner.update(&id, |job| {
+                job.step = Some(step.to_owned());
+                job.progress = percent;
+            });
+        });
+        tokio::spawn(self.clone().run(job.id.clone(), task, progress));
+        Ok(job)
+    }
+
+    async fn get(&self, id: &JobId) -> Result<Option<Job>, StoreError> {
+        Ok(self
+            .table
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .jobs
+            .get(id)
+            .cloned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> JobSpec {
+        JobSpec {
+            kind: "test".into(),
+            target: "t".into(),
+            actor: "apikey:test".into(),
+            started_by: None,
+        }
+    }
+
+    async fn wait_finished(runner: &TokioJobRunner, id: &JobId) -> Job {
+        loop {
+            let job = runner.get(id).await.unwrap().unwrap();
+            if job.state.is_finished() {
+                return job;
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_job_reports_progress_and_succeeds_with_a_result() {
+        let runner = TokioJobRunner::default();
+        let (go, wait) = tokio::sync::oneshot::channel::<()>();
+        let job = runner
+            .submit(
+                spec(),
+                Box::new(|progress| {
+                    Box::pin(async move {
+                        progress.step("halfway", 50);
+                        wait.await.ok();
+                        Ok(Some(serde_json::json!({"backup_id": "b1"})))
+                    })
+                }),
+            )
+            .await
+            .unwrap();
+        assert_eq!(job.state, JobState::Queued);
+        loop {
+            let now = runner.get(&job.id).await.unwrap().unwrap();
+            if now.progress == 50 {
+                assert_eq!(now.state, JobState::Running);
+                assert_eq!(now.step.as_deref(), Some("halfway"));
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        go.send(()).unwrap();
+        let done = wait_finished(&runner, &job.id).await;
+        assert_eq!(done.state, JobState::Succeeded);
+        assert_eq!(done.progress, 100);
+        assert_eq!(done.result, Some(serde_json::json!({"backup_id": "b1"})));
+        assert!(done.finished_at.is_some());
+    }
+
+    #[tokio::test]
+    async fn a_panicking_job_fails_and_the_runner_goes_on() {
+        let runner = TokioJobRunner::default();
+        let job = runner
+            .submit(spec(), Box::new(|_| Box::pin(async { panic!("boom") })))
+            .await
+            .unwrap();
+        let done = wait_finished(&runner, &job.id).await;
+        assert_eq!(done.state, JobState::Failed);
+        assert_eq!(done.error.as_deref(), Some("the job panicked"));
+        let next = runner
+            .submit(spec(), Box::new(|_| Box::pin(async { Err("no disk".to_owned()) })))
+            .await
+            .unwrap();
+        let done = wait_finished(&runner, &next.id).await;
+        assert_eq!(done.error.as_deref(), Some("no disk"));
+    }
+
+    #[tokio::test]
+    async fn finished_jobs_are_bounded() {
+        let runner = TokioJobRunner::new(2);
+        let mut ids = Vec::new();
+        for _ in 0..3 {
+            let job = runner
+                .submit(spec(), Box::new(|_| Box::pin(async { Ok(None) })))
+                .await
+                .unwrap();
+            wait_finished(&runner, &job.id).await;
+            ids.push(job.id);
+        }
+        assert!(runner.get(&ids[0]).await.unwrap().is_none());
+        assert!(runner.get(&ids[2]).await.unwrap().is_some());
+    }
+}

@@ -1,0 +1,18 @@
+//! API keys: what a key is, how it is minted, how it is stored.
+//!
+//! A raw key is `hyp_` followed by 43 base62 characters (≥ 256 bits from the
+//! OS random generator). It is shown once, when minted; only its SHA-256 is
+//! kept. A short display prefix lets people tell their keys apart.
+
+mod record;
+mod scope;
+mod secret;
+mod store;
+
+pub use record::{ApiKeyRecord, KeyId, KeyView, MintedKey, NewKey};
+pub use scope::{Grant, GrantLevel, KeyScope};
+pub use secret::{BearerToken, KeyHash, RawApiKey, KEY_PREFIX, RAW_KEY_LEN};
+pub use store::{KeyStore, StoreError};
+
+#[cfg(feature = "mock")]
+pub use store::MockKeyStore;

@@ -1,0 +1,34 @@
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use super::record::{ApiKeyRecord, KeyId};
+use super::secret::KeyHash;
+
+/// A storage failure. Shown to clients only as `internal`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("storage error: {0}")]
+pub struct StoreError(pub String);
+
+impl From<StoreError> for crate::ApiError {
+    fn from(err: StoreError) -> Self {
+        crate::ApiError::internal(err.to_string())
+    }
+}
+
+/// Where key records live. The integrator may implement it over their own
+/// database; [`crate::memory::MemoryKeyStore`] is the in-memory one.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait KeyStore: Send + Sync {
+    /// Stores a new record.
+    async fn insert(&self, record: ApiKeyRecord) -> Result<(), StoreError>;
+    /// The record whose hash is `hash`: how a presented key is looked up.
+    async fn find_by_hash(&self, hash: &KeyHash) -> Result<Option<ApiKeyRecord>, StoreError>;
+    /// The record with id `id`.
+    async fn get(&self, id: &KeyId) -> Result<Option<ApiKeyRecord>, StoreError>;
+    /// Every record, in id order.
+    async fn list(&self) -> Result<Vec<ApiKeyRecord>, StoreError>;
+    /// Marks the key revoked at `at`; `false` if there is no such key.
+    /// Revoking twice keeps the first time.
+    async fn revoke(&self, id: &KeyId, at: OffsetDateTime) -> Result<bool, StoreError>;
+}

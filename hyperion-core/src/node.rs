@@ -1,0 +1,113 @@
+//! The `Node` trait: one enrolled server that runs hostings. Integrators
+//! implement it over whatever agent their servers run; [`crate::sim`] has a
+//! simulated one.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::model::{
+    Hosting, HostingDetail, HostingId, HostingSelector, HostingState, NodeId, NodeInfo,
+};
+
+/// What a node call can fail with; each maps to one API error.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NodeError {
+    /// The node does not hold that hosting.
+    #[error("not found")]
+    NotFound,
+    /// The operation collides with the hosting's state.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The node refused a value.
+    #[error("invalid: {0}")]
+    Validation(String),
+    /// The node could not be reached or failed.
+    #[error("node {node} unavailable: {reason}")]
+    Unavailable {
+        /// Which node.
+        node: NodeId,
+        /// Why.
+        reason: String,
+    },
+    /// The node did not answer within the deadline.
+    #[error("node {node} timed out")]
+    Timeout {
+        /// Which node.
+        node: NodeId,
+    },
+    /// Anything else the node reported.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// A page request pushed down to one node: the node filters, orders by id
+/// and cuts the page itself, so no one ever pulls every hosting.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ListQuery {
+    /// Only hostings with an id greater than this (keyset cursor).
+    pub after: Option<HostingId>,
+    /// Page size; the node returns up to `limit + 1` items so the caller can
+    /// tell whether another page exists.
+    pub limit: usize,
+    /// Only hostings in this state.
+    pub state: Option<HostingState>,
+    /// Only hostings whose domain contains this (lowercase) text.
+    pub domain_contains: Option<String>,
+    /// Only these hostings (a tenant key's grants); `None` means no restriction.
+    pub only: Option<Arc<BTreeSet<HostingId>>>,
+}
+
+impl ListQuery {
+    /// Whether `hosting` passes the filters (not the cursor).
+    pub fn matches(&self, hosting: &Hosting) -> bool {
+        self.state.is_none_or(|state| hosting.state == state)
+            && self
+                .domain_contains
+                .as_deref()
+                .is_none_or(|q| hosting.domain.as_str().contains(q))
+            && self.only.as_ref().is_none_or(|only| only.contains(&hosting.id))
+    }
+}
+
+/// One node's answer to a [`ListQuery`].
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NodePage {
+    /// At most `limit + 1` hostings after the cursor, in id order.
+    pub items: Vec<Hosting>,
+    /// How many hostings on this node match the filters (ignoring the cursor).
+    pub total: u64,
+}
+
+/// Options of a delete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DeleteOptions {
+    /// Keep the system user.
+    pub keep_user: bool,
+    /// Keep the database.
+    pub keep_database: bool,
+}
+
+/// One enrolled server. Every method is called with canonical ids: the core
+/// resolves domains before it asks a node to change anything.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait Node: Send + Sync {
+    /// Its id (constant).
+    fn id(&self) -> &NodeId;
+    /// Its current description.
+    async fn info(&self) -> Result<NodeInfo, NodeError>;
+    /// A page of its hostings, see [`ListQuery`].
+    async fn list_hostings(&self, query: &ListQuery) -> Result<NodePage, NodeError>;
+    /// The hosting with this id or domain (primary or alias), if it holds it.
+    async fn find_hosting(&self, selector: &HostingSelector)
+    -> Result<Option<HostingDetail>, NodeError>;
+    /// Suspends an active hosting; returns the new state.
+    async fn suspend(&self, id: &HostingId) -> Result<HostingState, NodeError>;
+    /// Resumes a suspended hosting; returns the new state.
+    async fn resume(&self, id: &HostingId) -> Result<HostingState, NodeError>;
+    /// Removes a hosting (slow: runs inside a job).
+    async fn delete(&self, id: &HostingId, options: DeleteOptions) -> Result<(), NodeError>;
+}
