@@ -1,1 +1,59 @@
+//! # hyperion-axum
+//!
+//! Mounts the Hyperion `/api/v1` on axum. This crate only converts: an axum
+//! request becomes a [`RequestHead`] plus a body stream, the core answers, and
+//! its [`hyperion_core::ApiResponse`] is copied back. Status codes, JSON,
+//! keys and limits are all decided in `hyperion-core`.
+//!
+//! ```no_run
+//! # async fn run(api: hyperion_core::HyperionApi) -> std::io::Result<()> {
+//! let app = axum::Router::new()
+//!     .route("/health", axum::routing::get(|| async { "ok" }))
+//!     .merge(hyperion_axum::router(api));
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! // `into_make_service_with_connect_info` gives the core the client address.
+//! axum::serve(
+//!     listener,
+//!     app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+//! )
+//! .await
+//! # }
+//! ```
 
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::response::Response;
+use axum::routing::any;
+use hyperion_core::{HyperionApi, RequestHead};
+
+/// An axum router serving every `/api/v1` route, for any outer state `S`:
+/// merge or nest it into your own app, beside your own routes and layers.
+///
+/// The peer address comes from [`ConnectInfo`] when the app is served with
+/// `into_make_service_with_connect_info::<SocketAddr>()`.
+pub fn router<S>(api: HyperionApi) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    Router::new()
+        .route("/api/v1", any(serve))
+        .route("/api/v1/", any(serve))
+        .route("/api/v1/{*rest}", any(serve))
+        .with_state(api)
+}
+
+async fn serve(State(api): State<HyperionApi>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| *peer);
+    let head = RequestHead::new(parts.method, &parts.uri, parts.headers, peer);
+    api.handle(head, body.into_data_stream())
+        .await
+        .into_http()
+        .map(Body::from)
+}

@@ -41,6 +41,7 @@ pub(crate) async fn list(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiErr
     }
     let after = query
         .get("cursor")?
+        .filter(|cursor| !cursor.is_empty())
         .map(|cursor| {
             cursor
                 .parse::<HostingId>()

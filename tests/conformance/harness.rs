@@ -1,0 +1,258 @@
+//! The fixture (a simulated cluster, owners and keys of every kind), the
+//! server under test and a small HTTP client.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyperion::keys::KeyScope;
+use hyperion::memory::{MemoryKeyStore, MemoryOwnerDirectory};
+use hyperion::sim::{SimClusterSpec, SimNode};
+use hyperion::{CapSet, Capability, Cluster, HostingId, HyperionApi, NewKey, Node, OwnerId};
+use reqwest::Method;
+use reqwest::header::HeaderMap;
+use serde_json::Value;
+use tokio::net::TcpListener;
+
+/// Serves an API on a bound listener until the test ends.
+pub type ServeFn = fn(HyperionApi, TcpListener) -> Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// The simulated cluster every case runs against: 3 nodes, 30 hostings.
+pub const SPEC: SimClusterSpec = SimClusterSpec {
+    seed: 7,
+    nodes: 3,
+    hostings: 30,
+    latency: Duration::ZERO,
+};
+
+/// The id of fixture hosting `index` (0-based).
+pub fn hosting_id(index: usize) -> HostingId {
+    SPEC.hosting_id(index)
+}
+
+/// The primary domain of fixture hosting `index`.
+pub fn domain(index: usize) -> String {
+    format!("site-{:04}.example.test", index + 1)
+}
+
+/// Indices of the fixture hostings that start suspended.
+pub const SUSPENDED: [usize; 3] = [3, 13, 23];
+
+fn owner(name: &str) -> OwnerId {
+    name.parse().expect("valid owner id")
+}
+
+/// Raw keys of every kind the matrix needs.
+pub struct Keys {
+    /// All capabilities, scope all.
+    pub admin: String,
+    /// `hosting_view` only.
+    pub viewer: String,
+    /// No capability at all.
+    pub powerless: String,
+    /// Revoked.
+    pub revoked: String,
+    /// Expired a minute ago.
+    pub expired: String,
+    /// All capabilities, owned by `demotable` (whose rights tests change).
+    pub demotable: String,
+}
+
+/// Everything a case may reach into.
+pub struct TestServer {
+    /// `http://127.0.0.1:port`
+    pub base: String,
+    /// The client, with a timeout so that nothing hangs a test.
+    pub client: reqwest::Client,
+    /// The API under test.
+    pub api: HyperionApi,
+    /// Its key store.
+    pub key_store: Arc<MemoryKeyStore>,
+    /// Its owner directory.
+    pub owners: Arc<MemoryOwnerDirectory>,
+    /// Its nodes.
+    pub nodes: Vec<Arc<SimNode>>,
+    /// Raw keys.
+    pub keys: Keys,
+}
+
+impl TestServer {
+    /// Builds a fresh fixture and serves it with `serve` on a loopback port.
+    pub async fn start(serve: ServeFn) -> TestServer {
+        let nodes = SPEC.build();
+        let cluster = Cluster::new(nodes.iter().map(|n| Arc::clone(n) as Arc<dyn Node>).collect());
+        let key_store = Arc::new(MemoryKeyStore::new());
+        let owners = Arc::new(MemoryOwnerDirectory::new());
+        owners.set(owner("admin"), CapSet::all());
+        owners.set(owner("demotable"), CapSet::all());
+        let api = HyperionApi::builder(cluster)
+            .key_store(key_store.clone())
+            .owner_directory(owners.clone())
+            .build();
+
+        let mint = |label: &str, owner_name: &str, caps: CapSet| {
+            NewKey::new(label, owner(owner_name), caps)
+        };
+        let raw = |minted: hyperion::MintedKey| minted.secret.expose().to_owned();
+        let admin = raw(api.mint_key(mint("admin", "admin", CapSet::all())).await.unwrap());
+        let viewer_caps = [Capability::HostingView].into_iter().collect();
+        let viewer = raw(api.mint_key(mint("viewer", "admin", viewer_caps)).await.unwrap());
+        let powerless = raw(api.mint_key(mint("powerless", "admin", CapSet::empty())).await.unwrap());
+        let revoked_key = api.mint_key(mint("revoked", "admin", CapSet::all())).await.unwrap();
+        use hyperion::KeyStore as _;
+        key_store
+            .revoke(&revoked_key.record.id, hyperion::model::now())
+            .await
+            .unwrap();
+        let mut expiring = mint("expired", "admin", CapSet::all());
+        expiring.expires_at = Some(hyperion::model::now() - time::Duration::minutes(1));
+        let expired = raw(api.mint_key(expiring).await.unwrap());
+        let demotable = raw(api.mint_key(mint("demotable", "demotable", CapSet::all())).await.unwrap());
+
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+        let addr: SocketAddr = listener.local_addr().expect("local addr");
+        tokio::spawn(serve(api.clone(), listener));
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(20))
+            .build()
+            .expect("http client");
+        TestServer {
+            base: format!("http://{addr}"),
+            client,
+            api,
+            key_store,
+            owners,
+            nodes,
+            keys: Keys {
+                admin,
+                viewer,
+                powerless,
+                revoked: raw(revoked_key),
+                expired,
+                demotable,
+            },
+        }
+    }
+
+    /// Mints one more key with `caps` and `scope`, owned by `admin`.
+    pub async fn mint(&self, label: &str, caps: CapSet, scope: KeyScope) -> String {
+        let mut new = NewKey::new(label, owner("admin"), caps);
+        new.scope = scope;
+        self.api.mint_key(new).await.unwrap().secret.expose().to_owned()
+    }
+
+    /// Sends `method path` with `Authorization: Bearer <key>` when a key is given.
+    pub async fn call(&self, method: Method, path: &str, key: Option<&str>) -> Reply {
+        let mut request = self.client.request(method, format!("{}{}", self.base, path));
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        self.send(request).await
+    }
+
+    /// `GET path` with `key`.
+    pub async fn get(&self, path: &str, key: &str) -> Reply {
+        self.call(Method::GET, path, Some(key)).await
+    }
+
+    /// Sends a prepared request.
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> Reply {
+        let response = request.send().await.expect("the server answers");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("a readable body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Reply {
+            status,
+            headers,
+            text,
+            body,
+        }
+    }
+
+    /// Starts a delete of fixture hosting `index` as admin and returns the job id.
+    pub async fn start_job(&self, index: usize) -> String {
+        let reply = self
+            .call(Method::DELETE, &format!("/api/v1/hostings/{}", hosting_id(index)), Some(&self.keys.admin))
+            .await;
+        assert_eq!(reply.status, 202, "{}", reply.text);
+        reply.body["job_id"].as_str().expect("job_id").to_owned()
+    }
+
+    /// Polls a job until it has finished (bounded: 200 polls).
+    pub async fn wait_for_job(&self, job_id: &str, key: &str) -> Value {
+        for _ in 0..200 {
+            let reply = self.get(&format!("/api/v1/jobs/{job_id}"), key).await;
+            assert_eq!(reply.status, 200, "{}", reply.text);
+            if matches!(reply.body["state"].as_str(), Some("succeeded" | "failed")) {
+                return reply.body;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("job {job_id} did not finish");
+    }
+}
+
+/// One answer, parsed.
+pub struct Reply {
+    /// HTTP status.
+    pub status: u16,
+    /// Headers.
+    pub headers: HeaderMap,
+    /// Raw body.
+    pub text: String,
+    /// Body as JSON (`Null` if it was not JSON).
+    pub body: Value,
+}
+
+impl Reply {
+    /// A header as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts the answer is the error envelope with `status` and `code`:
+    /// JSON content type, exactly `{"error":{"code","message","request_id"}}`,
+    /// and the request id equal to the `X-Request-Id` header.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, code: &str) {
+        self.assert_error_for("", status, code);
+    }
+
+    /// [`Reply::assert_error`], naming `what` was called in a failure.
+    #[track_caller]
+    pub fn assert_error_for(&self, what: &str, status: u16, code: &str) {
+        assert_eq!(self.status, status, "{what}: status; body: {}", self.text);
+        assert_eq!(self.header("content-type"), Some("application/json"), "{}", self.text);
+        let object = self.body.as_object().unwrap_or_else(|| panic!("not JSON: {}", self.text));
+        assert_eq!(object.len(), 1, "{}", self.text);
+        let error = self.body["error"].as_object().expect("error object");
+        let mut fields: Vec<&str> = error.keys().map(String::as_str).collect();
+        fields.sort_unstable();
+        assert_eq!(fields, ["code", "message", "request_id"], "{}", self.text);
+        assert_eq!(self.body["error"]["code"], code, "{}", self.text);
+        assert!(!self.body["error"]["message"].as_str().unwrap().is_empty());
+        assert_eq!(
+            self.body["error"]["request_id"].as_str(),
+            self.header("x-request-id"),
+            "envelope and header request ids differ"
+        );
+    }
+
+    /// Asserts a success with `status` and a JSON body.
+    #[track_caller]
+    pub fn assert_ok(&self, status: u16) {
+        self.assert_ok_for("", status);
+    }
+
+    /// [`Reply::assert_ok`], naming `what` was called in a failure.
+    #[track_caller]
+    pub fn assert_ok_for(&self, what: &str, status: u16) {
+        assert_eq!(self.status, status, "{what}: status; body: {}", self.text);
+        assert_eq!(self.header("content-type"), Some("application/json"));
+        assert!(!self.body.is_null(), "{}", self.text);
+    }
+}

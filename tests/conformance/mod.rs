@@ -1,0 +1,70 @@
+//! The conformance suite: one set of cases, written once, that every adapter
+//! must pass unchanged over a real loopback socket with a real HTTP client.
+//!
+//! Adding a framework = writing one "serve this API on this listener"
+//! function and calling `conformance_suite!(that_function);` in a test file.
+//! Each case becomes its own `#[tokio::test]`, so a failure names itself.
+//! A case written here but missing from the list below is dead code, which
+//! CI refuses: no case can be forgotten.
+
+#![allow(dead_code)] // each test crate uses the parts its adapter needs
+
+pub mod cases;
+pub mod harness;
+
+/// Instantiates every conformance case for one adapter's serve function.
+macro_rules! conformance_suite {
+    ($serve:path) => {
+        conformance::conformance_suite!(@cases $serve;
+            // authentication and capability matrix
+            no_key_is_401_everywhere,
+            malformed_authorization_is_401_everywhere,
+            unknown_key_is_401_everywhere,
+            revoked_key_is_401_everywhere,
+            expired_key_is_401_everywhere,
+            key_lacking_capabilities_is_403_where_one_is_needed,
+            demoted_owner_shrinks_the_key_at_once,
+            removed_owner_kills_the_key_at_once,
+            scope_all_key_reaches_every_endpoint,
+            // wire shapes
+            me_shows_the_key_and_its_effective_rights,
+            hosting_list_has_the_documented_shape,
+            hosting_detail_has_the_documented_shape,
+            nodes_list_every_node,
+            // pagination and filters
+            pagination_covers_every_hosting_once_in_order,
+            page_size_defaults_and_bounds,
+            malformed_cursor_is_a_validation_error,
+            filter_by_state,
+            filter_by_node,
+            filter_by_domain_substring_ignores_case,
+            malformed_filters_are_validation_errors,
+            // addressing
+            id_domain_and_alias_address_the_same_hosting,
+            missing_hosting_is_404_by_id_and_by_domain,
+            malformed_selectors_are_validation_errors,
+            // lifecycle
+            suspend_and_resume_are_idempotent,
+            delete_runs_a_job_to_success_then_the_hosting_is_gone,
+            delete_flags_are_validated,
+            unknown_or_malformed_job_ids_are_404,
+            // error catalog
+            unknown_routes_answer_a_json_404,
+            wrong_method_answers_405_with_allow,
+            request_id_is_echoed_when_sane_and_generated_otherwise,
+        );
+    };
+    (@cases $serve:path; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let server = conformance::harness::TestServer::start(|api, listener| {
+                    Box::pin($serve(api, listener))
+                })
+                .await;
+                conformance::cases::$case(&server).await;
+            }
+        )*
+    };
+}
+pub(crate) use conformance_suite;
