@@ -1,1 +1,180 @@
-fn main(){}
+//! The main job: serve `/api/v1` on a simulated cluster, on axum or warp.
+//!
+//! ```text
+//! cargo run --release --example serve -- --adapter warp --nodes 5 --hostings 1000
+//! ```
+//!
+//! It mints one all-powerful admin key. Without `--key-file` the key is
+//! printed once on stdout; with `--key-file PATH` it is written to PATH
+//! (mode 0600) and only the path and the display prefix are printed, so the
+//! raw key never appears in the output or the logs.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+use hyperion::memory::{MemoryKeyStore, MemoryOwnerDirectory};
+use hyperion::sim::SimClusterSpec;
+use hyperion::{CapSet, Cluster, HyperionApi, NewKey, Node, OwnerId};
+use tokio::net::TcpListener;
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Adapter {
+    Axum,
+    Warp,
+}
+
+/// Serve the Hyperion /api/v1 on a simulated cluster.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// Web framework to serve with.
+    #[arg(long, value_enum, default_value_t = Adapter::Axum)]
+    adapter: Adapter,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    /// Number of simulated nodes (node-1 .. node-K).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    nodes: u32,
+    /// Number of simulated hostings, spread over the nodes.
+    #[arg(long, default_value_t = 30)]
+    hostings: usize,
+    /// Latency of every simulated node call, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    node_latency_ms: u64,
+    /// Seed of the simulated hosting ids (same seed, same ids).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Write the admin key to this file (mode 0600) instead of printing it.
+    #[arg(long)]
+    key_file: Option<PathBuf>,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    match run(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("serve: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<(), String> {
+    let spec = SimClusterSpec {
+        seed: args.seed,
+        nodes: args.nodes as usize,
+        hostings: args.hostings,
+        latency: Duration::from_millis(args.node_latency_ms),
+    };
+    let nodes: Vec<Arc<dyn Node>> = spec
+        .build()
+        .into_iter()
+        .map(|node| node as Arc<dyn Node>)
+        .collect();
+    let admin: OwnerId = "admin".parse().expect("valid owner id");
+    let owners = Arc::new(MemoryOwnerDirectory::new());
+    owners.set(admin.clone(), CapSet::all());
+    let api = HyperionApi::builder(Cluster::new(nodes))
+        .key_store(Arc::new(MemoryKeyStore::new()))
+        .owner_directory(owners)
+        .build();
+
+    let listener = TcpListener::bind(args.addr)
+        .await
+        .map_err(|err| format!("cannot listen on {}: {err}", args.addr))?;
+    let minted = api
+        .mint_key(NewKey::new("admin", admin, CapSet::all()))
+        .await
+        .map_err(|err| format!("cannot mint the admin key: {err}"))?;
+    let mut out = std::io::stdout().lock();
+    match &args.key_file {
+        Some(path) => {
+            write_key_file(path, minted.secret.expose())
+                .map_err(|err| format!("cannot write the key file {}: {err}", path.display()))?;
+            writeln!(
+                out,
+                "admin key written to {} (prefix {})",
+                path.display(),
+                minted.record.prefix
+            )
+        }
+        None => writeln!(out, "admin key (shown once): {}", minted.secret.expose()),
+    }
+    .and_then(|()| {
+        writeln!(
+            out,
+            "serving /api/v1 with {:?} on http://{} ({} nodes, {} hostings)",
+            args.adapter, args.addr, spec.nodes, spec.hostings
+        )
+    })
+    .and_then(|()| out.flush())
+    .map_err(|err| format!("cannot write to stdout: {err}"))?;
+    drop(out);
+    drop(minted);
+
+    match args.adapter {
+        Adapter::Axum => {
+            let app = hyperion::axum::router::<()>(api)
+                .into_make_service_with_connect_info::<SocketAddr>();
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown_signal())
+                .await
+                .map_err(|err| format!("server error: {err}"))?;
+        }
+        Adapter::Warp => {
+            warp::serve(hyperion::warp::routes(api))
+                .incoming(listener)
+                .graceful(shutdown_signal())
+                .run()
+                .await;
+        }
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Writes the key with mode 0600, whatever the file's mode was before.
+fn write_key_file(path: &Path, key: &str) -> std::io::Result<()> {
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    writeln!(file, "{key}")?;
+    file.sync_all()
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot listen for SIGTERM; only Ctrl-C stops the server");
+            let _ = ctrl_c.await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("shutting down");
+}

@@ -25,15 +25,14 @@ pub async fn authenticate(
     owners: &dyn OwnerDirectory,
 ) -> Result<Principal, ApiError> {
     let mut values = headers.get_all(AUTHORIZATION).iter();
-    let header = values.next().ok_or_else(|| {
-        unauthorized("missing API key: send `Authorization: Bearer hyp_...`")
-    })?;
+    let header = values
+        .next()
+        .ok_or_else(|| unauthorized("missing API key: send `Authorization: Bearer hyp_...`"))?;
     if values.next().is_some() {
         return Err(unauthorized("more than one Authorization header"));
     }
-    let token = BearerToken::parse(header.as_bytes()).ok_or_else(|| {
-        unauthorized("malformed Authorization header: expected `Bearer hyp_...`")
-    })?;
+    let token = BearerToken::parse(header.as_bytes())
+        .ok_or_else(|| unauthorized("malformed Authorization header: expected `Bearer hyp_...`"))?;
     let record = keys
         .find_by_hash(&token.hash())
         .await?

@@ -169,7 +169,11 @@ mod tests {
     #[test]
     fn hosting_access_table() {
         let grants = KeyScope::Grants(
-            [(id("viewed"), GrantLevel::View), (id("managed"), GrantLevel::Manage)].into(),
+            [
+                (id("viewed"), GrantLevel::View),
+                (id("managed"), GrantLevel::Manage),
+            ]
+            .into(),
         );
         let tenant = principal(CapSet::all(), grants);
         let admin = principal(CapSet::all(), KeyScope::All);
@@ -188,7 +192,11 @@ mod tests {
         ];
         for (who, hosting, access, expected) in cases {
             let got = decide_hosting_access(who, &id(hosting), access).err();
-            assert_eq!(got.as_ref().map(ApiError::code), expected, "{hosting} {access:?}");
+            assert_eq!(
+                got.as_ref().map(ApiError::code),
+                expected,
+                "{hosting} {access:?}"
+            );
         }
     }
 
@@ -201,11 +209,22 @@ mod tests {
 
     #[test]
     fn capability_and_cluster_scope() {
-        let viewer = principal([Capability::HostingView].into_iter().collect(), KeyScope::All);
+        let viewer = principal(
+            [Capability::HostingView].into_iter().collect(),
+            KeyScope::All,
+        );
         assert!(require(&viewer, Capability::HostingView).is_ok());
-        assert_eq!(require(&viewer, Capability::HostingDelete).unwrap_err().code(), "forbidden");
+        assert_eq!(
+            require(&viewer, Capability::HostingDelete)
+                .unwrap_err()
+                .code(),
+            "forbidden"
+        );
         assert!(require_cluster_scope(&viewer).is_ok());
         let tenant = principal(CapSet::all(), KeyScope::Grants(Default::default()));
-        assert_eq!(require_cluster_scope(&tenant).unwrap_err().code(), "forbidden");
+        assert_eq!(
+            require_cluster_scope(&tenant).unwrap_err().code(),
+            "forbidden"
+        );
     }
 }

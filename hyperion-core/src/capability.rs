@@ -171,7 +171,9 @@ impl CapSet {
 
     /// The capabilities in bit order.
     pub fn iter(self) -> impl Iterator<Item = Capability> {
-        Capability::ALL.into_iter().filter(move |cap| self.contains(*cap))
+        Capability::ALL
+            .into_iter()
+            .filter(move |cap| self.contains(*cap))
     }
 }
 
@@ -187,7 +189,9 @@ impl FromIterator<Capability> for CapSet {
 
 impl fmt::Debug for CapSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_set().entries(self.iter().map(Capability::as_str)).finish()
+        f.debug_set()
+            .entries(self.iter().map(Capability::as_str))
+            .finish()
     }
 }
 

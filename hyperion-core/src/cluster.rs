@@ -8,7 +8,9 @@ use std::time::Duration;
 use futures::stream::{FuturesUnordered, StreamExt};
 
 use crate::error::ApiError;
-use crate::model::{Hosting, HostingDetail, HostingId, HostingSelector, NodeId, NodeInfo, NodeStatus};
+use crate::model::{
+    Hosting, HostingDetail, HostingId, HostingSelector, NodeId, NodeInfo, NodeStatus,
+};
 use crate::node::{ListQuery, Node, NodeError};
 
 /// How long a node may take to answer one call unless configured otherwise.
@@ -114,11 +116,16 @@ impl Cluster {
 
     /// One page of hostings: the query is pushed down to every node (or only
     /// to `node`), the nodes' pages are merged by id and cut to `limit`.
-    pub async fn list(&self, node: Option<&NodeId>, query: &ListQuery) -> Result<ClusterPage, ApiError> {
+    pub async fn list(
+        &self,
+        node: Option<&NodeId>,
+        query: &ListQuery,
+    ) -> Result<ClusterPage, ApiError> {
         let asked: Vec<&Arc<dyn Node>> = match node {
-            Some(id) => vec![self
-                .node(id)
-                .ok_or_else(|| ApiError::Validation(format!("unknown node `{id}`")))?],
+            Some(id) => vec![
+                self.node(id)
+                    .ok_or_else(|| ApiError::Validation(format!("unknown node `{id}`")))?,
+            ],
             None => self.nodes.iter().collect(),
         };
         let pages = futures::future::join_all(

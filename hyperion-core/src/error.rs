@@ -40,7 +40,9 @@ pub enum ApiError {
         limit: usize,
     },
     /// The key is over its rate limit.
-    #[error("rate limit of {limit_per_min} requests per minute exceeded; retry in {retry_after_secs} s")]
+    #[error(
+        "rate limit of {limit_per_min} requests per minute exceeded; retry in {retry_after_secs} s"
+    )]
     RateLimited {
         /// The key's limit.
         limit_per_min: u32,

@@ -31,7 +31,8 @@ impl JobId {
     /// Parses an id from a client; `None` when it cannot be one.
     pub fn parse(s: &str) -> Option<Self> {
         let rest = s.strip_prefix("job_")?;
-        (!rest.is_empty() && rest.len() <= 64 && random::is_base62(rest)).then(|| JobId(s.to_owned()))
+        (!rest.is_empty() && rest.len() <= 64 && random::is_base62(rest))
+            .then(|| JobId(s.to_owned()))
     }
 
     /// The id text.
@@ -127,10 +128,13 @@ pub type JobOutcome = Result<Option<serde_json::Value>, String>;
 /// The work of a job: given a progress reporter, a future that ends it.
 pub type JobTask = Box<dyn FnOnce(JobProgress) -> BoxFuture<'static, JobOutcome> + Send>;
 
+/// Receives `(step, percent)` reports from a running job.
+type ProgressReport = dyn Fn(&str, u8) + Send + Sync;
+
 /// Lets a running job report its step and progress.
 #[derive(Clone)]
 pub struct JobProgress {
-    report: Arc<dyn Fn(&str, u8) + Send + Sync>,
+    report: Arc<ProgressReport>,
 }
 
 impl JobProgress {
@@ -348,7 +352,10 @@ mod tests {
         assert_eq!(done.state, JobState::Failed);
         assert_eq!(done.error.as_deref(), Some("the job panicked"));
         let next = runner
-            .submit(spec(), Box::new(|_| Box::pin(async { Err("no disk".to_owned()) })))
+            .submit(
+                spec(),
+                Box::new(|_| Box::pin(async { Err("no disk".to_owned()) })),
+            )
             .await
             .unwrap();
         let done = wait_finished(&runner, &next.id).await;

@@ -34,7 +34,10 @@ pub use error::ApiError;
 pub use http::{ApiResponse, RequestHead};
 pub use jobs::{Job, JobId, JobRunner, JobState, TokioJobRunner};
 pub use keys::{ApiKeyRecord, KeyScope, KeyStore, MintedKey, NewKey};
-pub use model::{Domain, Hosting, HostingDetail, HostingId, HostingSelector, HostingState, NodeId, NodeInfo, OwnerId};
+pub use model::{
+    Domain, Hosting, HostingDetail, HostingId, HostingSelector, HostingState, NodeId, NodeInfo,
+    OwnerId,
+};
 pub use node::{Node, NodeError};
 pub use owner::OwnerDirectory;
 

@@ -36,7 +36,9 @@ impl KeyStore for MemoryKeyStore {
     async fn insert(&self, record: ApiKeyRecord) -> Result<(), StoreError> {
         let mut tables = self.inner.write().unwrap_or_else(PoisonError::into_inner);
         if tables.by_id.contains_key(&record.id) || tables.id_by_hash.contains_key(&record.hash) {
-            return Err(StoreError("a key with this id or hash already exists".to_owned()));
+            return Err(StoreError(
+                "a key with this id or hash already exists".to_owned(),
+            ));
         }
         tables.id_by_hash.insert(record.hash, record.id.clone());
         tables.by_id.insert(record.id.clone(), record);
@@ -127,13 +129,27 @@ mod tests {
         let minted = NewKey::new("k", "o".parse().unwrap(), CapSet::all()).mint();
         store.insert(minted.record.clone()).await.unwrap();
         assert!(store.insert(minted.record.clone()).await.is_err());
-        let found = store.find_by_hash(&minted.secret.hash()).await.unwrap().unwrap();
+        let found = store
+            .find_by_hash(&minted.secret.hash())
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(found.id, minted.record.id);
         let first = crate::model::now();
         assert!(store.revoke(&found.id, first).await.unwrap());
-        assert!(store.revoke(&found.id, first + time::Duration::hours(1)).await.unwrap());
+        assert!(
+            store
+                .revoke(&found.id, first + time::Duration::hours(1))
+                .await
+                .unwrap()
+        );
         let revoked = store.get(&found.id).await.unwrap().unwrap();
         assert_eq!(revoked.revoked_at, Some(first));
-        assert!(!store.revoke(&KeyId::parse("key_none").unwrap(), first).await.unwrap());
+        assert!(
+            !store
+                .revoke(&KeyId::parse("key_none").unwrap(), first)
+                .await
+                .unwrap()
+        );
     }
 }

@@ -391,7 +391,9 @@ mod tests {
         );
         assert_eq!(
             "Site-1.Example.TEST".parse::<HostingSelector>(),
-            Ok(HostingSelector::Domain("site-1.example.test".parse().unwrap()))
+            Ok(HostingSelector::Domain(
+                "site-1.example.test".parse().unwrap()
+            ))
         );
         assert!("a/b".parse::<HostingSelector>().is_err());
         assert!("".parse::<HostingSelector>().is_err());

@@ -68,7 +68,10 @@ impl ListQuery {
                 .domain_contains
                 .as_deref()
                 .is_none_or(|q| hosting.domain.as_str().contains(q))
-            && self.only.as_ref().is_none_or(|only| only.contains(&hosting.id))
+            && self
+                .only
+                .as_ref()
+                .is_none_or(|only| only.contains(&hosting.id))
     }
 }
 
@@ -102,8 +105,10 @@ pub trait Node: Send + Sync {
     /// A page of its hostings, see [`ListQuery`].
     async fn list_hostings(&self, query: &ListQuery) -> Result<NodePage, NodeError>;
     /// The hosting with this id or domain (primary or alias), if it holds it.
-    async fn find_hosting(&self, selector: &HostingSelector)
-    -> Result<Option<HostingDetail>, NodeError>;
+    async fn find_hosting(
+        &self,
+        selector: &HostingSelector,
+    ) -> Result<Option<HostingDetail>, NodeError>;
     /// Suspends an active hosting; returns the new state.
     async fn suspend(&self, id: &HostingId) -> Result<HostingState, NodeError>;
     /// Resumes a suspended hosting; returns the new state.

@@ -41,7 +41,8 @@ struct SimState {
 impl SimState {
     fn insert(&mut self, hosting: HostingDetail) {
         let id = hosting.summary.id.clone();
-        self.by_domain.insert(hosting.summary.domain.clone(), id.clone());
+        self.by_domain
+            .insert(hosting.summary.domain.clone(), id.clone());
         for alias in &hosting.aliases {
             self.by_domain.insert(alias.clone(), id.clone());
         }
@@ -333,22 +334,37 @@ mod tests {
         assert_eq!(a.len(), 3);
         assert_eq!(a.iter().map(|n| n.len()).sum::<usize>(), 30);
         assert_eq!(spec.hosting_id(7), SimClusterSpec::default().hosting_id(7));
-        assert_ne!(spec.hosting_id(7), SimClusterSpec { seed: 2, ..spec }.hosting_id(7));
+        assert_ne!(
+            spec.hosting_id(7),
+            SimClusterSpec { seed: 2, ..spec }.hosting_id(7)
+        );
         assert_eq!(a[0].len(), b[0].len());
     }
 
     #[tokio::test]
     async fn lists_in_id_order_after_the_cursor_with_filters() {
-        let node = SimClusterSpec { nodes: 1, ..Default::default() }.build().remove(0);
+        let node = SimClusterSpec {
+            nodes: 1,
+            ..Default::default()
+        }
+        .build()
+        .remove(0);
         let all = node
-            .list_hostings(&ListQuery { limit: 100, ..Default::default() })
+            .list_hostings(&ListQuery {
+                limit: 100,
+                ..Default::default()
+            })
             .await
             .unwrap();
         assert_eq!(all.total, 30);
         assert!(all.items.windows(2).all(|w| w[0].id < w[1].id));
         let after = all.items[9].id.clone();
         let page = node
-            .list_hostings(&ListQuery { after: Some(after.clone()), limit: 5, ..Default::default() })
+            .list_hostings(&ListQuery {
+                after: Some(after.clone()),
+                limit: 5,
+                ..Default::default()
+            })
             .await
             .unwrap();
         assert_eq!(page.items.len(), 6);
@@ -367,7 +383,12 @@ mod tests {
 
     #[tokio::test]
     async fn finds_by_alias_and_transitions_states() {
-        let node = SimClusterSpec { nodes: 1, ..Default::default() }.build().remove(0);
+        let node = SimClusterSpec {
+            nodes: 1,
+            ..Default::default()
+        }
+        .build()
+        .remove(0);
         let alias = HostingSelector::Domain("www.site-0001.example.test".parse().unwrap());
         let found = node.find_hosting(&alias).await.unwrap().unwrap();
         let id = found.summary.id;

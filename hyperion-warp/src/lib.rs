@@ -28,9 +28,7 @@ pub fn routes(
     api: HyperionApi,
 ) -> impl Filter<Extract = (Response<Bytes>,), Error = warp::Rejection> + Clone + Send + Sync + 'static
 {
-    let raw_query = warp::query::raw()
-        .or(warp::any().map(String::new))
-        .unify();
+    let raw_query = warp::query::raw().or(warp::any().map(String::new)).unify();
     warp::path!("api" / "v1" / ..)
         .and(warp::method())
         .and(warp::path::full())
@@ -38,17 +36,19 @@ pub fn routes(
         .and(warp::header::headers_cloned())
         .and(warp::addr::remote())
         .and(warp::body::stream())
-        .then(move |method: Method, path: FullPath, query: String, headers: HeaderMap, peer, body| {
-            let api = api.clone();
-            async move {
-                let head = RequestHead {
-                    method,
-                    path: path.as_str().to_owned(),
-                    query: (!query.is_empty()).then_some(query),
-                    headers,
-                    peer,
-                };
-                api.handle(head, body).await.into_http()
-            }
-        })
+        .then(
+            move |method: Method, path: FullPath, query: String, headers: HeaderMap, peer, body| {
+                let api = api.clone();
+                async move {
+                    let head = RequestHead {
+                        method,
+                        path: path.as_str().to_owned(),
+                        query: (!query.is_empty()).then_some(query),
+                        headers,
+                        peer,
+                    };
+                    api.handle(head, body).await.into_http()
+                }
+            },
+        )
 }

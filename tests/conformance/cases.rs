@@ -34,11 +34,36 @@ async fn matrix(s: &TestServer) -> Vec<Call> {
     vec![
         call(Method::GET, "/me".into(), None, 200),
         call(Method::GET, "/hostings".into(), Some(HostingView), 200),
-        call(Method::GET, format!("/hostings/{}", hosting_id(1)), Some(HostingView), 200),
-        call(Method::GET, format!("/hostings/{}", domain(2)), Some(HostingView), 200),
-        call(Method::POST, format!("/hostings/{}/suspend", hosting_id(0)), Some(HostingSuspend), 200),
-        call(Method::POST, format!("/hostings/{}/resume", domain(3)), Some(HostingSuspend), 200),
-        call(Method::DELETE, format!("/hostings/{}", hosting_id(29)), Some(HostingDelete), 202),
+        call(
+            Method::GET,
+            format!("/hostings/{}", hosting_id(1)),
+            Some(HostingView),
+            200,
+        ),
+        call(
+            Method::GET,
+            format!("/hostings/{}", domain(2)),
+            Some(HostingView),
+            200,
+        ),
+        call(
+            Method::POST,
+            format!("/hostings/{}/suspend", hosting_id(0)),
+            Some(HostingSuspend),
+            200,
+        ),
+        call(
+            Method::POST,
+            format!("/hostings/{}/resume", domain(3)),
+            Some(HostingSuspend),
+            200,
+        ),
+        call(
+            Method::DELETE,
+            format!("/hostings/{}", hosting_id(29)),
+            Some(HostingDelete),
+            202,
+        ),
         call(Method::GET, "/nodes".into(), Some(NodesView), 200),
         call(Method::GET, format!("/jobs/{job}"), None, 200),
     ]
@@ -100,7 +125,9 @@ pub async fn expired_key_is_401_everywhere(s: &TestServer) {
 
 pub async fn key_lacking_capabilities_is_403_where_one_is_needed(s: &TestServer) {
     for call in matrix(s).await {
-        let reply = s.call(call.method.clone(), &call.path, Some(&s.keys.powerless)).await;
+        let reply = s
+            .call(call.method.clone(), &call.path, Some(&s.keys.powerless))
+            .await;
         match call.cap {
             Some(cap) => {
                 reply.assert_error_for(&call.label(), 403, "forbidden");
@@ -114,7 +141,10 @@ pub async fn key_lacking_capabilities_is_403_where_one_is_needed(s: &TestServer)
 
 pub async fn demoted_owner_shrinks_the_key_at_once(s: &TestServer) {
     let me = s.get("/api/v1/me", &s.keys.demotable).await;
-    assert_eq!(me.body["caps"].as_array().unwrap().len(), Capability::ALL.len());
+    assert_eq!(
+        me.body["caps"].as_array().unwrap().len(),
+        Capability::ALL.len()
+    );
     s.owners.set(
         "demotable".parse().unwrap(),
         [Capability::HostingView].into_iter().collect(),
@@ -122,7 +152,9 @@ pub async fn demoted_owner_shrinks_the_key_at_once(s: &TestServer) {
     let me = s.get("/api/v1/me", &s.keys.demotable).await;
     assert_eq!(me.body["caps"], json!(["hosting_view"]));
     for call in matrix(s).await {
-        let reply = s.call(call.method.clone(), &call.path, Some(&s.keys.demotable)).await;
+        let reply = s
+            .call(call.method.clone(), &call.path, Some(&s.keys.demotable))
+            .await;
         match call.cap {
             None | Some(Capability::HostingView) => reply.assert_ok_for(&call.label(), call.ok),
             Some(_) => reply.assert_error_for(&call.label(), 403, "forbidden"),
@@ -156,7 +188,9 @@ fn sorted_keys(value: &Value) -> Vec<String> {
 }
 
 fn assert_timestamp(value: &Value) {
-    let text = value.as_str().unwrap_or_else(|| panic!("not a timestamp: {value}"));
+    let text = value
+        .as_str()
+        .unwrap_or_else(|| panic!("not a timestamp: {value}"));
     time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
         .unwrap_or_else(|err| panic!("{text}: {err}"));
 }
@@ -164,8 +198,14 @@ fn assert_timestamp(value: &Value) {
 pub async fn me_shows_the_key_and_its_effective_rights(s: &TestServer) {
     let reply = s.get("/api/v1/me", &s.keys.admin).await;
     reply.assert_ok(200);
-    assert_eq!(sorted_keys(&reply.body), ["caps", "expires_at", "key", "scope"]);
-    assert_eq!(sorted_keys(&reply.body["key"]), ["id", "label", "owner", "prefix"]);
+    assert_eq!(
+        sorted_keys(&reply.body),
+        ["caps", "expires_at", "key", "scope"]
+    );
+    assert_eq!(
+        sorted_keys(&reply.body["key"]),
+        ["id", "label", "owner", "prefix"]
+    );
     let names: Vec<&str> = Capability::ALL.iter().map(|c| c.as_str()).collect();
     assert_eq!(reply.body["caps"], json!(names));
     assert_eq!(reply.body["scope"], "all");
@@ -175,12 +215,22 @@ pub async fn me_shows_the_key_and_its_effective_rights(s: &TestServer) {
     let prefix = reply.body["key"]["prefix"].as_str().unwrap();
     assert_eq!(prefix.len(), 12);
     assert!(s.keys.admin.starts_with(prefix));
-    assert!(!reply.text.contains(&s.keys.admin[12..]), "the raw key leaked");
+    assert!(
+        !reply.text.contains(&s.keys.admin[12..]),
+        "the raw key leaked"
+    );
     let viewer = s.get("/api/v1/me", &s.keys.viewer).await;
     assert_eq!(viewer.body["caps"], json!(["hosting_view"]));
 }
 
-const SUMMARY_FIELDS: [&str; 6] = ["created_at", "domain", "id", "node_id", "php_version", "state"];
+const SUMMARY_FIELDS: [&str; 6] = [
+    "created_at",
+    "domain",
+    "id",
+    "node_id",
+    "php_version",
+    "state",
+];
 
 pub async fn hosting_list_has_the_documented_shape(s: &TestServer) {
     let reply = s.get("/api/v1/hostings?limit=5", &s.keys.admin).await;
@@ -197,10 +247,23 @@ pub async fn hosting_list_has_the_documented_shape(s: &TestServer) {
 }
 
 pub async fn hosting_detail_has_the_documented_shape(s: &TestServer) {
-    let reply = s.get(&format!("/api/v1/hostings/{}", hosting_id(0)), &s.keys.admin).await;
+    let reply = s
+        .get(
+            &format!("/api/v1/hostings/{}", hosting_id(0)),
+            &s.keys.admin,
+        )
+        .await;
     reply.assert_ok(200);
     let mut expected: Vec<&str> = SUMMARY_FIELDS.to_vec();
-    expected.extend(["aliases", "expires_at", "kind", "limits", "root_dir", "system_user", "vhost"]);
+    expected.extend([
+        "aliases",
+        "expires_at",
+        "kind",
+        "limits",
+        "root_dir",
+        "system_user",
+        "vhost",
+    ]);
     expected.sort_unstable();
     assert_eq!(sorted_keys(&reply.body), expected);
     let body = &reply.body;
@@ -210,7 +273,10 @@ pub async fn hosting_detail_has_the_documented_shape(s: &TestServer) {
     assert_eq!(body["state"], "active");
     assert_eq!(body["kind"], "php");
     assert_eq!(body["aliases"], json!([format!("www.{}", domain(0))]));
-    assert_eq!(sorted_keys(&body["limits"]), ["cpu_percent", "max_processes", "memory_mb"]);
+    assert_eq!(
+        sorted_keys(&body["limits"]),
+        ["cpu_percent", "max_processes", "memory_mb"]
+    );
     assert_eq!(sorted_keys(&body["vhost"]), ["force_https", "maintenance"]);
 }
 
@@ -222,7 +288,10 @@ pub async fn nodes_list_every_node(s: &TestServer) {
     let ids: Vec<&str> = items.iter().map(|n| n["id"].as_str().unwrap()).collect();
     assert_eq!(ids, ["node-1", "node-2", "node-3"]);
     for node in items {
-        assert_eq!(sorted_keys(node), ["draining", "hostings", "hostname", "id", "status"]);
+        assert_eq!(
+            sorted_keys(node),
+            ["draining", "hostings", "hostname", "id", "status"]
+        );
         assert_eq!(node["hostings"], 10);
         assert_eq!(node["status"], "online");
         assert_eq!(node["draining"], false);
@@ -239,7 +308,9 @@ fn ids_of(reply_body: &Value) -> Vec<String> {
 }
 
 pub async fn pagination_covers_every_hosting_once_in_order(s: &TestServer) {
-    let mut expected: Vec<String> = (0..SPEC.hostings).map(|i| hosting_id(i).to_string()).collect();
+    let mut expected: Vec<String> = (0..SPEC.hostings)
+        .map(|i| hosting_id(i).to_string())
+        .collect();
     expected.sort_unstable();
     let mut seen = Vec::new();
     let mut path = "/api/v1/hostings?limit=7".to_owned();
@@ -266,8 +337,13 @@ pub async fn page_size_defaults_and_bounds(s: &TestServer) {
     assert_eq!(all.body["next_cursor"], Value::Null);
     let one = s.get("/api/v1/hostings?limit=1", &s.keys.admin).await;
     assert_eq!(ids_of(&one.body).len(), 1);
-    assert_eq!(one.body["next_cursor"].as_str(), Some(ids_of(&one.body)[0].as_str()));
-    s.get("/api/v1/hostings?limit=200", &s.keys.admin).await.assert_ok(200);
+    assert_eq!(
+        one.body["next_cursor"].as_str(),
+        Some(ids_of(&one.body)[0].as_str())
+    );
+    s.get("/api/v1/hostings?limit=200", &s.keys.admin)
+        .await
+        .assert_ok(200);
     for bad in ["0", "201", "-1", "abc", "1.5", "99999999999999999999999"] {
         s.get(&format!("/api/v1/hostings?limit={bad}"), &s.keys.admin)
             .await
@@ -288,21 +364,45 @@ pub async fn malformed_cursor_is_a_validation_error(s: &TestServer) {
 }
 
 pub async fn filter_by_state(s: &TestServer) {
-    let reply = s.get("/api/v1/hostings?state=suspended", &s.keys.admin).await;
+    let reply = s
+        .get("/api/v1/hostings?state=suspended", &s.keys.admin)
+        .await;
     assert_eq!(reply.body["total"], 3);
-    let mut expected: Vec<String> = SUSPENDED.iter().map(|i| hosting_id(*i).to_string()).collect();
+    let mut expected: Vec<String> = SUSPENDED
+        .iter()
+        .map(|i| hosting_id(*i).to_string())
+        .collect();
     expected.sort_unstable();
     assert_eq!(ids_of(&reply.body), expected);
-    let active = s.get("/api/v1/hostings?state=active&limit=200", &s.keys.admin).await;
+    let active = s
+        .get("/api/v1/hostings?state=active&limit=200", &s.keys.admin)
+        .await;
     assert_eq!(active.body["total"], 27);
-    assert!(active.body["items"].as_array().unwrap().iter().all(|h| h["state"] == "active"));
+    assert!(
+        active.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|h| h["state"] == "active")
+    );
 }
 
 pub async fn filter_by_node(s: &TestServer) {
     let reply = s.get("/api/v1/hostings?node=node-2", &s.keys.admin).await;
     assert_eq!(reply.body["total"], 10);
-    assert!(reply.body["items"].as_array().unwrap().iter().all(|h| h["node_id"] == "node-2"));
-    let both = s.get("/api/v1/hostings?node=node-2&state=suspended", &s.keys.admin).await;
+    assert!(
+        reply.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|h| h["node_id"] == "node-2")
+    );
+    let both = s
+        .get(
+            "/api/v1/hostings?node=node-2&state=suspended",
+            &s.keys.admin,
+        )
+        .await;
     // Hostings 3, 13 and 23 sit on nodes 1, 2 and 3 (round-robin).
     assert_eq!(both.body["total"], 1);
     assert_eq!(ids_of(&both.body), [hosting_id(13).to_string()]);
@@ -311,11 +411,13 @@ pub async fn filter_by_node(s: &TestServer) {
 pub async fn filter_by_domain_substring_ignores_case(s: &TestServer) {
     let reply = s.get("/api/v1/hostings?q=SITE-001", &s.keys.admin).await;
     assert_eq!(reply.body["total"], 10);
-    assert!(reply.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .all(|h| h["domain"].as_str().unwrap().contains("site-001")));
+    assert!(
+        reply.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|h| h["domain"].as_str().unwrap().contains("site-001"))
+    );
     let none = s.get("/api/v1/hostings?q=nomatch", &s.keys.admin).await;
     assert_eq!(none.body["total"], 0);
     assert_eq!(none.body["items"], json!([]));
@@ -336,10 +438,21 @@ pub async fn malformed_filters_are_validation_errors(s: &TestServer) {
 }
 
 pub async fn id_domain_and_alias_address_the_same_hosting(s: &TestServer) {
-    let by_id = s.get(&format!("/api/v1/hostings/{}", hosting_id(4)), &s.keys.admin).await;
+    let by_id = s
+        .get(
+            &format!("/api/v1/hostings/{}", hosting_id(4)),
+            &s.keys.admin,
+        )
+        .await;
     by_id.assert_ok(200);
-    for selector in [domain(4), domain(4).to_uppercase(), format!("www.{}", domain(4))] {
-        let reply = s.get(&format!("/api/v1/hostings/{selector}"), &s.keys.admin).await;
+    for selector in [
+        domain(4),
+        domain(4).to_uppercase(),
+        format!("www.{}", domain(4)),
+    ] {
+        let reply = s
+            .get(&format!("/api/v1/hostings/{selector}"), &s.keys.admin)
+            .await;
         assert_eq!(reply.body, by_id.body, "{selector}");
     }
 }
@@ -387,11 +500,15 @@ pub async fn suspend_and_resume_are_idempotent(s: &TestServer) {
     let admin = Some(s.keys.admin.as_str());
     expect_state(&s.call(Method::POST, &suspend, admin).await, "suspended");
     expect_state(&s.call(Method::POST, &suspend, admin).await, "suspended");
-    let detail = s.get(&format!("/api/v1/hostings/{id}"), &s.keys.admin).await;
+    let detail = s
+        .get(&format!("/api/v1/hostings/{id}"), &s.keys.admin)
+        .await;
     assert_eq!(detail.body["state"], "suspended");
     expect_state(&s.call(Method::POST, &resume, admin).await, "active");
     expect_state(&s.call(Method::POST, &resume, admin).await, "active");
-    let detail = s.get(&format!("/api/v1/hostings/{id}"), &s.keys.admin).await;
+    let detail = s
+        .get(&format!("/api/v1/hostings/{id}"), &s.keys.admin)
+        .await;
     assert_eq!(detail.body["state"], "active");
 }
 
@@ -400,7 +517,10 @@ pub async fn delete_runs_a_job_to_success_then_the_hosting_is_gone(s: &TestServe
     let reply = s
         .call(
             Method::DELETE,
-            &format!("/api/v1/hostings/{}?keep_user=true&keep_database", domain(5)),
+            &format!(
+                "/api/v1/hostings/{}?keep_user=true&keep_database",
+                domain(5)
+            ),
             Some(&s.keys.admin),
         )
         .await;
@@ -408,12 +528,27 @@ pub async fn delete_runs_a_job_to_success_then_the_hosting_is_gone(s: &TestServe
     assert_eq!(sorted_keys(&reply.body), ["job_id", "status"]);
     assert_eq!(reply.body["status"], "accepted");
     let job_id = reply.body["job_id"].as_str().unwrap();
-    assert_eq!(reply.header("location"), Some(format!("/api/v1/jobs/{job_id}").as_str()));
+    assert_eq!(
+        reply.header("location"),
+        Some(format!("/api/v1/jobs/{job_id}").as_str())
+    );
 
     let job = s.wait_for_job(job_id, &s.keys.admin).await;
     assert_eq!(
         sorted_keys(&job),
-        ["actor", "created_at", "error", "finished_at", "id", "kind", "progress", "state", "step", "target", "updated_at"]
+        [
+            "actor",
+            "created_at",
+            "error",
+            "finished_at",
+            "id",
+            "kind",
+            "progress",
+            "state",
+            "step",
+            "target",
+            "updated_at"
+        ]
     );
     assert_eq!(job["id"], job_id);
     assert_eq!(job["state"], "succeeded");
@@ -434,22 +569,33 @@ pub async fn delete_runs_a_job_to_success_then_the_hosting_is_gone(s: &TestServe
     let list = s.get("/api/v1/hostings?limit=200", &s.keys.admin).await;
     assert_eq!(list.body["total"], 29);
     assert!(!ids_of(&list.body).contains(&id.to_string()));
-    s.call(Method::DELETE, &format!("/api/v1/hostings/{id}"), Some(&s.keys.admin))
-        .await
-        .assert_error(404, "not_found");
+    s.call(
+        Method::DELETE,
+        &format!("/api/v1/hostings/{id}"),
+        Some(&s.keys.admin),
+    )
+    .await
+    .assert_error(404, "not_found");
 }
 
 pub async fn delete_flags_are_validated(s: &TestServer) {
-    for query in ["keep_user=maybe", "keep_database=2", "keep_user=true&keep_user=false"] {
+    for query in [
+        "keep_user=maybe",
+        "keep_database=2",
+        "keep_user=true&keep_user=false",
+    ] {
         let path = format!("/api/v1/hostings/{}?{query}", hosting_id(6));
         s.call(Method::DELETE, &path, Some(&s.keys.admin))
             .await
             .assert_error_for(query, 400, "validation");
     }
     // Nothing was started: the hosting is still there.
-    s.get(&format!("/api/v1/hostings/{}", hosting_id(6)), &s.keys.admin)
-        .await
-        .assert_ok(200);
+    s.get(
+        &format!("/api/v1/hostings/{}", hosting_id(6)),
+        &s.keys.admin,
+    )
+    .await
+    .assert_ok(200);
 }
 
 pub async fn unknown_or_malformed_job_ids_are_404(s: &TestServer) {
@@ -461,7 +607,13 @@ pub async fn unknown_or_malformed_job_ids_are_404(s: &TestServer) {
 }
 
 pub async fn unknown_routes_answer_a_json_404(s: &TestServer) {
-    for path in ["/api/v1", "/api/v1/", "/api/v1/nope", "/api/v1/hostings/x/y/z", "/api/v1/me/extra"] {
+    for path in [
+        "/api/v1",
+        "/api/v1/",
+        "/api/v1/nope",
+        "/api/v1/hostings/x/y/z",
+        "/api/v1/me/extra",
+    ] {
         for key in [None, Some(s.keys.admin.as_str())] {
             s.call(Method::GET, path, key)
                 .await
@@ -473,8 +625,16 @@ pub async fn unknown_routes_answer_a_json_404(s: &TestServer) {
 pub async fn wrong_method_answers_405_with_allow(s: &TestServer) {
     let cases = [
         (Method::PUT, "/api/v1/hostings".to_owned(), "GET"),
-        (Method::PATCH, format!("/api/v1/hostings/{}", hosting_id(0)), "GET, DELETE"),
-        (Method::GET, format!("/api/v1/hostings/{}/suspend", hosting_id(0)), "POST"),
+        (
+            Method::PATCH,
+            format!("/api/v1/hostings/{}", hosting_id(0)),
+            "GET, DELETE",
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/hostings/{}/suspend", hosting_id(0)),
+            "POST",
+        ),
         (Method::DELETE, "/api/v1/me".to_owned(), "GET"),
     ];
     for (method, path, allow) in cases {

@@ -82,7 +82,12 @@ impl TestServer {
     /// Builds a fresh fixture and serves it with `serve` on a loopback port.
     pub async fn start(serve: ServeFn) -> TestServer {
         let nodes = SPEC.build();
-        let cluster = Cluster::new(nodes.iter().map(|n| Arc::clone(n) as Arc<dyn Node>).collect());
+        let cluster = Cluster::new(
+            nodes
+                .iter()
+                .map(|n| Arc::clone(n) as Arc<dyn Node>)
+                .collect(),
+        );
         let key_store = Arc::new(MemoryKeyStore::new());
         let owners = Arc::new(MemoryOwnerDirectory::new());
         owners.set(owner("admin"), CapSet::all());
@@ -96,11 +101,23 @@ impl TestServer {
             NewKey::new(label, owner(owner_name), caps)
         };
         let raw = |minted: hyperion::MintedKey| minted.secret.expose().to_owned();
-        let admin = raw(api.mint_key(mint("admin", "admin", CapSet::all())).await.unwrap());
+        let admin = raw(api
+            .mint_key(mint("admin", "admin", CapSet::all()))
+            .await
+            .unwrap());
         let viewer_caps = [Capability::HostingView].into_iter().collect();
-        let viewer = raw(api.mint_key(mint("viewer", "admin", viewer_caps)).await.unwrap());
-        let powerless = raw(api.mint_key(mint("powerless", "admin", CapSet::empty())).await.unwrap());
-        let revoked_key = api.mint_key(mint("revoked", "admin", CapSet::all())).await.unwrap();
+        let viewer = raw(api
+            .mint_key(mint("viewer", "admin", viewer_caps))
+            .await
+            .unwrap());
+        let powerless = raw(api
+            .mint_key(mint("powerless", "admin", CapSet::empty()))
+            .await
+            .unwrap());
+        let revoked_key = api
+            .mint_key(mint("revoked", "admin", CapSet::all()))
+            .await
+            .unwrap();
         use hyperion::KeyStore as _;
         key_store
             .revoke(&revoked_key.record.id, hyperion::model::now())
@@ -109,9 +126,14 @@ impl TestServer {
         let mut expiring = mint("expired", "admin", CapSet::all());
         expiring.expires_at = Some(hyperion::model::now() - time::Duration::minutes(1));
         let expired = raw(api.mint_key(expiring).await.unwrap());
-        let demotable = raw(api.mint_key(mint("demotable", "demotable", CapSet::all())).await.unwrap());
+        let demotable = raw(api
+            .mint_key(mint("demotable", "demotable", CapSet::all()))
+            .await
+            .unwrap());
 
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
         let addr: SocketAddr = listener.local_addr().expect("local addr");
         tokio::spawn(serve(api.clone(), listener));
         let client = reqwest::Client::builder()
@@ -137,16 +159,34 @@ impl TestServer {
         }
     }
 
+    /// Serves the same API with another adapter too; returns its base URL.
+    pub async fn serve_also(&self, serve: ServeFn) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let addr = listener.local_addr().expect("local addr");
+        tokio::spawn(serve(self.api.clone(), listener));
+        format!("http://{addr}")
+    }
+
     /// Mints one more key with `caps` and `scope`, owned by `admin`.
     pub async fn mint(&self, label: &str, caps: CapSet, scope: KeyScope) -> String {
         let mut new = NewKey::new(label, owner("admin"), caps);
         new.scope = scope;
-        self.api.mint_key(new).await.unwrap().secret.expose().to_owned()
+        self.api
+            .mint_key(new)
+            .await
+            .unwrap()
+            .secret
+            .expose()
+            .to_owned()
     }
 
     /// Sends `method path` with `Authorization: Bearer <key>` when a key is given.
     pub async fn call(&self, method: Method, path: &str, key: Option<&str>) -> Reply {
-        let mut request = self.client.request(method, format!("{}{}", self.base, path));
+        let mut request = self
+            .client
+            .request(method, format!("{}{}", self.base, path));
         if let Some(key) = key {
             request = request.bearer_auth(key);
         }
@@ -176,7 +216,11 @@ impl TestServer {
     /// Starts a delete of fixture hosting `index` as admin and returns the job id.
     pub async fn start_job(&self, index: usize) -> String {
         let reply = self
-            .call(Method::DELETE, &format!("/api/v1/hostings/{}", hosting_id(index)), Some(&self.keys.admin))
+            .call(
+                Method::DELETE,
+                &format!("/api/v1/hostings/{}", hosting_id(index)),
+                Some(&self.keys.admin),
+            )
             .await;
         assert_eq!(reply.status, 202, "{}", reply.text);
         reply.body["job_id"].as_str().expect("job_id").to_owned()
@@ -226,8 +270,16 @@ impl Reply {
     #[track_caller]
     pub fn assert_error_for(&self, what: &str, status: u16, code: &str) {
         assert_eq!(self.status, status, "{what}: status; body: {}", self.text);
-        assert_eq!(self.header("content-type"), Some("application/json"), "{}", self.text);
-        let object = self.body.as_object().unwrap_or_else(|| panic!("not JSON: {}", self.text));
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/json"),
+            "{}",
+            self.text
+        );
+        let object = self
+            .body
+            .as_object()
+            .unwrap_or_else(|| panic!("not JSON: {}", self.text));
         assert_eq!(object.len(), 1, "{}", self.text);
         let error = self.body["error"].as_object().expect("error object");
         let mut fields: Vec<&str> = error.keys().map(String::as_str).collect();

@@ -61,7 +61,11 @@ impl RequestContext<'_> {
     pub(crate) async fn audit<T>(&self, action: &str, target: &str, result: &Result<T, ApiError>) {
         let (outcome, status, detail) = match result {
             Ok(_) => (AuditOutcome::Ok, 200, None),
-            Err(err) => (AuditOutcome::Failed, err.status().as_u16(), Some(err.to_string())),
+            Err(err) => (
+                AuditOutcome::Failed,
+                err.status().as_u16(),
+                Some(err.to_string()),
+            ),
         };
         let event = self.audit_event(action, target, outcome, Some(status), detail);
         self.services.audit.record(event).await;

@@ -33,7 +33,9 @@ struct HostingPage {
 pub(crate) async fn list(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiError> {
     require(&ctx.principal, Capability::HostingView)?;
     let query = &ctx.query;
-    let limit = query.parse_value::<usize>("limit")?.unwrap_or(DEFAULT_PAGE_SIZE);
+    let limit = query
+        .parse_value::<usize>("limit")?
+        .unwrap_or(DEFAULT_PAGE_SIZE);
     if !(1..=MAX_PAGE_SIZE).contains(&limit) {
         return Err(ApiError::Validation(format!(
             "query parameter `limit` must be between 1 and {MAX_PAGE_SIZE}"
@@ -43,9 +45,11 @@ pub(crate) async fn list(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiErr
         .get("cursor")?
         .filter(|cursor| !cursor.is_empty())
         .map(|cursor| {
-            cursor
-                .parse::<HostingId>()
-                .map_err(|_| ApiError::Validation("query parameter `cursor` is not a cursor this API issued".to_owned()))
+            cursor.parse::<HostingId>().map_err(|_| {
+                ApiError::Validation(
+                    "query parameter `cursor` is not a cursor this API issued".to_owned(),
+                )
+            })
         })
         .transpose()?;
     let state = query.parse_value::<HostingState>("state")?;
@@ -66,7 +70,11 @@ pub(crate) async fn list(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiErr
     if only.as_ref().is_some_and(|only| only.is_empty()) {
         return Ok(ApiResponse::json(
             StatusCode::OK,
-            &HostingPage { items: Vec::new(), next_cursor: None, total: 0 },
+            &HostingPage {
+                items: Vec::new(),
+                next_cursor: None,
+                total: 0,
+            },
         ));
     }
     let page = ctx
@@ -170,7 +178,11 @@ async fn toggle(ctx: &RequestContext<'_>, toggle: Toggle) -> Result<ApiResponse,
                     Toggle::Resume => node.resume(id).await,
                 }
             };
-            ctx.services.cluster.call(node, call).await.map_err(ApiError::from)
+            ctx.services
+                .cluster
+                .call(node, call)
+                .await
+                .map_err(ApiError::from)
         }
         current => Err(ApiError::Conflict(format!(
             "hosting is {current}; only a {from} hosting can go {to}"
@@ -178,7 +190,10 @@ async fn toggle(ctx: &RequestContext<'_>, toggle: Toggle) -> Result<ApiResponse,
     };
     ctx.audit(toggle.action(), id.as_str(), &result).await;
     let state = result?;
-    Ok(ApiResponse::json(StatusCode::OK, &StateChange { id, state }))
+    Ok(ApiResponse::json(
+        StatusCode::OK,
+        &StateChange { id, state },
+    ))
 }
 
 #[derive(Serialize)]
@@ -202,13 +217,16 @@ pub(crate) async fn delete(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiE
     )
     .await?;
     if located.hosting.summary.state == HostingState::Deleting {
-        return Err(ApiError::Conflict("hosting is already being deleted".to_owned()));
+        return Err(ApiError::Conflict(
+            "hosting is already being deleted".to_owned(),
+        ));
     }
     let id = located.hosting.summary.id.clone();
     let node = located.node;
     let deadline = ctx.services.config.job_node_deadline;
     let audit = Arc::clone(&ctx.services.audit);
-    let mut finished_event = ctx.audit_event("hosting.delete", id.as_str(), AuditOutcome::Ok, None, None);
+    let mut finished_event =
+        ctx.audit_event("hosting.delete", id.as_str(), AuditOutcome::Ok, None, None);
     let spec = JobSpec {
         kind: "hosting.delete".to_owned(),
         target: id.to_string(),
@@ -223,11 +241,12 @@ pub(crate) async fn delete(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiE
             Box::new(move |progress: JobProgress| {
                 Box::pin(async move {
                     progress.step(&format!("deleting on {}", node.id()), 10);
-                    let outcome = match tokio::time::timeout(deadline, node.delete(&id, options)).await {
-                        Ok(Ok(())) => Ok(None),
-                        Ok(Err(err)) => Err(err.to_string()),
-                        Err(_) => Err(format!("node {} did not finish in time", node.id())),
-                    };
+                    let outcome =
+                        match tokio::time::timeout(deadline, node.delete(&id, options)).await {
+                            Ok(Ok(())) => Ok(None),
+                            Ok(Err(err)) => Err(err.to_string()),
+                            Err(_) => Err(format!("node {} did not finish in time", node.id())),
+                        };
                     if let Err(err) = &outcome {
                         finished_event.outcome = AuditOutcome::Failed;
                         finished_event.detail = Some(err.clone());

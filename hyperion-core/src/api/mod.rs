@@ -136,7 +136,9 @@ impl HyperionApiBuilder {
                 owners: self
                     .owners
                     .unwrap_or_else(|| Arc::new(MemoryOwnerDirectory::new())),
-                jobs: self.jobs.unwrap_or_else(|| Arc::new(TokioJobRunner::default())),
+                jobs: self
+                    .jobs
+                    .unwrap_or_else(|| Arc::new(TokioJobRunner::default())),
                 audit: self.audit.unwrap_or_else(|| Arc::new(TracingAuditSink)),
                 config: self.config,
             }),
@@ -212,10 +214,19 @@ impl HyperionApi {
     {
         let route = match_route(&head.method, &head.path)?;
         let services = &*self.services;
-        let principal =
-            authenticate(&head.headers, services.keys.as_ref(), services.owners.as_ref()).await?;
+        let principal = authenticate(
+            &head.headers,
+            services.keys.as_ref(),
+            services.owners.as_ref(),
+        )
+        .await?;
         let body = if route.spec.takes_body {
-            read_limited(body, services.config.body_limit, content_length(&head.headers)).await?
+            read_limited(
+                body,
+                services.config.body_limit,
+                content_length(&head.headers),
+            )
+            .await?
         } else {
             Bytes::new()
         };

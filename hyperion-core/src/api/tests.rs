@@ -6,6 +6,7 @@ use std::sync::Arc;
 use http::{HeaderMap, Method, StatusCode};
 use mockall::predicate::eq;
 
+use crate::HyperionApi;
 use crate::capability::{CapSet, Capability};
 use crate::cluster::Cluster;
 use crate::http::{ApiResponse, RequestHead};
@@ -14,7 +15,6 @@ use crate::memory::{MemoryKeyStore, MemoryOwnerDirectory};
 use crate::model::{HostingDetail, HostingId, HostingSelector, HostingState, NodeId};
 use crate::node::MockNode;
 use crate::sim::SimClusterSpec;
-use crate::HyperionApi;
 
 const DOMAIN: &str = "site-0001.example.test";
 
@@ -27,7 +27,8 @@ fn sample_hosting(state: HostingState) -> HostingDetail {
 
 fn node_with_id() -> MockNode {
     let mut node = MockNode::new();
-    node.expect_id().return_const("node-1".parse::<NodeId>().unwrap());
+    node.expect_id()
+        .return_const("node-1".parse::<NodeId>().unwrap());
     node
 }
 
@@ -67,7 +68,10 @@ impl Harness {
 
 fn code_of(response: &ApiResponse) -> String {
     let value: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
-    value["error"]["code"].as_str().unwrap_or_default().to_owned()
+    value["error"]["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 #[tokio::test]
@@ -92,7 +96,9 @@ async fn an_id_outside_the_grants_never_reaches_the_node() {
     let granted: HostingId = "hgranted".parse().unwrap();
     let scope = KeyScope::Grants([(granted, GrantLevel::Manage)].into());
     let h = harness(node, CapSet::all(), scope).await;
-    let response = h.request(Method::POST, "/api/v1/hostings/hother/suspend").await;
+    let response = h
+        .request(Method::POST, "/api/v1/hostings/hother/suspend")
+        .await;
     assert_eq!(response.status, StatusCode::NOT_FOUND);
 }
 
@@ -115,7 +121,10 @@ async fn an_allowed_suspend_by_domain_reaches_the_node_once_with_the_canonical_i
         .await;
     assert_eq!(response.status, StatusCode::OK);
     let body: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
-    assert_eq!(body, serde_json::json!({"id": id.as_str(), "state": "suspended"}));
+    assert_eq!(
+        body,
+        serde_json::json!({"id": id.as_str(), "state": "suspended"})
+    );
 }
 
 #[tokio::test]
@@ -157,7 +166,9 @@ async fn a_panicking_node_becomes_an_internal_envelope() {
     node.expect_find_hosting()
         .returning(|_| panic!("node implementation bug"));
     let h = harness(node, CapSet::all(), KeyScope::All).await;
-    let response = h.request(Method::GET, &format!("/api/v1/hostings/{DOMAIN}")).await;
+    let response = h
+        .request(Method::GET, &format!("/api/v1/hostings/{DOMAIN}"))
+        .await;
     assert_eq!(response.status, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(code_of(&response), "internal");
     let text = String::from_utf8_lossy(&response.body);

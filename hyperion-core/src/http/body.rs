@@ -25,8 +25,9 @@ where
     let mut body = std::pin::pin!(body);
     let mut collected = BytesMut::new();
     while let Some(chunk) = body.next().await {
-        let mut chunk = chunk
-            .map_err(|err| ApiError::Validation(format!("could not read the request body: {err}")))?;
+        let mut chunk = chunk.map_err(|err| {
+            ApiError::Validation(format!("could not read the request body: {err}"))
+        })?;
         if collected.len() + chunk.remaining() > limit {
             return Err(ApiError::PayloadTooLarge { limit });
         }
@@ -50,7 +51,9 @@ mod tests {
 
     #[tokio::test]
     async fn collects_chunks_within_the_limit() {
-        let body = read_limited(chunks(&[b"ab", b"cd"]), 4, None).await.unwrap();
+        let body = read_limited(chunks(&[b"ab", b"cd"]), 4, None)
+            .await
+            .unwrap();
         assert_eq!(&body[..], b"abcd");
     }
 

@@ -15,7 +15,7 @@ pub use body::read_limited;
 pub use query::Query;
 pub use request::RequestHead;
 pub use response::{ApiResponse, ErrorBody, ErrorEnvelope};
-pub use routes::{Endpoint, RouteMatch, RouteSpec, ROUTES};
+pub use routes::{Endpoint, ROUTES, RouteMatch, RouteSpec};
 
 /// The path prefix every route lives under.
 pub const BASE_PATH: &str = "/api/v1";

@@ -24,7 +24,11 @@ impl Query {
 
     /// The value of `name`, if present once.
     pub fn get(&self, name: &str) -> Result<Option<&str>, ApiError> {
-        let mut values = self.pairs.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        let mut values = self
+            .pairs
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str());
         let first = values.next();
         if values.next().is_some() {
             return Err(ApiError::Validation(format!(
@@ -42,9 +46,8 @@ impl Query {
     {
         self.get(name)?
             .map(|text| {
-                text.parse::<T>().map_err(|err| {
-                    ApiError::Validation(format!("query parameter `{name}`: {err}"))
-                })
+                text.parse::<T>()
+                    .map_err(|err| ApiError::Validation(format!("query parameter `{name}`: {err}")))
             })
             .transpose()
     }
@@ -80,7 +83,10 @@ mod tests {
     fn repeated_and_malformed_values_are_validation_errors() {
         let q = Query::parse(Some("limit=1&limit=2&n=abc&f=maybe"));
         assert!(matches!(q.get("limit"), Err(ApiError::Validation(_))));
-        assert!(matches!(q.parse_value::<u32>("n"), Err(ApiError::Validation(_))));
+        assert!(matches!(
+            q.parse_value::<u32>("n"),
+            Err(ApiError::Validation(_))
+        ));
         assert!(matches!(q.flag("f"), Err(ApiError::Validation(_))));
     }
 

@@ -19,7 +19,12 @@ pub struct RequestHead {
 
 impl RequestHead {
     /// Builds a head from an `http::request::Parts`-like set of values.
-    pub fn new(method: Method, uri: &http::Uri, headers: HeaderMap, peer: Option<SocketAddr>) -> Self {
+    pub fn new(
+        method: Method,
+        uri: &http::Uri,
+        headers: HeaderMap,
+        peer: Option<SocketAddr>,
+    ) -> Self {
         RequestHead {
             method,
             path: uri.path().to_owned(),

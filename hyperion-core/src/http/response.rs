@@ -42,8 +42,12 @@ impl ApiResponse {
             Ok(body) => Self::raw_json(status, body.into()),
             Err(err) => {
                 tracing::error!(error = %err, "could not render a response body");
-                let fallback = br#"{"error":{"code":"internal","message":"internal error","request_id":""}}"#;
-                Self::raw_json(StatusCode::INTERNAL_SERVER_ERROR, Bytes::from_static(fallback))
+                let fallback =
+                    br#"{"error":{"code":"internal","message":"internal error","request_id":""}}"#;
+                Self::raw_json(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    Bytes::from_static(fallback),
+                )
             }
         }
     }
@@ -74,7 +78,11 @@ impl ApiResponse {
         let mut response = Self::json(err.status(), &envelope);
         match err {
             ApiError::MethodNotAllowed { allow, .. } => {
-                let allow = allow.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", ");
+                let allow = allow
+                    .iter()
+                    .map(|m| m.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ");
                 response.set_header(http::header::ALLOW, &allow);
             }
             ApiError::RateLimited {

@@ -58,8 +58,16 @@ pub const ROUTES: &[RouteSpec] = &[
     route(Method::GET, "/hostings", Endpoint::ListHostings),
     route(Method::GET, "/hostings/{id}", Endpoint::GetHosting),
     route(Method::DELETE, "/hostings/{id}", Endpoint::DeleteHosting),
-    route(Method::POST, "/hostings/{id}/suspend", Endpoint::SuspendHosting),
-    route(Method::POST, "/hostings/{id}/resume", Endpoint::ResumeHosting),
+    route(
+        Method::POST,
+        "/hostings/{id}/suspend",
+        Endpoint::SuspendHosting,
+    ),
+    route(
+        Method::POST,
+        "/hostings/{id}/resume",
+        Endpoint::ResumeHosting,
+    ),
     route(Method::GET, "/nodes", Endpoint::ListNodes),
     route(Method::GET, "/jobs/{id}", Endpoint::GetJob),
 ];

@@ -11,7 +11,7 @@ mod store;
 
 pub use record::{ApiKeyRecord, KeyId, KeyView, MintedKey, NewKey};
 pub use scope::{Grant, GrantLevel, KeyScope};
-pub use secret::{BearerToken, KeyHash, RawApiKey, KEY_PREFIX, RAW_KEY_LEN};
+pub use secret::{BearerToken, KEY_PREFIX, KeyHash, RAW_KEY_LEN, RawApiKey};
 pub use store::{KeyStore, StoreError};
 
 #[cfg(feature = "mock")]

@@ -21,7 +21,8 @@ impl KeyId {
     /// Parses a key id from a client; `None` when it cannot be one.
     pub fn parse(s: &str) -> Option<Self> {
         let rest = s.strip_prefix("key_")?;
-        (!rest.is_empty() && rest.len() <= 64 && random::is_base62(rest)).then(|| KeyId(s.to_owned()))
+        (!rest.is_empty() && rest.len() <= 64 && random::is_base62(rest))
+            .then(|| KeyId(s.to_owned()))
     }
 
     /// The id text.
@@ -198,7 +199,9 @@ mod tests {
 
     #[test]
     fn activity_follows_revocation_and_expiry() {
-        let mut record = NewKey::new("t", "o1".parse().unwrap(), CapSet::all()).mint().record;
+        let mut record = NewKey::new("t", "o1".parse().unwrap(), CapSet::all())
+            .mint()
+            .record;
         let t = now();
         assert!(record.is_active_at(t));
         record.expires_at = Some(t + Duration::seconds(1));

@@ -140,9 +140,8 @@ mod tests {
 
     #[test]
     fn levels_per_scope() {
-        let scope = KeyScope::Grants(
-            [(id("h1"), GrantLevel::View), (id("h2"), GrantLevel::Manage)].into(),
-        );
+        let scope =
+            KeyScope::Grants([(id("h1"), GrantLevel::View), (id("h2"), GrantLevel::Manage)].into());
         assert_eq!(scope.level_on(&id("h1")), Some(GrantLevel::View));
         assert_eq!(scope.level_on(&id("h2")), Some(GrantLevel::Manage));
         assert_eq!(scope.level_on(&id("h3")), None);
@@ -157,8 +156,16 @@ mod tests {
         assert_eq!(json, r#"{"grants":[{"hosting":"h1","level":"view"}]}"#);
         assert_eq!(serde_json::from_str::<KeyScope>(&json).unwrap(), scope);
         assert_eq!(serde_json::to_string(&KeyScope::All).unwrap(), r#""all""#);
-        assert_eq!(serde_json::from_str::<KeyScope>(r#""all""#).unwrap(), KeyScope::All);
-        for bad in [r#""some""#, r#"{"grants":[{"hosting":"h1","level":"own"}]}"#, "3", r#"{"grant":[]}"#] {
+        assert_eq!(
+            serde_json::from_str::<KeyScope>(r#""all""#).unwrap(),
+            KeyScope::All
+        );
+        for bad in [
+            r#""some""#,
+            r#"{"grants":[{"hosting":"h1","level":"own"}]}"#,
+            "3",
+            r#"{"grant":[]}"#,
+        ] {
             assert!(serde_json::from_str::<KeyScope>(bad).is_err(), "{bad}");
         }
     }

@@ -144,7 +144,11 @@ mod tests {
     fn bearer_parsing_accepts_only_the_key_shape() {
         let key = RawApiKey::generate();
         let raw = key.expose();
-        for good in [format!("Bearer {raw}"), format!("bearer {raw}"), format!("BEARER  {raw} ")] {
+        for good in [
+            format!("Bearer {raw}"),
+            format!("bearer {raw}"),
+            format!("BEARER  {raw} "),
+        ] {
             let token = BearerToken::parse(good.as_bytes()).expect(&good);
             assert_eq!(token.hash(), key.hash());
         }
