@@ -19,7 +19,7 @@ use crate::capability::{CapSet, Capability};
 use crate::cluster::{Cluster, Located};
 use crate::error::ApiError;
 use crate::jobs::Job;
-use crate::keys::{GrantLevel, KeyId, KeyScope};
+use crate::keys::{ApiKeyRecord, GrantLevel, KeyId, KeyScope};
 use crate::model::{HostingId, HostingSelector, OwnerId};
 
 /// Who is making a request: an authenticated key, with its capabilities
@@ -140,6 +140,71 @@ pub async fn resolve_manage(
     require_hosting_access(principal, cluster, selector, cap, Access::Manage).await
 }
 
+/// No escalation: a key may mint only what it holds itself.
+///
+/// - the new capabilities must be a subset of the principal's effective ones;
+/// - a grants-scoped principal cannot mint a scope-all key, and can grant a
+///   hosting only at a level no higher than its own grant on it;
+/// - a principal that expires cannot mint a key that outlives it.
+///
+/// Grants must already be resolved to ids the principal can see (see
+/// `api::keys`); a grant outside its scope is refused like an unknown hosting.
+pub fn check_mint(
+    principal: &Principal,
+    caps: CapSet,
+    scope: &KeyScope,
+    expires_at: Option<OffsetDateTime>,
+) -> Result<(), ApiError> {
+    let excess = caps.difference(principal.caps);
+    if !excess.is_empty() {
+        let names: Vec<&str> = excess.iter().map(Capability::as_str).collect();
+        return Err(ApiError::Forbidden(format!(
+            "cannot grant capabilities this API key does not hold: {}",
+            names.join(", ")
+        )));
+    }
+    if let (KeyScope::Grants(own), asked) = (&principal.scope, scope) {
+        let KeyScope::Grants(asked) = asked else {
+            return Err(ApiError::Forbidden(
+                "a key limited to grants cannot mint a key with scope `all`".to_owned(),
+            ));
+        };
+        for (hosting, level) in asked {
+            match own.get(hosting) {
+                // Out of scope: the same answer as for a hosting that does not exist.
+                None => {
+                    return Err(ApiError::Validation(format!(
+                        "scope: unknown hosting `{hosting}`"
+                    )));
+                }
+                Some(own_level) if own_level < level => {
+                    return Err(ApiError::Forbidden(format!(
+                        "cannot grant `{level}` on hosting `{hosting}`: this API key only holds `{own_level}`"
+                    )));
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    if let Some(own_expiry) = principal.expires_at {
+        if expires_at.is_none_or(|asked| asked > own_expiry) {
+            return Err(ApiError::Forbidden(format!(
+                "this API key expires at {}; a key it mints must expire no later",
+                own_expiry
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_else(|_| own_expiry.to_string())
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Whether the principal may see (read, revoke) the key record `key`:
+/// scope-all keys see every key, any other key only the keys it minted.
+pub fn may_see_key(principal: &Principal, key: &ApiKeyRecord) -> bool {
+    principal.scope.is_all() || key.created_by.as_ref() == Some(&principal.key_id)
+}
+
 /// Whether the principal may read `job`: scope-all keys read every job, any
 /// other key only the jobs it started.
 pub fn may_read_job(principal: &Principal, job: &Job) -> bool {
@@ -205,6 +270,102 @@ mod tests {
         let tenant = principal(CapSet::all(), KeyScope::Grants(Default::default()));
         let hidden = decide_hosting_access(&tenant, &id("exists"), Access::Read).unwrap_err();
         assert_eq!(hidden, ApiError::hosting_not_found());
+    }
+
+    /// (minter, caps, scope, expiry, expected code or `None` for allowed)
+    type MintCase<'a> = (
+        &'a Principal,
+        CapSet,
+        KeyScope,
+        Option<OffsetDateTime>,
+        Option<&'static str>,
+    );
+
+    #[test]
+    fn mint_escalation_table() {
+        let view_only: CapSet = [Capability::HostingView].into_iter().collect();
+        let grants = |pairs: &[(&str, GrantLevel)]| {
+            KeyScope::Grants(pairs.iter().map(|(h, l)| (id(h), *l)).collect())
+        };
+        let tenant = principal(
+            view_only,
+            grants(&[("v", GrantLevel::View), ("m", GrantLevel::Manage)]),
+        );
+        let admin = principal(CapSet::all(), KeyScope::All);
+        let soon = crate::model::now() + time::Duration::hours(1);
+        let mut expiring = admin.clone();
+        expiring.expires_at = Some(soon);
+        let later = soon + time::Duration::hours(1);
+        let cases: Vec<MintCase> = vec![
+            (&admin, CapSet::all(), KeyScope::All, None, None),
+            (
+                &tenant,
+                view_only,
+                grants(&[("v", GrantLevel::View)]),
+                None,
+                None,
+            ),
+            (
+                &tenant,
+                view_only,
+                grants(&[("m", GrantLevel::View)]),
+                None,
+                None,
+            ),
+            (
+                &tenant,
+                view_only,
+                grants(&[("m", GrantLevel::Manage)]),
+                None,
+                None,
+            ),
+            (&tenant, CapSet::empty(), grants(&[]), None, None),
+            (
+                &tenant,
+                CapSet::all(),
+                grants(&[("v", GrantLevel::View)]),
+                None,
+                Some("forbidden"),
+            ),
+            (&tenant, view_only, KeyScope::All, None, Some("forbidden")),
+            (
+                &tenant,
+                view_only,
+                grants(&[("v", GrantLevel::Manage)]),
+                None,
+                Some("forbidden"),
+            ),
+            (
+                &tenant,
+                view_only,
+                grants(&[("x", GrantLevel::View)]),
+                None,
+                Some("validation"),
+            ),
+            (
+                &expiring,
+                CapSet::all(),
+                KeyScope::All,
+                None,
+                Some("forbidden"),
+            ),
+            (
+                &expiring,
+                CapSet::all(),
+                KeyScope::All,
+                Some(later),
+                Some("forbidden"),
+            ),
+            (&expiring, CapSet::all(), KeyScope::All, Some(soon), None),
+        ];
+        for (n, (who, caps, scope, expiry, expected)) in cases.into_iter().enumerate() {
+            let got = check_mint(who, caps, &scope, expiry).err();
+            assert_eq!(
+                got.as_ref().map(ApiError::code),
+                expected,
+                "case {n}: {got:?}"
+            );
+        }
     }
 
     #[test]

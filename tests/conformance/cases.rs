@@ -1,15 +1,17 @@
 //! The cases. Each takes a running server and asserts what a client sees.
 
+use hyperion::keys::{GrantLevel, KeyScope};
 use hyperion::{CapSet, Capability, NewKey};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::harness::{SPEC, SUSPENDED, TestServer, domain, hosting_id};
+use super::harness::{Reply, SPEC, SUSPENDED, TestServer, domain, hosting_id};
 
 /// One call of the authorization matrix.
 struct Call {
     method: Method,
     path: String,
+    body: Option<Value>,
     cap: Option<Capability>,
     ok: u16,
 }
@@ -18,19 +20,41 @@ impl Call {
     fn label(&self) -> String {
         format!("{} {}", self.method, self.path)
     }
+
+    async fn send(&self, s: &TestServer, authorization: Option<&str>) -> Reply {
+        let mut request = s
+            .client
+            .request(self.method.clone(), format!("{}{}", s.base, self.path));
+        if let Some(authorization) = authorization {
+            request = request.header("authorization", authorization);
+        }
+        if let Some(body) = &self.body {
+            request = request.json(body);
+        }
+        s.send(request).await
+    }
+
+    async fn send_with_key(&self, s: &TestServer, key: &str) -> Reply {
+        self.send(s, Some(&format!("Bearer {key}"))).await
+    }
 }
 
-/// Every endpoint, each on its own hosting so that they do not interfere,
-/// with the capability it needs and its success status.
+/// Every endpoint, each on its own hosting or key so that they do not
+/// interfere, with the capability it needs and its success status.
 async fn matrix(s: &TestServer) -> Vec<Call> {
     let job = s.start_job(28).await;
+    let viewer_key = s.key_id("viewer").await;
+    let spare_key = s.key_id("spare").await;
     let call = |method: Method, path: String, cap: Option<Capability>, ok: u16| Call {
         method,
         path: format!("/api/v1{path}"),
+        body: None,
         cap,
         ok,
     };
     use Capability::*;
+    let mut mint = call(Method::POST, "/keys".into(), Some(ApiKeysManage), 201);
+    mint.body = Some(json!({"label": "matrix", "caps": [], "scope": "all"}));
     vec![
         call(Method::GET, "/me".into(), None, 200),
         call(Method::GET, "/hostings".into(), Some(HostingView), 200),
@@ -66,12 +90,26 @@ async fn matrix(s: &TestServer) -> Vec<Call> {
         ),
         call(Method::GET, "/nodes".into(), Some(NodesView), 200),
         call(Method::GET, format!("/jobs/{job}"), None, 200),
+        mint,
+        call(Method::GET, "/keys".into(), Some(ApiKeysManage), 200),
+        call(
+            Method::GET,
+            format!("/keys/{viewer_key}"),
+            Some(ApiKeysManage),
+            200,
+        ),
+        call(
+            Method::DELETE,
+            format!("/keys/{spare_key}"),
+            Some(ApiKeysManage),
+            200,
+        ),
     ]
 }
 
 async fn all_refused_with_401(s: &TestServer, key: &str) {
     for call in matrix(s).await {
-        s.call(call.method.clone(), &call.path, Some(key))
+        call.send_with_key(s, key)
             .await
             .assert_error_for(&call.label(), 401, "unauthorized");
     }
@@ -79,7 +117,7 @@ async fn all_refused_with_401(s: &TestServer, key: &str) {
 
 pub async fn no_key_is_401_everywhere(s: &TestServer) {
     for call in matrix(s).await {
-        let reply = s.call(call.method.clone(), &call.path, None).await;
+        let reply = call.send(s, None).await;
         reply.assert_error_for(&call.label(), 401, "unauthorized");
         assert_eq!(reply.header("www-authenticate"), Some("Bearer"));
     }
@@ -99,11 +137,7 @@ pub async fn malformed_authorization_is_401_everywhere(s: &TestServer) {
     ];
     for call in matrix(s).await {
         for header in &malformed {
-            let request = s
-                .client
-                .request(call.method.clone(), format!("{}{}", s.base, call.path))
-                .header("authorization", header);
-            s.send(request)
+            call.send(s, Some(header))
                 .await
                 .assert_error_for(&call.label(), 401, "unauthorized");
         }
@@ -125,9 +159,7 @@ pub async fn expired_key_is_401_everywhere(s: &TestServer) {
 
 pub async fn key_lacking_capabilities_is_403_where_one_is_needed(s: &TestServer) {
     for call in matrix(s).await {
-        let reply = s
-            .call(call.method.clone(), &call.path, Some(&s.keys.powerless))
-            .await;
+        let reply = call.send_with_key(s, &s.keys.powerless).await;
         match call.cap {
             Some(cap) => {
                 reply.assert_error_for(&call.label(), 403, "forbidden");
@@ -152,9 +184,7 @@ pub async fn demoted_owner_shrinks_the_key_at_once(s: &TestServer) {
     let me = s.get("/api/v1/me", &s.keys.demotable).await;
     assert_eq!(me.body["caps"], json!(["hosting_view"]));
     for call in matrix(s).await {
-        let reply = s
-            .call(call.method.clone(), &call.path, Some(&s.keys.demotable))
-            .await;
+        let reply = call.send_with_key(s, &s.keys.demotable).await;
         match call.cap {
             None | Some(Capability::HostingView) => reply.assert_ok_for(&call.label(), call.ok),
             Some(_) => reply.assert_error_for(&call.label(), 403, "forbidden"),
@@ -170,7 +200,7 @@ pub async fn removed_owner_kills_the_key_at_once(s: &TestServer) {
 
 pub async fn scope_all_key_reaches_every_endpoint(s: &TestServer) {
     for call in matrix(s).await {
-        s.call(call.method.clone(), &call.path, Some(&s.keys.admin))
+        call.send_with_key(s, &s.keys.admin)
             .await
             .assert_ok_for(&call.label(), call.ok);
     }
@@ -667,4 +697,693 @@ pub async fn request_id_is_echoed_when_sane_and_generated_otherwise(s: &TestServ
     let a = s.get("/api/v1/me", &s.keys.admin).await;
     let b = s.get("/api/v1/me", &s.keys.admin).await;
     assert_ne!(a.header("x-request-id"), b.header("x-request-id"));
+}
+
+// ---------------------------------------------------------------------------
+// Tenant keys: per-hosting grants.
+
+/// A grants scope over fixture hostings, by id.
+fn grants(pairs: &[(usize, GrantLevel)]) -> KeyScope {
+    KeyScope::Grants(
+        pairs
+            .iter()
+            .map(|(i, level)| (hosting_id(*i), *level))
+            .collect(),
+    )
+}
+
+/// What a tenant key kind may do, for the hosting-endpoint matrix.
+#[derive(Clone, Copy, Debug)]
+enum Tenant {
+    ScopeAll,
+    ManageGrant,
+    ViewGrant,
+    NoGrant,
+    GrantWithoutCapability,
+}
+
+/// Every hosting endpoint on `selector`: (method, path, needs manage, success).
+fn hosting_calls(selector: &str) -> [(Method, String, bool, u16); 4] {
+    [
+        (
+            Method::GET,
+            format!("/api/v1/hostings/{selector}"),
+            false,
+            200,
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/hostings/{selector}/suspend"),
+            true,
+            200,
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/hostings/{selector}/resume"),
+            true,
+            200,
+        ),
+        (
+            Method::DELETE,
+            format!("/api/v1/hostings/{selector}"),
+            true,
+            202,
+        ),
+    ]
+}
+
+/// Runs every hosting endpoint, by id and by domain, on a hosting the kind
+/// is set up for and on one that does not exist, and checks each answer.
+async fn tenant_matrix(s: &TestServer, kind: Tenant) {
+    // Each (kind, addressing) pair works on its own hosting: deletes must not collide.
+    let base = 10 + 2 * kind as usize;
+    for (index, by_domain) in [(base, false), (base + 1, true)] {
+        let (caps, scope) = match kind {
+            Tenant::ScopeAll => (CapSet::all(), KeyScope::All),
+            Tenant::ManageGrant => (CapSet::all(), grants(&[(index, GrantLevel::Manage)])),
+            Tenant::ViewGrant => (CapSet::all(), grants(&[(index, GrantLevel::View)])),
+            Tenant::NoGrant => (CapSet::all(), grants(&[(0, GrantLevel::Manage)])),
+            Tenant::GrantWithoutCapability => {
+                (CapSet::empty(), grants(&[(index, GrantLevel::Manage)]))
+            }
+        };
+        let key = s.mint(&format!("{kind:?}"), caps, scope).await;
+        let existing = if by_domain {
+            domain(index)
+        } else {
+            hosting_id(index).to_string()
+        };
+        let missing = if by_domain {
+            "missing.example.test"
+        } else {
+            "hmissing"
+        };
+        for (selector, exists) in [(existing.as_str(), true), (missing, false)] {
+            for (method, path, manages, ok) in hosting_calls(selector) {
+                let reply = s.call(method.clone(), &path, Some(&key)).await;
+                let what = format!("{kind:?}: {method} {path}");
+                match (kind, exists, manages) {
+                    (Tenant::GrantWithoutCapability, _, _) => {
+                        reply.assert_error_for(&what, 403, "forbidden")
+                    }
+                    (_, false, _) | (Tenant::NoGrant, _, _) => {
+                        reply.assert_error_for(&what, 404, "not_found")
+                    }
+                    (Tenant::ViewGrant, true, true) => {
+                        reply.assert_error_for(&what, 403, "forbidden")
+                    }
+                    _ => reply.assert_ok_for(&what, ok),
+                }
+            }
+        }
+    }
+}
+
+pub async fn tenant_matrix_scope_all(s: &TestServer) {
+    tenant_matrix(s, Tenant::ScopeAll).await;
+}
+
+pub async fn tenant_matrix_manage_grant(s: &TestServer) {
+    tenant_matrix(s, Tenant::ManageGrant).await;
+}
+
+pub async fn tenant_matrix_view_grant(s: &TestServer) {
+    tenant_matrix(s, Tenant::ViewGrant).await;
+}
+
+pub async fn tenant_matrix_no_grant_is_indistinguishable_from_missing(s: &TestServer) {
+    tenant_matrix(s, Tenant::NoGrant).await;
+    // Word for word the same answer as for a hosting that does not exist.
+    let key = s
+        .mint("probe", CapSet::all(), grants(&[(0, GrantLevel::Manage)]))
+        .await;
+    let hidden = s
+        .get(&format!("/api/v1/hostings/{}", domain(5)), &key)
+        .await;
+    let absent = s.get("/api/v1/hostings/absent.example.test", &key).await;
+    assert_eq!(hidden.status, absent.status);
+    assert_eq!(
+        hidden.body["error"]["message"],
+        absent.body["error"]["message"]
+    );
+}
+
+pub async fn tenant_matrix_grant_without_capability(s: &TestServer) {
+    tenant_matrix(s, Tenant::GrantWithoutCapability).await;
+}
+
+pub async fn tenant_list_shows_only_granted_hostings(s: &TestServer) {
+    let granted = [1, 2, 13, 25];
+    let key = s
+        .mint(
+            "lister",
+            CapSet::all(),
+            grants(&[
+                (1, GrantLevel::View),
+                (2, GrantLevel::Manage),
+                (13, GrantLevel::View),
+                (25, GrantLevel::Manage),
+            ]),
+        )
+        .await;
+    let mut expected: Vec<String> = granted.iter().map(|i| hosting_id(*i).to_string()).collect();
+    expected.sort_unstable();
+    let all = s.get("/api/v1/hostings", &key).await;
+    assert_eq!(all.body["total"], 4);
+    assert_eq!(ids_of(&all.body), expected);
+
+    let mut seen = Vec::new();
+    let mut path = "/api/v1/hostings?limit=1".to_owned();
+    for _ in 0..10 {
+        let page = s.get(&path, &key).await;
+        assert_eq!(page.body["total"], 4);
+        seen.extend(ids_of(&page.body));
+        match page.body["next_cursor"].as_str() {
+            Some(cursor) => path = format!("/api/v1/hostings?limit=1&cursor={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, expected);
+
+    let suspended = s.get("/api/v1/hostings?state=suspended", &key).await;
+    assert_eq!(suspended.body["total"], 1);
+    assert_eq!(ids_of(&suspended.body), [hosting_id(13).to_string()]);
+    let on_node_2 = s.get("/api/v1/hostings?node=node-2", &key).await;
+    assert_eq!(on_node_2.body["total"], 3);
+    let by_name = s
+        .get(&format!("/api/v1/hostings?q={}", domain(25)), &key)
+        .await;
+    assert_eq!(by_name.body["total"], 1);
+
+    let nothing = s
+        .mint("empty", CapSet::all(), KeyScope::Grants(Default::default()))
+        .await;
+    let none = s.get("/api/v1/hostings", &nothing).await;
+    assert_eq!(
+        none.body,
+        json!({"items": [], "next_cursor": null, "total": 0})
+    );
+}
+
+pub async fn cluster_wide_endpoints_need_scope_all(s: &TestServer) {
+    let tenant = s
+        .mint("tenant", CapSet::all(), grants(&[(1, GrantLevel::Manage)]))
+        .await;
+    let reply = s.get("/api/v1/nodes", &tenant).await;
+    reply.assert_error(403, "forbidden");
+    assert!(
+        reply.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("all")
+    );
+}
+
+pub async fn jobs_are_read_by_their_starter_or_a_scope_all_key(s: &TestServer) {
+    let starter = s
+        .mint(
+            "starter",
+            CapSet::all(),
+            grants(&[(20, GrantLevel::Manage)]),
+        )
+        .await;
+    let other = s
+        .mint("other", CapSet::all(), grants(&[(20, GrantLevel::Manage)]))
+        .await;
+    let reply = s
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/hostings/{}", domain(20)),
+            Some(&starter),
+        )
+        .await;
+    reply.assert_ok(202);
+    let job = reply.body["job_id"].as_str().unwrap().to_owned();
+    let finished = s.wait_for_job(&job, &starter).await;
+    assert_eq!(finished["actor"], "apikey:starter");
+    s.get(&format!("/api/v1/jobs/{job}"), &s.keys.admin)
+        .await
+        .assert_ok(200);
+    s.get(&format!("/api/v1/jobs/{job}"), &other)
+        .await
+        .assert_error(404, "not_found");
+    let admins_job = s.start_job(21).await;
+    s.get(&format!("/api/v1/jobs/{admins_job}"), &starter)
+        .await
+        .assert_error(404, "not_found");
+}
+
+// ---------------------------------------------------------------------------
+// Key management over HTTP.
+
+pub async fn minted_key_is_shown_once_and_works_at_once(s: &TestServer) {
+    let reply = s
+        .mint_over_http(
+            &s.keys.admin,
+            json!({
+                "label": "reseller",
+                "caps": ["hosting_view", "hosting_suspend"],
+                "scope": {"grants": [{"hosting": domain(4).to_uppercase(), "level": "view"}]},
+                "rate_limit_per_min": 120,
+                "ip_allowlist": ["127.0.0.1"]
+            }),
+        )
+        .await;
+    reply.assert_ok(201);
+    assert_eq!(
+        sorted_keys(&reply.body),
+        [
+            "caps",
+            "created_at",
+            "created_by",
+            "expires_at",
+            "id",
+            "ip_allowlist",
+            "key",
+            "label",
+            "owner",
+            "prefix",
+            "rate_limit_per_min",
+            "revoked_at",
+            "scope"
+        ]
+    );
+    let raw = reply.body["key"].as_str().unwrap().to_owned();
+    let id = reply.body["id"].as_str().unwrap().to_owned();
+    assert!(raw.starts_with(reply.body["prefix"].as_str().unwrap()));
+    assert_eq!(
+        reply.header("location"),
+        Some(format!("/api/v1/keys/{id}").as_str())
+    );
+    assert_eq!(reply.body["owner"], "admin");
+    assert_eq!(reply.body["created_by"], s.key_id("admin").await);
+    assert_eq!(
+        reply.body["caps"],
+        json!(["hosting_view", "hosting_suspend"])
+    );
+    // The domain was resolved to the canonical id.
+    assert_eq!(
+        reply.body["scope"],
+        json!({"grants": [{"hosting": hosting_id(4).as_str(), "level": "view"}]})
+    );
+    assert_eq!(reply.body["ip_allowlist"], json!(["127.0.0.1/32"]));
+    assert_eq!(reply.body["rate_limit_per_min"], 120);
+
+    let me = s.get("/api/v1/me", &raw).await;
+    me.assert_ok(200);
+    assert_eq!(me.body["scope"], reply.body["scope"]);
+    s.get(&format!("/api/v1/hostings/{}", domain(4)), &raw)
+        .await
+        .assert_ok(200);
+    s.get(&format!("/api/v1/hostings/{}", domain(5)), &raw)
+        .await
+        .assert_error(404, "not_found");
+
+    for path in [
+        format!("/api/v1/keys/{id}"),
+        "/api/v1/keys?limit=200".to_owned(),
+    ] {
+        let shown = s.get(&path, &s.keys.admin).await;
+        shown.assert_ok(200);
+        assert!(
+            !shown.text.contains(&raw[12..]),
+            "{path} leaked the raw key"
+        );
+        assert!(!shown.text.contains("\"key\""), "{path} has a key field");
+        assert!(!shown.text.contains("hash"), "{path} shows a hash");
+    }
+}
+
+pub async fn key_lists_are_scoped_to_what_the_caller_minted(s: &TestServer) {
+    let all = s.get("/api/v1/keys?limit=200", &s.keys.admin).await;
+    all.assert_ok(200);
+    let total = all.body["total"].as_u64().unwrap();
+    assert!(total >= 7, "{}", all.text);
+    let mut seen = Vec::new();
+    let mut path = "/api/v1/keys?limit=2".to_owned();
+    for _ in 0..20 {
+        let page = s.get(&path, &s.keys.admin).await;
+        seen.extend(ids_of(&page.body));
+        match page.body["next_cursor"].as_str() {
+            Some(cursor) => path = format!("/api/v1/keys?limit=2&cursor={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ids_of(&all.body));
+
+    let tenant = s
+        .mint("tenant", CapSet::all(), grants(&[(1, GrantLevel::Manage)]))
+        .await;
+    let child = s
+        .mint_over_http(
+            &tenant,
+            json!({"label": "child", "caps": ["hosting_view"], "scope": {"grants": [{"hosting": hosting_id(1).as_str(), "level": "view"}]}}),
+        )
+        .await;
+    child.assert_ok(201);
+    let child_id = child.body["id"].as_str().unwrap();
+    let mine = s.get("/api/v1/keys", &tenant).await;
+    assert_eq!(ids_of(&mine.body), [child_id]);
+    assert_eq!(mine.body["total"], 1);
+    s.get(&format!("/api/v1/keys/{child_id}"), &tenant)
+        .await
+        .assert_ok(200);
+    let viewer_id = s.key_id("viewer").await;
+    s.get(&format!("/api/v1/keys/{viewer_id}"), &tenant)
+        .await
+        .assert_error(404, "not_found");
+    s.call(
+        Method::DELETE,
+        &format!("/api/v1/keys/{viewer_id}"),
+        Some(&tenant),
+    )
+    .await
+    .assert_error(404, "not_found");
+    s.get("/api/v1/me", &s.keys.viewer).await.assert_ok(200);
+    for bad in ["key_nope", "nope", "key_a.b"] {
+        s.get(&format!("/api/v1/keys/{bad}"), &s.keys.admin)
+            .await
+            .assert_error_for(bad, 404, "not_found");
+    }
+}
+
+pub async fn revoked_key_dies_at_once(s: &TestServer) {
+    let reply = s
+        .mint_over_http(
+            &s.keys.admin,
+            json!({"label": "short-lived", "caps": ["hosting_view"], "scope": "all"}),
+        )
+        .await;
+    let raw = reply.body["key"].as_str().unwrap().to_owned();
+    let id = reply.body["id"].as_str().unwrap().to_owned();
+    s.get("/api/v1/hostings", &raw).await.assert_ok(200);
+    let revoked = s
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/keys/{id}"),
+            Some(&s.keys.admin),
+        )
+        .await;
+    revoked.assert_ok(200);
+    assert_timestamp(&revoked.body["revoked_at"]);
+    s.get("/api/v1/hostings", &raw)
+        .await
+        .assert_error(401, "unauthorized");
+    let again = s
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/keys/{id}"),
+            Some(&s.keys.admin),
+        )
+        .await;
+    again.assert_ok(200);
+    assert_eq!(again.body["revoked_at"], revoked.body["revoked_at"]);
+}
+
+pub async fn expiring_key_dies_when_it_expires(s: &TestServer) {
+    let expires_at = time::OffsetDateTime::now_utc() + time::Duration::seconds(2);
+    let stamp = expires_at
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let reply = s
+        .mint_over_http(
+            &s.keys.admin,
+            json!({"label": "ttl", "caps": ["hosting_view"], "scope": "all", "expires_at": stamp}),
+        )
+        .await;
+    reply.assert_ok(201);
+    let raw = reply.body["key"].as_str().unwrap().to_owned();
+    let me = s.get("/api/v1/me", &raw).await;
+    me.assert_ok(200);
+    assert_timestamp(&me.body["expires_at"]);
+    let wait = expires_at - time::OffsetDateTime::now_utc() + time::Duration::milliseconds(100);
+    tokio::time::sleep(wait.try_into().unwrap_or_default()).await;
+    let reply = s.get("/api/v1/me", &raw).await;
+    reply.assert_error(401, "unauthorized");
+    assert!(
+        reply.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("expired")
+    );
+}
+
+pub async fn me_shows_grants_and_expiry(s: &TestServer) {
+    let expires_at = "2999-01-01T00:00:00Z";
+    let reply = s
+        .mint_over_http(
+            &s.keys.admin,
+            json!({
+                "label": "tenant",
+                "caps": ["hosting_view"],
+                "scope": {"grants": [
+                    {"hosting": hosting_id(2).as_str(), "level": "manage"},
+                    {"hosting": domain(1), "level": "view"}
+                ]},
+                "expires_at": expires_at
+            }),
+        )
+        .await;
+    let raw = reply.body["key"].as_str().unwrap();
+    let me = s.get("/api/v1/me", raw).await;
+    let mut expected = vec![
+        json!({"hosting": hosting_id(2).as_str(), "level": "manage"}),
+        json!({"hosting": hosting_id(1).as_str(), "level": "view"}),
+    ];
+    expected.sort_by_key(|g| g["hosting"].as_str().unwrap().to_owned());
+    assert_eq!(me.body["scope"], json!({"grants": expected}));
+    assert_eq!(me.body["expires_at"], expires_at);
+    assert_eq!(me.body["caps"], json!(["hosting_view"]));
+}
+
+/// Asserts a mint request is refused with `status` and `code`, and that the
+/// message mentions `needle`.
+async fn assert_mint_refused(
+    s: &TestServer,
+    key: &str,
+    body: Value,
+    status: u16,
+    code: &str,
+    needle: &str,
+) {
+    let reply = s.mint_over_http(key, body.clone()).await;
+    reply.assert_error_for(&body.to_string(), status, code);
+    let message = reply.body["error"]["message"].as_str().unwrap();
+    assert!(message.contains(needle), "{body}: {message}");
+}
+
+pub async fn minting_never_escalates(s: &TestServer) {
+    use Capability::*;
+    let minter_caps: CapSet = [HostingView, HostingSuspend, ApiKeysManage]
+        .into_iter()
+        .collect();
+    let tenant = s
+        .mint(
+            "minter",
+            minter_caps,
+            grants(&[(1, GrantLevel::View), (2, GrantLevel::Manage)]),
+        )
+        .await;
+    let view_grant = json!([{"hosting": hosting_id(1).as_str(), "level": "view"}]);
+    // More capabilities than it holds.
+    assert_mint_refused(
+        s,
+        &tenant,
+        json!({"label": "x", "caps": ["hosting_view", "hosting_delete", "nodes_view"], "scope": {"grants": view_grant}}),
+        403,
+        "forbidden",
+        "hosting_delete, nodes_view",
+    )
+    .await;
+    // A grants-scoped key cannot mint a scope-all key.
+    assert_mint_refused(
+        s,
+        &tenant,
+        json!({"label": "x", "caps": [], "scope": "all"}),
+        403,
+        "forbidden",
+        "all",
+    )
+    .await;
+    // No higher level than its own grant.
+    assert_mint_refused(
+        s,
+        &tenant,
+        json!({"label": "x", "caps": [], "scope": {"grants": [{"hosting": domain(1), "level": "manage"}]}}),
+        403,
+        "forbidden",
+        "manage",
+    )
+    .await;
+    // A hosting it cannot see is answered like one that does not exist.
+    let hidden = s
+        .mint_over_http(&tenant, json!({"label": "x", "caps": [], "scope": {"grants": [{"hosting": domain(7), "level": "view"}]}}))
+        .await;
+    let absent = s
+        .mint_over_http(&tenant, json!({"label": "x", "caps": [], "scope": {"grants": [{"hosting": "absent.example.test", "level": "view"}]}}))
+        .await;
+    hidden.assert_error(400, "validation");
+    absent.assert_error(400, "validation");
+    assert_eq!(
+        hidden.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .replace(&domain(7), "X"),
+        absent.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .replace("absent.example.test", "X"),
+    );
+    let hidden_by_id = s
+        .mint_over_http(&tenant, json!({"label": "x", "caps": [], "scope": {"grants": [{"hosting": hosting_id(7).as_str(), "level": "view"}]}}))
+        .await;
+    hidden_by_id.assert_error(400, "validation");
+    // Within its rights, it works, and the owner is the minter's owner.
+    let ok = s
+        .mint_over_http(
+            &tenant,
+            json!({"label": "ok", "caps": ["hosting_view"], "scope": {"grants": [{"hosting": domain(2), "level": "manage"}, {"hosting": domain(1), "level": "view"}]}}),
+        )
+        .await;
+    ok.assert_ok(201);
+    assert_eq!(ok.body["owner"], "admin");
+
+    // An owner's demotion clamps what its keys may mint, at once.
+    s.owners.set(
+        "demotable".parse().unwrap(),
+        [HostingView, ApiKeysManage].into_iter().collect(),
+    );
+    assert_mint_refused(
+        s,
+        &s.keys.demotable,
+        json!({"label": "x", "caps": ["hosting_delete"], "scope": "all"}),
+        403,
+        "forbidden",
+        "hosting_delete",
+    )
+    .await;
+    let child = s
+        .mint_over_http(
+            &s.keys.demotable,
+            json!({"label": "child", "caps": ["hosting_view"], "scope": "all"}),
+        )
+        .await;
+    child.assert_ok(201);
+    assert_eq!(child.body["owner"], "demotable");
+    // ... and the child dies with its owner.
+    s.owners.remove(&"demotable".parse().unwrap());
+    s.get("/api/v1/me", child.body["key"].as_str().unwrap())
+        .await
+        .assert_error(401, "unauthorized");
+
+    // A key that expires cannot mint one that outlives it.
+    let expiring = s
+        .mint_over_http(&s.keys.admin, json!({"label": "expiring", "caps": ["api_keys_manage"], "scope": "all", "expires_at": "2990-01-01T00:00:00Z"}))
+        .await;
+    let expiring = expiring.body["key"].as_str().unwrap().to_owned();
+    assert_mint_refused(
+        s,
+        &expiring,
+        json!({"label": "x", "caps": [], "scope": "all"}),
+        403,
+        "forbidden",
+        "expire",
+    )
+    .await;
+    assert_mint_refused(
+        s,
+        &expiring,
+        json!({"label": "x", "caps": [], "scope": "all", "expires_at": "2995-01-01T00:00:00Z"}),
+        403,
+        "forbidden",
+        "expire",
+    )
+    .await;
+}
+
+pub async fn mint_requests_are_validated(s: &TestServer) {
+    let admin = &s.keys.admin;
+    let good = json!({"label": "x", "caps": [], "scope": "all"});
+    let with = |field: &str, value: Value| {
+        let mut body = good.clone();
+        body[field] = value;
+        body
+    };
+    let cases = [
+        (with("caps", json!(["hosting_view", "root"])), "root"),
+        (with("caps", json!("hosting_view")), "caps"),
+        (with("label", json!("")), "label"),
+        (with("label", json!("   ")), "label"),
+        (with("label", json!("x".repeat(101))), "label"),
+        (
+            with("expires_at", json!("2001-01-01T00:00:00Z")),
+            "expires_at",
+        ),
+        (with("expires_at", json!("next week")), "expires_at"),
+        (with("scope", json!("everything")), "scope"),
+        (with("scope", json!({"grants": "all"})), "scope"),
+        (
+            with(
+                "scope",
+                json!({"grants": [{"hosting": "h1", "level": "owner"}]}),
+            ),
+            "scope",
+        ),
+        (
+            with(
+                "scope",
+                json!({"grants": [{"hosting": "absent.example.test", "level": "view"}]}),
+            ),
+            "unknown hosting",
+        ),
+        (
+            with(
+                "scope",
+                json!({"grants": [{"hosting": domain(1), "level": "view"}, {"hosting": hosting_id(1).as_str(), "level": "manage"}]}),
+            ),
+            "more than once",
+        ),
+        (with("ip_allowlist", json!(["10.0.0.0/40"])), "ip_allowlist"),
+        (with("rate_limit_per_min", json!(-5)), "rate_limit_per_min"),
+        (
+            with("rate_limit_per_min", json!("fast")),
+            "rate_limit_per_min",
+        ),
+        (with("capabilities", json!([])), "capabilities"),
+        (json!({"caps": [], "scope": "all"}), "label"),
+        (json!([1, 2]), "JSON"),
+    ];
+    for (body, needle) in cases {
+        assert_mint_refused(s, admin, body, 400, "validation", needle).await;
+    }
+    for raw in ["", "{", "not json", "{\"label\": \"x\",}"] {
+        let request = s
+            .client
+            .post(format!("{}/api/v1/keys", s.base))
+            .bearer_auth(admin)
+            .header("content-type", "application/json")
+            .body(raw);
+        s.send(request)
+            .await
+            .assert_error_for(raw, 400, "validation");
+    }
+    let huge = format!(
+        "{{\"label\": \"{}\", \"caps\": [], \"scope\": \"all\"}}",
+        "x".repeat(2 * 1024 * 1024)
+    );
+    let request = s
+        .client
+        .post(format!("{}/api/v1/keys", s.base))
+        .bearer_auth(admin)
+        .body(huge);
+    s.send(request).await.assert_error(413, "payload_too_large");
+    // Nothing was minted by any of these.
+    let keys = s.get("/api/v1/keys?limit=200", admin).await;
+    assert!(
+        keys.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|k| k["label"] != "x")
+    );
 }

@@ -58,6 +58,8 @@ pub struct Keys {
     pub expired: String,
     /// All capabilities, owned by `demotable` (whose rights tests change).
     pub demotable: String,
+    /// An admin-owned key that exists to be revoked.
+    pub spare: String,
 }
 
 /// Everything a case may reach into.
@@ -130,6 +132,10 @@ impl TestServer {
             .mint_key(mint("demotable", "demotable", CapSet::all()))
             .await
             .unwrap());
+        let spare = raw(api
+            .mint_key(mint("spare", "admin", CapSet::empty()))
+            .await
+            .unwrap());
 
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
@@ -155,6 +161,7 @@ impl TestServer {
                 revoked: raw(revoked_key),
                 expired,
                 demotable,
+                spare,
             },
         }
     }
@@ -180,6 +187,32 @@ impl TestServer {
             .secret
             .expose()
             .to_owned()
+    }
+
+    /// The id of the (first) key labelled `label`.
+    pub async fn key_id(&self, label: &str) -> String {
+        let keys = self.api.list_keys(None).await.unwrap();
+        let key = keys
+            .iter()
+            .find(|k| k.label == label)
+            .expect("a key with that label");
+        key.id.to_string()
+    }
+
+    /// Sends `method path` with a JSON body and `key`.
+    pub async fn call_json(&self, method: Method, path: &str, key: &str, body: &Value) -> Reply {
+        let request = self
+            .client
+            .request(method, format!("{}{}", self.base, path))
+            .bearer_auth(key)
+            .json(body);
+        self.send(request).await
+    }
+
+    /// `POST /api/v1/keys` with `body`, as `key`.
+    pub async fn mint_over_http(&self, key: &str, body: Value) -> Reply {
+        self.call_json(Method::POST, "/api/v1/keys", key, &body)
+            .await
     }
 
     /// Sends `method path` with `Authorization: Bearer <key>` when a key is given.

@@ -53,6 +53,23 @@ macro_rules! conformance_suite {
             unknown_routes_answer_a_json_404,
             wrong_method_answers_405_with_allow,
             request_id_is_echoed_when_sane_and_generated_otherwise,
+            // tenant keys
+            tenant_matrix_scope_all,
+            tenant_matrix_manage_grant,
+            tenant_matrix_view_grant,
+            tenant_matrix_no_grant_is_indistinguishable_from_missing,
+            tenant_matrix_grant_without_capability,
+            tenant_list_shows_only_granted_hostings,
+            cluster_wide_endpoints_need_scope_all,
+            jobs_are_read_by_their_starter_or_a_scope_all_key,
+            // key management
+            minted_key_is_shown_once_and_works_at_once,
+            key_lists_are_scoped_to_what_the_caller_minted,
+            revoked_key_dies_at_once,
+            expiring_key_dies_when_it_expires,
+            me_shows_grants_and_expiry,
+            minting_never_escalates,
+            mint_requests_are_validated,
         );
     };
     (@cases $serve:path; $($case:ident),* $(,)?) => {

@@ -2,7 +2,7 @@ use std::net::IpAddr;
 
 use bytes::Bytes;
 
-use super::Services;
+use super::{HyperionApi, Services};
 use crate::audit::{AuditEvent, AuditOutcome};
 use crate::authz::Principal;
 use crate::error::ApiError;
@@ -11,12 +11,12 @@ use crate::model::{HostingSelector, now};
 
 /// Everything an endpoint needs about its request, parsed once.
 pub(crate) struct RequestContext<'a> {
+    pub(crate) api: &'a HyperionApi,
     pub(crate) services: &'a Services,
     pub(crate) principal: Principal,
     pub(crate) request_id: &'a str,
     pub(crate) route: RouteMatch,
     pub(crate) query: Query,
-    #[allow(dead_code)] // read by the endpoints that take a body
     pub(crate) body: Bytes,
     pub(crate) peer: Option<IpAddr>,
 }

@@ -17,11 +17,6 @@ use crate::keys::KeyScope;
 use crate::model::{Hosting, HostingId, HostingState, MAX_DOMAIN_LEN, NodeId};
 use crate::node::{DeleteOptions, ListQuery};
 
-/// Page size when the client does not ask for one.
-pub const DEFAULT_PAGE_SIZE: usize = 50;
-/// Largest page a client may ask for.
-pub const MAX_PAGE_SIZE: usize = 200;
-
 #[derive(Serialize)]
 struct HostingPage {
     items: Vec<Hosting>,
@@ -33,25 +28,8 @@ struct HostingPage {
 pub(crate) async fn list(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiError> {
     require(&ctx.principal, Capability::HostingView)?;
     let query = &ctx.query;
-    let limit = query
-        .parse_value::<usize>("limit")?
-        .unwrap_or(DEFAULT_PAGE_SIZE);
-    if !(1..=MAX_PAGE_SIZE).contains(&limit) {
-        return Err(ApiError::Validation(format!(
-            "query parameter `limit` must be between 1 and {MAX_PAGE_SIZE}"
-        )));
-    }
-    let after = query
-        .get("cursor")?
-        .filter(|cursor| !cursor.is_empty())
-        .map(|cursor| {
-            cursor.parse::<HostingId>().map_err(|_| {
-                ApiError::Validation(
-                    "query parameter `cursor` is not a cursor this API issued".to_owned(),
-                )
-            })
-        })
-        .transpose()?;
+    let limit = query.page_size()?;
+    let after = query.cursor::<HostingId>()?;
     let state = query.parse_value::<HostingState>("state")?;
     let node = query.parse_value::<NodeId>("node")?;
     let domain_contains = match query.get("q")? {

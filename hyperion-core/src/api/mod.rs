@@ -8,6 +8,7 @@
 mod context;
 mod hostings;
 mod jobs;
+mod keys;
 mod me;
 mod nodes;
 #[cfg(all(test, feature = "mock"))]
@@ -30,7 +31,7 @@ use crate::error::ApiError;
 use crate::http::routes::{Endpoint, match_route};
 use crate::http::{ApiResponse, Query, RequestHead, read_limited};
 use crate::jobs::{JobRunner, TokioJobRunner};
-use crate::keys::{KeyStore, MintedKey, NewKey, StoreError};
+use crate::keys::KeyStore;
 use crate::memory::{MemoryKeyStore, MemoryOwnerDirectory};
 use crate::owner::OwnerDirectory;
 use crate::random;
@@ -164,14 +165,6 @@ impl HyperionApi {
         &self.services.cluster
     }
 
-    /// Mints a key for an integrator (e.g. from their own settings page) and
-    /// stores it. The returned secret is the only copy: hand it over once.
-    pub async fn mint_key(&self, new: NewKey) -> Result<MintedKey, StoreError> {
-        let minted = new.mint();
-        self.services.keys.insert(minted.record.clone()).await?;
-        Ok(minted)
-    }
-
     /// Answers one request. `body` is the request body as a stream of chunks;
     /// it is read only when the route takes a body, and never past the
     /// configured limit.
@@ -231,6 +224,7 @@ impl HyperionApi {
             Bytes::new()
         };
         let ctx = RequestContext {
+            api: self,
             services,
             principal,
             request_id,
@@ -248,6 +242,10 @@ impl HyperionApi {
             Endpoint::DeleteHosting => hostings::delete(&ctx).await,
             Endpoint::ListNodes => nodes::list(&ctx).await,
             Endpoint::GetJob => jobs::show(&ctx).await,
+            Endpoint::MintKey => keys::mint(&ctx).await,
+            Endpoint::ListKeys => keys::list(&ctx).await,
+            Endpoint::GetKey => keys::show(&ctx).await,
+            Endpoint::RevokeKey => keys::revoke(&ctx).await,
         }
     }
 }

@@ -6,12 +6,14 @@
 //! read the same request differently.
 
 mod body;
+mod json_body;
 mod query;
 mod request;
 mod response;
 pub mod routes;
 
 pub use body::read_limited;
+pub use json_body::parse_json_body;
 pub use query::Query;
 pub use request::RequestHead;
 pub use response::{ApiResponse, ErrorBody, ErrorEnvelope};

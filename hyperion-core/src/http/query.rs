@@ -2,6 +2,11 @@ use std::str::FromStr;
 
 use crate::error::ApiError;
 
+/// Page size when the client does not ask for one.
+pub const DEFAULT_PAGE_SIZE: usize = 50;
+/// Largest page a client may ask for.
+pub const MAX_PAGE_SIZE: usize = 200;
+
 /// A parsed query string. Parameters the endpoint does not know are ignored;
 /// a known parameter given twice is a validation error, never a silent pick.
 #[derive(Debug, Clone, Default)]
@@ -48,6 +53,35 @@ impl Query {
             .map(|text| {
                 text.parse::<T>()
                     .map_err(|err| ApiError::Validation(format!("query parameter `{name}`: {err}")))
+            })
+            .transpose()
+    }
+
+    /// The `limit` of a list: 1..=[`MAX_PAGE_SIZE`], [`DEFAULT_PAGE_SIZE`] when absent.
+    pub fn page_size(&self) -> Result<usize, ApiError> {
+        let limit = self
+            .parse_value::<usize>("limit")?
+            .unwrap_or(DEFAULT_PAGE_SIZE);
+        if (1..=MAX_PAGE_SIZE).contains(&limit) {
+            Ok(limit)
+        } else {
+            Err(ApiError::Validation(format!(
+                "query parameter `limit` must be between 1 and {MAX_PAGE_SIZE}"
+            )))
+        }
+    }
+
+    /// The `cursor` of a list, as the id type `T` it is keyed on. An empty
+    /// cursor is the first page.
+    pub fn cursor<T: FromStr>(&self) -> Result<Option<T>, ApiError> {
+        self.get("cursor")?
+            .filter(|cursor| !cursor.is_empty())
+            .map(|cursor| {
+                cursor.parse::<T>().map_err(|_| {
+                    ApiError::Validation(
+                        "query parameter `cursor` is not a cursor this API issued".to_owned(),
+                    )
+                })
             })
             .transpose()
     }

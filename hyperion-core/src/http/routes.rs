@@ -27,6 +27,14 @@ pub enum Endpoint {
     ListNodes,
     /// `GET /jobs/{id}`
     GetJob,
+    /// `POST /keys`
+    MintKey,
+    /// `GET /keys`
+    ListKeys,
+    /// `GET /keys/{id}`
+    GetKey,
+    /// `DELETE /keys/{id}`
+    RevokeKey,
 }
 
 /// One route: method, path pattern below the base path (`{name}` is one
@@ -52,6 +60,15 @@ const fn route(method: Method, pattern: &'static str, endpoint: Endpoint) -> Rou
     }
 }
 
+const fn route_with_body(method: Method, pattern: &'static str, endpoint: Endpoint) -> RouteSpec {
+    RouteSpec {
+        method,
+        pattern,
+        endpoint,
+        takes_body: true,
+    }
+}
+
 /// Every route of the API.
 pub const ROUTES: &[RouteSpec] = &[
     route(Method::GET, "/me", Endpoint::Me),
@@ -70,6 +87,10 @@ pub const ROUTES: &[RouteSpec] = &[
     ),
     route(Method::GET, "/nodes", Endpoint::ListNodes),
     route(Method::GET, "/jobs/{id}", Endpoint::GetJob),
+    route_with_body(Method::POST, "/keys", Endpoint::MintKey),
+    route(Method::GET, "/keys", Endpoint::ListKeys),
+    route(Method::GET, "/keys/{id}", Endpoint::GetKey),
+    route(Method::DELETE, "/keys/{id}", Endpoint::RevokeKey),
 ];
 
 /// A matched route and its decoded path parameters.

@@ -4,10 +4,15 @@
 //! OS random generator). It is shown once, when minted; only its SHA-256 is
 //! kept. A short display prefix lets people tell their keys apart.
 
+mod allowlist;
 mod record;
+mod request;
 mod scope;
 mod secret;
 mod store;
+
+pub use allowlist::{allowlist_permits, normalize_allowlist, parse_allowlist_entry};
+pub use request::{MintRequest, RequestedGrant, ValidKeyRequest};
 
 pub use record::{ApiKeyRecord, KeyId, KeyView, MintedKey, NewKey};
 pub use scope::{Grant, GrantLevel, KeyScope};

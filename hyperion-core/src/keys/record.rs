@@ -31,6 +31,14 @@ impl KeyId {
     }
 }
 
+impl std::str::FromStr for KeyId {
+    type Err = crate::model::InvalidValue;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        KeyId::parse(s).ok_or_else(|| crate::model::InvalidValue(format!("invalid key id `{s}`")))
+    }
+}
+
 impl fmt::Display for KeyId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

@@ -1,0 +1,176 @@
+use serde::Deserialize;
+use time::OffsetDateTime;
+
+use super::GrantLevel;
+use super::allowlist::normalize_allowlist;
+use super::scope::parse_scope;
+use crate::capability::{CapSet, Capability};
+use crate::model::{HostingSelector, InvalidValue, now};
+
+/// Longest accepted label, in characters.
+pub const MAX_LABEL_CHARS: usize = 100;
+/// Most grants one key may hold.
+pub const MAX_GRANTS: usize = 1000;
+
+/// The body of `POST /api/v1/keys`, as sent.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MintRequest {
+    /// Label.
+    pub label: String,
+    /// Capability names.
+    pub caps: Vec<String>,
+    /// `"all"` or `{"grants":[{"hosting","level"}]}` (hosting by id or domain).
+    pub scope: serde_json::Value,
+    /// Expiry, RFC 3339.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
+    /// Allowed client addresses.
+    #[serde(default)]
+    pub ip_allowlist: Vec<String>,
+    /// Requests per minute (0 = unlimited).
+    #[serde(default)]
+    pub rate_limit_per_min: u32,
+}
+
+/// A grant as requested: the hosting may still be a domain.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestedGrant {
+    /// The hosting, by id or domain.
+    #[serde(deserialize_with = "selector_from_str")]
+    pub hosting: HostingSelector,
+    /// The level asked for.
+    pub level: GrantLevel,
+}
+
+fn selector_from_str<'de, D: serde::Deserializer<'de>>(d: D) -> Result<HostingSelector, D::Error> {
+    let text = String::deserialize(d)?;
+    text.parse().map_err(serde::de::Error::custom)
+}
+
+/// A mint request that passed validation; grants are not resolved yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidKeyRequest {
+    /// Trimmed label.
+    pub label: String,
+    /// Capabilities.
+    pub caps: CapSet,
+    /// `None` for scope all; otherwise the grants to resolve.
+    pub grants: Option<Vec<RequestedGrant>>,
+    /// Expiry, in the future.
+    pub expires_at: Option<OffsetDateTime>,
+    /// Normalised allowlist.
+    pub ip_allowlist: Vec<String>,
+    /// Requests per minute (0 = unlimited).
+    pub rate_limit_per_min: u32,
+}
+
+impl MintRequest {
+    /// Checks every field; the error names the field at fault.
+    pub fn validate(self) -> Result<ValidKeyRequest, InvalidValue> {
+        let label = self.label.trim().to_owned();
+        if label.is_empty() || label.chars().count() > MAX_LABEL_CHARS {
+            return Err(InvalidValue(format!(
+                "label must be 1 to {MAX_LABEL_CHARS} characters"
+            )));
+        }
+        if label.chars().any(char::is_control) {
+            return Err(InvalidValue(
+                "label must not hold control characters".to_owned(),
+            ));
+        }
+        let caps = self
+            .caps
+            .iter()
+            .map(|name| {
+                name.parse::<Capability>()
+                    .map_err(|err| InvalidValue(format!("caps: {err}")))
+            })
+            .collect::<Result<CapSet, _>>()?;
+        let grants = parse_scope::<RequestedGrant>(self.scope)?;
+        if grants.as_ref().is_some_and(|g| g.len() > MAX_GRANTS) {
+            return Err(InvalidValue(format!(
+                "scope holds more than {MAX_GRANTS} grants"
+            )));
+        }
+        if self.expires_at.is_some_and(|at| at <= now()) {
+            return Err(InvalidValue("expires_at must be in the future".to_owned()));
+        }
+        Ok(ValidKeyRequest {
+            label,
+            caps,
+            grants,
+            expires_at: self.expires_at,
+            ip_allowlist: normalize_allowlist(&self.ip_allowlist)?,
+            rate_limit_per_min: self.rate_limit_per_min,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn request(body: serde_json::Value) -> Result<ValidKeyRequest, String> {
+        crate::http::parse_json_body::<MintRequest>(body.to_string().as_bytes())
+            .map_err(|e| e.to_string())?
+            .validate()
+            .map_err(|e| e.0)
+    }
+
+    #[test]
+    fn a_good_request_validates() {
+        let valid = request(json!({
+            "label": "  ci  ",
+            "caps": ["hosting_view", "hosting_suspend"],
+            "scope": {"grants": [{"hosting": "Site.Example.test", "level": "manage"}]},
+            "expires_at": "2999-01-01T00:00:00Z",
+            "ip_allowlist": ["10.0.0.1"],
+            "rate_limit_per_min": 60
+        }))
+        .unwrap();
+        assert_eq!(valid.label, "ci");
+        assert_eq!(valid.caps.iter().count(), 2);
+        assert_eq!(
+            valid.grants.unwrap()[0].hosting,
+            HostingSelector::Domain("site.example.test".parse().unwrap())
+        );
+        assert_eq!(valid.ip_allowlist, ["10.0.0.1/32"]);
+    }
+
+    #[test]
+    fn every_bad_field_is_named() {
+        let base = json!({"label": "x", "caps": [], "scope": "all"});
+        let with = |field: &str, value: serde_json::Value| {
+            let mut body = base.clone();
+            body[field] = value;
+            body
+        };
+        for (body, needle) in [
+            (with("label", json!("  ")), "label"),
+            (with("label", json!("a\u{7}b")), "label"),
+            (with("caps", json!(["root"])), "root"),
+            (with("scope", json!("everything")), "scope"),
+            (
+                with(
+                    "scope",
+                    json!({"grants": [{"hosting": "a/b", "level": "view"}]}),
+                ),
+                "scope",
+            ),
+            (
+                with("expires_at", json!("2000-01-01T00:00:00Z")),
+                "expires_at",
+            ),
+            (with("expires_at", json!("tomorrow")), "expires_at"),
+            (with("ip_allowlist", json!(["nope"])), "ip_allowlist"),
+            (with("rate_limit_per_min", json!(-1)), "rate_limit_per_min"),
+            (with("capabilities", json!([])), "capabilities"),
+        ] {
+            let err = request(body.clone()).unwrap_err();
+            assert!(err.contains(needle), "{body}: {err}");
+        }
+    }
+}
