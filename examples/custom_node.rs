@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use hyperion::memory::MemoryOwnerDirectory;
-use hyperion::model::{HostingKind, Limits, NodeStatus, PhpVersion, VhostOptions};
+use hyperion::model::{HostingKind, Limits, NodeStatus, PhpVersion, Quota, VhostOptions};
 use hyperion::node::{DeleteOptions, ListQuery, NodePage};
 use hyperion::{
     CapSet, Cluster, Hosting, HostingDetail, HostingId, HostingSelector, HostingState, HyperionApi,
@@ -46,6 +46,9 @@ impl PretendBackend {
                 root_dir: format!("/srv/{domain}"),
                 limits: Limits::default(),
                 vhost: VhostOptions::default(),
+                quota: Quota::default(),
+                database: false,
+                proxy_upstream_url: None,
                 expires_at: None,
             })
             .collect();

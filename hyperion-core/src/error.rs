@@ -138,6 +138,9 @@ impl From<NodeError> for ApiError {
             NodeError::Unavailable { node, reason } => {
                 ApiError::Upstream(format!("node {node} is unavailable: {reason}"))
             }
+            NodeError::Unsupported(what) => {
+                ApiError::Upstream(format!("the node does not support {what}"))
+            }
             NodeError::Other(msg) => ApiError::Upstream(format!("node error: {msg}")),
         }
     }

@@ -90,8 +90,8 @@ pub struct Job {
     pub step: Option<String>,
     /// Why it failed.
     pub error: Option<String>,
-    /// What it produced (e.g. a backup id).
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    /// What it produced (e.g. a backup id); `null` until it has something.
+    #[serde(default)]
     pub result: Option<serde_json::Value>,
     /// Who started it (`apikey:<label>`).
     pub actor: String,
@@ -122,8 +122,26 @@ pub struct JobSpec {
     pub started_by: Option<KeyId>,
 }
 
-/// How a job ends: a result value on success, an error message on failure.
-pub type JobOutcome = Result<Option<serde_json::Value>, String>;
+/// Why a job failed, and whatever partial result it still has to report.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JobFailure {
+    /// What went wrong.
+    pub error: String,
+    /// A partial result (e.g. which nodes of a sweep failed).
+    pub result: Option<serde_json::Value>,
+}
+
+impl From<String> for JobFailure {
+    fn from(error: String) -> Self {
+        JobFailure {
+            error,
+            result: None,
+        }
+    }
+}
+
+/// How a job ends: a result value on success, a [`JobFailure`] otherwise.
+pub type JobOutcome = Result<Option<serde_json::Value>, JobFailure>;
 
 /// The work of a job: given a progress reporter, a future that ends it.
 pub type JobTask = Box<dyn FnOnce(JobProgress) -> BoxFuture<'static, JobOutcome> + Send>;
@@ -220,17 +238,18 @@ impl TokioJobRunner {
         let outcome = AssertUnwindSafe(async move { task(progress).await })
             .catch_unwind()
             .await
-            .unwrap_or_else(|_| Err("the job panicked".to_owned()));
+            .unwrap_or_else(|_| Err(JobFailure::from("the job panicked".to_owned())));
         self.update(&id, |job| match outcome {
             Ok(result) => {
                 job.state = JobState::Succeeded;
                 job.progress = 100;
                 job.result = result;
             }
-            Err(error) => {
-                tracing::warn!(job = %job.id, kind = %job.kind, %error, "job failed");
+            Err(failure) => {
+                tracing::warn!(job = %job.id, kind = %job.kind, error = %failure.error, "job failed");
                 job.state = JobState::Failed;
-                job.error = Some(error);
+                job.error = Some(failure.error);
+                job.result = failure.result;
             }
         });
     }
@@ -354,7 +373,7 @@ mod tests {
         let next = runner
             .submit(
                 spec(),
-                Box::new(|_| Box::pin(async { Err("no disk".to_owned()) })),
+                Box::new(|_| Box::pin(async { Err("no disk".to_owned().into()) })),
             )
             .await
             .unwrap();

@@ -16,12 +16,14 @@ pub mod capability;
 pub mod cluster;
 pub mod error;
 pub mod http;
+pub mod idempotency;
 pub mod jobs;
 pub mod keys;
 pub mod memory;
 pub mod model;
 pub mod node;
 pub mod owner;
+pub mod placement;
 mod random;
 pub mod sim;
 
@@ -45,6 +47,7 @@ pub use owner::OwnerDirectory;
 #[cfg(feature = "mock")]
 pub mod mock {
     pub use crate::audit::MockAuditSink;
+    pub use crate::idempotency::MockIdempotencyStore;
     pub use crate::jobs::MockJobRunner;
     pub use crate::keys::MockKeyStore;
     pub use crate::node::MockNode;

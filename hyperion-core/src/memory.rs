@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::capability::CapSet;
-use crate::keys::{ApiKeyRecord, KeyHash, KeyId, KeyStore, StoreError};
-use crate::model::OwnerId;
+use crate::keys::{ApiKeyRecord, GrantLevel, KeyHash, KeyId, KeyScope, KeyStore, StoreError};
+use crate::model::{HostingId, OwnerId};
 use crate::owner::OwnerDirectory;
 
 /// Key records in memory, indexed by id and by hash.
@@ -62,6 +62,25 @@ impl KeyStore for MemoryKeyStore {
     async fn list(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
         let tables = self.inner.read().unwrap_or_else(PoisonError::into_inner);
         Ok(tables.by_id.values().cloned().collect())
+    }
+
+    async fn add_grant(
+        &self,
+        id: &KeyId,
+        hosting: &HostingId,
+        level: GrantLevel,
+    ) -> Result<bool, StoreError> {
+        let mut tables = self.inner.write().unwrap_or_else(PoisonError::into_inner);
+        Ok(match tables.by_id.get_mut(id) {
+            Some(record) => {
+                if let KeyScope::Grants(grants) = &mut record.scope {
+                    let entry = grants.entry(hosting.clone()).or_insert(level);
+                    *entry = (*entry).max(level);
+                }
+                true
+            }
+            None => false,
+        })
     }
 
     async fn revoke(&self, id: &KeyId, at: OffsetDateTime) -> Result<bool, StoreError> {

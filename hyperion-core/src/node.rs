@@ -7,8 +7,11 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use crate::jobs::JobProgress;
 use crate::model::{
-    Hosting, HostingDetail, HostingId, HostingSelector, HostingState, NodeId, NodeInfo,
+    Backup, BackupId, Certificate, ConfigChange, Hosting, HostingDetail, HostingId,
+    HostingSelector, HostingState, NewHosting, NodeId, NodeInfo, RenewReport, RestoreMode,
+    WpInstall,
 };
 
 /// What a node call can fail with; each maps to one API error.
@@ -38,6 +41,9 @@ pub enum NodeError {
         /// Which node.
         node: NodeId,
     },
+    /// The node does not implement this operation.
+    #[error("not supported by this node: {0}")]
+    Unsupported(String),
     /// Anything else the node reported.
     #[error("{0}")]
     Other(String),
@@ -115,4 +121,76 @@ pub trait Node: Send + Sync {
     async fn resume(&self, id: &HostingId) -> Result<HostingState, NodeError>;
     /// Removes a hosting (slow: runs inside a job).
     async fn delete(&self, id: &HostingId, options: DeleteOptions) -> Result<(), NodeError>;
+
+    // Provisioning and operations. Each has a default that answers
+    // `Unsupported`, so a node can grow into them; the API answers 502 then.
+
+    /// Creates a hosting with the id the core chose; answers its detail.
+    async fn create(&self, hosting: &NewHosting) -> Result<HostingDetail, NodeError> {
+        let _ = hosting;
+        Err(NodeError::Unsupported("create".to_owned()))
+    }
+
+    /// Applies one configuration change (the complete new value); answers the new detail.
+    async fn update_config(
+        &self,
+        id: &HostingId,
+        change: &ConfigChange,
+    ) -> Result<HostingDetail, NodeError> {
+        let _ = (id, change);
+        Err(NodeError::Unsupported("configuration changes".to_owned()))
+    }
+
+    /// The hosting's backups, newest first.
+    async fn list_backups(&self, id: &HostingId) -> Result<Vec<Backup>, NodeError> {
+        let _ = id;
+        Err(NodeError::Unsupported("backups".to_owned()))
+    }
+
+    /// Takes a backup (slow: runs inside a job).
+    async fn backup(&self, id: &HostingId, progress: &JobProgress) -> Result<Backup, NodeError> {
+        let _ = (id, progress);
+        Err(NodeError::Unsupported("backups".to_owned()))
+    }
+
+    /// Restores a backup (slow: runs inside a job).
+    async fn restore(
+        &self,
+        id: &HostingId,
+        backup: &BackupId,
+        mode: RestoreMode,
+        progress: &JobProgress,
+    ) -> Result<(), NodeError> {
+        let _ = (id, backup, mode, progress);
+        Err(NodeError::Unsupported("restores".to_owned()))
+    }
+
+    /// Issues (or re-issues) the hosting's certificate (slow: runs inside a job).
+    async fn issue_certificate(
+        &self,
+        id: &HostingId,
+        staging: bool,
+        progress: &JobProgress,
+    ) -> Result<Certificate, NodeError> {
+        let _ = (id, staging, progress);
+        Err(NodeError::Unsupported("certificates".to_owned()))
+    }
+
+    /// Installs WordPress (slow: runs inside a job). The password is in
+    /// `install.admin_password`; never log it.
+    async fn install_wordpress(
+        &self,
+        id: &HostingId,
+        install: &WpInstall,
+        progress: &JobProgress,
+    ) -> Result<(), NodeError> {
+        let _ = (id, install, progress);
+        Err(NodeError::Unsupported("WordPress installs".to_owned()))
+    }
+
+    /// Renews every certificate due on this node (slow: runs inside a job).
+    async fn renew_certificates(&self, progress: &JobProgress) -> Result<RenewReport, NodeError> {
+        let _ = progress;
+        Err(NodeError::Unsupported("certificate renewal".to_owned()))
+    }
 }

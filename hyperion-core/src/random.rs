@@ -24,6 +24,15 @@ pub(crate) fn base62(len: usize) -> String {
     out
 }
 
+/// `bytes` bytes of OS randomness as lowercase hex (2 × `bytes` characters).
+pub(crate) fn hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    if let Err(err) = getrandom::fill(&mut buf) {
+        panic!("the operating system's random generator failed: {err}");
+    }
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Whether every character of `s` is base62.
 pub(crate) fn is_base62(s: &str) -> bool {
     s.bytes().all(|b| b.is_ascii_alphanumeric())

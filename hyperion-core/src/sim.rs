@@ -13,9 +13,11 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use time::macros::datetime;
 
+use crate::jobs::JobProgress;
 use crate::model::{
-    Domain, Hosting, HostingDetail, HostingId, HostingKind, HostingSelector, HostingState, Limits,
-    NodeId, NodeInfo, NodeStatus, PhpVersion, VhostOptions,
+    Backup, BackupId, Certificate, ConfigChange, Domain, Hosting, HostingDetail, HostingId,
+    HostingKind, HostingSelector, HostingState, Limits, NewHosting, NodeId, NodeInfo, NodeStatus,
+    PhpVersion, Quota, RenewReport, RestoreMode, VhostOptions, WpInstall,
 };
 use crate::node::{DeleteOptions, ListQuery, Node, NodeError, NodePage};
 
@@ -35,6 +37,10 @@ pub enum SimFault {
 struct SimState {
     hostings: BTreeMap<HostingId, HostingDetail>,
     by_domain: HashMap<Domain, HostingId>,
+    backups: HashMap<HostingId, Vec<Backup>>,
+    certificates: HashMap<HostingId, Certificate>,
+    wordpress: HashMap<HostingId, String>,
+    next_backup: u64,
     draining: bool,
 }
 
@@ -49,7 +55,15 @@ impl SimState {
         self.hostings.insert(id, hosting);
     }
 
+    /// The first of `names` this node already answers to.
+    fn taken<'a>(&self, mut names: impl Iterator<Item = &'a Domain>) -> Option<&'a Domain> {
+        names.find(|name| self.by_domain.contains_key(*name))
+    }
+
     fn remove(&mut self, id: &HostingId) -> Option<HostingDetail> {
+        self.backups.remove(id);
+        self.certificates.remove(id);
+        self.wordpress.remove(id);
         let hosting = self.hostings.remove(id)?;
         self.by_domain.remove(&hosting.summary.domain);
         for alias in &hosting.aliases {
@@ -78,12 +92,19 @@ impl SimNode {
         }
     }
 
-    /// Adds (or replaces) a hosting.
+    /// Adds (or replaces) a hosting, with one backup named `initial`.
     pub fn insert(&self, hosting: HostingDetail) {
-        self.state
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(hosting);
+        let initial = Backup {
+            id: BackupId::try_from("initial".to_owned()).expect("valid backup id"),
+            created_at: hosting.summary.created_at + time::Duration::days(1),
+            size_bytes: 1 << 20,
+            includes_database: hosting.database,
+        };
+        let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
+        state
+            .backups
+            .insert(hosting.summary.id.clone(), vec![initial]);
+        state.insert(hosting);
     }
 
     /// How many hostings it holds.
@@ -134,6 +155,15 @@ impl SimNode {
 
     fn write<T>(&self, f: impl FnOnce(&mut SimState) -> T) -> T {
         f(&mut self.state.write().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Applies `change` to hosting `id`, answering NotFound when it is gone.
+    fn with_hosting<T>(
+        &self,
+        id: &HostingId,
+        change: impl FnOnce(&mut HostingDetail) -> Result<T, NodeError>,
+    ) -> Result<T, NodeError> {
+        self.write(|state| change(state.hostings.get_mut(id).ok_or(NodeError::NotFound)?))
     }
 
     fn transition(
@@ -236,6 +266,179 @@ impl Node for SimNode {
             .map(|_| ())
             .ok_or(NodeError::NotFound)
     }
+
+    async fn create(&self, new: &NewHosting) -> Result<HostingDetail, NodeError> {
+        self.answer().await?;
+        let detail = HostingDetail {
+            summary: Hosting {
+                id: new.id.clone(),
+                domain: new.domain.clone(),
+                state: HostingState::Active,
+                php_version: new.php_version,
+                node_id: self.id.clone(),
+                created_at: crate::model::now(),
+            },
+            kind: new.kind,
+            aliases: new.aliases.clone(),
+            system_user: new.system_user.clone(),
+            root_dir: format!("/var/www/{}/public", new.domain),
+            limits: Limits::default(),
+            vhost: VhostOptions::default(),
+            quota: Quota::default(),
+            database: new.database,
+            proxy_upstream_url: new.proxy_upstream_url.clone(),
+            expires_at: None,
+        };
+        self.write(|state| {
+            if state.hostings.contains_key(&new.id) {
+                return Err(NodeError::Conflict(format!("hosting {} exists", new.id)));
+            }
+            let names = std::iter::once(&new.domain).chain(&new.aliases);
+            if let Some(taken) = state.taken(names) {
+                return Err(NodeError::Conflict(format!("domain {taken} exists")));
+            }
+            state.backups.insert(new.id.clone(), Vec::new());
+            state.insert(detail.clone());
+            Ok(detail)
+        })
+    }
+
+    async fn update_config(
+        &self,
+        id: &HostingId,
+        change: &ConfigChange,
+    ) -> Result<HostingDetail, NodeError> {
+        self.answer().await?;
+        self.with_hosting(id, |hosting| {
+            match change {
+                ConfigChange::Limits(limits) => hosting.limits = limits.clone(),
+                ConfigChange::Php(version) if hosting.kind == HostingKind::Php => {
+                    hosting.summary.php_version = Some(*version);
+                }
+                ConfigChange::Php(_) => {
+                    return Err(NodeError::Conflict(format!(
+                        "a {} hosting has no PHP version",
+                        hosting.kind
+                    )));
+                }
+                // A real node would write the password into its htpasswd file here.
+                ConfigChange::Vhost(vhost) => hosting.vhost = vhost.options.clone(),
+                ConfigChange::Expiry(expiry) => hosting.expires_at = *expiry,
+                ConfigChange::Quota(quota) => hosting.quota = quota.clone(),
+            }
+            Ok(hosting.clone())
+        })
+    }
+
+    async fn list_backups(&self, id: &HostingId) -> Result<Vec<Backup>, NodeError> {
+        self.answer().await?;
+        self.read(|state| {
+            let mut backups = state.backups.get(id).cloned().ok_or(NodeError::NotFound)?;
+            backups.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+            Ok(backups)
+        })
+    }
+
+    async fn backup(&self, id: &HostingId, progress: &JobProgress) -> Result<Backup, NodeError> {
+        self.answer().await?;
+        progress.step("archiving files", 40);
+        self.answer().await?;
+        progress.step("dumping the database", 80);
+        self.write(|state| {
+            let hosting = state.hostings.get(id).ok_or(NodeError::NotFound)?;
+            state.next_backup += 1;
+            let backup = Backup {
+                id: BackupId::try_from(format!("bk-{}", state.next_backup))
+                    .expect("valid backup id"),
+                created_at: crate::model::now(),
+                size_bytes: (2 << 20) + state.next_backup * 4096,
+                includes_database: hosting.database,
+            };
+            state
+                .backups
+                .entry(id.clone())
+                .or_default()
+                .push(backup.clone());
+            Ok(backup)
+        })
+    }
+
+    async fn restore(
+        &self,
+        id: &HostingId,
+        backup: &BackupId,
+        _mode: RestoreMode,
+        progress: &JobProgress,
+    ) -> Result<(), NodeError> {
+        self.answer().await?;
+        let known = self.read(|state| {
+            state
+                .backups
+                .get(id)
+                .is_some_and(|backups| backups.iter().any(|b| b.id == *backup))
+        });
+        if !known {
+            return Err(NodeError::Validation(format!("unknown backup {backup}")));
+        }
+        progress.step("restoring", 50);
+        self.answer().await
+    }
+
+    async fn issue_certificate(
+        &self,
+        id: &HostingId,
+        staging: bool,
+        progress: &JobProgress,
+    ) -> Result<Certificate, NodeError> {
+        self.answer().await?;
+        progress.step("answering the ACME challenge", 50);
+        let certificate = Certificate {
+            issuer: if staging { "Sim Staging CA" } else { "Sim CA" }.to_owned(),
+            expires_at: crate::model::now() + time::Duration::days(90),
+            staging,
+        };
+        self.write(|state| {
+            state.hostings.get(id).ok_or(NodeError::NotFound)?;
+            state.certificates.insert(id.clone(), certificate.clone());
+            Ok(certificate)
+        })
+    }
+
+    async fn install_wordpress(
+        &self,
+        id: &HostingId,
+        install: &WpInstall,
+        progress: &JobProgress,
+    ) -> Result<(), NodeError> {
+        self.answer().await?;
+        progress.step("downloading WordPress", 30);
+        self.answer().await?;
+        progress.step("running the installer", 70);
+        self.write(|state| {
+            let hosting = state.hostings.get(id).ok_or(NodeError::NotFound)?;
+            if hosting.kind != HostingKind::Php {
+                return Err(NodeError::Conflict(
+                    "WordPress needs a PHP hosting".to_owned(),
+                ));
+            }
+            if state.wordpress.contains_key(id) {
+                return Err(NodeError::Conflict(
+                    "WordPress is already installed".to_owned(),
+                ));
+            }
+            state.wordpress.insert(id.clone(), install.site_url.clone());
+            Ok(())
+        })
+    }
+
+    async fn renew_certificates(&self, progress: &JobProgress) -> Result<RenewReport, NodeError> {
+        self.answer().await?;
+        progress.step("renewing", 50);
+        Ok(self.read(|state| RenewReport {
+            renewed: state.certificates.len() as u64,
+            skipped: (state.hostings.len() - state.certificates.len()) as u64,
+        }))
+    }
 }
 
 /// What to simulate: same spec, same hostings with the same ids, every time.
@@ -302,6 +505,9 @@ impl SimClusterSpec {
             root_dir: format!("/var/www/{domain}/public"),
             limits: Limits::default(),
             vhost: VhostOptions::default(),
+            quota: Quota::default(),
+            database: index % 2 == 0,
+            proxy_upstream_url: None,
             expires_at: None,
         }
     }

@@ -1,5 +1,8 @@
 //! The cases. Each takes a running server and asserts what a client sees.
 
+mod provisioning;
+pub use provisioning::*;
+
 use hyperion::keys::{GrantLevel, KeyScope};
 use hyperion::{CapSet, Capability, NewKey};
 use reqwest::Method;
@@ -53,11 +56,19 @@ async fn matrix(s: &TestServer) -> Vec<Call> {
         ok,
     };
     use Capability::*;
-    let mut mint = call(Method::POST, "/keys".into(), Some(ApiKeysManage), 201);
-    mint.body = Some(json!({"label": "matrix", "caps": [], "scope": "all"}));
+    let with_body = |mut call: Call, body: Value| {
+        call.body = Some(body);
+        call
+    };
+    let config = |setting: &str| format!("/hostings/{}/{setting}", hosting_id(4));
+    let ops = |op: &str| format!("/hostings/{}/{op}", hosting_id(5));
     vec![
         call(Method::GET, "/me".into(), None, 200),
         call(Method::GET, "/hostings".into(), Some(HostingView), 200),
+        with_body(
+            call(Method::POST, "/hostings".into(), Some(HostingCreate), 201),
+            json!({"domain": "matrix.example.test"}),
+        ),
         call(
             Method::GET,
             format!("/hostings/{}", hosting_id(1)),
@@ -88,9 +99,62 @@ async fn matrix(s: &TestServer) -> Vec<Call> {
             Some(HostingDelete),
             202,
         ),
+        with_body(
+            call(
+                Method::PATCH,
+                config("limits"),
+                Some(HostingEditConfig),
+                200,
+            ),
+            json!({"memory_mb": 1024}),
+        ),
+        with_body(
+            call(Method::PATCH, config("php"), Some(HostingEditConfig), 200),
+            json!({"version": "8.2"}),
+        ),
+        with_body(
+            call(Method::PATCH, config("vhost"), Some(HostingEditConfig), 200),
+            json!({"force_https": true}),
+        ),
+        with_body(
+            call(
+                Method::PATCH,
+                config("expiry"),
+                Some(HostingEditConfig),
+                200,
+            ),
+            json!({"expires_at": null}),
+        ),
+        with_body(
+            call(Method::PATCH, config("quota"), Some(HostingEditConfig), 200),
+            json!({"memory_mb": 4096}),
+        ),
+        call(Method::POST, ops("backup"), Some(BackupRun), 202),
+        call(Method::GET, ops("backups"), Some(BackupRun), 200),
+        with_body(
+            call(Method::POST, ops("restore"), Some(BackupRestore), 202),
+            json!({"backup_id": "initial"}),
+        ),
+        with_body(
+            call(Method::POST, ops("cert"), Some(CertManage), 202),
+            json!({"staging": true}),
+        ),
+        with_body(
+            call(Method::POST, ops("wp/install"), Some(WpManage), 202),
+            wp_body(),
+        ),
+        call(
+            Method::POST,
+            "/certs/renew-all".into(),
+            Some(CertManage),
+            202,
+        ),
         call(Method::GET, "/nodes".into(), Some(NodesView), 200),
         call(Method::GET, format!("/jobs/{job}"), None, 200),
-        mint,
+        with_body(
+            call(Method::POST, "/keys".into(), Some(ApiKeysManage), 201),
+            json!({"label": "matrix", "caps": [], "scope": "all"}),
+        ),
         call(Method::GET, "/keys".into(), Some(ApiKeysManage), 200),
         call(
             Method::GET,
@@ -106,6 +170,20 @@ async fn matrix(s: &TestServer) -> Vec<Call> {
         ),
     ]
 }
+
+/// A valid WordPress install body.
+fn wp_body() -> Value {
+    json!({
+        "site_url": "https://blog.example.test",
+        "title": "My blog",
+        "admin_user": "editor",
+        "admin_email": "editor@example.test",
+        "admin_password": WP_PASSWORD,
+    })
+}
+
+/// The WordPress admin password of [`wp_body`]: it must never come back.
+const WP_PASSWORD: &str = "pw-never-shown-7f3a";
 
 async fn all_refused_with_401(s: &TestServer, key: &str) {
     for call in matrix(s).await {
@@ -287,9 +365,12 @@ pub async fn hosting_detail_has_the_documented_shape(s: &TestServer) {
     let mut expected: Vec<&str> = SUMMARY_FIELDS.to_vec();
     expected.extend([
         "aliases",
+        "database",
         "expires_at",
         "kind",
         "limits",
+        "proxy_upstream_url",
+        "quota",
         "root_dir",
         "system_user",
         "vhost",
@@ -307,7 +388,27 @@ pub async fn hosting_detail_has_the_documented_shape(s: &TestServer) {
         sorted_keys(&body["limits"]),
         ["cpu_percent", "max_processes", "memory_mb"]
     );
-    assert_eq!(sorted_keys(&body["vhost"]), ["force_https", "maintenance"]);
+    assert_eq!(
+        sorted_keys(&body["vhost"]),
+        [
+            "basic_auth",
+            "cache",
+            "force_https",
+            "maintenance",
+            "redirect"
+        ]
+    );
+    assert_eq!(
+        sorted_keys(&body["quota"]),
+        [
+            "action_on_breach",
+            "bandwidth_hard_gb",
+            "bandwidth_soft_gb",
+            "disk_hard_mb",
+            "disk_soft_mb",
+            "memory_mb"
+        ]
+    );
 }
 
 pub async fn nodes_list_every_node(s: &TestServer) {
@@ -574,6 +675,7 @@ pub async fn delete_runs_a_job_to_success_then_the_hosting_is_gone(s: &TestServe
             "id",
             "kind",
             "progress",
+            "result",
             "state",
             "step",
             "target",
@@ -654,7 +756,7 @@ pub async fn unknown_routes_answer_a_json_404(s: &TestServer) {
 
 pub async fn wrong_method_answers_405_with_allow(s: &TestServer) {
     let cases = [
-        (Method::PUT, "/api/v1/hostings".to_owned(), "GET"),
+        (Method::PUT, "/api/v1/hostings".to_owned(), "GET, POST"),
         (
             Method::PATCH,
             format!("/api/v1/hostings/{}", hosting_id(0)),
@@ -722,33 +824,70 @@ enum Tenant {
     GrantWithoutCapability,
 }
 
-/// Every hosting endpoint on `selector`: (method, path, needs manage, success).
-fn hosting_calls(selector: &str) -> [(Method, String, bool, u16); 4] {
-    [
-        (
-            Method::GET,
-            format!("/api/v1/hostings/{selector}"),
-            false,
-            200,
-        ),
-        (
-            Method::POST,
-            format!("/api/v1/hostings/{selector}/suspend"),
+/// Every endpoint on one hosting `selector`, with whether it manages it.
+/// Deletion comes last: it ends the hosting.
+fn hosting_calls(selector: &str) -> Vec<(Call, bool)> {
+    let call = |method: Method, suffix: &str, body: Option<Value>, manages: bool, ok: u16| {
+        let call = Call {
+            method,
+            path: format!("/api/v1/hostings/{selector}{suffix}"),
+            body,
+            cap: None,
+            ok,
+        };
+        (call, manages)
+    };
+    vec![
+        call(Method::GET, "", None, false, 200),
+        call(Method::GET, "/backups", None, false, 200),
+        call(
+            Method::PATCH,
+            "/limits",
+            Some(json!({"max_processes": 64})),
             true,
             200,
         ),
-        (
-            Method::POST,
-            format!("/api/v1/hostings/{selector}/resume"),
+        call(
+            Method::PATCH,
+            "/php",
+            Some(json!({"version": "8.4"})),
             true,
             200,
         ),
-        (
-            Method::DELETE,
-            format!("/api/v1/hostings/{selector}"),
+        call(
+            Method::PATCH,
+            "/vhost",
+            Some(json!({"maintenance": true})),
+            true,
+            200,
+        ),
+        call(
+            Method::PATCH,
+            "/expiry",
+            Some(json!({"expires_at": "2999-01-01T00:00:00Z"})),
+            true,
+            200,
+        ),
+        call(
+            Method::PATCH,
+            "/quota",
+            Some(json!({"disk_hard_mb": 10240})),
+            true,
+            200,
+        ),
+        call(Method::POST, "/backup", None, true, 202),
+        call(
+            Method::POST,
+            "/restore",
+            Some(json!({"backup_id": "initial"})),
             true,
             202,
         ),
+        call(Method::POST, "/cert", None, true, 202),
+        call(Method::POST, "/wp/install", Some(wp_body()), true, 202),
+        call(Method::POST, "/suspend", None, true, 200),
+        call(Method::POST, "/resume", None, true, 200),
+        call(Method::DELETE, "", None, true, 202),
     ]
 }
 
@@ -779,9 +918,9 @@ async fn tenant_matrix(s: &TestServer, kind: Tenant) {
             "hmissing"
         };
         for (selector, exists) in [(existing.as_str(), true), (missing, false)] {
-            for (method, path, manages, ok) in hosting_calls(selector) {
-                let reply = s.call(method.clone(), &path, Some(&key)).await;
-                let what = format!("{kind:?}: {method} {path}");
+            for (call, manages) in hosting_calls(selector) {
+                let reply = call.send_with_key(s, &key).await;
+                let what = format!("{kind:?}: {}", call.label());
                 match (kind, exists, manages) {
                     (Tenant::GrantWithoutCapability, _, _) => {
                         reply.assert_error_for(&what, 403, "forbidden")
@@ -792,7 +931,7 @@ async fn tenant_matrix(s: &TestServer, kind: Tenant) {
                     (Tenant::ViewGrant, true, true) => {
                         reply.assert_error_for(&what, 403, "forbidden")
                     }
-                    _ => reply.assert_ok_for(&what, ok),
+                    _ => reply.assert_ok_for(&what, call.ok),
                 }
             }
         }

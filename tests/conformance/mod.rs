@@ -70,6 +70,21 @@ macro_rules! conformance_suite {
             me_shows_grants_and_expiry,
             minting_never_escalates,
             mint_requests_are_validated,
+            // provisioning and operations
+            create_answers_201_with_the_hosting_and_its_location,
+            default_placement_spreads_over_the_least_loaded_nodes,
+            explicit_placement_and_draining_nodes,
+            create_validation_names_the_field,
+            create_of_an_existing_name_is_a_conflict,
+            idempotent_create_replays_and_never_creates_twice,
+            idempotent_job_posts_start_one_job,
+            a_tenants_new_hosting_is_granted_to_it,
+            config_patches_answer_the_new_value,
+            config_patches_refuse_bad_values,
+            backup_then_restore_through_jobs,
+            certificate_job_reports_the_certificate,
+            wordpress_install_never_shows_the_password,
+            renew_all_sweeps_every_node_and_reports_each,
         );
     };
     (@cases $serve:path; $($case:ident),* $(,)?) => {

@@ -1,13 +1,20 @@
+use std::future::Future;
 use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
+use http::StatusCode;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use super::{HyperionApi, Services};
 use crate::audit::{AuditEvent, AuditOutcome};
 use crate::authz::Principal;
 use crate::error::ApiError;
-use crate::http::{Query, RouteMatch};
-use crate::model::{HostingSelector, now};
+use crate::http::{ApiResponse, Query, RouteMatch, parse_json_body};
+use crate::jobs::{JobFailure, JobOutcome, JobProgress, JobSpec};
+use crate::model::{HostingSelector, NodeId, now};
 
 /// Everything an endpoint needs about its request, parsed once.
 pub(crate) struct RequestContext<'a> {
@@ -15,6 +22,8 @@ pub(crate) struct RequestContext<'a> {
     pub(crate) services: &'a Services,
     pub(crate) principal: Principal,
     pub(crate) request_id: &'a str,
+    /// The request path as sent (still percent-encoded).
+    pub(crate) raw_path: &'a str,
     pub(crate) route: RouteMatch,
     pub(crate) query: Query,
     pub(crate) body: Bytes,
@@ -32,6 +41,76 @@ impl RequestContext<'_> {
         self.route
             .param(name)
             .ok_or_else(|| ApiError::internal(format!("route has no `{name}` parameter")))
+    }
+
+    /// The JSON body as `T`.
+    pub(crate) fn json_body<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        parse_json_body(&self.body)
+    }
+
+    /// The JSON body as `T`, or `T::default()` when the body is empty.
+    pub(crate) fn optional_json_body<T: DeserializeOwned + Default>(&self) -> Result<T, ApiError> {
+        if self.body.iter().all(u8::is_ascii_whitespace) {
+            Ok(T::default())
+        } else {
+            parse_json_body(&self.body)
+        }
+    }
+
+    /// Starts `work` as a background job for a slow mutation and answers
+    /// `202 {"job_id","status":"accepted"}` with `Location`. When the job
+    /// ends, its outcome is audited as `action` on `target`.
+    pub(crate) async fn start_job<F, Fut>(
+        &self,
+        action: &str,
+        target: &str,
+        work: F,
+    ) -> Result<ApiResponse, ApiError>
+    where
+        F: FnOnce(JobProgress) -> Fut + Send + 'static,
+        Fut: Future<Output = JobOutcome> + Send + 'static,
+    {
+        let audit = Arc::clone(&self.services.audit);
+        let mut finished = self.audit_event(action, target, AuditOutcome::Ok, None, None);
+        let spec = JobSpec {
+            kind: action.to_owned(),
+            target: target.to_owned(),
+            actor: self.principal.actor(),
+            started_by: Some(self.principal.key_id.clone()),
+        };
+        let job = self
+            .services
+            .jobs
+            .submit(
+                spec,
+                Box::new(move |progress: JobProgress| {
+                    Box::pin(async move {
+                        let outcome = work(progress).await;
+                        if let Err(failure) = &outcome {
+                            finished.outcome = AuditOutcome::Failed;
+                            finished.detail = Some(failure.error.clone());
+                        }
+                        finished.at = now();
+                        audit.record(finished).await;
+                        outcome
+                    })
+                }),
+            )
+            .await?;
+        let mut response = ApiResponse::json(
+            StatusCode::ACCEPTED,
+            &Accepted {
+                job_id: job.id.as_str(),
+                status: "accepted",
+            },
+        );
+        response.set_header(http::header::LOCATION, &format!("/api/v1/jobs/{}", job.id));
+        Ok(response)
+    }
+
+    /// The deadline of one node call made by a job.
+    pub(crate) fn job_deadline(&self) -> Duration {
+        self.services.config.job_node_deadline
     }
 
     /// An audit event for an action of this request's principal.
@@ -69,5 +148,27 @@ impl RequestContext<'_> {
         };
         let event = self.audit_event(action, target, outcome, Some(status), detail);
         self.services.audit.record(event).await;
+    }
+}
+
+#[derive(Serialize)]
+struct Accepted<'a> {
+    job_id: &'a str,
+    status: &'static str,
+}
+
+/// Runs one node call inside a job, bounded by `deadline`; a failure becomes
+/// the job's error.
+pub(crate) async fn within_deadline<T>(
+    deadline: Duration,
+    node: &NodeId,
+    call: impl Future<Output = Result<T, crate::node::NodeError>>,
+) -> Result<T, JobFailure> {
+    match tokio::time::timeout(deadline, call).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(err)) => Err(JobFailure::from(err.to_string())),
+        Err(_) => Err(JobFailure::from(format!(
+            "node {node} did not finish in time"
+        ))),
     }
 }

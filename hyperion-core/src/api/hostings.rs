@@ -7,12 +7,11 @@ use http::StatusCode;
 use serde::Serialize;
 
 use super::RequestContext;
-use crate::audit::AuditOutcome;
+use super::context::within_deadline;
 use crate::authz::{Access, require, require_hosting_access, resolve_manage};
 use crate::capability::Capability;
 use crate::error::ApiError;
 use crate::http::ApiResponse;
-use crate::jobs::{JobProgress, JobSpec};
 use crate::keys::KeyScope;
 use crate::model::{Hosting, HostingId, HostingState, MAX_DOMAIN_LEN, NodeId};
 use crate::node::{DeleteOptions, ListQuery};
@@ -174,12 +173,6 @@ async fn toggle(ctx: &RequestContext<'_>, toggle: Toggle) -> Result<ApiResponse,
     ))
 }
 
-#[derive(Serialize)]
-struct Accepted<'a> {
-    job_id: &'a str,
-    status: &'static str,
-}
-
 /// `DELETE /hostings/{id}?keep_user&keep_database`: 202 and a job.
 pub(crate) async fn delete(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiError> {
     let selector = ctx.hosting_selector()?;
@@ -200,49 +193,13 @@ pub(crate) async fn delete(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiE
         ));
     }
     let id = located.hosting.summary.id.clone();
+    let target = id.to_string();
     let node = located.node;
-    let deadline = ctx.services.config.job_node_deadline;
-    let audit = Arc::clone(&ctx.services.audit);
-    let mut finished_event =
-        ctx.audit_event("hosting.delete", id.as_str(), AuditOutcome::Ok, None, None);
-    let spec = JobSpec {
-        kind: "hosting.delete".to_owned(),
-        target: id.to_string(),
-        actor: ctx.principal.actor(),
-        started_by: Some(ctx.principal.key_id.clone()),
-    };
-    let job = ctx
-        .services
-        .jobs
-        .submit(
-            spec,
-            Box::new(move |progress: JobProgress| {
-                Box::pin(async move {
-                    progress.step(&format!("deleting on {}", node.id()), 10);
-                    let outcome =
-                        match tokio::time::timeout(deadline, node.delete(&id, options)).await {
-                            Ok(Ok(())) => Ok(None),
-                            Ok(Err(err)) => Err(err.to_string()),
-                            Err(_) => Err(format!("node {} did not finish in time", node.id())),
-                        };
-                    if let Err(err) = &outcome {
-                        finished_event.outcome = AuditOutcome::Failed;
-                        finished_event.detail = Some(err.clone());
-                    }
-                    finished_event.at = crate::model::now();
-                    audit.record(finished_event).await;
-                    outcome
-                })
-            }),
-        )
-        .await?;
-    let mut response = ApiResponse::json(
-        StatusCode::ACCEPTED,
-        &Accepted {
-            job_id: job.id.as_str(),
-            status: "accepted",
-        },
-    );
-    response.set_header(http::header::LOCATION, &format!("/api/v1/jobs/{}", job.id));
-    Ok(response)
+    let deadline = ctx.job_deadline();
+    ctx.start_job("hosting.delete", &target, move |progress| async move {
+        progress.step(&format!("deleting on {}", node.id()), 10);
+        within_deadline(deadline, node.id(), node.delete(&id, options)).await?;
+        Ok(None)
+    })
+    .await
 }

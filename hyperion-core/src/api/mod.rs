@@ -5,12 +5,16 @@
 //! takes one → endpoint. Whatever fails, the answer is the JSON envelope;
 //! even a panicking endpoint becomes a `500 internal`.
 
+mod config;
 mod context;
 mod hostings;
+mod idempotent;
 mod jobs;
 mod keys;
 mod me;
 mod nodes;
+mod operations;
+mod provisioning;
 #[cfg(all(test, feature = "mock"))]
 mod tests;
 
@@ -30,13 +34,16 @@ use crate::cluster::Cluster;
 use crate::error::ApiError;
 use crate::http::routes::{Endpoint, match_route};
 use crate::http::{ApiResponse, Query, RequestHead, read_limited};
+use crate::idempotency::{IdempotencyStore, MemoryIdempotencyStore};
 use crate::jobs::{JobRunner, TokioJobRunner};
 use crate::keys::KeyStore;
 use crate::memory::{MemoryKeyStore, MemoryOwnerDirectory};
 use crate::owner::OwnerDirectory;
+use crate::placement::{FewestHostings, PlacementStrategy};
 use crate::random;
 
 pub(crate) use context::RequestContext;
+pub use idempotent::{IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_REPLAYED_HEADER};
 
 /// The request-id header, read from sane requests and set on every response.
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
@@ -72,6 +79,9 @@ pub(crate) struct Services {
     pub(crate) owners: Arc<dyn OwnerDirectory>,
     pub(crate) jobs: Arc<dyn JobRunner>,
     pub(crate) audit: Arc<dyn AuditSink>,
+    pub(crate) idempotency: Arc<dyn IdempotencyStore>,
+    pub(crate) placement: Arc<dyn PlacementStrategy>,
+    pub(crate) reservations: provisioning::DomainReservations,
     pub(crate) config: ApiConfig,
 }
 
@@ -88,6 +98,8 @@ pub struct HyperionApiBuilder {
     owners: Option<Arc<dyn OwnerDirectory>>,
     jobs: Option<Arc<dyn JobRunner>>,
     audit: Option<Arc<dyn AuditSink>>,
+    idempotency: Option<Arc<dyn IdempotencyStore>>,
+    placement: Option<Arc<dyn PlacementStrategy>>,
     config: ApiConfig,
 }
 
@@ -121,6 +133,20 @@ impl HyperionApiBuilder {
         self
     }
 
+    /// Where idempotent answers are kept (default: [`MemoryIdempotencyStore`]).
+    #[must_use]
+    pub fn idempotency_store(mut self, store: Arc<dyn IdempotencyStore>) -> Self {
+        self.idempotency = Some(store);
+        self
+    }
+
+    /// How new hostings are placed (default: [`FewestHostings`]).
+    #[must_use]
+    pub fn placement(mut self, strategy: Arc<dyn PlacementStrategy>) -> Self {
+        self.placement = Some(strategy);
+        self
+    }
+
     /// Tunables (default: [`ApiConfig::default`]).
     #[must_use]
     pub fn config(mut self, config: ApiConfig) -> Self {
@@ -141,6 +167,11 @@ impl HyperionApiBuilder {
                     .jobs
                     .unwrap_or_else(|| Arc::new(TokioJobRunner::default())),
                 audit: self.audit.unwrap_or_else(|| Arc::new(TracingAuditSink)),
+                idempotency: self
+                    .idempotency
+                    .unwrap_or_else(|| Arc::new(MemoryIdempotencyStore::default())),
+                placement: self.placement.unwrap_or_else(|| Arc::new(FewestHostings)),
+                reservations: provisioning::DomainReservations::default(),
                 config: self.config,
             }),
         }
@@ -156,6 +187,8 @@ impl HyperionApi {
             owners: None,
             jobs: None,
             audit: None,
+            idempotency: None,
+            placement: None,
             config: ApiConfig::default(),
         }
     }
@@ -228,25 +261,48 @@ impl HyperionApi {
             services,
             principal,
             request_id,
+            raw_path: &head.path,
             route,
             query: Query::parse(head.query.as_deref()),
             body,
             peer: head.peer.map(|peer| peer.ip()),
         };
-        match ctx.route.spec.endpoint {
-            Endpoint::Me => me::show(&ctx).await,
-            Endpoint::ListHostings => hostings::list(&ctx).await,
-            Endpoint::GetHosting => hostings::show(&ctx).await,
-            Endpoint::SuspendHosting => hostings::suspend(&ctx).await,
-            Endpoint::ResumeHosting => hostings::resume(&ctx).await,
-            Endpoint::DeleteHosting => hostings::delete(&ctx).await,
-            Endpoint::ListNodes => nodes::list(&ctx).await,
-            Endpoint::GetJob => jobs::show(&ctx).await,
-            Endpoint::MintKey => keys::mint(&ctx).await,
-            Endpoint::ListKeys => keys::list(&ctx).await,
-            Endpoint::GetKey => keys::show(&ctx).await,
-            Endpoint::RevokeKey => keys::revoke(&ctx).await,
+        if ctx.route.spec.idempotent {
+            idempotent::run_idempotent(&ctx, &head.headers, dispatch(&ctx)).await
+        } else {
+            dispatch(&ctx).await
         }
+    }
+}
+
+/// Calls the endpoint function of the matched route.
+async fn dispatch(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiError> {
+    use config::Setting;
+    match ctx.route.spec.endpoint {
+        Endpoint::Me => me::show(ctx).await,
+        Endpoint::ListHostings => hostings::list(ctx).await,
+        Endpoint::CreateHosting => provisioning::create(ctx).await,
+        Endpoint::GetHosting => hostings::show(ctx).await,
+        Endpoint::SuspendHosting => hostings::suspend(ctx).await,
+        Endpoint::ResumeHosting => hostings::resume(ctx).await,
+        Endpoint::DeleteHosting => hostings::delete(ctx).await,
+        Endpoint::PatchLimits => config::patch(ctx, Setting::Limits).await,
+        Endpoint::PatchPhp => config::patch(ctx, Setting::Php).await,
+        Endpoint::PatchVhost => config::patch(ctx, Setting::Vhost).await,
+        Endpoint::PatchExpiry => config::patch(ctx, Setting::Expiry).await,
+        Endpoint::PatchQuota => config::patch(ctx, Setting::Quota).await,
+        Endpoint::StartBackup => operations::backup(ctx).await,
+        Endpoint::ListBackups => operations::list_backups(ctx).await,
+        Endpoint::StartRestore => operations::restore(ctx).await,
+        Endpoint::IssueCertificate => operations::issue_certificate(ctx).await,
+        Endpoint::InstallWordPress => operations::install_wordpress(ctx).await,
+        Endpoint::RenewAllCertificates => operations::renew_all(ctx).await,
+        Endpoint::ListNodes => nodes::list(ctx).await,
+        Endpoint::GetJob => jobs::show(ctx).await,
+        Endpoint::MintKey => keys::mint(ctx).await,
+        Endpoint::ListKeys => keys::list(ctx).await,
+        Endpoint::GetKey => keys::show(ctx).await,
+        Endpoint::RevokeKey => keys::revoke(ctx).await,
     }
 }
 

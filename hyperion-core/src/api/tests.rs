@@ -175,3 +175,197 @@ async fn a_panicking_node_becomes_an_internal_envelope() {
     assert!(!text.contains("implementation bug"), "{text}");
     assert!(response.headers.contains_key("x-request-id"));
 }
+
+mod provisioning {
+    use std::sync::{Arc, Mutex};
+
+    use http::{HeaderMap, Method, StatusCode};
+
+    use super::{DOMAIN, node_with_id, sample_hosting};
+    use crate::HyperionApi;
+    use crate::audit::{AuditEvent, MockAuditSink};
+    use crate::capability::CapSet;
+    use crate::cluster::Cluster;
+    use crate::http::{ApiResponse, RequestHead};
+    use crate::keys::NewKey;
+    use crate::memory::{MemoryKeyStore, MemoryOwnerDirectory};
+    use crate::model::{ConfigChange, HostingState};
+    use crate::node::MockNode;
+
+    const PASSWORD: &str = "correct-horse-battery";
+
+    async fn api_with(node: MockNode, audit: MockAuditSink) -> (HyperionApi, String) {
+        let owners = Arc::new(MemoryOwnerDirectory::new());
+        owners.set("owner".parse().unwrap(), CapSet::all());
+        let api = HyperionApi::builder(Cluster::new(vec![Arc::new(node)]))
+            .key_store(Arc::new(MemoryKeyStore::new()))
+            .owner_directory(owners)
+            .audit_sink(Arc::new(audit))
+            .build();
+        let key = api
+            .mint_key(NewKey::new("ops", "owner".parse().unwrap(), CapSet::all()))
+            .await
+            .unwrap();
+        (api, key.secret.expose().to_owned())
+    }
+
+    async fn send(
+        api: &HyperionApi,
+        key: &str,
+        method: Method,
+        path: &str,
+        body: &str,
+    ) -> ApiResponse {
+        let mut headers = HeaderMap::new();
+        headers.insert("authorization", format!("Bearer {key}").parse().unwrap());
+        let head = RequestHead::new(method, &path.parse().unwrap(), headers, None);
+        let chunk = bytes::Bytes::from(body.to_owned());
+        api.handle(
+            head,
+            futures::stream::iter([Ok::<_, std::io::Error>(chunk)]),
+        )
+        .await
+    }
+
+    /// An audit sink that keeps every event it is given.
+    fn recording_sink(events: Arc<Mutex<Vec<AuditEvent>>>) -> MockAuditSink {
+        let mut audit = MockAuditSink::new();
+        audit
+            .expect_record()
+            .returning(move |event| events.lock().unwrap().push(event));
+        audit
+    }
+
+    #[tokio::test]
+    async fn a_refused_create_never_reaches_a_node() {
+        let mut node = node_with_id();
+        node.expect_create().times(0);
+        node.expect_info().times(0);
+        node.expect_find_hosting().times(0);
+        let (api, key) = api_with(node, recording_sink(Arc::default())).await;
+        for body in [
+            r#"{"domain": "bad domain"}"#,
+            r#"{"domain": "a.example", "php_version": "4"}"#,
+            "{",
+        ] {
+            let response = send(&api, &key, Method::POST, "/api/v1/hostings", body).await;
+            assert_eq!(response.status, StatusCode::BAD_REQUEST, "{body}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refused_patch_or_restore_never_changes_the_node() {
+        let hosting = sample_hosting(HostingState::Active);
+        let mut node = node_with_id();
+        node.expect_find_hosting()
+            .returning(move |_| Ok(Some(hosting.clone())));
+        node.expect_update_config().times(0);
+        node.expect_list_backups().returning(|_| Ok(Vec::new()));
+        node.expect_restore().times(0);
+        let (api, key) = api_with(node, recording_sink(Arc::default())).await;
+        let limits = send(
+            &api,
+            &key,
+            Method::PATCH,
+            &format!("/api/v1/hostings/{DOMAIN}/limits"),
+            r#"{"memory_mb": 1}"#,
+        )
+        .await;
+        assert_eq!(limits.status, StatusCode::BAD_REQUEST);
+        let restore = send(
+            &api,
+            &key,
+            Method::POST,
+            &format!("/api/v1/hostings/{DOMAIN}/restore"),
+            r#"{"backup_id": "nope"}"#,
+        )
+        .await;
+        assert_eq!(restore.status, StatusCode::NOT_FOUND);
+    }
+
+    #[tokio::test]
+    async fn passwords_reach_the_node_but_never_the_audit_sink() {
+        let hosting = sample_hosting(HostingState::Active);
+        let id = hosting.summary.id.clone();
+        let mut node = node_with_id();
+        let found = hosting.clone();
+        node.expect_find_hosting()
+            .returning(move |_| Ok(Some(found.clone())));
+        let updated = hosting.clone();
+        node.expect_update_config()
+            .withf(|_, change| {
+                matches!(change, ConfigChange::Vhost(v)
+                    if v.basic_auth_password.as_ref().map(|p| p.expose()) == Some(PASSWORD))
+            })
+            .times(1)
+            .returning(move |_, _| Ok(updated.clone()));
+        let (done, finished) = tokio::sync::oneshot::channel::<()>();
+        let done = Mutex::new(Some(done));
+        node.expect_install_wordpress()
+            .withf(move |hosting, install, _| {
+                *hosting == id && install.admin_password.expose() == PASSWORD
+            })
+            .times(1)
+            .returning(move |_, _, _| {
+                if let Some(done) = done.lock().unwrap().take() {
+                    let _ = done.send(());
+                }
+                Ok(())
+            });
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let (api, key) = api_with(node, recording_sink(Arc::clone(&events))).await;
+
+        let vhost = format!(r#"{{"basic_auth": {{"user": "staff", "password": "{PASSWORD}"}}}}"#);
+        let response = send(
+            &api,
+            &key,
+            Method::PATCH,
+            &format!("/api/v1/hostings/{DOMAIN}/vhost"),
+            &vhost,
+        )
+        .await;
+        assert_eq!(response.status, StatusCode::OK);
+        assert!(!String::from_utf8_lossy(&response.body).contains(PASSWORD));
+
+        let install = format!(
+            r#"{{"site_url": "https://{DOMAIN}", "title": "t", "admin_user": "a", "admin_email": "a@{DOMAIN}", "admin_password": "{PASSWORD}"}}"#
+        );
+        let response = send(
+            &api,
+            &key,
+            Method::POST,
+            &format!("/api/v1/hostings/{DOMAIN}/wp/install"),
+            &install,
+        )
+        .await;
+        assert_eq!(response.status, StatusCode::ACCEPTED);
+        finished.await.unwrap();
+        let job: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
+        let job_path = format!("/api/v1/jobs/{}", job["job_id"].as_str().unwrap());
+        // Wait for the job to record its end (and its audit event).
+        for _ in 0..1000 {
+            let job = send(&api, &key, Method::GET, &job_path, "").await;
+            let text = String::from_utf8_lossy(&job.body).into_owned();
+            assert!(
+                !text.contains(PASSWORD),
+                "the job record holds the password"
+            );
+            if text.contains("succeeded") {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        for _ in 0..1000 {
+            if events.lock().unwrap().len() >= 2 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        let events = events.lock().unwrap();
+        assert_eq!(events.len(), 2, "{events:?}");
+        for event in events.iter() {
+            let printed = format!("{event:?} {}", serde_json::to_string(event).unwrap());
+            assert!(!printed.contains(PASSWORD), "{printed}");
+        }
+    }
+}

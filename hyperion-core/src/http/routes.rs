@@ -15,6 +15,8 @@ pub enum Endpoint {
     Me,
     /// `GET /hostings`
     ListHostings,
+    /// `POST /hostings`
+    CreateHosting,
     /// `GET /hostings/{id}`
     GetHosting,
     /// `POST /hostings/{id}/suspend`
@@ -23,6 +25,28 @@ pub enum Endpoint {
     ResumeHosting,
     /// `DELETE /hostings/{id}`
     DeleteHosting,
+    /// `PATCH /hostings/{id}/limits`
+    PatchLimits,
+    /// `PATCH /hostings/{id}/php`
+    PatchPhp,
+    /// `PATCH /hostings/{id}/vhost`
+    PatchVhost,
+    /// `PATCH /hostings/{id}/expiry`
+    PatchExpiry,
+    /// `PATCH /hostings/{id}/quota`
+    PatchQuota,
+    /// `POST /hostings/{id}/backup`
+    StartBackup,
+    /// `GET /hostings/{id}/backups`
+    ListBackups,
+    /// `POST /hostings/{id}/restore`
+    StartRestore,
+    /// `POST /hostings/{id}/cert`
+    IssueCertificate,
+    /// `POST /hostings/{id}/wp/install`
+    InstallWordPress,
+    /// `POST /certs/renew-all`
+    RenewAllCertificates,
     /// `GET /nodes`
     ListNodes,
     /// `GET /jobs/{id}`
@@ -49,6 +73,9 @@ pub struct RouteSpec {
     pub endpoint: Endpoint,
     /// Whether the endpoint reads a request body.
     pub takes_body: bool,
+    /// Whether an `Idempotency-Key` makes retries safe (creating and
+    /// job-starting POSTs).
+    pub idempotent: bool,
 }
 
 const fn route(method: Method, pattern: &'static str, endpoint: Endpoint) -> RouteSpec {
@@ -57,15 +84,29 @@ const fn route(method: Method, pattern: &'static str, endpoint: Endpoint) -> Rou
         pattern,
         endpoint,
         takes_body: false,
+        idempotent: false,
     }
 }
 
-const fn route_with_body(method: Method, pattern: &'static str, endpoint: Endpoint) -> RouteSpec {
+/// A route that reads a JSON body.
+const fn with_body(method: Method, pattern: &'static str, endpoint: Endpoint) -> RouteSpec {
     RouteSpec {
         method,
         pattern,
         endpoint,
         takes_body: true,
+        idempotent: false,
+    }
+}
+
+/// A POST that creates something or starts a job: reads a body, honours `Idempotency-Key`.
+const fn creating(pattern: &'static str, endpoint: Endpoint) -> RouteSpec {
+    RouteSpec {
+        method: Method::POST,
+        pattern,
+        endpoint,
+        takes_body: true,
+        idempotent: true,
     }
 }
 
@@ -73,6 +114,7 @@ const fn route_with_body(method: Method, pattern: &'static str, endpoint: Endpoi
 pub const ROUTES: &[RouteSpec] = &[
     route(Method::GET, "/me", Endpoint::Me),
     route(Method::GET, "/hostings", Endpoint::ListHostings),
+    creating("/hostings", Endpoint::CreateHosting),
     route(Method::GET, "/hostings/{id}", Endpoint::GetHosting),
     route(Method::DELETE, "/hostings/{id}", Endpoint::DeleteHosting),
     route(
@@ -85,9 +127,28 @@ pub const ROUTES: &[RouteSpec] = &[
         "/hostings/{id}/resume",
         Endpoint::ResumeHosting,
     ),
+    with_body(
+        Method::PATCH,
+        "/hostings/{id}/limits",
+        Endpoint::PatchLimits,
+    ),
+    with_body(Method::PATCH, "/hostings/{id}/php", Endpoint::PatchPhp),
+    with_body(Method::PATCH, "/hostings/{id}/vhost", Endpoint::PatchVhost),
+    with_body(
+        Method::PATCH,
+        "/hostings/{id}/expiry",
+        Endpoint::PatchExpiry,
+    ),
+    with_body(Method::PATCH, "/hostings/{id}/quota", Endpoint::PatchQuota),
+    creating("/hostings/{id}/backup", Endpoint::StartBackup),
+    route(Method::GET, "/hostings/{id}/backups", Endpoint::ListBackups),
+    creating("/hostings/{id}/restore", Endpoint::StartRestore),
+    creating("/hostings/{id}/cert", Endpoint::IssueCertificate),
+    creating("/hostings/{id}/wp/install", Endpoint::InstallWordPress),
+    creating("/certs/renew-all", Endpoint::RenewAllCertificates),
     route(Method::GET, "/nodes", Endpoint::ListNodes),
     route(Method::GET, "/jobs/{id}", Endpoint::GetJob),
-    route_with_body(Method::POST, "/keys", Endpoint::MintKey),
+    with_body(Method::POST, "/keys", Endpoint::MintKey),
     route(Method::GET, "/keys", Endpoint::ListKeys),
     route(Method::GET, "/keys/{id}", Endpoint::GetKey),
     route(Method::DELETE, "/keys/{id}", Endpoint::RevokeKey),

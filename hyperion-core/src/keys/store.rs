@@ -2,7 +2,9 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::record::{ApiKeyRecord, KeyId};
+use super::scope::GrantLevel;
 use super::secret::KeyHash;
+use crate::model::HostingId;
 
 /// A storage failure. Shown to clients only as `internal`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -28,6 +30,14 @@ pub trait KeyStore: Send + Sync {
     async fn get(&self, id: &KeyId) -> Result<Option<ApiKeyRecord>, StoreError>;
     /// Every record, in id order.
     async fn list(&self) -> Result<Vec<ApiKeyRecord>, StoreError>;
+    /// Adds a grant to a grants-scoped key (a hosting it just created);
+    /// `false` if there is no such key. Keys with scope all are left alone.
+    async fn add_grant(
+        &self,
+        id: &KeyId,
+        hosting: &HostingId,
+        level: GrantLevel,
+    ) -> Result<bool, StoreError>;
     /// Marks the key revoked at `at`; `false` if there is no such key.
     /// Revoking twice keeps the first time.
     async fn revoke(&self, id: &KeyId, at: OffsetDateTime) -> Result<bool, StoreError>;

@@ -8,6 +8,18 @@ use std::str::FromStr;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use time::OffsetDateTime;
 
+mod config;
+mod ops;
+
+pub use config::{
+    BasicAuthPatch, BasicAuthView, BreachAction, CacheSettings, ConfigChange, ExpiryPatch, Limits,
+    LimitsPatch, PhpPatch, Quota, QuotaPatch, Redirect, VhostChange, VhostOptions, VhostPatch,
+};
+pub use ops::{
+    Backup, BackupId, Certificate, CreateHostingRequest, NewHosting, RenewReport, RestoreMode,
+    RestoreRequest, SecretString, WpInstall, WpInstallRequest,
+};
+
 /// A value a client sent that is not acceptable; the message says why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -284,36 +296,6 @@ pub struct Hosting {
     pub created_at: OffsetDateTime,
 }
 
-/// Resource limits of a hosting.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Limits {
-    /// CPU share in percent of one core.
-    pub cpu_percent: u32,
-    /// Memory in MiB.
-    pub memory_mb: u32,
-    /// Maximum number of processes.
-    pub max_processes: u32,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            cpu_percent: 100,
-            memory_mb: 512,
-            max_processes: 32,
-        }
-    }
-}
-
-/// Web-server options of a hosting.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct VhostOptions {
-    /// Redirect plain HTTP to HTTPS.
-    pub force_https: bool,
-    /// Serve a maintenance page instead of the site.
-    pub maintenance: bool,
-}
-
 /// Everything about one hosting.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HostingDetail {
@@ -332,6 +314,12 @@ pub struct HostingDetail {
     pub limits: Limits,
     /// Web-server options.
     pub vhost: VhostOptions,
+    /// Disk, memory and bandwidth quotas.
+    pub quota: Quota,
+    /// Whether it has a database.
+    pub database: bool,
+    /// The upstream of a reverse proxy.
+    pub proxy_upstream_url: Option<String>,
     /// When it expires, if it does.
     #[serde(with = "time::serde::rfc3339::option")]
     pub expires_at: Option<OffsetDateTime>,

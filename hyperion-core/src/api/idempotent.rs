@@ -1,0 +1,160 @@
+//! The `Idempotency-Key` wrapper around creating and job-starting endpoints
+//! (the rules are in [`crate::idempotency`]).
+
+use std::future::Future;
+use std::sync::Arc;
+
+use http::header::HeaderName;
+use http::{HeaderMap, HeaderValue, StatusCode};
+use sha2::{Digest, Sha256};
+
+use super::RequestContext;
+use crate::error::ApiError;
+use crate::http::ApiResponse;
+use crate::idempotency::{
+    Claim, IdempotencyScope, IdempotencyStore, MAX_IDEMPOTENCY_KEY_LEN, StoredResponse,
+};
+
+/// The request header.
+pub const IDEMPOTENCY_KEY_HEADER: HeaderName = HeaderName::from_static("idempotency-key");
+/// Set on a replayed answer.
+pub const IDEMPOTENT_REPLAYED_HEADER: HeaderName = HeaderName::from_static("idempotent-replayed");
+
+/// Headers of an answer worth keeping for a replay.
+const KEPT_HEADERS: [HeaderName; 2] = [http::header::LOCATION, http::header::CONTENT_TYPE];
+
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let mut values = headers.get_all(&IDEMPOTENCY_KEY_HEADER).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    let bad = || {
+        ApiError::Validation(format!(
+            "Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_LEN} visible ASCII characters, given once"
+        ))
+    };
+    if values.next().is_some() {
+        return Err(bad());
+    }
+    let key = value.to_str().map_err(|_| bad())?;
+    if key.is_empty()
+        || key.len() > MAX_IDEMPOTENCY_KEY_LEN
+        || !key.bytes().all(|b| b.is_ascii_graphic())
+    {
+        return Err(bad());
+    }
+    Ok(Some(key.to_owned()))
+}
+
+/// Frees a claim if the endpoint never finished (a panic, a dropped
+/// connection), so that the key does not stay "in flight" for a day.
+struct ClaimGuard {
+    store: Option<Arc<dyn IdempotencyStore>>,
+    scope: IdempotencyScope,
+}
+
+impl Drop for ClaimGuard {
+    fn drop(&mut self) {
+        if let Some(store) = self.store.take() {
+            let scope = self.scope.clone();
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(async move {
+                    if let Err(err) = store.release(&scope).await {
+                        tracing::warn!(error = %err, "could not release an idempotency claim");
+                    }
+                });
+            }
+        }
+    }
+}
+
+/// Runs `endpoint` at most once per (API key, `Idempotency-Key`), replaying
+/// its first successful answer to retries.
+pub(crate) async fn run_idempotent<F>(
+    ctx: &RequestContext<'_>,
+    headers: &HeaderMap,
+    endpoint: F,
+) -> Result<ApiResponse, ApiError>
+where
+    F: Future<Output = Result<ApiResponse, ApiError>>,
+{
+    let Some(key) = idempotency_key(headers)? else {
+        return endpoint.await;
+    };
+    let scope = IdempotencyScope {
+        api_key: ctx.principal.key_id.clone(),
+        key,
+    };
+    let fingerprint: [u8; 32] = Sha256::new()
+        .chain_update(ctx.route.spec.method.as_str())
+        .chain_update([0])
+        .chain_update(ctx.raw_path)
+        .chain_update([0])
+        .chain_update(&ctx.body)
+        .finalize()
+        .into();
+    let store = &ctx.services.idempotency;
+    match store.claim(&scope, fingerprint).await? {
+        Claim::Fresh => {}
+        Claim::Replay(stored) => return Ok(replay(stored)),
+        Claim::InFlight => {
+            return Err(ApiError::Conflict(
+                "a request with this Idempotency-Key is still being processed".to_owned(),
+            ));
+        }
+        Claim::Mismatch => {
+            return Err(ApiError::Conflict(
+                "this Idempotency-Key was already used for a different request".to_owned(),
+            ));
+        }
+    }
+    let mut guard = ClaimGuard {
+        store: Some(Arc::clone(store)),
+        scope,
+    };
+    let answer = endpoint.await;
+    let store = guard
+        .store
+        .take()
+        .expect("the guard holds the store until here");
+    match &answer {
+        Ok(response) if response.status.is_success() => {
+            let kept = StoredResponse {
+                status: response.status.as_u16(),
+                headers: KEPT_HEADERS
+                    .iter()
+                    .filter_map(|name| {
+                        let value = response.headers.get(name)?.to_str().ok()?;
+                        Some((name.as_str().to_owned(), value.to_owned()))
+                    })
+                    .collect(),
+                body: response.body.clone(),
+            };
+            store.complete(&guard.scope, kept).await?;
+        }
+        _ => store.release(&guard.scope).await?,
+    }
+    answer
+}
+
+fn replay(stored: StoredResponse) -> ApiResponse {
+    let mut headers = HeaderMap::new();
+    for (name, value) in &stored.headers {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::try_from(name.as_str()),
+            HeaderValue::from_str(value),
+        ) {
+            headers.insert(name, value);
+        }
+    }
+    headers.insert(
+        http::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    );
+    headers.insert(IDEMPOTENT_REPLAYED_HEADER, HeaderValue::from_static("true"));
+    ApiResponse {
+        status: StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK),
+        headers,
+        body: stored.body,
+    }
+}

@@ -1,0 +1,230 @@
+//! Slow operations on hostings (backup, restore, certificate, WordPress) and
+//! the cluster-wide certificate renewal: each answers 202 and runs as a job.
+
+use std::sync::Arc;
+
+use http::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::RequestContext;
+use super::context::within_deadline;
+use crate::authz::{
+    Access, require, require_cluster_scope, require_hosting_access, resolve_manage,
+};
+use crate::capability::Capability;
+use crate::error::ApiError;
+use crate::http::ApiResponse;
+use crate::jobs::JobFailure;
+use crate::model::{Backup, RestoreRequest, WpInstallRequest};
+
+/// `POST /hostings/{id}/backup` (capability `backup_run`).
+pub(crate) async fn backup(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiError> {
+    let selector = ctx.hosting_selector()?;
+    ctx.optional_json_body::<NoOptions>()?;
+    let located = resolve_manage(
+        &ctx.principal,
+        &ctx.services.cluster,
+        &selector,
+        Capability::BackupRun,
+    )
+    .await?;
+    let id = located.hosting.summary.id.clone();
+    let target = id.to_string();
+    let (node, deadline) = (located.node, ctx.job_deadline());
+    ctx.start_job("hosting.backup", &target, move |progress| async move {
+        progress.step("starting the backup", 5);
+        let backup = within_deadline(deadline, node.id(), node.backup(&id, &progress)).await?;
+        Ok(Some(
+            json!({"backup_id": backup.id, "size_bytes": backup.size_bytes}),
+        ))
+    })
+    .await
+}
+
+/// An empty options object: the body may be absent or `{}`, nothing else.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoOptions {}
+
+#[derive(Serialize)]
+struct BackupList {
+    items: Vec<Backup>,
+}
+
+/// `GET /hostings/{id}/backups` (capability `backup_run`; a view grant may read).
+pub(crate) async fn list_backups(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiError> {
+    let selector = ctx.hosting_selector()?;
+    let located = require_hosting_access(
+        &ctx.principal,
+        &ctx.services.cluster,
+        &selector,
+        Capability::BackupRun,
+        Access::Read,
+    )
+    .await?;
+    let node = located.node.as_ref();
+    let items = ctx
+        .services
+        .cluster
+        .call(node, node.list_backups(&located.hosting.summary.id))
+        .await?;
+    Ok(ApiResponse::json(StatusCode::OK, &BackupList { items }))
+}
+
+/// `POST /hostings/{id}/restore` (capability `backup_restore`). An unknown
+/// backup is refused before any job starts.
+pub(crate) async fn restore(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiError> {
+    let selector = ctx.hosting_selector()?;
+    let request: RestoreRequest = ctx.json_body()?;
+    let located = resolve_manage(
+        &ctx.principal,
+        &ctx.services.cluster,
+        &selector,
+        Capability::BackupRestore,
+    )
+    .await?;
+    let id = located.hosting.summary.id.clone();
+    let node = located.node;
+    let backups = ctx
+        .services
+        .cluster
+        .call(node.as_ref(), node.list_backups(&id))
+        .await?;
+    if !backups.iter().any(|backup| backup.id == request.backup_id) {
+        return Err(ApiError::NotFound(format!(
+            "backup `{}` not found for this hosting",
+            request.backup_id
+        )));
+    }
+    let target = id.to_string();
+    let deadline = ctx.job_deadline();
+    ctx.start_job("hosting.restore", &target, move |progress| async move {
+        progress.step(
+            &format!("restoring {} ({})", request.backup_id, request.mode),
+            5,
+        );
+        within_deadline(
+            deadline,
+            node.id(),
+            node.restore(&id, &request.backup_id, request.mode, &progress),
+        )
+        .await?;
+        Ok(Some(
+            json!({"backup_id": request.backup_id, "mode": request.mode}),
+        ))
+    })
+    .await
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CertificateRequest {
+    #[serde(default)]
+    staging: bool,
+}
+
+/// `POST /hostings/{id}/cert` `{staging?}` (capability `cert_manage`).
+pub(crate) async fn issue_certificate(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiError> {
+    let selector = ctx.hosting_selector()?;
+    let request: CertificateRequest = ctx.optional_json_body()?;
+    let located = resolve_manage(
+        &ctx.principal,
+        &ctx.services.cluster,
+        &selector,
+        Capability::CertManage,
+    )
+    .await?;
+    let id = located.hosting.summary.id.clone();
+    let target = id.to_string();
+    let (node, deadline) = (located.node, ctx.job_deadline());
+    ctx.start_job("hosting.cert", &target, move |progress| async move {
+        progress.step("requesting the certificate", 5);
+        let certificate = within_deadline(
+            deadline,
+            node.id(),
+            node.issue_certificate(&id, request.staging, &progress),
+        )
+        .await?;
+        Ok(Some(json!(certificate)))
+    })
+    .await
+}
+
+/// `POST /hostings/{id}/wp/install` (capability `wp_manage`). The admin
+/// password goes to the node and nowhere else: not into the job record, its
+/// result, a log or an audit event.
+pub(crate) async fn install_wordpress(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiError> {
+    let selector = ctx.hosting_selector()?;
+    let install = ctx.json_body::<WpInstallRequest>()?.validate()?;
+    let located = resolve_manage(
+        &ctx.principal,
+        &ctx.services.cluster,
+        &selector,
+        Capability::WpManage,
+    )
+    .await?;
+    let id = located.hosting.summary.id.clone();
+    let target = id.to_string();
+    let (node, deadline) = (located.node, ctx.job_deadline());
+    ctx.start_job("hosting.wp_install", &target, move |progress| async move {
+        progress.step("installing WordPress", 5);
+        within_deadline(
+            deadline,
+            node.id(),
+            node.install_wordpress(&id, &install, &progress),
+        )
+        .await?;
+        Ok(Some(
+            json!({"site_url": install.site_url, "admin_user": install.admin_user}),
+        ))
+    })
+    .await
+}
+
+/// `POST /certs/renew-all` (capability `cert_manage`, scope all): one job
+/// that sweeps every node at once and records which succeeded and which failed.
+pub(crate) async fn renew_all(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiError> {
+    require(&ctx.principal, Capability::CertManage)?;
+    require_cluster_scope(&ctx.principal)?;
+    ctx.optional_json_body::<NoOptions>()?;
+    let nodes: Vec<_> = ctx.services.cluster.nodes().to_vec();
+    let deadline = ctx.job_deadline();
+    ctx.start_job("certs.renew_all", "cluster", move |progress| async move {
+        let total = nodes.len().max(1);
+        let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let sweeps = nodes.iter().map(|node| {
+            let (progress, done) = (progress.clone(), Arc::clone(&done));
+            async move {
+                let report =
+                    within_deadline(deadline, node.id(), node.renew_certificates(&progress)).await;
+                let finished = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                progress.step(
+                    &format!("{finished} of {total} nodes swept"),
+                    (finished * 100 / total) as u8,
+                );
+                (node.id().clone(), report)
+            }
+        });
+        let mut succeeded = Vec::new();
+        let mut failed = Vec::new();
+        for (node, report) in futures::future::join_all(sweeps).await {
+            match report {
+                Ok(report) => succeeded.push(
+                    json!({"node": node, "renewed": report.renewed, "skipped": report.skipped}),
+                ),
+                Err(failure) => failed.push(json!({"node": node, "error": failure.error})),
+            }
+        }
+        let result = json!({"succeeded": succeeded, "failed": failed});
+        if failed.is_empty() {
+            Ok(Some(result))
+        } else {
+            Err(JobFailure {
+                error: format!("{} of {} nodes failed", failed.len(), nodes.len()),
+                result: Some(result),
+            })
+        }
+    })
+    .await
+}

@@ -1,0 +1,264 @@
+//! Idempotent retries of creating requests (`Idempotency-Key`).
+//!
+//! The first successful answer to a request is kept (at least 24 hours) per
+//! (API key, idempotency key). A retry with the same method, path and body
+//! gets that answer again, marked `Idempotent-Replayed: true`; the same key
+//! with another request is 409; a retry while the first is still running is
+//! 409 too, and never runs twice. Only successful answers are kept: after a
+//! failure the client may retry and the request runs again.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+use crate::keys::{KeyId, StoreError};
+
+/// How long answers are kept unless configured otherwise.
+pub const DEFAULT_IDEMPOTENCY_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Longest accepted `Idempotency-Key`.
+pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
+
+/// Whose retry this is: the API key that sent it and the client's idempotency key.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct IdempotencyScope {
+    /// The API key.
+    pub api_key: KeyId,
+    /// The client's `Idempotency-Key`.
+    pub key: String,
+}
+
+/// A kept answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// Headers worth replaying (`location`, `content-type`).
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Bytes,
+}
+
+/// What a store says when a request with an idempotency key arrives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Claim {
+    /// First time: run it (the key is now held as in flight).
+    Fresh,
+    /// Already answered: replay this.
+    Replay(StoredResponse),
+    /// The same request is still running.
+    InFlight,
+    /// The key was used for a different request.
+    Mismatch,
+}
+
+/// Where idempotency records live.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait IdempotencyStore: Send + Sync {
+    /// Claims `scope` for a request whose method, path and body hash to `fingerprint`.
+    async fn claim(
+        &self,
+        scope: &IdempotencyScope,
+        fingerprint: [u8; 32],
+    ) -> Result<Claim, StoreError>;
+    /// Keeps the answer of a claimed request.
+    async fn complete(
+        &self,
+        scope: &IdempotencyScope,
+        response: StoredResponse,
+    ) -> Result<(), StoreError>;
+    /// Forgets a claim whose request failed, so that a retry runs again.
+    async fn release(&self, scope: &IdempotencyScope) -> Result<(), StoreError>;
+}
+
+enum Entry {
+    InFlight {
+        fingerprint: [u8; 32],
+    },
+    Done {
+        fingerprint: [u8; 32],
+        response: StoredResponse,
+        at: Instant,
+    },
+}
+
+/// Records in memory. Kept answers expire after the TTL; past `max_entries`
+/// kept answers the oldest go first, so memory stays bounded.
+pub struct MemoryIdempotencyStore {
+    entries: Mutex<HashMap<IdempotencyScope, Entry>>,
+    ttl: Duration,
+    max_entries: usize,
+}
+
+impl Default for MemoryIdempotencyStore {
+    fn default() -> Self {
+        Self::new(DEFAULT_IDEMPOTENCY_TTL, 100_000)
+    }
+}
+
+impl MemoryIdempotencyStore {
+    /// A store keeping answers for `ttl`, at most `max_entries` of them.
+    pub fn new(ttl: Duration, max_entries: usize) -> Self {
+        MemoryIdempotencyStore {
+            entries: Mutex::default(),
+            ttl,
+            max_entries: max_entries.max(1),
+        }
+    }
+
+    fn evict(&self, entries: &mut HashMap<IdempotencyScope, Entry>) {
+        let now = Instant::now();
+        entries.retain(|_, entry| match entry {
+            Entry::Done { at, .. } => now.duration_since(*at) < self.ttl,
+            Entry::InFlight { .. } => true,
+        });
+        while entries.len() > self.max_entries {
+            let oldest = entries
+                .iter()
+                .filter_map(|(scope, entry)| match entry {
+                    Entry::Done { at, .. } => Some((*at, scope.clone())),
+                    Entry::InFlight { .. } => None,
+                })
+                .min_by_key(|(at, _)| *at)
+                .map(|(_, scope)| scope);
+            match oldest {
+                Some(scope) => {
+                    entries.remove(&scope);
+                }
+                None => break,
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl IdempotencyStore for MemoryIdempotencyStore {
+    async fn claim(
+        &self,
+        scope: &IdempotencyScope,
+        fingerprint: [u8; 32],
+    ) -> Result<Claim, StoreError> {
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(Entry::Done { at, .. }) = entries.get(scope) {
+            if at.elapsed() >= self.ttl {
+                entries.remove(scope);
+            }
+        }
+        Ok(match entries.get(scope) {
+            None => {
+                entries.insert(scope.clone(), Entry::InFlight { fingerprint });
+                Claim::Fresh
+            }
+            Some(
+                Entry::InFlight { fingerprint: held }
+                | Entry::Done {
+                    fingerprint: held, ..
+                },
+            ) if *held != fingerprint => Claim::Mismatch,
+            Some(Entry::InFlight { .. }) => Claim::InFlight,
+            Some(Entry::Done { response, .. }) => Claim::Replay(response.clone()),
+        })
+    }
+
+    async fn complete(
+        &self,
+        scope: &IdempotencyScope,
+        response: StoredResponse,
+    ) -> Result<(), StoreError> {
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        let fingerprint = match entries.get(scope) {
+            Some(Entry::InFlight { fingerprint }) => *fingerprint,
+            _ => {
+                return Err(StoreError(
+                    "completing an idempotency key that is not in flight".to_owned(),
+                ));
+            }
+        };
+        entries.insert(
+            scope.clone(),
+            Entry::Done {
+                fingerprint,
+                response,
+                at: Instant::now(),
+            },
+        );
+        self.evict(&mut entries);
+        Ok(())
+    }
+
+    async fn release(&self, scope: &IdempotencyScope) -> Result<(), StoreError> {
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        if matches!(entries.get(scope), Some(Entry::InFlight { .. })) {
+            entries.remove(scope);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scope(key: &str) -> IdempotencyScope {
+        IdempotencyScope {
+            api_key: KeyId::parse("key_a").unwrap(),
+            key: key.to_owned(),
+        }
+    }
+
+    fn response() -> StoredResponse {
+        StoredResponse {
+            status: 201,
+            headers: vec![("location".into(), "/x".into())],
+            body: Bytes::from_static(b"{}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn claim_complete_replay_mismatch() {
+        let store = MemoryIdempotencyStore::default();
+        assert_eq!(store.claim(&scope("k"), [1; 32]).await, Ok(Claim::Fresh));
+        assert_eq!(store.claim(&scope("k"), [1; 32]).await, Ok(Claim::InFlight));
+        assert_eq!(store.claim(&scope("k"), [2; 32]).await, Ok(Claim::Mismatch));
+        store.complete(&scope("k"), response()).await.unwrap();
+        assert_eq!(
+            store.claim(&scope("k"), [1; 32]).await,
+            Ok(Claim::Replay(response()))
+        );
+        assert_eq!(store.claim(&scope("k"), [2; 32]).await, Ok(Claim::Mismatch));
+        // Another API key with the same idempotency key is another scope.
+        let other = IdempotencyScope {
+            api_key: KeyId::parse("key_b").unwrap(),
+            key: "k".into(),
+        };
+        assert_eq!(store.claim(&other, [1; 32]).await, Ok(Claim::Fresh));
+    }
+
+    #[tokio::test]
+    async fn released_claims_run_again_and_old_answers_expire() {
+        let store = MemoryIdempotencyStore::new(Duration::from_millis(0), 10);
+        assert_eq!(store.claim(&scope("k"), [1; 32]).await, Ok(Claim::Fresh));
+        store.release(&scope("k")).await.unwrap();
+        assert_eq!(store.claim(&scope("k"), [1; 32]).await, Ok(Claim::Fresh));
+        store.complete(&scope("k"), response()).await.unwrap();
+        assert_eq!(store.claim(&scope("k"), [1; 32]).await, Ok(Claim::Fresh));
+    }
+
+    #[tokio::test]
+    async fn kept_answers_are_bounded() {
+        let store = MemoryIdempotencyStore::new(DEFAULT_IDEMPOTENCY_TTL, 2);
+        for key in ["a", "b", "c"] {
+            store.claim(&scope(key), [1; 32]).await.unwrap();
+            store.complete(&scope(key), response()).await.unwrap();
+        }
+        assert_eq!(store.claim(&scope("a"), [1; 32]).await, Ok(Claim::Fresh));
+        assert!(matches!(
+            store.claim(&scope("c"), [1; 32]).await,
+            Ok(Claim::Replay(_))
+        ));
+    }
+}
