@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::keys::KeyId;
+use crate::keys::{KeyId, StoreError};
 use crate::model::wire_enum;
 
 /// How an audited action ended.
@@ -32,6 +32,8 @@ wire_enum!(AuditOutcome, "audit outcome", {
 /// One audit record.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEvent {
+    /// Position in the log, assigned by the log when recorded (newer is larger).
+    pub id: u64,
     /// When.
     #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
@@ -41,6 +43,8 @@ pub struct AuditEvent {
     pub actor: String,
     /// The key used, if one was.
     pub key_id: Option<KeyId>,
+    /// The display prefix of a presented key that was refused (401), if it parsed.
+    pub key_prefix: Option<String>,
     /// What: `hosting.suspend`, `key.mint`, ...
     pub action: String,
     /// On what: a hosting id, a key id, ...
@@ -64,6 +68,51 @@ pub trait AuditSink: Send + Sync {
     async fn record(&self, event: AuditEvent);
 }
 
+/// A page request over the audit log: newest first, keyset on the event id.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// Only events older than this id (the cursor).
+    pub before: Option<u64>,
+    /// Page size.
+    pub limit: usize,
+    /// Only this actor.
+    pub actor: Option<String>,
+    /// Only this action.
+    pub action: Option<String>,
+    /// Only this target.
+    pub target: Option<String>,
+    /// Only this outcome.
+    pub outcome: Option<AuditOutcome>,
+}
+
+impl AuditQuery {
+    /// Whether `event` passes the filters (not the cursor).
+    pub fn matches(&self, event: &AuditEvent) -> bool {
+        self.actor.as_ref().is_none_or(|a| *a == event.actor)
+            && self.action.as_ref().is_none_or(|a| *a == event.action)
+            && self.target.as_ref().is_none_or(|t| *t == event.target)
+            && self.outcome.is_none_or(|o| o == event.outcome)
+    }
+}
+
+/// One page of the audit log.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct AuditPage {
+    /// Newest first.
+    pub items: Vec<AuditEvent>,
+    /// Where the next (older) page starts.
+    pub next_cursor: Option<String>,
+    /// How many events match.
+    pub total: u64,
+}
+
+/// Reads the audit log back, for `GET /api/v1/audit`.
+#[async_trait]
+pub trait AuditLog: Send + Sync {
+    /// One page of events, newest first.
+    async fn query(&self, query: &AuditQuery) -> Result<AuditPage, StoreError>;
+}
+
 /// Writes each event as a structured `tracing` event (target `hyperion::audit`).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct TracingAuditSink;
@@ -76,6 +125,7 @@ impl AuditSink for TracingAuditSink {
             request_id = %event.request_id,
             actor = %event.actor,
             key_id = event.key_id.as_ref().map(KeyId::as_str),
+            key_prefix = event.key_prefix.as_deref(),
             action = %event.action,
             target_id = %event.target,
             outcome = %event.outcome,
@@ -90,11 +140,17 @@ impl AuditSink for TracingAuditSink {
 /// How many events [`MemoryAuditSink`] keeps unless told otherwise.
 pub const DEFAULT_AUDIT_WINDOW: usize = 10_000;
 
-/// Keeps the newest events in memory, up to a bound.
+/// Keeps the newest events in memory, up to a bound, and reads them back.
 #[derive(Debug)]
 pub struct MemoryAuditSink {
-    events: Mutex<VecDeque<AuditEvent>>,
+    events: Mutex<Window>,
     capacity: usize,
+}
+
+#[derive(Debug, Default)]
+struct Window {
+    events: VecDeque<AuditEvent>,
+    next_id: u64,
 }
 
 impl Default for MemoryAuditSink {
@@ -107,7 +163,10 @@ impl MemoryAuditSink {
     /// A sink that keeps the newest `capacity` events.
     pub fn new(capacity: usize) -> Self {
         MemoryAuditSink {
-            events: Mutex::default(),
+            events: Mutex::new(Window {
+                events: VecDeque::new(),
+                next_id: 1,
+            }),
             capacity: capacity.max(1),
         }
     }
@@ -117,6 +176,7 @@ impl MemoryAuditSink {
         self.events
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+            .events
             .iter()
             .cloned()
             .collect()
@@ -124,18 +184,49 @@ impl MemoryAuditSink {
 }
 
 #[async_trait]
+impl AuditLog for MemoryAuditSink {
+    async fn query(&self, query: &AuditQuery) -> Result<AuditPage, StoreError> {
+        let window = self.events.lock().unwrap_or_else(PoisonError::into_inner);
+        let matching = || window.events.iter().rev().filter(|e| query.matches(e));
+        let total = matching().count() as u64;
+        let limit = query.limit.max(1);
+        let mut items: Vec<AuditEvent> = matching()
+            .filter(|e| query.before.is_none_or(|before| e.id < before))
+            .take(limit + 1)
+            .cloned()
+            .collect();
+        let next_cursor = (items.len() > limit).then(|| items[limit - 1].id.to_string());
+        items.truncate(limit);
+        Ok(AuditPage {
+            items,
+            next_cursor,
+            total,
+        })
+    }
+}
+
+#[async_trait]
 impl AuditSink for MemoryAuditSink {
-    async fn record(&self, event: AuditEvent) {
-        let mut events = self.events.lock().unwrap_or_else(PoisonError::into_inner);
-        if events.len() == self.capacity {
-            events.pop_front();
+    async fn record(&self, mut event: AuditEvent) {
+        let mut window = self.events.lock().unwrap_or_else(PoisonError::into_inner);
+        event.id = window.next_id;
+        window.next_id += 1;
+        if window.events.len() == self.capacity {
+            window.events.pop_front();
         }
-        events.push_back(event);
+        window.events.push_back(event);
     }
 }
 
 /// Sends every event to two sinks (e.g. memory for the API and tracing for the logs).
 pub struct TeeAuditSink<A, B>(pub A, pub B);
+
+#[async_trait]
+impl<T: AuditSink + ?Sized> AuditSink for std::sync::Arc<T> {
+    async fn record(&self, event: AuditEvent) {
+        (**self).record(event).await;
+    }
+}
 
 #[async_trait]
 impl<A: AuditSink, B: AuditSink> AuditSink for TeeAuditSink<A, B> {
@@ -151,6 +242,8 @@ mod tests {
 
     fn event(n: u32) -> AuditEvent {
         AuditEvent {
+            id: 0,
+            key_prefix: None,
             at: crate::model::now(),
             request_id: format!("r{n}"),
             actor: "anonymous".into(),
@@ -172,5 +265,46 @@ mod tests {
         }
         let kept: Vec<_> = sink.events().into_iter().map(|e| e.request_id).collect();
         assert_eq!(kept, ["r1", "r2"]);
+    }
+
+    #[tokio::test]
+    async fn reads_newest_first_with_a_cursor_and_filters() {
+        let sink = MemoryAuditSink::new(100);
+        for n in 0..5 {
+            let mut e = event(n);
+            if n % 2 == 0 {
+                e.outcome = AuditOutcome::Denied;
+            }
+            sink.record(e).await;
+        }
+        let page = sink
+            .query(&AuditQuery {
+                limit: 2,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let ids: Vec<u64> = page.items.iter().map(|e| e.id).collect();
+        assert_eq!(ids, [5, 4]);
+        assert_eq!(page.total, 5);
+        assert_eq!(page.next_cursor.as_deref(), Some("4"));
+        let next = sink
+            .query(&AuditQuery {
+                limit: 2,
+                before: Some(4),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(next.items.iter().map(|e| e.id).collect::<Vec<_>>(), [3, 2]);
+        let denied = sink
+            .query(&AuditQuery {
+                limit: 10,
+                outcome: Some(AuditOutcome::Denied),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(denied.total, 3);
     }
 }

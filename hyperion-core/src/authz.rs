@@ -40,6 +40,10 @@ pub struct Principal {
     pub scope: KeyScope,
     /// When the key expires.
     pub expires_at: Option<OffsetDateTime>,
+    /// Client addresses the key may be used from (empty: anywhere).
+    pub ip_allowlist: Vec<String>,
+    /// Requests per minute (0: unlimited).
+    pub rate_limit_per_min: u32,
 }
 
 impl Principal {
@@ -105,7 +109,7 @@ pub fn decide_hosting_access(
         // Out of scope: exactly the answer for a hosting that does not exist.
         (None, _) => {
             tracing::debug!(key = %principal.key_id, %hosting, "refused: hosting out of scope (answered 404)");
-            Err(ApiError::hosting_not_found())
+            Err(ApiError::OutOfScope)
         }
     }
 }
@@ -228,6 +232,8 @@ mod tests {
             caps,
             scope,
             expires_at: None,
+            ip_allowlist: Vec::new(),
+            rate_limit_per_min: 0,
         }
     }
 
@@ -269,7 +275,11 @@ mod tests {
     fn out_of_scope_is_indistinguishable_from_missing() {
         let tenant = principal(CapSet::all(), KeyScope::Grants(Default::default()));
         let hidden = decide_hosting_access(&tenant, &id("exists"), Access::Read).unwrap_err();
-        assert_eq!(hidden, ApiError::hosting_not_found());
+        let missing = ApiError::hosting_not_found();
+        assert_eq!(
+            (hidden.status(), hidden.code(), hidden.to_string()),
+            (missing.status(), missing.code(), missing.to_string())
+        );
     }
 
     /// (minter, caps, scope, expiry, expected code or `None` for allowed)

@@ -32,8 +32,10 @@ pub struct ClusterPage {
     pub items: Vec<Hosting>,
     /// Where the next page starts, if there is one.
     pub next_cursor: Option<HostingId>,
-    /// How many hostings match, over every asked node.
+    /// How many hostings match, over every node that answered.
     pub total: u64,
+    /// Nodes that failed or timed out; their hostings are missing from the page.
+    pub unavailable: Vec<(NodeId, NodeError)>,
 }
 
 /// The set of nodes.
@@ -116,6 +118,9 @@ impl Cluster {
 
     /// One page of hostings: the query is pushed down to every node (or only
     /// to `node`), the nodes' pages are merged by id and cut to `limit`.
+    ///
+    /// Nodes that fail or time out are listed in `unavailable` and the page is
+    /// built from the others; only when no asked node answers is it an error.
     pub async fn list(
         &self,
         node: Option<&NodeId>,
@@ -128,23 +133,35 @@ impl Cluster {
             ],
             None => self.nodes.iter().collect(),
         };
-        let pages = futures::future::join_all(
-            asked
-                .iter()
-                .map(|node| self.call(node.as_ref(), node.list_hostings(query))),
-        )
+        let pages = futures::future::join_all(asked.iter().map(|node| async move {
+            (
+                node.id().clone(),
+                self.call(node.as_ref(), node.list_hostings(query)).await,
+            )
+        }))
         .await;
         let mut items = Vec::new();
         let mut total = 0;
-        for page in pages {
-            let page = page.map_err(ApiError::from)?;
-            total += page.total;
-            items.extend(
-                page.items
-                    .into_iter()
-                    .filter(|h| query.after.as_ref().is_none_or(|after| h.id > *after))
-                    .take(query.limit + 1),
-            );
+        let mut unavailable = Vec::new();
+        for (node, page) in pages {
+            match page {
+                Ok(page) => {
+                    total += page.total;
+                    items.extend(
+                        page.items
+                            .into_iter()
+                            .filter(|h| query.after.as_ref().is_none_or(|after| h.id > *after))
+                            .take(query.limit + 1),
+                    );
+                }
+                Err(err) => {
+                    tracing::warn!(%node, error = %err, "a node failed to list its hostings");
+                    unavailable.push((node, err));
+                }
+            }
+        }
+        if !asked.is_empty() && unavailable.len() == asked.len() {
+            return Err(worst_failure(unavailable));
         }
         items.sort_unstable_by(|a, b| a.id.cmp(&b.id));
         let limit = query.limit.max(1);
@@ -154,6 +171,7 @@ impl Cluster {
             items,
             next_cursor,
             total,
+            unavailable,
         })
     }
 
@@ -176,5 +194,22 @@ impl Cluster {
             }
         }))
         .await
+    }
+}
+
+/// The error for a set of failed nodes: a timeout if every one timed out
+/// (504), a node failure otherwise (502).
+pub fn worst_failure(failures: Vec<(NodeId, NodeError)>) -> ApiError {
+    let names: Vec<String> = failures.iter().map(|(node, _)| node.to_string()).collect();
+    if failures
+        .iter()
+        .all(|(_, err)| matches!(err, NodeError::Timeout { .. }))
+    {
+        ApiError::UpstreamTimeout(format!(
+            "nodes did not answer in time: {}",
+            names.join(", ")
+        ))
+    } else {
+        ApiError::Upstream(format!("nodes are unavailable: {}", names.join(", ")))
     }
 }

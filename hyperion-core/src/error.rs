@@ -19,6 +19,10 @@ pub enum ApiError {
     /// Unknown route or resource, or a resource the key may not see.
     #[error("{0}")]
     NotFound(String),
+    /// A hosting the key may not see. On the wire it is, word for word,
+    /// [`ApiError::hosting_not_found`]; only the audit log tells them apart.
+    #[error("hosting not found")]
+    OutOfScope,
     /// The path exists but not for this method.
     #[error("method {method} is not allowed on this path (allowed: {})", allow_list(.allow))]
     MethodNotAllowed {
@@ -77,7 +81,7 @@ impl ApiError {
         match self {
             ApiError::Unauthorized(_) => "unauthorized",
             ApiError::Forbidden(_) => "forbidden",
-            ApiError::NotFound(_) => "not_found",
+            ApiError::NotFound(_) | ApiError::OutOfScope => "not_found",
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::Validation(_) => "validation",
             ApiError::Conflict(_) => "conflict",
@@ -94,7 +98,7 @@ impl ApiError {
         match self {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::NotFound(_) | ApiError::OutOfScope => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Validation(_) => StatusCode::BAD_REQUEST,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
@@ -109,7 +113,20 @@ impl ApiError {
     /// The answer for a hosting that does not exist *or* that the key may not
     /// see: one constructor, so the two can never be told apart.
     pub fn hosting_not_found() -> Self {
+        // Keep in step with the message of `OutOfScope`.
         ApiError::NotFound("hosting not found".to_owned())
+    }
+
+    /// Whether this is a refusal (401, 403, 404 by scope, 429), which the
+    /// audit log records as `denied`.
+    pub fn is_refusal(&self) -> bool {
+        matches!(
+            self,
+            ApiError::Unauthorized(_)
+                | ApiError::Forbidden(_)
+                | ApiError::OutOfScope
+                | ApiError::RateLimited { .. }
+        )
     }
 
     /// A bug, with its detail kept for the log.

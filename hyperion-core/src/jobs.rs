@@ -7,6 +7,7 @@ use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::FutureExt;
@@ -187,6 +188,7 @@ pub const DEFAULT_FINISHED_JOBS_KEPT: usize = 10_000;
 struct JobTable {
     jobs: HashMap<JobId, Job>,
     finished: VecDeque<JobId>,
+    unfinished: usize,
 }
 
 /// The default runner: each job is a tokio task; records live in memory and
@@ -195,6 +197,7 @@ struct JobTable {
 pub struct TokioJobRunner {
     table: Arc<Mutex<JobTable>>,
     keep_finished: usize,
+    idle: Arc<tokio::sync::Notify>,
 }
 
 impl Default for TokioJobRunner {
@@ -209,6 +212,28 @@ impl TokioJobRunner {
         TokioJobRunner {
             table: Arc::default(),
             keep_finished: keep_finished.max(1),
+            idle: Arc::default(),
+        }
+    }
+
+    /// How many jobs are queued or running.
+    pub fn unfinished(&self) -> usize {
+        self.table
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .unfinished
+    }
+
+    /// Waits until no job is queued or running, or `grace` has passed (for a
+    /// clean shutdown); answers how many are still unfinished.
+    pub async fn drain(&self, grace: Duration) -> usize {
+        let deadline = tokio::time::Instant::now() + grace;
+        loop {
+            let notified = self.idle.notified();
+            let left = self.unfinished();
+            if left == 0 || tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return self.unfinished();
+            }
         }
     }
 
@@ -224,6 +249,10 @@ impl TokioJobRunner {
         job.updated_at = now();
         if job.state.is_finished() {
             job.finished_at = Some(job.updated_at);
+            table.unfinished -= 1;
+            if table.unfinished == 0 {
+                self.idle.notify_waiters();
+            }
             table.finished.push_back(id.clone());
             while table.finished.len() > self.keep_finished {
                 if let Some(oldest) = table.finished.pop_front() {
@@ -274,11 +303,11 @@ impl JobRunner for TokioJobRunner {
             updated_at: created_at,
             finished_at: None,
         };
-        self.table
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .jobs
-            .insert(job.id.clone(), job.clone());
+        {
+            let mut table = self.table.lock().unwrap_or_else(PoisonError::into_inner);
+            table.jobs.insert(job.id.clone(), job.clone());
+            table.unfinished += 1;
+        }
         let runner = self.clone();
         let id = job.id.clone();
         let progress = JobProgress::new(move |step, percent| {
@@ -379,6 +408,28 @@ mod tests {
             .unwrap();
         let done = wait_finished(&runner, &next.id).await;
         assert_eq!(done.error.as_deref(), Some("no disk"));
+    }
+
+    #[tokio::test]
+    async fn drain_waits_for_running_jobs_within_the_grace() {
+        let runner = TokioJobRunner::default();
+        let (go, wait) = tokio::sync::oneshot::channel::<()>();
+        runner
+            .submit(
+                spec(),
+                Box::new(|_| {
+                    Box::pin(async move {
+                        wait.await.ok();
+                        Ok(None)
+                    })
+                }),
+            )
+            .await
+            .unwrap();
+        assert_eq!(runner.unfinished(), 1);
+        assert_eq!(runner.drain(Duration::from_millis(20)).await, 1);
+        go.send(()).unwrap();
+        assert_eq!(runner.drain(Duration::from_secs(30)).await, 0);
     }
 
     #[tokio::test]

@@ -13,6 +13,7 @@ pub mod audit;
 pub mod auth;
 pub mod authz;
 pub mod capability;
+pub mod client_ip;
 pub mod cluster;
 pub mod error;
 pub mod http;
@@ -25,6 +26,7 @@ pub mod node;
 pub mod owner;
 pub mod placement;
 mod random;
+pub mod ratelimit;
 pub mod sim;
 
 pub use api::{ApiConfig, HyperionApi, HyperionApiBuilder};

@@ -31,6 +31,8 @@ pub enum SimFault {
     Fail = 1,
     /// No call ever answers.
     Hang = 2,
+    /// Every call panics (a bug in a node implementation).
+    Panic = 3,
 }
 
 #[derive(Default)]
@@ -145,6 +147,7 @@ impl SimNode {
                 reason: "simulated failure".to_owned(),
             }),
             f if f == SimFault::Hang as u8 => std::future::pending().await,
+            f if f == SimFault::Panic as u8 => panic!("simulated bug in node {}", self.id),
             _ => Ok(()),
         }
     }

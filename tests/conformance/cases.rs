@@ -1,6 +1,8 @@
 //! The cases. Each takes a running server and asserts what a client sees.
 
+mod hardening;
 mod provisioning;
+pub use hardening::*;
 pub use provisioning::*;
 
 use hyperion::keys::{GrantLevel, KeyScope};
@@ -343,8 +345,12 @@ const SUMMARY_FIELDS: [&str; 6] = [
 pub async fn hosting_list_has_the_documented_shape(s: &TestServer) {
     let reply = s.get("/api/v1/hostings?limit=5", &s.keys.admin).await;
     reply.assert_ok(200);
-    assert_eq!(sorted_keys(&reply.body), ["items", "next_cursor", "total"]);
+    assert_eq!(
+        sorted_keys(&reply.body),
+        ["items", "next_cursor", "total", "unavailable_nodes"]
+    );
     assert_eq!(reply.body["total"], 30);
+    assert_eq!(reply.body["unavailable_nodes"], json!([]));
     let items = reply.body["items"].as_array().unwrap();
     assert_eq!(items.len(), 5);
     for item in items {
@@ -1020,7 +1026,7 @@ pub async fn tenant_list_shows_only_granted_hostings(s: &TestServer) {
     let none = s.get("/api/v1/hostings", &nothing).await;
     assert_eq!(
         none.body,
-        json!({"items": [], "next_cursor": null, "total": 0})
+        json!({"items": [], "next_cursor": null, "total": 0, "unavailable_nodes": []})
     );
 }
 

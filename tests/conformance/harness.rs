@@ -10,7 +10,9 @@ use std::time::Duration;
 use hyperion::keys::KeyScope;
 use hyperion::memory::{MemoryKeyStore, MemoryOwnerDirectory};
 use hyperion::sim::{SimClusterSpec, SimNode};
-use hyperion::{CapSet, Capability, Cluster, HostingId, HyperionApi, NewKey, Node, OwnerId};
+use hyperion::{
+    ApiConfig, CapSet, Capability, Cluster, HostingId, HyperionApi, NewKey, Node, OwnerId,
+};
 use reqwest::Method;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
@@ -26,6 +28,17 @@ pub const SPEC: SimClusterSpec = SimClusterSpec {
     hostings: 30,
     latency: Duration::ZERO,
 };
+
+/// The deadline of one node call: short, so that a hung node costs a test
+/// little, yet far above what an in-memory node takes.
+pub const NODE_DEADLINE: Duration = Duration::from_secs(1);
+
+/// The fixture's body limit.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// The one trusted proxy: a second loopback address, which a test client can
+/// bind to (see [`TestServer::client_from`]).
+pub const TRUSTED_PROXY: &str = "127.0.0.2/32";
 
 /// The id of fixture hosting `index` (0-based).
 pub fn hosting_id(index: usize) -> HostingId {
@@ -89,14 +102,21 @@ impl TestServer {
                 .iter()
                 .map(|n| Arc::clone(n) as Arc<dyn Node>)
                 .collect(),
-        );
+        )
+        .with_deadline(NODE_DEADLINE);
         let key_store = Arc::new(MemoryKeyStore::new());
         let owners = Arc::new(MemoryOwnerDirectory::new());
         owners.set(owner("admin"), CapSet::all());
         owners.set(owner("demotable"), CapSet::all());
+        let config = ApiConfig {
+            body_limit: BODY_LIMIT,
+            trusted_proxies: vec![TRUSTED_PROXY.parse().expect("valid CIDR")],
+            ..ApiConfig::default()
+        };
         let api = HyperionApi::builder(cluster)
             .key_store(key_store.clone())
             .owner_directory(owners.clone())
+            .config(config)
             .build();
 
         let mint = |label: &str, owner_name: &str, caps: CapSet| {
@@ -164,6 +184,16 @@ impl TestServer {
                 spare,
             },
         }
+    }
+
+    /// A client whose connections come from `local` (a loopback address).
+    pub fn client_from(&self, local: &str) -> reqwest::Client {
+        reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(20))
+            .local_address(local.parse::<std::net::IpAddr>().expect("an address"))
+            .build()
+            .expect("http client")
     }
 
     /// Serves the same API with another adapter too; returns its base URL.

@@ -85,6 +85,16 @@ macro_rules! conformance_suite {
             certificate_job_reports_the_certificate,
             wordpress_install_never_shows_the_password,
             renew_all_sweeps_every_node_and_reports_each,
+            // hardening
+            spoofed_forwarding_headers_cannot_pass_an_allowlist,
+            a_trusted_proxy_forwards_the_client_address,
+            rate_limits_say_the_true_wait,
+            a_hung_node_costs_at_most_the_deadline,
+            a_failing_node_is_a_502_and_lists_go_on,
+            a_panicking_endpoint_is_a_500_and_the_server_goes_on,
+            bodies_over_the_limit_are_413_without_being_read,
+            the_audit_log_shows_who_did_what_and_who_was_refused,
+            hostile_inputs_answer_4xx_envelopes,
         );
     };
     (@cases $serve:path; $($case:ident),* $(,)?) => {

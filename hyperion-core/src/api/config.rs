@@ -28,16 +28,6 @@ pub(crate) enum Setting {
 }
 
 impl Setting {
-    fn action(self) -> &'static str {
-        match self {
-            Setting::Limits => "hosting.limits",
-            Setting::Php => "hosting.php",
-            Setting::Vhost => "hosting.vhost",
-            Setting::Expiry => "hosting.expiry",
-            Setting::Quota => "hosting.quota",
-        }
-    }
-
     /// The change this request's body makes to `current`.
     fn change(
         self,
@@ -82,7 +72,7 @@ impl Setting {
     }
 }
 
-/// One `PATCH`: authorize, validate and merge, apply on the node, audit.
+/// One `PATCH`: authorize, validate and merge, apply on the node.
 pub(crate) async fn patch(
     ctx: &RequestContext<'_>,
     setting: Setting,
@@ -95,17 +85,13 @@ pub(crate) async fn patch(
         Capability::HostingEditConfig,
     )
     .await?;
-    let change = setting.change(ctx, &hosting)?;
     let id = &hosting.summary.id;
+    ctx.set_target(id.as_str());
+    let change = setting.change(ctx, &hosting)?;
     let updated = ctx
         .services
         .cluster
         .call(node.as_ref(), node.update_config(id, &change))
-        .await
-        .map_err(ApiError::from);
-    ctx.audit(setting.action(), id.as_str(), &updated).await;
-    Ok(ApiResponse::json(
-        StatusCode::OK,
-        &setting.render(&updated?),
-    ))
+        .await?;
+    Ok(ApiResponse::json(StatusCode::OK, &setting.render(&updated)))
 }

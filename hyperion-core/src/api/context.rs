@@ -1,6 +1,6 @@
 use std::future::Future;
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -27,10 +27,29 @@ pub(crate) struct RequestContext<'a> {
     pub(crate) route: RouteMatch,
     pub(crate) query: Query,
     pub(crate) body: Bytes,
+    /// The client address (see [`crate::client_ip`]).
     pub(crate) peer: Option<IpAddr>,
+    /// What the request acted on, once the endpoint knows (a canonical hosting
+    /// id, a new key id); the audit event names it.
+    pub(crate) target: Mutex<Option<String>>,
 }
 
 impl RequestContext<'_> {
+    /// Names what this request acts on, for its audit event.
+    pub(crate) fn set_target(&self, target: &str) {
+        *self.target.lock().unwrap_or_else(PoisonError::into_inner) = Some(target.to_owned());
+    }
+
+    /// What this request acted on: the endpoint's word, else the raw `{id}`.
+    pub(crate) fn target(&self) -> String {
+        self.target
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+            .or_else(|| self.route.param("id").map(str::to_owned))
+            .unwrap_or_default()
+    }
+
     /// The `{id}` path parameter as a hosting selector.
     pub(crate) fn hosting_selector(&self) -> Result<HostingSelector, ApiError> {
         Ok(self.path_param("id")?.parse()?)
@@ -123,6 +142,8 @@ impl RequestContext<'_> {
         detail: Option<String>,
     ) -> AuditEvent {
         AuditEvent {
+            id: 0,
+            key_prefix: None,
             at: now(),
             request_id: self.request_id.to_owned(),
             actor: self.principal.actor(),
@@ -134,20 +155,6 @@ impl RequestContext<'_> {
             client_ip: self.peer,
             detail,
         }
-    }
-
-    /// Records the outcome of a synchronous mutation.
-    pub(crate) async fn audit<T>(&self, action: &str, target: &str, result: &Result<T, ApiError>) {
-        let (outcome, status, detail) = match result {
-            Ok(_) => (AuditOutcome::Ok, 200, None),
-            Err(err) => (
-                AuditOutcome::Failed,
-                err.status().as_u16(),
-                Some(err.to_string()),
-            ),
-        };
-        let event = self.audit_event(action, target, outcome, Some(status), detail);
-        self.services.audit.record(event).await;
     }
 }
 

@@ -10,6 +10,7 @@ use super::RequestContext;
 use super::context::within_deadline;
 use crate::authz::{Access, require, require_hosting_access, resolve_manage};
 use crate::capability::Capability;
+use crate::cluster::worst_failure;
 use crate::error::ApiError;
 use crate::http::ApiResponse;
 use crate::keys::KeyScope;
@@ -21,9 +22,11 @@ struct HostingPage {
     items: Vec<Hosting>,
     next_cursor: Option<HostingId>,
     total: u64,
+    /// Nodes whose hostings are missing from this answer (always present).
+    unavailable_nodes: Vec<NodeId>,
 }
 
-/// `GET /hostings?limit&cursor&state&node&q`: only what the key may read.
+/// `GET /hostings?limit&cursor&state&node&q&allow_partial`: only what the key may read.
 pub(crate) async fn list(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiError> {
     require(&ctx.principal, Capability::HostingView)?;
     let query = &ctx.query;
@@ -31,6 +34,7 @@ pub(crate) async fn list(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiErr
     let after = query.cursor::<HostingId>()?;
     let state = query.parse_value::<HostingState>("state")?;
     let node = query.parse_value::<NodeId>("node")?;
+    let allow_partial = query.parse_value::<bool>("allow_partial")?.unwrap_or(true);
     let domain_contains = match query.get("q")? {
         Some(q) if q.len() > MAX_DOMAIN_LEN => {
             return Err(ApiError::Validation(format!(
@@ -51,6 +55,7 @@ pub(crate) async fn list(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiErr
                 items: Vec::new(),
                 next_cursor: None,
                 total: 0,
+                unavailable_nodes: Vec::new(),
             },
         ));
     }
@@ -68,12 +73,16 @@ pub(crate) async fn list(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiErr
             },
         )
         .await?;
+    if !allow_partial && !page.unavailable.is_empty() {
+        return Err(worst_failure(page.unavailable));
+    }
     Ok(ApiResponse::json(
         StatusCode::OK,
         &HostingPage {
             items: page.items,
             next_cursor: page.next_cursor,
             total: page.total,
+            unavailable_nodes: page.unavailable.into_iter().map(|(node, _)| node).collect(),
         },
     ))
 }
@@ -106,13 +115,6 @@ enum Toggle {
 }
 
 impl Toggle {
-    fn action(self) -> &'static str {
-        match self {
-            Toggle::Suspend => "hosting.suspend",
-            Toggle::Resume => "hosting.resume",
-        }
-    }
-
     /// (the state it starts from, the state it leads to)
     fn states(self) -> (HostingState, HostingState) {
         match self {
@@ -144,6 +146,7 @@ async fn toggle(ctx: &RequestContext<'_>, toggle: Toggle) -> Result<ApiResponse,
     )
     .await?;
     let id = &located.hosting.summary.id;
+    ctx.set_target(id.as_str());
     let (from, to) = toggle.states();
     let result = match located.hosting.summary.state {
         current if current == to => Ok(to),
@@ -165,7 +168,6 @@ async fn toggle(ctx: &RequestContext<'_>, toggle: Toggle) -> Result<ApiResponse,
             "hosting is {current}; only a {from} hosting can go {to}"
         ))),
     };
-    ctx.audit(toggle.action(), id.as_str(), &result).await;
     let state = result?;
     Ok(ApiResponse::json(
         StatusCode::OK,

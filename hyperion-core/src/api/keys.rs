@@ -11,7 +11,6 @@ use http::StatusCode;
 use serde::Serialize;
 
 use super::{HyperionApi, RequestContext};
-use crate::audit::AuditOutcome;
 use crate::authz::{Principal, check_mint, may_see_key, require};
 use crate::capability::Capability;
 use crate::error::ApiError;
@@ -130,18 +129,7 @@ pub(crate) async fn mint(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiErr
         None => KeyScope::All,
         Some(grants) => resolve_grants(ctx.api, Some(principal), grants).await?,
     };
-    let refused = check_mint(principal, request.caps, &scope, request.expires_at);
-    if let Err(err) = &refused {
-        let event = ctx.audit_event(
-            "key.mint",
-            "",
-            AuditOutcome::Denied,
-            Some(err.status().as_u16()),
-            Some(err.to_string()),
-        );
-        ctx.services.audit.record(event).await;
-    }
-    refused?;
+    check_mint(principal, request.caps, &scope, request.expires_at)?;
     let new = NewKey {
         label: request.label,
         owner: principal.owner.clone(),
@@ -152,14 +140,8 @@ pub(crate) async fn mint(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiErr
         ip_allowlist: request.ip_allowlist,
         rate_limit_per_min: request.rate_limit_per_min,
     };
-    let minted = ctx.api.mint_key(new).await;
-    let target = minted
-        .as_ref()
-        .map(|m| m.record.id.to_string())
-        .unwrap_or_default();
-    let minted = minted.map_err(ApiError::from);
-    ctx.audit("key.mint", &target, &minted).await;
-    let minted = minted?;
+    let minted = ctx.api.mint_key(new).await?;
+    ctx.set_target(minted.record.id.as_str());
     let mut response = ApiResponse::json(
         StatusCode::CREATED,
         &Minted {
@@ -235,14 +217,8 @@ pub(crate) async fn show(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiErr
 /// revoked key is a 200 no-op that keeps the first revocation time.
 pub(crate) async fn revoke(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiError> {
     let key = visible_key(ctx).await?;
-    let revoked = ctx
-        .services
-        .keys
-        .revoke(&key.id, now())
-        .await
-        .map_err(ApiError::from);
-    ctx.audit("key.revoke", key.id.as_str(), &revoked).await;
-    revoked?;
+    ctx.set_target(key.id.as_str());
+    ctx.services.keys.revoke(&key.id, now()).await?;
     let key = ctx
         .services
         .keys

@@ -5,6 +5,7 @@
 //! takes one → endpoint. Whatever fails, the answer is the JSON envelope;
 //! even a panicking endpoint becomes a `500 internal`.
 
+mod audit;
 mod config;
 mod context;
 mod hostings;
@@ -19,17 +20,20 @@ mod provisioning;
 mod tests;
 
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::{Buf, Bytes};
 use futures::{FutureExt, Stream};
-use http::HeaderMap;
 use http::header::{CONTENT_LENGTH, HeaderName};
+use http::{HeaderMap, Method};
 use tracing::Instrument;
 
-use crate::audit::{AuditSink, TracingAuditSink};
-use crate::auth::authenticate;
+use crate::audit::{
+    AuditEvent, AuditLog, AuditOutcome, AuditSink, MemoryAuditSink, TeeAuditSink, TracingAuditSink,
+};
+use crate::auth::{admit, authenticate, presented_prefix};
+use crate::client_ip::client_ip;
 use crate::cluster::Cluster;
 use crate::error::ApiError;
 use crate::http::routes::{Endpoint, match_route};
@@ -38,9 +42,11 @@ use crate::idempotency::{IdempotencyStore, MemoryIdempotencyStore};
 use crate::jobs::{JobRunner, TokioJobRunner};
 use crate::keys::KeyStore;
 use crate::memory::{MemoryKeyStore, MemoryOwnerDirectory};
+use crate::model::now;
 use crate::owner::OwnerDirectory;
 use crate::placement::{FewestHostings, PlacementStrategy};
 use crate::random;
+use crate::ratelimit::RateLimiter;
 
 pub(crate) use context::RequestContext;
 pub use idempotent::{IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_REPLAYED_HEADER};
@@ -61,6 +67,9 @@ pub struct ApiConfig {
     pub body_limit: usize,
     /// Deadline of one node call made by a background job (they are slow by nature).
     pub job_node_deadline: Duration,
+    /// Proxies whose forwarding headers are believed (see [`crate::client_ip`]).
+    /// Empty: `X-Forwarded-For` and `Forwarded` are ignored.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Default for ApiConfig {
@@ -68,6 +77,7 @@ impl Default for ApiConfig {
         ApiConfig {
             body_limit: DEFAULT_BODY_LIMIT,
             job_node_deadline: DEFAULT_JOB_NODE_DEADLINE,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -79,6 +89,8 @@ pub(crate) struct Services {
     pub(crate) owners: Arc<dyn OwnerDirectory>,
     pub(crate) jobs: Arc<dyn JobRunner>,
     pub(crate) audit: Arc<dyn AuditSink>,
+    pub(crate) audit_log: Option<Arc<dyn AuditLog>>,
+    pub(crate) limiter: RateLimiter,
     pub(crate) idempotency: Arc<dyn IdempotencyStore>,
     pub(crate) placement: Arc<dyn PlacementStrategy>,
     pub(crate) reservations: provisioning::DomainReservations,
@@ -98,6 +110,7 @@ pub struct HyperionApiBuilder {
     owners: Option<Arc<dyn OwnerDirectory>>,
     jobs: Option<Arc<dyn JobRunner>>,
     audit: Option<Arc<dyn AuditSink>>,
+    audit_log: Option<Arc<dyn AuditLog>>,
     idempotency: Option<Arc<dyn IdempotencyStore>>,
     placement: Option<Arc<dyn PlacementStrategy>>,
     config: ApiConfig,
@@ -126,10 +139,19 @@ impl HyperionApiBuilder {
         self
     }
 
-    /// Where audit events go (default: [`TracingAuditSink`]).
+    /// Where audit events go (default: a bounded [`MemoryAuditSink`], also
+    /// written to `tracing`). Give an [`HyperionApiBuilder::audit_log`] too,
+    /// or `GET /audit` has nothing to read.
     #[must_use]
     pub fn audit_sink(mut self, audit: Arc<dyn AuditSink>) -> Self {
         self.audit = Some(audit);
+        self
+    }
+
+    /// What `GET /audit` reads (default: the default sink's memory).
+    #[must_use]
+    pub fn audit_log(mut self, log: Arc<dyn AuditLog>) -> Self {
+        self.audit_log = Some(log);
         self
     }
 
@@ -156,6 +178,14 @@ impl HyperionApiBuilder {
 
     /// The API.
     pub fn build(self) -> HyperionApi {
+        let (audit, audit_log): (Arc<dyn AuditSink>, Option<Arc<dyn AuditLog>>) = match self.audit {
+            Some(audit) => (audit, self.audit_log),
+            None => {
+                let memory = Arc::new(MemoryAuditSink::default());
+                let sink = Arc::new(TeeAuditSink(Arc::clone(&memory), TracingAuditSink));
+                (sink, Some(self.audit_log.unwrap_or(memory)))
+            }
+        };
         HyperionApi {
             services: Arc::new(Services {
                 cluster: self.cluster,
@@ -166,7 +196,9 @@ impl HyperionApiBuilder {
                 jobs: self
                     .jobs
                     .unwrap_or_else(|| Arc::new(TokioJobRunner::default())),
-                audit: self.audit.unwrap_or_else(|| Arc::new(TracingAuditSink)),
+                audit,
+                audit_log,
+                limiter: RateLimiter::default(),
                 idempotency: self
                     .idempotency
                     .unwrap_or_else(|| Arc::new(MemoryIdempotencyStore::default())),
@@ -187,6 +219,7 @@ impl HyperionApi {
             owners: None,
             jobs: None,
             audit: None,
+            audit_log: None,
             idempotency: None,
             placement: None,
             config: ApiConfig::default(),
@@ -218,43 +251,93 @@ impl HyperionApi {
             .catch_unwind()
             .instrument(span)
             .await;
-        let mut response = match answer {
-            Ok(Ok(response)) => response,
-            Ok(Err(err)) => ApiResponse::error(&err, &request_id),
-            Err(_) => ApiResponse::error(&ApiError::internal("an endpoint panicked"), &request_id),
-        };
+        let mut response = answer.unwrap_or_else(|_| {
+            ApiResponse::error(
+                &ApiError::internal("the request handler panicked"),
+                &request_id,
+            )
+        });
         response.set_header(REQUEST_ID_HEADER, &request_id);
         response
     }
 
-    async fn respond<S, B, E>(
-        &self,
-        head: &RequestHead,
-        body: S,
-        request_id: &str,
-    ) -> Result<ApiResponse, ApiError>
+    /// Route, authenticate, admit (allowlist, rate limit), read the body,
+    /// run the endpoint, audit.
+    async fn respond<S, B, E>(&self, head: &RequestHead, body: S, request_id: &str) -> ApiResponse
     where
         S: Stream<Item = Result<B, E>> + Send,
         B: Buf + Send,
         E: std::fmt::Display + Send,
     {
-        let route = match_route(&head.method, &head.path)?;
         let services = &*self.services;
-        let principal = authenticate(
+        let client = client_ip(
+            head.peer.map(|peer| peer.ip()),
+            &head.headers,
+            &services.config.trusted_proxies,
+        );
+        let route = match match_route(&head.method, &head.path) {
+            Ok(route) => route,
+            Err(err) => return ApiResponse::error(&err, request_id),
+        };
+        let refusal = |err: ApiError, actor: String, key_id, key_prefix| AuditEvent {
+            id: 0,
+            at: now(),
+            request_id: request_id.to_owned(),
+            actor,
+            key_id,
+            key_prefix,
+            action: route.spec.endpoint.action().to_owned(),
+            target: route.param("id").unwrap_or_default().to_owned(),
+            outcome: AuditOutcome::Denied,
+            status: Some(err.status().as_u16()),
+            client_ip: client,
+            detail: Some(err.to_string()),
+        };
+        let principal = match authenticate(
             &head.headers,
             services.keys.as_ref(),
             services.owners.as_ref(),
         )
-        .await?;
+        .await
+        {
+            Ok(principal) => principal,
+            Err(err) => {
+                if err.is_refusal() {
+                    let prefix = presented_prefix(&head.headers);
+                    services
+                        .audit
+                        .record(refusal(err.clone(), "anonymous".to_owned(), None, prefix))
+                        .await;
+                }
+                return ApiResponse::error(&err, request_id);
+            }
+        };
+        let rate = match admit(&principal, client, &services.limiter) {
+            Ok(rate) => rate,
+            Err((err, rate)) => {
+                let event = refusal(
+                    err.clone(),
+                    principal.actor(),
+                    Some(principal.key_id.clone()),
+                    None,
+                );
+                services.audit.record(event).await;
+                let mut response = ApiResponse::error(&err, request_id);
+                if let Some(rate) = rate {
+                    response.set_rate_limit_headers(&rate);
+                }
+                return response;
+            }
+        };
         let body = if route.spec.takes_body {
             read_limited(
                 body,
                 services.config.body_limit,
                 content_length(&head.headers),
             )
-            .await?
+            .await
         } else {
-            Bytes::new()
+            Ok(Bytes::new())
         };
         let ctx = RequestContext {
             api: self,
@@ -264,14 +347,60 @@ impl HyperionApi {
             raw_path: &head.path,
             route,
             query: Query::parse(head.query.as_deref()),
-            body,
-            peer: head.peer.map(|peer| peer.ip()),
+            body: body.as_ref().cloned().unwrap_or_default(),
+            peer: client,
+            target: Mutex::default(),
         };
-        if ctx.route.spec.idempotent {
-            idempotent::run_idempotent(&ctx, &head.headers, dispatch(&ctx)).await
-        } else {
-            dispatch(&ctx).await
+        let result = match body {
+            Err(err) => Err(err),
+            Ok(_) => AssertUnwindSafe(async {
+                if ctx.route.spec.idempotent {
+                    idempotent::run_idempotent(&ctx, &head.headers, dispatch(&ctx)).await
+                } else {
+                    dispatch(&ctx).await
+                }
+            })
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|_| Err(ApiError::internal("an endpoint panicked"))),
+        };
+        audit_outcome(&ctx, &result).await;
+        let mut response = result.unwrap_or_else(|err| ApiResponse::error(&err, request_id));
+        if let Some(rate) = rate {
+            response.set_rate_limit_headers(&rate);
         }
+        response
+    }
+}
+
+/// Records a request in the audit log: every mutation, whatever its outcome,
+/// and every refusal. Successful reads are not audited.
+async fn audit_outcome(ctx: &RequestContext<'_>, result: &Result<ApiResponse, ApiError>) {
+    let (outcome, status, detail) = match result {
+        Ok(response) => (AuditOutcome::Ok, response.status.as_u16(), None),
+        Err(err) if err.is_refusal() => (
+            AuditOutcome::Denied,
+            err.status().as_u16(),
+            Some(err.to_string()),
+        ),
+        // Validation messages may quote what the client sent (a password of the
+        // wrong type, say): the audit keeps only the code.
+        Err(err @ ApiError::Validation(_)) => (
+            AuditOutcome::Failed,
+            err.status().as_u16(),
+            Some(err.code().to_owned()),
+        ),
+        Err(err) => (
+            AuditOutcome::Failed,
+            err.status().as_u16(),
+            Some(err.to_string()),
+        ),
+    };
+    let is_mutation = ctx.route.spec.method != Method::GET;
+    if is_mutation || outcome == AuditOutcome::Denied {
+        let action = ctx.route.spec.endpoint.action();
+        let event = ctx.audit_event(action, &ctx.target(), outcome, Some(status), detail);
+        ctx.services.audit.record(event).await;
     }
 }
 
@@ -303,6 +432,7 @@ async fn dispatch(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiError> {
         Endpoint::ListKeys => keys::list(ctx).await,
         Endpoint::GetKey => keys::show(ctx).await,
         Endpoint::RevokeKey => keys::revoke(ctx).await,
+        Endpoint::ListAudit => audit::list(ctx).await,
     }
 }
 

@@ -31,6 +31,7 @@ pub(crate) async fn backup(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiE
     .await?;
     let id = located.hosting.summary.id.clone();
     let target = id.to_string();
+    ctx.set_target(&target);
     let (node, deadline) = (located.node, ctx.job_deadline());
     ctx.start_job("hosting.backup", &target, move |progress| async move {
         progress.step("starting the backup", 5);
@@ -85,6 +86,7 @@ pub(crate) async fn restore(ctx: &RequestContext<'_>) -> Result<ApiResponse, Api
     )
     .await?;
     let id = located.hosting.summary.id.clone();
+    ctx.set_target(id.as_str());
     let node = located.node;
     let backups = ctx
         .services
@@ -137,6 +139,7 @@ pub(crate) async fn issue_certificate(ctx: &RequestContext<'_>) -> Result<ApiRes
     .await?;
     let id = located.hosting.summary.id.clone();
     let target = id.to_string();
+    ctx.set_target(&target);
     let (node, deadline) = (located.node, ctx.job_deadline());
     ctx.start_job("hosting.cert", &target, move |progress| async move {
         progress.step("requesting the certificate", 5);
@@ -166,6 +169,7 @@ pub(crate) async fn install_wordpress(ctx: &RequestContext<'_>) -> Result<ApiRes
     .await?;
     let id = located.hosting.summary.id.clone();
     let target = id.to_string();
+    ctx.set_target(&target);
     let (node, deadline) = (located.node, ctx.job_deadline());
     ctx.start_job("hosting.wp_install", &target, move |progress| async move {
         progress.step("installing WordPress", 5);

@@ -119,12 +119,8 @@ pub(crate) async fn create(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiE
         }
     };
 
-    let created = cluster
-        .call(node.as_ref(), node.create(&new))
-        .await
-        .map_err(ApiError::from);
-    ctx.audit("hosting.create", new.id.as_str(), &created).await;
-    let detail = created?;
+    ctx.set_target(new.id.as_str());
+    let detail = cluster.call(node.as_ref(), node.create(&new)).await?;
     if !ctx.principal.scope.is_all() {
         // A tenant's new hosting is its own to manage.
         ctx.services

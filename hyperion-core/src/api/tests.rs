@@ -356,13 +356,14 @@ mod provisioning {
             tokio::task::yield_now().await;
         }
         for _ in 0..1000 {
-            if events.lock().unwrap().len() >= 2 {
+            if events.lock().unwrap().len() >= 3 {
                 break;
             }
             tokio::task::yield_now().await;
         }
         let events = events.lock().unwrap();
-        assert_eq!(events.len(), 2, "{events:?}");
+        // The PATCH, the install's acceptance, and the install job's end.
+        assert_eq!(events.len(), 3, "{events:?}");
         for event in events.iter() {
             let printed = format!("{event:?} {}", serde_json::to_string(event).unwrap());
             assert!(!printed.contains(PASSWORD), "{printed}");

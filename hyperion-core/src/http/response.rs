@@ -4,6 +4,7 @@ use http::{HeaderMap, HeaderName, StatusCode};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
+use crate::ratelimit::RateDecision;
 
 /// A finished response: status, headers and the JSON body, already rendered.
 /// Adapters copy it into their framework's response type unchanged.
@@ -106,6 +107,32 @@ impl ApiResponse {
             }
             Err(_) => tracing::warn!(header = %name, "dropped an invalid header value"),
         }
+    }
+
+    /// The `RateLimit-*` headers of a limited key (the legacy trio and the
+    /// IETF draft's `RateLimit-Policy` / `RateLimit` fields).
+    pub fn set_rate_limit_headers(&mut self, rate: &RateDecision) {
+        let (limit, remaining, reset) = (rate.limit, rate.remaining, rate.reset_secs);
+        self.set_header(
+            HeaderName::from_static("ratelimit-limit"),
+            &limit.to_string(),
+        );
+        self.set_header(
+            HeaderName::from_static("ratelimit-remaining"),
+            &remaining.to_string(),
+        );
+        self.set_header(
+            HeaderName::from_static("ratelimit-reset"),
+            &reset.to_string(),
+        );
+        self.set_header(
+            HeaderName::from_static("ratelimit-policy"),
+            &format!("\"per-key\";q={limit};w=60"),
+        );
+        self.set_header(
+            HeaderName::from_static("ratelimit"),
+            &format!("\"per-key\";r={remaining};t={reset}"),
+        );
     }
 
     /// The response as an `http::Response`, for adapters.

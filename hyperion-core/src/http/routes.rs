@@ -59,6 +59,41 @@ pub enum Endpoint {
     GetKey,
     /// `DELETE /keys/{id}`
     RevokeKey,
+    /// `GET /audit`
+    ListAudit,
+}
+
+impl Endpoint {
+    /// The action name the audit log records (`hosting.suspend`, `key.mint`, ...).
+    pub const fn action(self) -> &'static str {
+        match self {
+            Endpoint::Me => "me.read",
+            Endpoint::ListHostings => "hostings.list",
+            Endpoint::CreateHosting => "hosting.create",
+            Endpoint::GetHosting => "hosting.read",
+            Endpoint::SuspendHosting => "hosting.suspend",
+            Endpoint::ResumeHosting => "hosting.resume",
+            Endpoint::DeleteHosting => "hosting.delete",
+            Endpoint::PatchLimits => "hosting.limits",
+            Endpoint::PatchPhp => "hosting.php",
+            Endpoint::PatchVhost => "hosting.vhost",
+            Endpoint::PatchExpiry => "hosting.expiry",
+            Endpoint::PatchQuota => "hosting.quota",
+            Endpoint::StartBackup => "hosting.backup",
+            Endpoint::ListBackups => "hosting.backups",
+            Endpoint::StartRestore => "hosting.restore",
+            Endpoint::IssueCertificate => "hosting.cert",
+            Endpoint::InstallWordPress => "hosting.wp_install",
+            Endpoint::RenewAllCertificates => "certs.renew_all",
+            Endpoint::ListNodes => "nodes.list",
+            Endpoint::GetJob => "job.read",
+            Endpoint::MintKey => "key.mint",
+            Endpoint::ListKeys => "keys.list",
+            Endpoint::GetKey => "key.read",
+            Endpoint::RevokeKey => "key.revoke",
+            Endpoint::ListAudit => "audit.list",
+        }
+    }
 }
 
 /// One route: method, path pattern below the base path (`{name}` is one
@@ -152,6 +187,7 @@ pub const ROUTES: &[RouteSpec] = &[
     route(Method::GET, "/keys", Endpoint::ListKeys),
     route(Method::GET, "/keys/{id}", Endpoint::GetKey),
     route(Method::DELETE, "/keys/{id}", Endpoint::RevokeKey),
+    route(Method::GET, "/audit", Endpoint::ListAudit),
 ];
 
 /// A matched route and its decoded path parameters.

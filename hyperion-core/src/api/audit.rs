@@ -1,0 +1,38 @@
+//! `GET /audit`: the audit log, newest first (capability `audit_view`,
+//! scope all), with keyset pagination and filters.
+
+use http::StatusCode;
+
+use super::RequestContext;
+use crate::audit::{AuditOutcome, AuditQuery};
+use crate::authz::{require, require_cluster_scope};
+use crate::capability::Capability;
+use crate::error::ApiError;
+use crate::http::ApiResponse;
+
+pub(crate) async fn list(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiError> {
+    require(&ctx.principal, Capability::AuditView)?;
+    require_cluster_scope(&ctx.principal)?;
+    let log = ctx
+        .services
+        .audit_log
+        .as_ref()
+        .ok_or_else(|| ApiError::NotFound("no audit log is configured".to_owned()))?;
+    let text = |name: &str| -> Result<Option<String>, ApiError> {
+        Ok(ctx
+            .query
+            .get(name)?
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned))
+    };
+    let query = AuditQuery {
+        before: ctx.query.cursor::<u64>()?,
+        limit: ctx.query.page_size()?,
+        actor: text("actor")?,
+        action: text("action")?,
+        target: text("target")?,
+        outcome: ctx.query.parse_value::<AuditOutcome>("outcome")?,
+    };
+    let page = log.query(&query).await?;
+    Ok(ApiResponse::json(StatusCode::OK, &page))
+}

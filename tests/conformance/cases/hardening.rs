@@ -1,0 +1,435 @@
+//! Hardening: client addresses behind proxies, IP allowlists, rate limits,
+//! deadlines and failing nodes, panics, body limits, the audit log, hostile input.
+
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::{grants, sorted_keys};
+use crate::conformance::harness::{
+    BODY_LIMIT, NODE_DEADLINE, Reply, TestServer, domain, hosting_id,
+};
+use hyperion::CapSet;
+use hyperion::keys::GrantLevel;
+use hyperion::sim::SimFault;
+
+/// Mints a key over HTTP as admin with `extra` fields; answers the raw key.
+async fn mint_with(s: &TestServer, extra: Value) -> String {
+    let mut body =
+        json!({"label": "limited", "caps": ["hosting_view", "hosting_suspend"], "scope": "all"});
+    for (field, value) in extra.as_object().unwrap() {
+        body[field] = value.clone();
+    }
+    let reply = s.mint_over_http(&s.keys.admin, body).await;
+    reply.assert_ok(201);
+    reply.body["key"].as_str().unwrap().to_owned()
+}
+
+async fn get_from(
+    s: &TestServer,
+    client: &reqwest::Client,
+    key: &str,
+    headers: &[(&str, &str)],
+) -> Reply {
+    let mut request = client.get(format!("{}/api/v1/me", s.base)).bearer_auth(key);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    s.send(request).await
+}
+
+pub async fn spoofed_forwarding_headers_cannot_pass_an_allowlist(s: &TestServer) {
+    let key = mint_with(s, json!({"ip_allowlist": ["203.0.113.0/24"]})).await;
+    // The peer (127.0.0.1) is not a trusted proxy: forwarding headers are ignored.
+    for headers in [
+        vec![("x-forwarded-for", "203.0.113.7")],
+        vec![("forwarded", "for=203.0.113.7")],
+        vec![
+            ("x-forwarded-for", "203.0.113.7, 203.0.113.8"),
+            ("x-real-ip", "203.0.113.7"),
+        ],
+    ] {
+        let reply = get_from(s, &s.client, &key, &headers).await;
+        reply.assert_error_for(&format!("{headers:?}"), 403, "forbidden");
+    }
+    // A client behind the trusted proxy cannot prepend its way in either.
+    let proxy = s.client_from("127.0.0.2");
+    let reply = get_from(
+        s,
+        &proxy,
+        &key,
+        &[("x-forwarded-for", "203.0.113.7, 198.51.100.9")],
+    )
+    .await;
+    reply.assert_error(403, "forbidden");
+}
+
+pub async fn a_trusted_proxy_forwards_the_client_address(s: &TestServer) {
+    let key = mint_with(
+        s,
+        json!({"ip_allowlist": ["203.0.113.0/24", "2001:db8::/32"]}),
+    )
+    .await;
+    let proxy = s.client_from("127.0.0.2");
+    for headers in [
+        vec![("x-forwarded-for", "198.51.100.9, 203.0.113.7")],
+        vec![
+            ("x-forwarded-for", "198.51.100.9"),
+            ("x-forwarded-for", "203.0.113.7, 127.0.0.2"),
+        ],
+        vec![(
+            "forwarded",
+            r#"for=198.51.100.9, for="[2001:db8::7]:443";proto=https"#,
+        )],
+    ] {
+        get_from(s, &proxy, &key, &headers)
+            .await
+            .assert_ok_for(&format!("{headers:?}"), 200);
+    }
+    // The proxy itself, with no forwarding header, is the client: refused.
+    get_from(s, &proxy, &key, &[])
+        .await
+        .assert_error(403, "forbidden");
+    // A key allowed from 127.0.0.1 works from there and from nowhere else.
+    let local = mint_with(s, json!({"ip_allowlist": ["127.0.0.1"]})).await;
+    get_from(s, &s.client, &local, &[]).await.assert_ok(200);
+    get_from(s, &s.client_from("127.0.0.3"), &local, &[])
+        .await
+        .assert_error(403, "forbidden");
+}
+
+pub async fn rate_limits_say_the_true_wait(s: &TestServer) {
+    let limited = mint_with(s, json!({"rate_limit_per_min": 3})).await;
+    for remaining in ["2", "1", "0"] {
+        let reply = s.get("/api/v1/me", &limited).await;
+        reply.assert_ok(200);
+        assert_eq!(reply.header("ratelimit-limit"), Some("3"));
+        assert_eq!(reply.header("ratelimit-remaining"), Some(remaining));
+        assert!(reply.header("ratelimit-reset").is_some());
+        assert_eq!(
+            reply.header("ratelimit-policy"),
+            Some("\"per-key\";q=3;w=60")
+        );
+        assert!(
+            reply
+                .header("ratelimit")
+                .unwrap()
+                .starts_with(&format!("\"per-key\";r={remaining};t="))
+        );
+    }
+    let refused = s.get("/api/v1/hostings", &limited).await;
+    refused.assert_error(429, "rate_limited");
+    // One request every 20 s: the wait is 20 s (rounded up), not a fixed 60.
+    let retry_after: u64 = refused.header("retry-after").unwrap().parse().unwrap();
+    assert!(
+        (19..=20).contains(&retry_after),
+        "Retry-After: {retry_after}"
+    );
+    assert_eq!(refused.header("ratelimit-remaining"), Some("0"));
+    let message = refused.body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("3 requests per minute"), "{message}");
+    // Other keys are untouched, and unlimited keys carry no RateLimit headers.
+    let other = s.get("/api/v1/me", &s.keys.admin).await;
+    other.assert_ok(200);
+    assert_eq!(other.header("ratelimit-limit"), None);
+}
+
+pub async fn a_hung_node_costs_at_most_the_deadline(s: &TestServer) {
+    s.nodes[1].set_fault(SimFault::Hang);
+    let admin = &s.keys.admin;
+    // Hostings on healthy nodes are served at their speed: a client that
+    // gives up at half the node deadline still gets them.
+    for path in [
+        format!("/api/v1/hostings/{}", hosting_id(0)),
+        format!("/api/v1/hostings/{}", domain(2)),
+    ] {
+        let request = s
+            .client
+            .get(format!("{}{path}", s.base))
+            .bearer_auth(admin)
+            .timeout(NODE_DEADLINE / 2);
+        s.send(request).await.assert_ok_for(&path, 200);
+    }
+    // What only the hung node could answer is a 504 (the client's own
+    // timeout is far longer), never a hang or a 404.
+    for path in [
+        format!("/api/v1/hostings/{}", hosting_id(1)),
+        "/api/v1/hostings/nothere.example.test".to_owned(),
+        "/api/v1/hostings?node=node-2".to_owned(),
+        "/api/v1/hostings?allow_partial=false".to_owned(),
+    ] {
+        s.get(&path, admin)
+            .await
+            .assert_error_for(&path, 504, "upstream_timeout");
+    }
+    let partial = s.get("/api/v1/hostings?limit=200", admin).await;
+    partial.assert_ok(200);
+    assert_eq!(partial.body["unavailable_nodes"], json!(["node-2"]));
+    assert_eq!(partial.body["total"], 20);
+    assert!(
+        partial.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|h| h["node_id"] != "node-2")
+    );
+    let nodes = s.get("/api/v1/nodes", admin).await;
+    assert_eq!(nodes.body["items"][1]["status"], "unavailable");
+}
+
+pub async fn a_failing_node_is_a_502_and_lists_go_on(s: &TestServer) {
+    s.nodes[2].set_fault(SimFault::Fail);
+    let admin = &s.keys.admin;
+    s.get(&format!("/api/v1/hostings/{}", hosting_id(2)), admin)
+        .await
+        .assert_error(502, "upstream_error");
+    s.get("/api/v1/hostings/nothere.example.test", admin)
+        .await
+        .assert_error(502, "upstream_error");
+    let partial = s.get("/api/v1/hostings", admin).await;
+    assert_eq!(partial.body["unavailable_nodes"], json!(["node-3"]));
+    s.get("/api/v1/hostings?allow_partial=false", admin)
+        .await
+        .assert_error(502, "upstream_error");
+    s.get("/api/v1/hostings?allow_partial=maybe", admin)
+        .await
+        .assert_error(400, "validation");
+    s.call(
+        Method::POST,
+        &format!("/api/v1/hostings/{}/suspend", hosting_id(0)),
+        Some(admin),
+    )
+    .await
+    .assert_ok(200);
+    for node in &s.nodes {
+        node.set_fault(SimFault::Fail);
+    }
+    s.get("/api/v1/hostings", admin)
+        .await
+        .assert_error(502, "upstream_error");
+}
+
+pub async fn a_panicking_endpoint_is_a_500_and_the_server_goes_on(s: &TestServer) {
+    s.nodes[1].set_fault(SimFault::Panic);
+    for _ in 0..3 {
+        let reply = s
+            .get(
+                &format!("/api/v1/hostings/{}", hosting_id(1)),
+                &s.keys.admin,
+            )
+            .await;
+        reply.assert_error(500, "internal");
+        assert!(!reply.text.contains("simulated bug"), "{}", reply.text);
+        s.get(
+            &format!("/api/v1/hostings/{}", hosting_id(0)),
+            &s.keys.admin,
+        )
+        .await
+        .assert_ok(200);
+    }
+}
+
+pub async fn bodies_over_the_limit_are_413_without_being_read(s: &TestServer) {
+    let big = json!({"label": "x".repeat(BODY_LIMIT), "caps": [], "scope": "all"});
+    s.mint_over_http(&s.keys.admin, big)
+        .await
+        .assert_error(413, "payload_too_large");
+    // Chunked, with no length announced: refused once the limit is passed.
+    let addr = s.base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /api/v1/keys HTTP/1.1\r\nhost: {addr}\r\nauthorization: Bearer {}\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n",
+        s.keys.admin
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let chunk = format!("{:x}\r\n{}\r\n", 16 * 1024, "x".repeat(16 * 1024));
+    for _ in 0..(4 * BODY_LIMIT / (16 * 1024)) {
+        if stream.write_all(chunk.as_bytes()).await.is_err() {
+            break; // the server already answered and closed
+        }
+    }
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer)).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains(r#""code":"payload_too_large""#), "{answer}");
+}
+
+async fn audit(s: &TestServer, query: &str) -> Value {
+    let reply = s
+        .get(&format!("/api/v1/audit?{query}"), &s.keys.admin)
+        .await;
+    reply.assert_ok(200);
+    reply.body
+}
+
+pub async fn the_audit_log_shows_who_did_what_and_who_was_refused(s: &TestServer) {
+    let suspend = format!("/api/v1/hostings/{}/suspend", hosting_id(0));
+    s.call(Method::POST, &suspend, Some(&s.keys.admin))
+        .await
+        .assert_ok(200);
+    let refused = s.call(Method::POST, &suspend, Some(&s.keys.viewer)).await;
+    refused.assert_error(403, "forbidden");
+    let unknown = hyperion::NewKey::new("ghost", "admin".parse().unwrap(), CapSet::all()).mint();
+    s.call(Method::POST, &suspend, Some(unknown.secret.expose()))
+        .await
+        .assert_error(401, "unauthorized");
+    let tenant = s
+        .mint("tenant", CapSet::all(), grants(&[(1, GrantLevel::View)]))
+        .await;
+    s.get(&format!("/api/v1/hostings/{}", hosting_id(2)), &tenant)
+        .await
+        .assert_error(404, "not_found");
+    s.call(
+        Method::POST,
+        "/api/v1/hostings/hmissing/suspend",
+        Some(&s.keys.admin),
+    )
+    .await
+    .assert_error(404, "not_found");
+
+    let log = audit(s, "limit=200").await;
+    assert_eq!(sorted_keys(&log), ["items", "next_cursor", "total"]);
+    let events = log["items"].as_array().unwrap();
+    let ids: Vec<u64> = events.iter().map(|e| e["id"].as_u64().unwrap()).collect();
+    assert!(ids.windows(2).all(|w| w[0] > w[1]), "newest first");
+    let find = |action: &str, outcome: &str, actor: &str| {
+        events
+            .iter()
+            .find(|e| e["action"] == action && e["outcome"] == outcome && e["actor"] == actor)
+            .unwrap_or_else(|| panic!("no {action}/{outcome}/{actor} in {log}"))
+            .clone()
+    };
+    let ok = find("hosting.suspend", "ok", "apikey:admin");
+    assert_eq!(ok["target"], hosting_id(0).as_str());
+    assert_eq!(ok["status"], 200);
+    assert_eq!(ok["client_ip"], "127.0.0.1");
+    let denied = find("hosting.suspend", "denied", "apikey:viewer");
+    assert_eq!(denied["status"], 403);
+    assert_eq!(
+        denied["request_id"],
+        refused.header("x-request-id").unwrap()
+    );
+    let anonymous = find("hosting.suspend", "denied", "anonymous");
+    assert_eq!(anonymous["status"], 401);
+    assert_eq!(anonymous["key_prefix"], unknown.record.prefix.as_str());
+    let hidden = find("hosting.read", "denied", "apikey:tenant");
+    assert_eq!(hidden["status"], 404);
+    let failed = find("hosting.suspend", "failed", "apikey:admin");
+    assert_eq!(failed["status"], 404);
+    for event in events {
+        assert_eq!(
+            sorted_keys(event),
+            [
+                "action",
+                "actor",
+                "at",
+                "client_ip",
+                "detail",
+                "id",
+                "key_id",
+                "key_prefix",
+                "outcome",
+                "request_id",
+                "status",
+                "target"
+            ]
+        );
+    }
+    let text = log.to_string();
+    assert!(
+        !text.contains(&unknown.secret.expose()[12..]),
+        "a raw key is in the audit log"
+    );
+    assert!(
+        !text.contains(&s.keys.admin[12..]),
+        "a raw key is in the audit log"
+    );
+
+    // Filters and pagination.
+    let denied_only = audit(s, "outcome=denied").await;
+    assert!(
+        denied_only["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["outcome"] == "denied")
+    );
+    assert_eq!(denied_only["total"], 3);
+    let viewer = audit(s, "actor=apikey:viewer&action=hosting.suspend").await;
+    assert_eq!(viewer["total"], 1);
+    let by_target = audit(s, &format!("target={}", hosting_id(0))).await;
+    assert!(by_target["total"].as_u64().unwrap() >= 1);
+    let first = audit(s, "limit=2").await;
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let second = audit(s, &format!("limit=2&cursor={cursor}")).await;
+    assert!(
+        second["items"][0]["id"].as_u64().unwrap() < first["items"][1]["id"].as_u64().unwrap() + 1
+    );
+    s.get("/api/v1/audit?outcome=maybe", &s.keys.admin)
+        .await
+        .assert_error(400, "validation");
+    s.get("/api/v1/audit?cursor=abc", &s.keys.admin)
+        .await
+        .assert_error(400, "validation");
+
+    // Reading the log needs audit_view and scope all.
+    s.get("/api/v1/audit", &s.keys.viewer)
+        .await
+        .assert_error(403, "forbidden");
+    s.get("/api/v1/audit", &tenant)
+        .await
+        .assert_error(403, "forbidden");
+}
+
+pub async fn hostile_inputs_answer_4xx_envelopes(s: &TestServer) {
+    let admin = &s.keys.admin;
+    let paths = [
+        "/api/v1/hostings/..%2F..%2Fetc%2Fpasswd",
+        "/api/v1/hostings/%2e%2e",
+        "/api/v1/hostings/a%00b",
+        "/api/v1/hostings/%FF%FE%FD",
+        "/api/v1/jobs/%00",
+        "/api/v1/keys/key_%00",
+        "/api/v1/hostings?cursor=%FF%FE",
+        "/api/v1/hostings?limit=18446744073709551616",
+        "/api/v1/hostings?limit=-0",
+        "/api/v1/audit?cursor=18446744073709551616",
+        "/api/v1/hostings?state=%00",
+        "/api/v1/hostings?q=%FF",
+    ];
+    for path in paths {
+        let reply = s.get(path, admin).await;
+        assert!(
+            (400..500).contains(&reply.status) || reply.status == 200,
+            "{path}: {}",
+            reply.text
+        );
+        if reply.status != 200 {
+            reply.assert_error_for(
+                path,
+                reply.status,
+                reply.body["error"]["code"].as_str().unwrap_or("?"),
+            );
+        }
+    }
+    let long_bearer = format!("Bearer {}", "A".repeat(8 * 1024));
+    for header in ["Bearer hyp_!!!", "", " ", long_bearer.as_str()] {
+        let request = s
+            .client
+            .get(format!("{}/api/v1/me", s.base))
+            .header("authorization", header);
+        s.send(request).await.assert_error(401, "unauthorized");
+    }
+    let reply = s
+        .call_json(
+            Method::PATCH,
+            &format!("/api/v1/hostings/{}/limits", hosting_id(4)),
+            admin,
+            &json!({"memory_mb": 1e300}),
+        )
+        .await;
+    reply.assert_error(400, "validation");
+}
