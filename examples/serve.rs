@@ -19,8 +19,11 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 use hyperion::memory::{MemoryKeyStore, MemoryOwnerDirectory};
-use hyperion::sim::SimClusterSpec;
-use hyperion::{CapSet, Cluster, HyperionApi, NewKey, Node, OwnerId};
+use hyperion::sim::{SimClusterSpec, SimFault};
+use hyperion::{
+    ApiConfig, CapSet, Cluster, HyperionApi, NewKey, Node, NodeId, OwnerId, TokioJobRunner,
+};
+use ipnet::IpNet;
 use tokio::net::TcpListener;
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -54,6 +57,28 @@ struct Args {
     /// Write the admin key to this file (mode 0600) instead of printing it.
     #[arg(long)]
     key_file: Option<PathBuf>,
+    /// A proxy (CIDR or address) whose X-Forwarded-For / Forwarded headers are believed; repeatable.
+    #[arg(long = "trusted-proxy", value_name = "CIDR", value_parser = parse_cidr)]
+    trusted_proxies: Vec<IpNet>,
+    /// Deadline of one node call, in milliseconds.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    node_timeout_ms: u64,
+    /// Largest accepted request body, in bytes.
+    #[arg(long, default_value_t = hyperion::api::DEFAULT_BODY_LIMIT)]
+    body_limit: usize,
+    /// Make this simulated node fail every call; repeatable.
+    #[arg(long = "fail-node", value_name = "ID")]
+    fail_nodes: Vec<NodeId>,
+    /// Make this simulated node never answer; repeatable.
+    #[arg(long = "hang-node", value_name = "ID")]
+    hang_nodes: Vec<NodeId>,
+    /// How long SIGTERM waits for running jobs, in seconds.
+    #[arg(long, default_value_t = 30)]
+    shutdown_grace_secs: u64,
+}
+
+fn parse_cidr(text: &str) -> Result<IpNet, String> {
+    hyperion::keys::parse_allowlist_entry(text).map_err(|err| err.0)
 }
 
 #[tokio::main]
@@ -81,17 +106,42 @@ async fn run(args: Args) -> Result<(), String> {
         hostings: args.hostings,
         latency: Duration::from_millis(args.node_latency_ms),
     };
-    let nodes: Vec<Arc<dyn Node>> = spec
-        .build()
+    let sim_nodes = spec.build();
+    for (ids, fault) in [
+        (&args.fail_nodes, SimFault::Fail),
+        (&args.hang_nodes, SimFault::Hang),
+    ] {
+        for id in ids {
+            let node = sim_nodes
+                .iter()
+                .find(|node| node.id() == id)
+                .ok_or_else(|| {
+                    format!(
+                        "no simulated node `{id}` (there are node-1 .. node-{})",
+                        spec.nodes
+                    )
+                })?;
+            node.set_fault(fault);
+        }
+    }
+    let nodes: Vec<Arc<dyn Node>> = sim_nodes
         .into_iter()
         .map(|node| node as Arc<dyn Node>)
         .collect();
+    let cluster = Cluster::new(nodes).with_deadline(Duration::from_millis(args.node_timeout_ms));
     let admin: OwnerId = "admin".parse().expect("valid owner id");
     let owners = Arc::new(MemoryOwnerDirectory::new());
     owners.set(admin.clone(), CapSet::all());
-    let api = HyperionApi::builder(Cluster::new(nodes))
+    let jobs = Arc::new(TokioJobRunner::default());
+    let api = HyperionApi::builder(cluster)
         .key_store(Arc::new(MemoryKeyStore::new()))
         .owner_directory(owners)
+        .job_runner(jobs.clone())
+        .config(ApiConfig {
+            body_limit: args.body_limit,
+            trusted_proxies: args.trusted_proxies.clone(),
+            ..ApiConfig::default()
+        })
         .build();
 
     let listener = TcpListener::bind(args.addr)
@@ -143,6 +193,15 @@ async fn run(args: Args) -> Result<(), String> {
                 .run()
                 .await;
         }
+    }
+    // No new requests now; in-flight ones have finished. Let running jobs end.
+    let grace = Duration::from_secs(args.shutdown_grace_secs);
+    let unfinished = jobs.drain(grace).await;
+    if unfinished > 0 {
+        tracing::warn!(
+            unfinished,
+            "jobs still running after the shutdown grace period"
+        );
     }
     tracing::info!("stopped");
     Ok(())

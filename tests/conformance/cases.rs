@@ -185,7 +185,7 @@ fn wp_body() -> Value {
 }
 
 /// The WordPress admin password of [`wp_body`]: it must never come back.
-const WP_PASSWORD: &str = "pw-never-shown-7f3a";
+pub const WP_PASSWORD: &str = "pw-never-shown-7f3a";
 
 async fn all_refused_with_401(s: &TestServer, key: &str) {
     for call in matrix(s).await {

@@ -57,6 +57,10 @@ fn owner(name: &str) -> OwnerId {
     name.parse().expect("valid owner id")
 }
 
+/// Every raw key a fixture minted, so that a test can look for them where
+/// they must never be (logs).
+pub static FIXTURE_KEYS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
 /// Raw keys of every kind the matrix needs.
 pub struct Keys {
     /// All capabilities, scope all.
@@ -156,6 +160,10 @@ impl TestServer {
             .mint_key(mint("spare", "admin", CapSet::empty()))
             .await
             .unwrap());
+
+        FIXTURE_KEYS.lock().unwrap().extend(
+            [&admin, &viewer, &powerless, &expired, &demotable, &spare].map(|k| k.to_string()),
+        );
 
         let listener = TcpListener::bind("127.0.0.1:0")
             .await

@@ -13,10 +13,10 @@ pub mod harness;
 #[allow(dead_code)]
 pub mod servers;
 
-/// Instantiates every conformance case for one adapter's serve function.
-macro_rules! conformance_suite {
-    ($serve:path) => {
-        conformance::conformance_suite!(@cases $serve;
+/// Expands to `conformance_suite!(<args>; <every case>)`: the one list of cases.
+macro_rules! conformance_cases {
+    ($($args:tt)*) => {
+        conformance::conformance_suite!($($args)*;
             // authentication and capability matrix
             no_key_is_401_everywhere,
             malformed_authorization_is_401_everywhere,
@@ -97,7 +97,21 @@ macro_rules! conformance_suite {
             hostile_inputs_answer_4xx_envelopes,
         );
     };
-    (@cases $serve:path; $($case:ident),* $(,)?) => {
+}
+pub(crate) use conformance_cases;
+
+/// Instantiates every conformance case for one adapter's serve function:
+/// `conformance_suite!(serve)` makes one `#[tokio::test]` per case;
+/// `conformance_suite!(in_one_test serve, before, after)` runs them all in
+/// one test, between `before()` and `after()`.
+macro_rules! conformance_suite {
+    ($serve:path) => {
+        conformance::conformance_cases!(@each $serve);
+    };
+    (in_one_test $serve:path, $before:path, $after:path) => {
+        conformance::conformance_cases!(@sequential $serve, $before, $after);
+    };
+    (@each $serve:path; $($case:ident),* $(,)?) => {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $case() {
@@ -108,6 +122,21 @@ macro_rules! conformance_suite {
                 conformance::cases::$case(&server).await;
             }
         )*
+    };
+    (@sequential $serve:path, $before:path, $after:path; $($case:ident),* $(,)?) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn every_case_in_one_run() {
+            $before();
+            $(
+                let server = conformance::harness::TestServer::start(|api, listener| {
+                    Box::pin($serve(api, listener))
+                })
+                .await;
+                conformance::cases::$case(&server).await;
+                drop(server);
+            )*
+            $after();
+        }
     };
 }
 pub(crate) use conformance_suite;

@@ -1,0 +1,100 @@
+//! Fuzzes the framework-neutral handler: arbitrary method, path, query,
+//! headers and body, with or without a valid key. Every answer must be a
+//! JSON body with a status below 500.
+
+#![no_main]
+
+use std::sync::{Arc, OnceLock};
+
+use arbitrary::Arbitrary;
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use hyperion_core::memory::{MemoryKeyStore, MemoryOwnerDirectory};
+use hyperion_core::sim::SimClusterSpec;
+use hyperion_core::{CapSet, Cluster, HyperionApi, NewKey, Node, RequestHead};
+use libfuzzer_sys::fuzz_target;
+
+#[derive(Arbitrary, Debug)]
+struct Input {
+    method: u8,
+    raw_method: String,
+    path: String,
+    query: Option<String>,
+    with_key: bool,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+struct Fixture {
+    runtime: tokio::runtime::Runtime,
+    api: HyperionApi,
+    key: String,
+}
+
+fn fixture() -> &'static Fixture {
+    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let nodes = SimClusterSpec::default()
+            .build()
+            .into_iter()
+            .map(|n| n as Arc<dyn Node>)
+            .collect();
+        let owners = Arc::new(MemoryOwnerDirectory::new());
+        owners.set("admin".parse().unwrap(), CapSet::all());
+        let api = HyperionApi::builder(Cluster::new(nodes))
+            .key_store(Arc::new(MemoryKeyStore::new()))
+            .owner_directory(owners)
+            .build();
+        let key = runtime
+            .block_on(api.mint_key(NewKey::new("fuzz", "admin".parse().unwrap(), CapSet::all())))
+            .unwrap();
+        let key = key.secret.expose().to_owned();
+        Fixture { runtime, api, key }
+    })
+}
+
+const METHODS: [Method; 6] = [Method::GET, Method::POST, Method::PATCH, Method::DELETE, Method::PUT, Method::HEAD];
+
+fuzz_target!(|input: Input| {
+    let fixture = fixture();
+    let method = match input.method as usize {
+        n if n < METHODS.len() => METHODS[n].clone(),
+        _ => match Method::from_bytes(input.raw_method.as_bytes()) {
+            Ok(method) => method,
+            Err(_) => return,
+        },
+    };
+    let path = format!("/api/v1/{}", input.path);
+    let target = match &input.query {
+        Some(query) => format!("{path}?{query}"),
+        None => path,
+    };
+    let Ok(uri) = target.parse::<http::Uri>() else {
+        return;
+    };
+    let mut headers = HeaderMap::new();
+    if input.with_key {
+        headers.insert("authorization", format!("Bearer {}", fixture.key).parse().unwrap());
+    }
+    for (name, value) in input.headers.iter().take(16) {
+        if let (Ok(name), Ok(value)) = (HeaderName::try_from(name.as_str()), HeaderValue::from_str(value)) {
+            headers.append(name, value);
+        }
+    }
+    let head = RequestHead::new(method, &uri, headers, None);
+    let body = futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from(input.body))]);
+    let response = fixture.runtime.block_on(fixture.api.handle(head, body));
+    assert!(
+        response.status.as_u16() < 500,
+        "{} for {}: {}",
+        response.status,
+        uri,
+        String::from_utf8_lossy(&response.body)
+    );
+    assert_eq!(response.headers.get("content-type").unwrap(), "application/json");
+    assert!(serde_json::from_slice::<serde_json::Value>(&response.body).is_ok());
+});
