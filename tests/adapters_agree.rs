@@ -74,6 +74,8 @@ async fn axum_and_warp_answer_byte_for_byte_the_same() {
         (Method::GET, "/api/v1/unknown/route".into(), None, None),
         (Method::GET, "/api/v1".into(), None, None),
         (Method::GET, "/api/v1/jobs/job_nope".into(), admin, None),
+        (Method::GET, "/api/v1/openapi.json".into(), None, None),
+        (Method::GET, "/api/v1/docs".into(), None, None),
     ];
     for (n, (method, path, key, raw_authorization)) in requests.into_iter().enumerate() {
         let mut answers = Vec::new();

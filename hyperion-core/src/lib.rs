@@ -23,6 +23,7 @@ pub mod keys;
 pub mod memory;
 pub mod model;
 pub mod node;
+pub mod openapi;
 pub mod owner;
 pub mod placement;
 mod random;

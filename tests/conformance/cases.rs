@@ -1532,3 +1532,27 @@ pub async fn mint_requests_are_validated(s: &TestServer) {
             .all(|k| k["label"] != "x")
     );
 }
+
+pub async fn the_contract_is_served_without_a_key(s: &TestServer) {
+    let doc = s.call(Method::GET, "/api/v1/openapi.json", None).await;
+    doc.assert_ok(200);
+    assert_eq!(doc.body["openapi"], "3.1.0");
+    assert!(
+        doc.body["paths"]["/api/v1/hostings/{id}"]["get"]["x-required-capability"]
+            == "hosting_view"
+    );
+    assert_eq!(
+        doc.text.as_bytes(),
+        &hyperion::openapi::document_bytes()[..]
+    );
+    let page = s.call(Method::GET, "/api/v1/docs", None).await;
+    assert_eq!(page.status, 200);
+    assert_eq!(
+        page.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    assert!(page.text.contains("createHosting"));
+    let wrong = s.call(Method::POST, "/api/v1/openapi.json", None).await;
+    wrong.assert_error(405, "method_not_allowed");
+    assert_eq!(wrong.header("allow"), Some("GET"));
+}

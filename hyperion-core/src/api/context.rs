@@ -67,9 +67,9 @@ impl RequestContext<'_> {
         parse_json_body(&self.body)
     }
 
-    /// The JSON body as `T`, or `T::default()` when the body is empty.
+    /// The JSON body as `T`, or `T::default()` when there is no body at all.
     pub(crate) fn optional_json_body<T: DeserializeOwned + Default>(&self) -> Result<T, ApiError> {
-        if self.body.iter().all(u8::is_ascii_whitespace) {
+        if self.body.is_empty() {
             Ok(T::default())
         } else {
             parse_json_body(&self.body)

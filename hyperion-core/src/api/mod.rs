@@ -26,7 +26,7 @@ use std::time::Duration;
 use bytes::{Buf, Bytes};
 use futures::{FutureExt, Stream};
 use http::header::{CONTENT_LENGTH, HeaderName};
-use http::{HeaderMap, Method};
+use http::{HeaderMap, Method, StatusCode};
 use tracing::Instrument;
 
 use crate::audit::{
@@ -43,6 +43,7 @@ use crate::jobs::{JobRunner, TokioJobRunner};
 use crate::keys::KeyStore;
 use crate::memory::{MemoryKeyStore, MemoryOwnerDirectory};
 use crate::model::now;
+use crate::openapi;
 use crate::owner::OwnerDirectory;
 use crate::placement::{FewestHostings, PlacementStrategy};
 use crate::random;
@@ -293,6 +294,20 @@ impl HyperionApi {
             client_ip: client,
             detail: Some(err.to_string()),
         };
+        if route.spec.public {
+            return match route.spec.endpoint {
+                Endpoint::Docs => ApiResponse::rendered(
+                    StatusCode::OK,
+                    "text/html; charset=utf-8",
+                    openapi::docs_page(),
+                ),
+                _ => ApiResponse::rendered(
+                    StatusCode::OK,
+                    "application/json",
+                    openapi::document_bytes(),
+                ),
+            };
+        }
         let principal = match authenticate(
             &head.headers,
             services.keys.as_ref(),
@@ -408,6 +423,10 @@ async fn audit_outcome(ctx: &RequestContext<'_>, result: &Result<ApiResponse, Ap
 async fn dispatch(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiError> {
     use config::Setting;
     match ctx.route.spec.endpoint {
+        // Served before authentication, in `respond`.
+        Endpoint::OpenApi | Endpoint::Docs => {
+            Err(ApiError::internal("a public route reached dispatch"))
+        }
         Endpoint::Me => me::show(ctx).await,
         Endpoint::ListHostings => hostings::list(ctx).await,
         Endpoint::CreateHosting => provisioning::create(ctx).await,

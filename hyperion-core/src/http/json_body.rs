@@ -6,7 +6,9 @@ use crate::error::ApiError;
 /// JSON, a wrong type, an unknown field) is a validation error whose message
 /// names the field at fault.
 pub fn parse_json_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
+    // A struct would also deserialize from a JSON array (by position):
+    // only an object is a body this API takes.
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(ApiError::Validation(
             "the request body must be a JSON object".to_owned(),
         ));
@@ -57,6 +59,8 @@ mod tests {
         assert!(message(r#"{"count":1,"inner":{"flag":3}}"#).contains("`inner.flag`"));
         assert!(message(r#"{"count":1,"other":2}"#).contains("other"));
         assert!(message("").contains("JSON object"));
+        assert!(message("[1, null]").contains("JSON object"));
+        assert!(message("null").contains("JSON object"));
         assert!(message("{").contains("invalid JSON"));
         assert!(message(r#"{"count":1} trailing"#).contains("invalid JSON"));
         assert!(parse_json_body::<Body>(br#"{"count":1}"#).is_ok());

@@ -7,7 +7,7 @@
 
 mod body;
 mod json_body;
-mod query;
+pub(crate) mod query;
 mod request;
 mod response;
 pub mod routes;

@@ -53,6 +53,15 @@ impl ApiResponse {
         }
     }
 
+    /// A response whose body is already rendered, with its content type.
+    pub fn rendered(status: StatusCode, content_type: &'static str, body: Bytes) -> Self {
+        let mut response = Self::raw_json(status, body);
+        response
+            .headers
+            .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+        response
+    }
+
     fn raw_json(status: StatusCode, body: Bytes) -> Self {
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));

@@ -11,6 +11,10 @@ use crate::error::ApiError;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Endpoint {
+    /// `GET /openapi.json` (no key needed)
+    OpenApi,
+    /// `GET /docs` (no key needed)
+    Docs,
     /// `GET /me`
     Me,
     /// `GET /hostings`
@@ -67,6 +71,8 @@ impl Endpoint {
     /// The action name the audit log records (`hosting.suspend`, `key.mint`, ...).
     pub const fn action(self) -> &'static str {
         match self {
+            Endpoint::OpenApi => "openapi.read",
+            Endpoint::Docs => "docs.read",
             Endpoint::Me => "me.read",
             Endpoint::ListHostings => "hostings.list",
             Endpoint::CreateHosting => "hosting.create",
@@ -111,6 +117,8 @@ pub struct RouteSpec {
     /// Whether an `Idempotency-Key` makes retries safe (creating and
     /// job-starting POSTs).
     pub idempotent: bool,
+    /// Whether it is served without a key (the contract and its page).
+    pub public: bool,
 }
 
 const fn route(method: Method, pattern: &'static str, endpoint: Endpoint) -> RouteSpec {
@@ -120,6 +128,19 @@ const fn route(method: Method, pattern: &'static str, endpoint: Endpoint) -> Rou
         endpoint,
         takes_body: false,
         idempotent: false,
+        public: false,
+    }
+}
+
+/// A route served without a key.
+const fn public(pattern: &'static str, endpoint: Endpoint) -> RouteSpec {
+    RouteSpec {
+        method: Method::GET,
+        pattern,
+        endpoint,
+        takes_body: false,
+        idempotent: false,
+        public: true,
     }
 }
 
@@ -131,6 +152,7 @@ const fn with_body(method: Method, pattern: &'static str, endpoint: Endpoint) ->
         endpoint,
         takes_body: true,
         idempotent: false,
+        public: false,
     }
 }
 
@@ -142,11 +164,14 @@ const fn creating(pattern: &'static str, endpoint: Endpoint) -> RouteSpec {
         endpoint,
         takes_body: true,
         idempotent: true,
+        public: false,
     }
 }
 
 /// Every route of the API.
 pub const ROUTES: &[RouteSpec] = &[
+    public("/openapi.json", Endpoint::OpenApi),
+    public("/docs", Endpoint::Docs),
     route(Method::GET, "/me", Endpoint::Me),
     route(Method::GET, "/hostings", Endpoint::ListHostings),
     creating("/hostings", Endpoint::CreateHosting),

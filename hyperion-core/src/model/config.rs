@@ -51,10 +51,13 @@ impl Default for Limits {
 #[serde(deny_unknown_fields)]
 pub struct LimitsPatch {
     /// New CPU share.
+    #[serde(default, deserialize_with = "crate::model::non_null")]
     pub cpu_percent: Option<u32>,
     /// New memory limit.
+    #[serde(default, deserialize_with = "crate::model::non_null")]
     pub memory_mb: Option<u32>,
     /// New process limit.
+    #[serde(default, deserialize_with = "crate::model::non_null")]
     pub max_processes: Option<u32>,
 }
 
@@ -146,6 +149,7 @@ pub struct BasicAuthPatch {
     /// User name (1..=64 of `[A-Za-z0-9._-]`).
     pub user: String,
     /// New password (8..=128 characters); omitted keeps the current one.
+    #[serde(default, deserialize_with = "crate::model::non_null")]
     pub password: Option<SecretString>,
 }
 
@@ -155,8 +159,10 @@ pub struct BasicAuthPatch {
 #[serde(deny_unknown_fields)]
 pub struct VhostPatch {
     /// Force HTTPS.
+    #[serde(default, deserialize_with = "crate::model::non_null")]
     pub force_https: Option<bool>,
     /// Maintenance mode.
+    #[serde(default, deserialize_with = "crate::model::non_null")]
     pub maintenance: Option<bool>,
     /// Basic auth (`null` = off).
     #[serde(default, deserialize_with = "double_option")]
@@ -165,6 +171,7 @@ pub struct VhostPatch {
     #[serde(default, deserialize_with = "double_option")]
     pub redirect: Option<Option<Redirect>>,
     /// Caching.
+    #[serde(default, deserialize_with = "crate::model::non_null")]
     pub cache: Option<CacheSettings>,
 }
 
@@ -349,6 +356,7 @@ pub struct QuotaPatch {
     #[serde(default, deserialize_with = "double_option")]
     pub bandwidth_hard_gb: Option<Option<u64>>,
     /// Action on breach.
+    #[serde(default, deserialize_with = "crate::model::non_null")]
     pub action_on_breach: Option<BreachAction>,
 }
 

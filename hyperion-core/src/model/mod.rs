@@ -25,6 +25,16 @@ pub use ops::{
 #[error("{0}")]
 pub struct InvalidValue(pub String);
 
+/// Reads an optional field that may be absent but, when present, must not be
+/// `null` (`Option` alone would take `null` for "absent").
+pub(crate) fn non_null<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
+}
+
 /// Whether `s` is a short, URL-safe identifier: 1..=64 of `[A-Za-z0-9_-]`.
 fn is_identifier(s: &str) -> bool {
     !s.is_empty()

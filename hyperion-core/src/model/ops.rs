@@ -49,8 +49,10 @@ pub struct CreateHostingRequest {
     /// Primary domain.
     pub domain: Domain,
     /// PHP version (PHP hostings only; default 8.3).
+    #[serde(default, deserialize_with = "crate::model::non_null")]
     pub php_version: Option<PhpVersion>,
     /// What it serves (default `php`).
+    #[serde(default, deserialize_with = "crate::model::non_null")]
     pub kind: Option<HostingKind>,
     /// Further domains.
     #[serde(default)]
@@ -59,10 +61,13 @@ pub struct CreateHostingRequest {
     #[serde(default)]
     pub database: bool,
     /// System user (default derived from the id).
+    #[serde(default, deserialize_with = "crate::model::non_null")]
     pub system_user: Option<String>,
     /// Upstream of a reverse proxy (required for, and only for, `reverse_proxy`).
+    #[serde(default, deserialize_with = "crate::model::non_null")]
     pub proxy_upstream_url: Option<String>,
     /// Place it on this node instead of letting placement choose.
+    #[serde(default, deserialize_with = "crate::model::non_null")]
     pub node: Option<NodeId>,
 }
 
@@ -286,6 +291,7 @@ pub struct WpInstallRequest {
     /// The admin password (write-only).
     pub admin_password: SecretString,
     /// Locale, e.g. `en_US` (default).
+    #[serde(default, deserialize_with = "crate::model::non_null")]
     pub locale: Option<String>,
 }
 

@@ -1,0 +1,516 @@
+//! JSON Schemas (2020-12, as OpenAPI 3.1 uses) of every request and response
+//! body. Enumerations come from the Rust enums themselves, so a new state,
+//! PHP version or capability shows up here without anyone touching this file.
+
+use serde_json::{Map, Value, json};
+
+use crate::audit::AuditOutcome;
+use crate::capability::Capability;
+use crate::jobs::JobState;
+use crate::keys::GrantLevel;
+use crate::model::{BreachAction, HostingKind, HostingState, NodeStatus, PhpVersion, RestoreMode};
+
+/// `{"$ref": "#/components/schemas/<name>"}`
+pub(crate) fn schema_ref(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/schemas/{name}") })
+}
+
+fn nullable(schema: Value) -> Value {
+    json!({ "oneOf": [schema, {"type": "null"}] })
+}
+
+fn names<T: Copy>(all: &[T], name: impl Fn(T) -> &'static str) -> Value {
+    Value::from(all.iter().map(|v| name(*v)).collect::<Vec<_>>())
+}
+
+/// An object with these properties, all required unless listed in `optional`.
+fn object(properties: Value, optional: &[&str]) -> Value {
+    let required: Vec<&String> = properties
+        .as_object()
+        .expect("properties are an object")
+        .keys()
+        .filter(|k| !optional.contains(&k.as_str()))
+        .collect();
+    json!({ "type": "object", "properties": properties, "required": required })
+}
+
+/// A request body object: unknown fields are refused, so the schema says so.
+fn closed(properties: Value, optional: &[&str]) -> Value {
+    let mut schema = object(properties, optional);
+    schema["additionalProperties"] = Value::Bool(false);
+    schema
+}
+
+fn timestamp() -> Value {
+    json!({"type": "string", "format": "date-time"})
+}
+
+/// The pattern of ids (hostings, nodes, owners): no dot, which is how a
+/// selector tells them from domains.
+pub(crate) const ID_PATTERN: &str = "^[A-Za-z0-9_-]{1,64}$";
+const DOMAIN_PATTERN: &str = "^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$";
+const HTTP_URL_PATTERN: &str = "^https?://[^\\s/?#]+";
+
+fn domain() -> Value {
+    json!({"type": "string", "pattern": DOMAIN_PATTERN, "maxLength": 253})
+}
+
+fn id() -> Value {
+    json!({"type": "string", "pattern": ID_PATTERN})
+}
+
+fn bounded(min: u64, max: u64) -> Value {
+    json!({"type": "integer", "minimum": min, "maximum": max})
+}
+
+/// Every schema of `components.schemas`.
+pub(crate) fn all() -> Map<String, Value> {
+    let capability = json!({"type": "string", "enum": names(&Capability::ALL, Capability::as_str)});
+    let level = json!({"type": "string", "enum": names(GrantLevel::ALL, GrantLevel::as_str)});
+    let php = json!({"type": "string", "enum": names(PhpVersion::ALL, PhpVersion::as_str)});
+    let mut schemas = Map::new();
+    let mut add = |name: &str, schema: Value| {
+        schemas.insert(name.to_owned(), schema);
+    };
+
+    add(
+        "Error",
+        object(
+            json!({"error": object(json!({
+        "code": {"type": "string", "enum": [
+            "unauthorized", "forbidden", "not_found", "method_not_allowed", "validation", "conflict",
+            "payload_too_large", "rate_limited", "upstream_error", "upstream_timeout", "internal"
+        ]},
+        "message": {"type": "string"},
+        "request_id": {"type": "string"}
+    }), &[])}),
+            &[],
+        ),
+    );
+    add("Capability", capability.clone());
+    add(
+        "HostingState",
+        json!({"type": "string", "enum": names(HostingState::ALL, HostingState::as_str)}),
+    );
+    add("PhpVersion", php.clone());
+    add(
+        "HostingKind",
+        json!({"type": "string", "enum": names(HostingKind::ALL, HostingKind::as_str)}),
+    );
+    add(
+        "Hosting",
+        object(
+            json!({
+                "id": id(),
+                "domain": domain(),
+                "state": schema_ref("HostingState"),
+                "php_version": nullable(schema_ref("PhpVersion")),
+                "node_id": id(),
+                "created_at": timestamp(),
+            }),
+            &[],
+        ),
+    );
+    add(
+        "Limits",
+        object(
+            json!({
+                "cpu_percent": bounded(1, 3200),
+                "memory_mb": bounded(64, 262_144),
+                "max_processes": bounded(1, 10_000),
+            }),
+            &[],
+        ),
+    );
+    add(
+        "Redirect",
+        closed(
+            json!({
+                "to": {"type": "string", "pattern": HTTP_URL_PATTERN, "maxLength": 2048},
+                "status": {"type": "integer", "enum": [301, 302, 307, 308]},
+            }),
+            &["status"],
+        ),
+    );
+    add(
+        "CacheSettings",
+        closed(
+            json!({
+                "enabled": {"type": "boolean"},
+                "ttl_seconds": bounded(0, 31_536_000),
+            }),
+            &[],
+        ),
+    );
+    add(
+        "VhostOptions",
+        object(
+            json!({
+                "force_https": {"type": "boolean"},
+                "maintenance": {"type": "boolean"},
+                "basic_auth": nullable(object(json!({"user": {"type": "string"}, "password_set": {"type": "boolean"}}), &[])),
+                "redirect": nullable(schema_ref("Redirect")),
+                "cache": schema_ref("CacheSettings"),
+            }),
+            &[],
+        ),
+    );
+    let quota_value = || nullable(bounded(1, 1 << 30));
+    add(
+        "BreachAction",
+        json!({"type": "string", "enum": names(BreachAction::ALL, BreachAction::as_str)}),
+    );
+    add(
+        "Quota",
+        object(
+            json!({
+                "disk_soft_mb": quota_value(),
+                "disk_hard_mb": quota_value(),
+                "memory_mb": quota_value(),
+                "bandwidth_soft_gb": quota_value(),
+                "bandwidth_hard_gb": quota_value(),
+                "action_on_breach": schema_ref("BreachAction"),
+            }),
+            &[],
+        ),
+    );
+    let mut detail = object(
+        json!({
+            "kind": schema_ref("HostingKind"),
+            "aliases": {"type": "array", "items": domain()},
+            "system_user": {"type": "string"},
+            "root_dir": {"type": "string"},
+            "limits": schema_ref("Limits"),
+            "vhost": schema_ref("VhostOptions"),
+            "quota": schema_ref("Quota"),
+            "database": {"type": "boolean"},
+            "proxy_upstream_url": nullable(json!({"type": "string"})),
+            "expires_at": nullable(timestamp()),
+        }),
+        &[],
+    );
+    detail = json!({"allOf": [schema_ref("Hosting"), detail]});
+    add("HostingDetail", detail);
+    add(
+        "HostingPage",
+        object(
+            json!({
+                "items": {"type": "array", "items": schema_ref("Hosting")},
+                "next_cursor": nullable(json!({"type": "string"})),
+                "total": {"type": "integer", "minimum": 0},
+                "unavailable_nodes": {"type": "array", "items": id()},
+            }),
+            &[],
+        ),
+    );
+    add(
+        "StateChange",
+        object(
+            json!({"id": id(), "state": schema_ref("HostingState")}),
+            &[],
+        ),
+    );
+    add(
+        "Accepted",
+        object(
+            json!({
+                "job_id": {"type": "string"},
+                "status": {"type": "string", "const": "accepted"},
+            }),
+            &[],
+        ),
+    );
+    add(
+        "NodeInfo",
+        object(
+            json!({
+                "id": id(),
+                "hostname": {"type": "string"},
+                "status": {"type": "string", "enum": names(NodeStatus::ALL, NodeStatus::as_str)},
+                "hostings": {"type": "integer", "minimum": 0},
+                "draining": {"type": "boolean"},
+            }),
+            &[],
+        ),
+    );
+    add(
+        "NodeList",
+        object(
+            json!({"items": {"type": "array", "items": schema_ref("NodeInfo")}}),
+            &[],
+        ),
+    );
+    add(
+        "Job",
+        object(
+            json!({
+                "id": {"type": "string"},
+                "kind": {"type": "string"},
+                "target": {"type": "string"},
+                "state": {"type": "string", "enum": names(JobState::ALL, JobState::as_str)},
+                "progress": bounded(0, 100),
+                "step": nullable(json!({"type": "string"})),
+                "error": nullable(json!({"type": "string"})),
+                "result": {},
+                "actor": {"type": "string"},
+                "created_at": timestamp(),
+                "updated_at": timestamp(),
+                "finished_at": nullable(timestamp()),
+            }),
+            &[],
+        ),
+    );
+    add(
+        "Grant",
+        object(
+            json!({"hosting": {"type": "string"}, "level": level.clone()}),
+            &[],
+        ),
+    );
+    add(
+        "Scope",
+        json!({"oneOf": [
+            {"type": "string", "const": "all"},
+            closed(json!({"grants": {"type": "array", "items": schema_ref("Grant")}}), &[]),
+        ]}),
+    );
+    add(
+        "Me",
+        object(
+            json!({
+                "key": object(json!({
+                    "id": {"type": "string"}, "prefix": {"type": "string"},
+                    "label": {"type": "string"}, "owner": {"type": "string"},
+                }), &[]),
+                "caps": {"type": "array", "items": schema_ref("Capability")},
+                "scope": schema_ref("Scope"),
+                "expires_at": nullable(timestamp()),
+            }),
+            &[],
+        ),
+    );
+    let key_view = json!({
+        "id": {"type": "string"},
+        "prefix": {"type": "string"},
+        "label": {"type": "string"},
+        "owner": {"type": "string"},
+        "caps": {"type": "array", "items": schema_ref("Capability")},
+        "scope": schema_ref("Scope"),
+        "created_at": timestamp(),
+        "expires_at": nullable(timestamp()),
+        "revoked_at": nullable(timestamp()),
+        "created_by": nullable(json!({"type": "string"})),
+        "ip_allowlist": {"type": "array", "items": {"type": "string"}},
+        "rate_limit_per_min": {"type": "integer", "minimum": 0},
+    });
+    add("Key", object(key_view.clone(), &[]));
+    let mut minted = key_view;
+    minted["key"] =
+        json!({"type": "string", "description": "The raw key: shown this once, never again."});
+    add("MintedKey", object(minted, &[]));
+    add(
+        "KeyPage",
+        object(
+            json!({
+                "items": {"type": "array", "items": schema_ref("Key")},
+                "next_cursor": nullable(json!({"type": "string"})),
+                "total": {"type": "integer", "minimum": 0},
+            }),
+            &[],
+        ),
+    );
+    add(
+        "MintRequest",
+        closed(
+            json!({
+                "label": {"type": "string", "minLength": 1, "maxLength": 100},
+                "caps": {"type": "array", "items": capability},
+                "scope": {"oneOf": [
+                    {"type": "string", "const": "all"},
+                    closed(json!({"grants": {"type": "array", "maxItems": 1000, "items": closed(json!({
+                        "hosting": {"type": "string", "description": "Hosting id or domain"},
+                        "level": level,
+                    }), &[])}}), &[]),
+                ]},
+                "expires_at": nullable(timestamp()),
+                "ip_allowlist": {"type": "array", "maxItems": 100, "items": {"type": "string"}},
+                "rate_limit_per_min": {"type": "integer", "minimum": 0, "maximum": u32::MAX},
+            }),
+            &["expires_at", "ip_allowlist", "rate_limit_per_min"],
+        ),
+    );
+    add(
+        "CreateHosting",
+        closed(
+            json!({
+                "domain": domain(),
+                "php_version": php.clone(),
+                "kind": schema_ref("HostingKind"),
+                "aliases": {"type": "array", "maxItems": 50, "items": domain()},
+                "database": {"type": "boolean"},
+                "system_user": {"type": "string", "pattern": "^[a-z_][a-z0-9_-]{0,31}$"},
+                "proxy_upstream_url": {"type": "string", "pattern": HTTP_URL_PATTERN, "maxLength": 2048},
+                "node": id(),
+            }),
+            &[
+                "php_version",
+                "kind",
+                "aliases",
+                "database",
+                "system_user",
+                "proxy_upstream_url",
+                "node",
+            ],
+        ),
+    );
+    add(
+        "LimitsPatch",
+        closed(
+            json!({
+                "cpu_percent": bounded(1, 3200),
+                "memory_mb": bounded(64, 262_144),
+                "max_processes": bounded(1, 10_000),
+            }),
+            &["cpu_percent", "memory_mb", "max_processes"],
+        ),
+    );
+    add("PhpPatch", closed(json!({"version": php}), &[]));
+    add(
+        "PhpValue",
+        object(
+            json!({"php_version": nullable(schema_ref("PhpVersion"))}),
+            &[],
+        ),
+    );
+    add(
+        "VhostPatch",
+        closed(
+            json!({
+                "force_https": {"type": "boolean"},
+                "maintenance": {"type": "boolean"},
+                "basic_auth": nullable(closed(json!({
+                    "user": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"},
+                    "password": {"type": "string", "minLength": 8, "maxLength": 128, "writeOnly": true},
+                }), &["password"])),
+                "redirect": nullable(schema_ref("Redirect")),
+                "cache": schema_ref("CacheSettings"),
+            }),
+            &[
+                "force_https",
+                "maintenance",
+                "basic_auth",
+                "redirect",
+                "cache",
+            ],
+        ),
+    );
+    add(
+        "ExpiryPatch",
+        closed(json!({"expires_at": nullable(timestamp())}), &[]),
+    );
+    add(
+        "ExpiryValue",
+        object(json!({"expires_at": nullable(timestamp())}), &[]),
+    );
+    add(
+        "QuotaPatch",
+        closed(
+            json!({
+                "disk_soft_mb": quota_value(),
+                "disk_hard_mb": quota_value(),
+                "memory_mb": quota_value(),
+                "bandwidth_soft_gb": quota_value(),
+                "bandwidth_hard_gb": quota_value(),
+                "action_on_breach": schema_ref("BreachAction"),
+            }),
+            &[
+                "disk_soft_mb",
+                "disk_hard_mb",
+                "memory_mb",
+                "bandwidth_soft_gb",
+                "bandwidth_hard_gb",
+                "action_on_breach",
+            ],
+        ),
+    );
+    add("NoOptions", closed(json!({}), &[]));
+    add(
+        "Backup",
+        object(
+            json!({
+                "id": id(),
+                "created_at": timestamp(),
+                "size_bytes": {"type": "integer", "minimum": 0},
+                "includes_database": {"type": "boolean"},
+            }),
+            &[],
+        ),
+    );
+    add(
+        "BackupList",
+        object(
+            json!({"items": {"type": "array", "items": schema_ref("Backup")}}),
+            &[],
+        ),
+    );
+    add(
+        "RestoreRequest",
+        closed(
+            json!({
+                "backup_id": id(),
+                "mode": {"type": "string", "enum": names(RestoreMode::ALL, RestoreMode::as_str)},
+            }),
+            &["mode"],
+        ),
+    );
+    add(
+        "CertificateRequest",
+        closed(json!({"staging": {"type": "boolean"}}), &["staging"]),
+    );
+    add(
+        "WpInstallRequest",
+        closed(
+            json!({
+                "site_url": {"type": "string", "pattern": HTTP_URL_PATTERN, "maxLength": 2048},
+                "title": {"type": "string", "minLength": 1, "maxLength": 200},
+                "admin_user": {"type": "string", "pattern": "^[A-Za-z0-9._@-]{1,60}$"},
+                "admin_email": {"type": "string", "maxLength": 254, "pattern": "^[^@\\s]+@[^@\\s]+$"},
+                "admin_password": {"type": "string", "minLength": 8, "maxLength": 128, "writeOnly": true},
+                "locale": {"type": "string", "pattern": "^[a-z]{2}(_[A-Z]{2})?$"},
+            }),
+            &["locale"],
+        ),
+    );
+    add(
+        "AuditEvent",
+        object(
+            json!({
+                "id": {"type": "integer", "minimum": 0},
+                "at": timestamp(),
+                "request_id": {"type": "string"},
+                "actor": {"type": "string"},
+                "key_id": nullable(json!({"type": "string"})),
+                "key_prefix": nullable(json!({"type": "string"})),
+                "action": {"type": "string"},
+                "target": {"type": "string"},
+                "outcome": {"type": "string", "enum": names(AuditOutcome::ALL, AuditOutcome::as_str)},
+                "status": nullable(json!({"type": "integer"})),
+                "client_ip": nullable(json!({"type": "string"})),
+                "detail": nullable(json!({"type": "string"})),
+            }),
+            &[],
+        ),
+    );
+    add(
+        "AuditPage",
+        object(
+            json!({
+                "items": {"type": "array", "items": schema_ref("AuditEvent")},
+                "next_cursor": nullable(json!({"type": "string"})),
+                "total": {"type": "integer", "minimum": 0},
+            }),
+            &[],
+        ),
+    );
+    schemas
+}
