@@ -20,6 +20,7 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 use hyperion::memory::{MemoryKeyStore, MemoryOwnerDirectory};
 use hyperion::sim::{SimClusterSpec, SimFault};
+use hyperion::sqlite::SqliteStores;
 use hyperion::{
     ApiConfig, CapSet, Cluster, HyperionApi, NewKey, Node, NodeId, OwnerId, TokioJobRunner,
 };
@@ -72,6 +73,10 @@ struct Args {
     /// Make this simulated node never answer; repeatable.
     #[arg(long = "hang-node", value_name = "ID")]
     hang_nodes: Vec<NodeId>,
+    /// Keep keys, jobs, the audit log and idempotency records in SQLite in
+    /// this directory (created if missing). Without it, everything is in memory.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
     /// How long SIGTERM waits for running jobs, in seconds.
     #[arg(long, default_value_t = 30)]
     shutdown_grace_secs: u64,
@@ -132,11 +137,28 @@ async fn run(args: Args) -> Result<(), String> {
     let admin: OwnerId = "admin".parse().expect("valid owner id");
     let owners = Arc::new(MemoryOwnerDirectory::new());
     owners.set(admin.clone(), CapSet::all());
-    let jobs = Arc::new(TokioJobRunner::default());
-    let api = HyperionApi::builder(cluster)
-        .key_store(Arc::new(MemoryKeyStore::new()))
+    let mut builder = HyperionApi::builder(cluster);
+    let (jobs, fresh_keys) = match &args.data_dir {
+        Some(dir) => {
+            let stores = SqliteStores::open_dir(dir).map_err(|err| err.to_string())?;
+            builder = stores.install(builder);
+            let empty = stores
+                .keys
+                .is_empty()
+                .await
+                .map_err(|err| format!("cannot read the key store: {err}"))?;
+            (stores.jobs.clone(), empty)
+        }
+        None => {
+            let jobs = Arc::new(TokioJobRunner::default());
+            builder = builder
+                .key_store(Arc::new(MemoryKeyStore::new()))
+                .job_runner(jobs.clone());
+            (jobs, true)
+        }
+    };
+    let api = builder
         .owner_directory(owners)
-        .job_runner(jobs.clone())
         .config(ApiConfig {
             body_limit: args.body_limit,
             trusted_proxies: args.trusted_proxies.clone(),
@@ -147,35 +169,46 @@ async fn run(args: Args) -> Result<(), String> {
     let listener = TcpListener::bind(args.addr)
         .await
         .map_err(|err| format!("cannot listen on {}: {err}", args.addr))?;
-    let minted = api
-        .mint_key(NewKey::new("admin", admin, CapSet::all()))
-        .await
-        .map_err(|err| format!("cannot mint the admin key: {err}"))?;
     let mut out = std::io::stdout().lock();
-    match &args.key_file {
-        Some(path) => {
-            write_key_file(path, minted.secret.expose())
-                .map_err(|err| format!("cannot write the key file {}: {err}", path.display()))?;
-            writeln!(
-                out,
-                "admin key written to {} (prefix {})",
-                path.display(),
-                minted.record.prefix
-            )
+    if fresh_keys {
+        let minted = api
+            .mint_key(NewKey::new("admin", admin, CapSet::all()))
+            .await
+            .map_err(|err| format!("cannot mint the admin key: {err}"))?;
+        match &args.key_file {
+            Some(path) => {
+                write_key_file(path, minted.secret.expose()).map_err(|err| {
+                    format!("cannot write the key file {}: {err}", path.display())
+                })?;
+                writeln!(
+                    out,
+                    "admin key written to {} (prefix {})",
+                    path.display(),
+                    minted.record.prefix
+                )
+            }
+            None => writeln!(out, "admin key (shown once): {}", minted.secret.expose()),
         }
-        None => writeln!(out, "admin key (shown once): {}", minted.secret.expose()),
+        .map_err(|err| format!("cannot write to stdout: {err}"))?;
+    } else {
+        writeln!(out, "the data directory already holds keys: none minted")
+            .map_err(|err| format!("cannot write to stdout: {err}"))?;
     }
-    .and_then(|()| {
-        writeln!(
-            out,
-            "serving /api/v1 with {:?} on http://{} ({} nodes, {} hostings)",
-            args.adapter, args.addr, spec.nodes, spec.hostings
-        )
-    })
+    writeln!(
+        out,
+        "serving /api/v1 with {:?} on http://{} ({} nodes, {} hostings{})",
+        args.adapter,
+        args.addr,
+        spec.nodes,
+        spec.hostings,
+        args.data_dir
+            .as_ref()
+            .map(|dir| format!(", data in {}", dir.display()))
+            .unwrap_or_default()
+    )
     .and_then(|()| out.flush())
     .map_err(|err| format!("cannot write to stdout: {err}"))?;
     drop(out);
-    drop(minted);
 
     match args.adapter {
         Adapter::Axum => {

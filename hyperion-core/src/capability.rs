@@ -132,6 +132,16 @@ impl CapSet {
         Capability::ALL.into_iter().collect()
     }
 
+    /// The set as bits (bit = capability position), for storage.
+    pub const fn bits(self) -> u32 {
+        self.0
+    }
+
+    /// A set read back from storage; bits no capability uses are dropped.
+    pub fn from_bits(bits: u32) -> Self {
+        CapSet(bits).intersection(CapSet::all())
+    }
+
     /// Whether `cap` is in the set.
     pub const fn contains(self, cap: Capability) -> bool {
         self.0 & cap.bit() != 0

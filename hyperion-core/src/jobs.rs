@@ -181,6 +181,16 @@ pub trait JobRunner: Send + Sync {
     async fn get(&self, id: &JobId) -> Result<Option<Job>, StoreError>;
 }
 
+/// A durable copy of a runner's job records (e.g. [`crate::sqlite`]).
+#[async_trait]
+pub trait JobArchive: Send + Sync {
+    /// Keeps the current state of `job`. Called after every change, from
+    /// inside running jobs: it must not block (queue the write instead).
+    fn save(&self, job: &Job);
+    /// A job the runner no longer holds in memory (older, or from before a restart).
+    async fn load(&self, id: &JobId) -> Result<Option<Job>, StoreError>;
+}
+
 /// How many finished jobs [`TokioJobRunner`] keeps before forgetting the oldest.
 pub const DEFAULT_FINISHED_JOBS_KEPT: usize = 10_000;
 
@@ -198,6 +208,7 @@ pub struct TokioJobRunner {
     table: Arc<Mutex<JobTable>>,
     keep_finished: usize,
     idle: Arc<tokio::sync::Notify>,
+    archive: Option<Arc<dyn JobArchive>>,
 }
 
 impl Default for TokioJobRunner {
@@ -213,7 +224,16 @@ impl TokioJobRunner {
             table: Arc::default(),
             keep_finished: keep_finished.max(1),
             idle: Arc::default(),
+            archive: None,
         }
+    }
+
+    /// Also keeps every job in `archive`, and reads from it the jobs no
+    /// longer in memory.
+    #[must_use]
+    pub fn with_archive(mut self, archive: Arc<dyn JobArchive>) -> Self {
+        self.archive = Some(archive);
+        self
     }
 
     /// How many jobs are queued or running.
@@ -247,6 +267,14 @@ impl TokioJobRunner {
         }
         change(job);
         job.updated_at = now();
+        if let Some(archive) = &self.archive {
+            let finished = job.state.is_finished();
+            let mut snapshot = job.clone();
+            if finished {
+                snapshot.finished_at = Some(snapshot.updated_at);
+            }
+            archive.save(&snapshot);
+        }
         if job.state.is_finished() {
             job.finished_at = Some(job.updated_at);
             table.unfinished -= 1;
@@ -308,6 +336,9 @@ impl JobRunner for TokioJobRunner {
             table.jobs.insert(job.id.clone(), job.clone());
             table.unfinished += 1;
         }
+        if let Some(archive) = &self.archive {
+            archive.save(&job);
+        }
         let runner = self.clone();
         let id = job.id.clone();
         let progress = JobProgress::new(move |step, percent| {
@@ -321,13 +352,18 @@ impl JobRunner for TokioJobRunner {
     }
 
     async fn get(&self, id: &JobId) -> Result<Option<Job>, StoreError> {
-        Ok(self
+        let held = self
             .table
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .jobs
             .get(id)
-            .cloned())
+            .cloned();
+        match (held, &self.archive) {
+            (Some(job), _) => Ok(Some(job)),
+            (None, Some(archive)) => archive.load(id).await,
+            (None, None) => Ok(None),
+        }
     }
 }
 

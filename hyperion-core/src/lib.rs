@@ -29,6 +29,8 @@ pub mod placement;
 mod random;
 pub mod ratelimit;
 pub mod sim;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
 
 pub use api::{ApiConfig, HyperionApi, HyperionApiBuilder};
 pub use audit::{AuditEvent, AuditOutcome, AuditSink, MemoryAuditSink, TracingAuditSink};

@@ -11,7 +11,7 @@ use hyperion::keys::KeyScope;
 use hyperion::memory::{MemoryKeyStore, MemoryOwnerDirectory};
 use hyperion::sim::{SimClusterSpec, SimNode};
 use hyperion::{
-    ApiConfig, CapSet, Capability, Cluster, HostingId, HyperionApi, NewKey, Node, OwnerId,
+    ApiConfig, CapSet, Capability, Cluster, HostingId, HyperionApi, KeyStore, NewKey, Node, OwnerId,
 };
 use reqwest::Method;
 use reqwest::header::HeaderMap;
@@ -88,7 +88,9 @@ pub struct TestServer {
     /// The API under test.
     pub api: HyperionApi,
     /// Its key store.
-    pub key_store: Arc<MemoryKeyStore>,
+    pub key_store: Arc<dyn KeyStore>,
+    /// The directory of the SQLite database, when the stores are durable.
+    pub data_dir: Option<tempfile::TempDir>,
     /// Its owner directory.
     pub owners: Arc<MemoryOwnerDirectory>,
     /// Its nodes.
@@ -100,6 +102,15 @@ pub struct TestServer {
 impl TestServer {
     /// Builds a fresh fixture and serves it with `serve` on a loopback port.
     pub async fn start(serve: ServeFn) -> TestServer {
+        Self::start_with(serve, false).await
+    }
+
+    /// [`TestServer::start`] with the SQLite stores in a fresh directory.
+    pub async fn start_sqlite(serve: ServeFn) -> TestServer {
+        Self::start_with(serve, true).await
+    }
+
+    async fn start_with(serve: ServeFn, durable: bool) -> TestServer {
         let nodes = SPEC.build();
         let cluster = Cluster::new(
             nodes
@@ -108,7 +119,14 @@ impl TestServer {
                 .collect(),
         )
         .with_deadline(NODE_DEADLINE);
-        let key_store = Arc::new(MemoryKeyStore::new());
+        let data_dir = durable.then(|| tempfile::tempdir().expect("a temporary directory"));
+        let stores = data_dir
+            .as_ref()
+            .map(|dir| hyperion::sqlite::SqliteStores::open_dir(dir.path()).expect("open SQLite"));
+        let key_store: Arc<dyn KeyStore> = match &stores {
+            Some(stores) => stores.keys.clone(),
+            None => Arc::new(MemoryKeyStore::new()),
+        };
         let owners = Arc::new(MemoryOwnerDirectory::new());
         owners.set(owner("admin"), CapSet::all());
         owners.set(owner("demotable"), CapSet::all());
@@ -117,7 +135,11 @@ impl TestServer {
             trusted_proxies: vec![TRUSTED_PROXY.parse().expect("valid CIDR")],
             ..ApiConfig::default()
         };
-        let api = HyperionApi::builder(cluster)
+        let mut builder = HyperionApi::builder(cluster);
+        if let Some(stores) = &stores {
+            builder = stores.install(builder);
+        }
+        let api = builder
             .key_store(key_store.clone())
             .owner_directory(owners.clone())
             .config(config)
@@ -144,7 +166,6 @@ impl TestServer {
             .mint_key(mint("revoked", "admin", CapSet::all()))
             .await
             .unwrap();
-        use hyperion::KeyStore as _;
         key_store
             .revoke(&revoked_key.record.id, hyperion::model::now())
             .await
@@ -180,6 +201,7 @@ impl TestServer {
             client,
             api,
             key_store,
+            data_dir,
             owners,
             nodes,
             keys: Keys {

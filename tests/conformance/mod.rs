@@ -104,20 +104,25 @@ pub(crate) use conformance_cases;
 
 /// Instantiates every conformance case for one adapter's serve function:
 /// `conformance_suite!(serve)` makes one `#[tokio::test]` per case;
+/// `conformance_suite!(with_sqlite_stores serve)` does the same with the
+/// durable SQLite stores instead of the in-memory ones;
 /// `conformance_suite!(in_one_test serve, before, after)` runs them all in
 /// one test, between `before()` and `after()`.
 macro_rules! conformance_suite {
     ($serve:path) => {
-        conformance::conformance_cases!(@each $serve);
+        conformance::conformance_cases!(@each $serve, conformance::harness::TestServer::start);
+    };
+    (with_sqlite_stores $serve:path) => {
+        conformance::conformance_cases!(@each $serve, conformance::harness::TestServer::start_sqlite);
     };
     (in_one_test $serve:path, $before:path, $after:path) => {
         conformance::conformance_cases!(@sequential $serve, $before, $after);
     };
-    (@each $serve:path; $($case:ident),* $(,)?) => {
+    (@each $serve:path, $start:path; $($case:ident),* $(,)?) => {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $case() {
-                let server = conformance::harness::TestServer::start(|api, listener| {
+                let server = $start(|api, listener| {
                     Box::pin($serve(api, listener))
                 })
                 .await;

@@ -1,0 +1,122 @@
+use async_trait::async_trait;
+use rusqlite::{Row, params_from_iter};
+
+use super::{Database, corrupt, parse_stamp, stamp};
+use crate::audit::{AuditEvent, AuditLog, AuditOutcome, AuditPage, AuditQuery, AuditSink};
+use crate::keys::StoreError;
+
+/// The audit log in SQLite: every event, kept, readable newest first.
+#[derive(Clone)]
+pub struct SqliteAuditLog {
+    db: Database,
+}
+
+impl SqliteAuditLog {
+    /// The audit log of `db`.
+    pub fn new(db: Database) -> Self {
+        SqliteAuditLog { db }
+    }
+}
+
+const COLUMNS: &str = "id, at, request_id, actor, key_id, key_prefix, action, target, outcome, status, client_ip, detail";
+
+fn event(row: &Row<'_>) -> rusqlite::Result<AuditEvent> {
+    let key_id: Option<String> = row.get(4)?;
+    let client_ip: Option<String> = row.get(10)?;
+    Ok(AuditEvent {
+        id: row.get::<_, i64>(0)?.max(0) as u64,
+        at: parse_stamp(&row.get::<_, String>(1)?)?,
+        request_id: row.get(2)?,
+        actor: row.get(3)?,
+        key_id: key_id
+            .map(|k| k.parse().map_err(|e| corrupt("key id", e)))
+            .transpose()?,
+        key_prefix: row.get(5)?,
+        action: row.get(6)?,
+        target: row.get(7)?,
+        outcome: row
+            .get::<_, String>(8)?
+            .parse::<AuditOutcome>()
+            .map_err(|e| corrupt("outcome", e))?,
+        status: row.get(9)?,
+        client_ip: client_ip
+            .map(|ip| ip.parse().map_err(|e| corrupt("client ip", e)))
+            .transpose()?,
+        detail: row.get(11)?,
+    })
+}
+
+#[async_trait]
+impl AuditSink for SqliteAuditLog {
+    async fn record(&self, event: AuditEvent) {
+        let request_id = event.request_id.clone();
+        let written = self
+            .db
+            .run(move |c| {
+                c.execute(
+                    "INSERT INTO audit (at, request_id, actor, key_id, key_prefix, action, target, outcome, status, client_ip, detail)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                    rusqlite::params![
+                        stamp(event.at),
+                        event.request_id,
+                        event.actor,
+                        event.key_id.as_ref().map(|k| k.as_str()),
+                        event.key_prefix,
+                        event.action,
+                        event.target,
+                        event.outcome.as_str(),
+                        event.status,
+                        event.client_ip.map(|ip| ip.to_string()),
+                        event.detail,
+                    ],
+                )
+            })
+            .await;
+        if let Err(err) = written {
+            tracing::error!(%request_id, error = %err, "could not write an audit event");
+        }
+    }
+}
+
+#[async_trait]
+impl AuditLog for SqliteAuditLog {
+    async fn query(&self, query: &AuditQuery) -> Result<AuditPage, StoreError> {
+        let query = query.clone();
+        self.db
+            .run(move |c| {
+                let mut filters = Vec::new();
+                let mut values: Vec<String> = Vec::new();
+                for (column, value) in [
+                    ("actor", query.actor.clone()),
+                    ("action", query.action.clone()),
+                    ("target", query.target.clone()),
+                    ("outcome", query.outcome.map(|o| o.as_str().to_owned())),
+                ] {
+                    if let Some(value) = value {
+                        values.push(value);
+                        filters.push(format!("{column} = ?{}", values.len()));
+                    }
+                }
+                let matching = if filters.is_empty() { "1".to_owned() } else { filters.join(" AND ") };
+                let total: i64 = c.query_row(
+                    &format!("SELECT COUNT(*) FROM audit WHERE {matching}"),
+                    params_from_iter(values.iter()),
+                    |r| r.get(0),
+                )?;
+                let total = total.max(0) as u64;
+                let before = query.before.map_or(i64::MAX, |b| i64::try_from(b).unwrap_or(i64::MAX));
+                let limit = query.limit.max(1);
+                let mut statement = c.prepare(&format!(
+                    "SELECT {COLUMNS} FROM audit WHERE {matching} AND id < {before} ORDER BY id DESC LIMIT {}",
+                    limit + 1
+                ))?;
+                let mut items = statement
+                    .query_map(params_from_iter(values.iter()), event)?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                let next_cursor = (items.len() > limit).then(|| items[limit - 1].id.to_string());
+                items.truncate(limit);
+                Ok(AuditPage { items, next_cursor, total })
+            })
+            .await
+    }
+}

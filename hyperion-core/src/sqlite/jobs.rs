@@ -1,0 +1,152 @@
+use std::sync::mpsc;
+
+use async_trait::async_trait;
+use rusqlite::{OptionalExtension, Row, params};
+
+use super::{Database, corrupt, parse_opt_stamp, parse_stamp, stamp};
+use crate::jobs::{Job, JobArchive, JobId, JobState};
+use crate::keys::StoreError;
+use crate::model::now;
+
+/// Job records in SQLite. Writes are queued to one writer thread, so a job
+/// reporting progress never blocks on the database.
+pub struct SqliteJobArchive {
+    db: Database,
+    writes: Option<mpsc::Sender<Job>>,
+    writer: Option<std::thread::JoinHandle<()>>,
+}
+
+/// The error a job left unfinished by a previous process ends with.
+pub const INTERRUPTED: &str = "interrupted by a restart of the server";
+
+const COLUMNS: &str = "id, kind, target, state, progress, step, error, result, actor, started_by, created_at, updated_at, finished_at";
+
+fn job(row: &Row<'_>) -> rusqlite::Result<Job> {
+    let result: Option<String> = row.get(7)?;
+    let started_by: Option<String> = row.get(9)?;
+    Ok(Job {
+        id: JobId::parse(&row.get::<_, String>(0)?)
+            .ok_or_else(|| corrupt("job id", "bad shape"))?,
+        kind: row.get(1)?,
+        target: row.get(2)?,
+        state: row
+            .get::<_, String>(3)?
+            .parse::<JobState>()
+            .map_err(|e| corrupt("job state", e))?,
+        progress: row.get(4)?,
+        step: row.get(5)?,
+        error: row.get(6)?,
+        result: result
+            .map(|r| serde_json::from_str(&r).map_err(|e| corrupt("job result", e)))
+            .transpose()?,
+        actor: row.get(8)?,
+        started_by: started_by
+            .map(|id| id.parse().map_err(|e| corrupt("key id", e)))
+            .transpose()?,
+        created_at: parse_stamp(&row.get::<_, String>(10)?)?,
+        updated_at: parse_stamp(&row.get::<_, String>(11)?)?,
+        finished_at: parse_opt_stamp(row.get(12)?)?,
+    })
+}
+
+fn upsert(conn: &rusqlite::Connection, job: &Job) -> rusqlite::Result<()> {
+    conn.execute(
+        &format!(
+            "INSERT INTO jobs ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+             ON CONFLICT(id) DO UPDATE SET state = excluded.state, progress = excluded.progress,
+               step = excluded.step, error = excluded.error, result = excluded.result,
+               updated_at = excluded.updated_at, finished_at = excluded.finished_at"
+        ),
+        params![
+            job.id.as_str(),
+            job.kind,
+            job.target,
+            job.state.as_str(),
+            job.progress,
+            job.step,
+            job.error,
+            job.result.as_ref().map(|r| r.to_string()),
+            job.actor,
+            job.started_by.as_ref().map(|k| k.as_str()),
+            stamp(job.created_at),
+            stamp(job.updated_at),
+            job.finished_at.map(stamp),
+        ],
+    )
+    .map(|_| ())
+}
+
+impl SqliteJobArchive {
+    /// The job archive of `db`. Jobs a previous process left queued or
+    /// running are marked failed ([`INTERRUPTED`]) first: nothing runs them now.
+    pub fn open(db: Database) -> Result<Self, StoreError> {
+        let at = stamp(now());
+        let interrupted = db.run_blocking(|c| {
+            c.execute(
+                "UPDATE jobs SET state = 'failed', error = ?1, updated_at = ?2, finished_at = ?2
+                 WHERE state IN ('queued', 'running')",
+                params![INTERRUPTED, at],
+            )
+        })?;
+        if interrupted > 0 {
+            tracing::warn!(
+                interrupted,
+                "jobs left unfinished by a previous run were marked failed"
+            );
+        }
+        let (writes, queue) = mpsc::channel::<Job>();
+        let database = db.clone();
+        let writer = std::thread::Builder::new()
+            .name("hyperion-job-writer".to_owned())
+            .spawn(move || {
+                for job in queue {
+                    if let Err(err) = database.run_blocking(|c| upsert(c, &job)) {
+                        tracing::error!(job = %job.id, error = %err, "could not save a job record");
+                    }
+                }
+            })
+            .map_err(|err| StoreError(format!("cannot start the job writer: {err}")))?;
+        Ok(SqliteJobArchive {
+            db,
+            writes: Some(writes),
+            writer: Some(writer),
+        })
+    }
+}
+
+impl Drop for SqliteJobArchive {
+    /// Writes what is still queued before letting go.
+    fn drop(&mut self) {
+        self.writes.take();
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
+    }
+}
+
+#[async_trait]
+impl JobArchive for SqliteJobArchive {
+    fn save(&self, job: &Job) {
+        let sent = self
+            .writes
+            .as_ref()
+            .is_some_and(|writes| writes.send(job.clone()).is_ok());
+        if !sent {
+            tracing::error!(job = %job.id, "the job writer has stopped; a job record was not saved");
+        }
+    }
+
+    async fn load(&self, id: &JobId) -> Result<Option<Job>, StoreError> {
+        let id = id.to_string();
+        self.db
+            .run(move |c| {
+                c.query_row(
+                    &format!("SELECT {COLUMNS} FROM jobs WHERE id = ?1"),
+                    [id],
+                    job,
+                )
+                .optional()
+            })
+            .await
+    }
+}

@@ -1,0 +1,294 @@
+//! The SQLite stores: everything written survives closing and reopening the
+//! database, a killed process leaves no job `running` forever, and dozens of
+//! concurrent writers never see "database is locked".
+
+#![cfg(feature = "sqlite")]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyperion_core::audit::{AuditEvent, AuditLog, AuditOutcome, AuditQuery, AuditSink};
+use hyperion_core::idempotency::{Claim, IdempotencyScope, IdempotencyStore, StoredResponse};
+use hyperion_core::jobs::{JobRunner, JobSpec, JobState};
+use hyperion_core::keys::{GrantLevel, KeyId, KeyScope, KeyStore, NewKey};
+use hyperion_core::sqlite::SqliteStores;
+use hyperion_core::{CapSet, JobId};
+
+fn spec() -> JobSpec {
+    JobSpec {
+        kind: "test".into(),
+        target: "t".into(),
+        actor: "apikey:test".into(),
+        started_by: Some(KeyId::parse("key_starter").unwrap()),
+    }
+}
+
+fn event(n: u32) -> AuditEvent {
+    AuditEvent {
+        id: 0,
+        at: hyperion_core::model::now(),
+        request_id: format!("r{n}"),
+        actor: "apikey:test".into(),
+        key_id: None,
+        key_prefix: Some("hyp_abcdefgh".into()),
+        action: "hosting.suspend".into(),
+        target: "h1".into(),
+        outcome: AuditOutcome::Denied,
+        status: Some(403),
+        client_ip: Some("192.0.2.1".parse().unwrap()),
+        detail: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_store_survives_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut new = NewKey::new("tenant", "owner".parse().unwrap(), CapSet::all());
+    new.scope = KeyScope::Grants([("h1".parse().unwrap(), GrantLevel::View)].into());
+    new.expires_at = Some(hyperion_core::model::now() + time::Duration::days(1));
+    new.ip_allowlist = vec!["10.0.0.0/8".into()];
+    let minted = new.mint();
+    let revoked = NewKey::new("gone", "owner".parse().unwrap(), CapSet::empty()).mint();
+    let scope = IdempotencyScope {
+        api_key: minted.record.id.clone(),
+        key: "k1".into(),
+    };
+    let kept = StoredResponse {
+        status: 201,
+        headers: vec![("location".into(), "/api/v1/hostings/h9".into())],
+        body: bytes::Bytes::from_static(b"{\"id\":\"h9\"}"),
+    };
+    let job_id: JobId;
+    {
+        let stores = SqliteStores::open_dir(dir.path()).unwrap();
+        stores.keys.insert(minted.record.clone()).await.unwrap();
+        stores.keys.insert(revoked.record.clone()).await.unwrap();
+        assert!(
+            stores
+                .keys
+                .revoke(&revoked.record.id, hyperion_core::model::now())
+                .await
+                .unwrap()
+        );
+        assert!(
+            stores
+                .keys
+                .add_grant(
+                    &minted.record.id,
+                    &"h2".parse().unwrap(),
+                    GrantLevel::Manage
+                )
+                .await
+                .unwrap()
+        );
+        for n in 0..3 {
+            stores.audit.record(event(n)).await;
+        }
+        assert_eq!(
+            stores.idempotency.claim(&scope, [7; 32]).await.unwrap(),
+            Claim::Fresh
+        );
+        stores
+            .idempotency
+            .complete(&scope, kept.clone())
+            .await
+            .unwrap();
+        let job = stores
+            .jobs
+            .submit(
+                spec(),
+                Box::new(|p| {
+                    Box::pin(async move {
+                        p.step("working", 50);
+                        Ok(Some(serde_json::json!({"backup_id": "bk-1"})))
+                    })
+                }),
+            )
+            .await
+            .unwrap();
+        job_id = job.id.clone();
+        assert_eq!(stores.jobs.drain(Duration::from_secs(10)).await, 0);
+    }
+    let stores = SqliteStores::open_dir(dir.path()).unwrap();
+    let found = stores
+        .keys
+        .find_by_hash(&minted.secret.hash())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.caps, minted.record.caps);
+    assert_eq!(found.expires_at, minted.record.expires_at);
+    assert_eq!(found.ip_allowlist, ["10.0.0.0/8"]);
+    assert_eq!(
+        found.scope.level_on(&"h1".parse().unwrap()),
+        Some(GrantLevel::View)
+    );
+    assert_eq!(
+        found.scope.level_on(&"h2".parse().unwrap()),
+        Some(GrantLevel::Manage)
+    );
+    let gone = stores.keys.get(&revoked.record.id).await.unwrap().unwrap();
+    assert!(gone.revoked_at.is_some());
+    assert_eq!(stores.keys.list().await.unwrap().len(), 2);
+    let log = stores
+        .audit
+        .query(&AuditQuery {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(log.total, 3);
+    assert_eq!(log.items[0].request_id, "r2");
+    assert_eq!(log.items[0].client_ip, Some("192.0.2.1".parse().unwrap()));
+    assert_eq!(
+        stores.idempotency.claim(&scope, [7; 32]).await.unwrap(),
+        Claim::Replay(kept)
+    );
+    assert_eq!(
+        stores.idempotency.claim(&scope, [8; 32]).await.unwrap(),
+        Claim::Mismatch
+    );
+    let job = stores.jobs.get(&job_id).await.unwrap().unwrap();
+    assert_eq!(job.state, JobState::Succeeded);
+    assert_eq!(job.result, Some(serde_json::json!({"backup_id": "bk-1"})));
+    assert_eq!(job.started_by, Some(KeyId::parse("key_starter").unwrap()));
+    assert!(job.finished_at.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dozens_of_concurrent_writers_never_see_a_locked_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let stores = Arc::new(SqliteStores::open_dir(dir.path()).unwrap());
+    let writers = (0..48).map(|n| {
+        let stores = Arc::clone(&stores);
+        tokio::spawn(async move {
+            let minted =
+                NewKey::new(format!("k{n}"), "owner".parse().unwrap(), CapSet::all()).mint();
+            stores.keys.insert(minted.record).await.unwrap();
+            stores.audit.record(event(n)).await;
+            let scope = IdempotencyScope {
+                api_key: KeyId::parse("key_x").unwrap(),
+                key: format!("i{n}"),
+            };
+            assert_eq!(
+                stores.idempotency.claim(&scope, [1; 32]).await.unwrap(),
+                Claim::Fresh
+            );
+            stores
+                .jobs
+                .submit(
+                    spec(),
+                    Box::new(|p| {
+                        Box::pin(async move {
+                            for step in 0..5 {
+                                p.step("step", step * 20);
+                            }
+                            Ok(None)
+                        })
+                    }),
+                )
+                .await
+                .unwrap();
+        })
+    });
+    for writer in futures::future::join_all(writers).await {
+        writer.unwrap();
+    }
+    assert_eq!(stores.jobs.drain(Duration::from_secs(30)).await, 0);
+    assert_eq!(stores.keys.list().await.unwrap().len(), 48);
+    let log = stores
+        .audit
+        .query(&AuditQuery {
+            limit: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(log.total, 48);
+}
+
+/// The child half of the crash test below, which runs this test binary again
+/// with `HYPERION_CRASH_CHILD_DIR` set: starts a job that never ends, says so,
+/// and waits to be killed. Without the variable it does nothing.
+#[tokio::test]
+async fn crash_child() {
+    let Ok(dir) = std::env::var("HYPERION_CRASH_CHILD_DIR") else {
+        return; // only runs when the crash test starts it
+    };
+    let stores = SqliteStores::open_dir(std::path::Path::new(&dir)).unwrap();
+    let job = stores
+        .jobs
+        .submit(
+            spec(),
+            Box::new(|p| {
+                Box::pin(async move {
+                    p.step("halfway", 50);
+                    std::future::pending::<()>().await;
+                    Ok(None)
+                })
+            }),
+        )
+        .await
+        .unwrap();
+    // Wait until the running state is on disk, then tell the parent.
+    let db = rusqlite::Connection::open(std::path::Path::new(&dir).join("hyperion.db")).unwrap();
+    loop {
+        let state: Option<String> = db
+            .query_row(
+                "SELECT state FROM jobs WHERE id = ?1",
+                [job.id.as_str()],
+                |r| r.get(0),
+            )
+            .ok();
+        if state.as_deref() == Some("running") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    std::fs::write(std::path::Path::new(&dir).join("job-id"), job.id.as_str()).unwrap();
+    std::future::pending::<()>().await;
+}
+
+#[tokio::test]
+async fn a_job_running_when_the_process_is_killed_ends_failed_after_the_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "crash_child",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
+        .env("HYPERION_CRASH_CHILD_DIR", dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let marker = dir.path().join("job-id");
+    for _ in 0..3000 {
+        if marker.exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let job_id = std::fs::read_to_string(&marker).expect("the child started its job");
+    child.kill().unwrap(); // SIGKILL: no destructor, no flush
+    child.wait().unwrap();
+
+    let stores = SqliteStores::open_dir(dir.path()).unwrap();
+    let job = stores
+        .jobs
+        .get(&JobId::parse(&job_id).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(job.state, JobState::Failed);
+    assert_eq!(
+        job.error.as_deref(),
+        Some(hyperion_core::sqlite::INTERRUPTED)
+    );
+    assert_eq!(job.step.as_deref(), Some("halfway"));
+    assert!(job.finished_at.is_some());
+}
