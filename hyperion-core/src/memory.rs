@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::capability::CapSet;
-use crate::keys::{ApiKeyRecord, GrantLevel, KeyHash, KeyId, KeyScope, KeyStore, StoreError};
+use crate::keys::{ApiKeyRecord, GrantLevel, KeyHash, KeyId, KeyStore, StoreError};
 use crate::model::{HostingId, OwnerId};
 use crate::owner::OwnerDirectory;
 
@@ -73,10 +73,7 @@ impl KeyStore for MemoryKeyStore {
         let mut tables = self.inner.write().unwrap_or_else(PoisonError::into_inner);
         Ok(match tables.by_id.get_mut(id) {
             Some(record) => {
-                if let KeyScope::Grants(grants) = &mut record.scope {
-                    let entry = grants.entry(hosting.clone()).or_insert(level);
-                    *entry = (*entry).max(level);
-                }
+                record.scope.add_grant(hosting.clone(), level);
                 true
             }
             None => false,

@@ -49,6 +49,15 @@ impl KeyScope {
         }
     }
 
+    /// Grants `hosting` at `level` (keeping a higher level already held).
+    /// Scope all already reaches every hosting and is left as it is.
+    pub fn add_grant(&mut self, hosting: HostingId, level: GrantLevel) {
+        if let KeyScope::Grants(grants) = self {
+            let held = grants.entry(hosting).or_insert(level);
+            *held = (*held).max(level);
+        }
+    }
+
     /// Whether this is the cluster-wide scope.
     pub fn is_all(&self) -> bool {
         matches!(self, KeyScope::All)

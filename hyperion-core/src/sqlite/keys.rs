@@ -148,9 +148,8 @@ impl KeyStore for SqliteKeyStore {
                 };
                 let mut scope: KeyScope =
                     serde_json::from_str(&scope).map_err(|e| corrupt("scope", e))?;
-                if let KeyScope::Grants(grants) = &mut scope {
-                    let entry = grants.entry(hosting).or_insert(level);
-                    *entry = (*entry).max(level);
+                if !scope.is_all() {
+                    scope.add_grant(hosting, level);
                     let text = serde_json::to_string(&scope).map_err(|e| corrupt("scope", e))?;
                     tx.execute(
                         "UPDATE keys SET scope = ?1 WHERE id = ?2",
