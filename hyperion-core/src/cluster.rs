@@ -5,9 +5,13 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+
 use futures::stream::{FuturesUnordered, StreamExt};
 
 use crate::error::ApiError;
+use crate::locator::Locator;
 use crate::model::{
     Hosting, HostingDetail, HostingId, HostingSelector, NodeId, NodeInfo, NodeStatus,
 };
@@ -42,16 +46,42 @@ pub struct ClusterPage {
 #[derive(Clone)]
 pub struct Cluster {
     nodes: Vec<Arc<dyn Node>>,
+    by_id: Arc<HashMap<NodeId, usize>>,
     deadline: Duration,
+    max_in_flight: usize,
+    locator: Arc<Locator>,
 }
+
+/// How many node calls one request makes at once unless configured otherwise.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
 
 impl Cluster {
     /// A cluster of `nodes`, each call bounded by [`DEFAULT_NODE_DEADLINE`].
     pub fn new(nodes: Vec<Arc<dyn Node>>) -> Self {
+        let by_id = nodes
+            .iter()
+            .enumerate()
+            .map(|(index, node)| (node.id().clone(), index))
+            .collect();
         Cluster {
             nodes,
+            by_id: Arc::new(by_id),
             deadline: DEFAULT_NODE_DEADLINE,
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            locator: Arc::default(),
         }
+    }
+
+    /// Sets how many node calls one request makes at once (at least 1).
+    #[must_use]
+    pub fn with_max_in_flight(mut self, max_in_flight: usize) -> Self {
+        self.max_in_flight = max_in_flight.max(1);
+        self
+    }
+
+    /// Where the cluster believes hostings live.
+    pub fn locator(&self) -> &Locator {
+        &self.locator
     }
 
     /// Sets the deadline of every node call.
@@ -68,7 +98,7 @@ impl Cluster {
 
     /// The node with id `id`.
     pub fn node(&self, id: &NodeId) -> Option<&Arc<dyn Node>> {
-        self.nodes.iter().find(|node| node.id() == id)
+        self.by_id.get(id).map(|index| &self.nodes[*index])
     }
 
     /// Runs one call to `node` under the deadline.
@@ -85,22 +115,38 @@ impl Cluster {
         }
     }
 
-    /// Finds the hosting `selector` names by asking every node at once; the
-    /// first node that holds it answers. When no node holds it but some node
-    /// failed, that failure is the answer (a down node is not a 404).
+    /// Finds the hosting `selector` names. A hosting whose node is known
+    /// costs one call to that node; otherwise every node is asked at once
+    /// (at most `max_in_flight` calls in flight) and the first that holds it
+    /// answers. When no node holds it but some node failed, that failure is
+    /// the answer (a down node is not a 404).
     pub async fn locate(&self, selector: &HostingSelector) -> Result<Located, ApiError> {
-        let mut asks: FuturesUnordered<_> = self
-            .nodes
-            .iter()
-            .map(|node| async move {
+        if let Some(node) = self.locator.node_of(selector).and_then(|id| self.node(&id)) {
+            match self.call(node.as_ref(), node.find_hosting(selector)).await {
+                Ok(Some(hosting)) => {
+                    return Ok(Located {
+                        node: Arc::clone(node),
+                        hosting,
+                    });
+                }
+                // Moved or gone: forget it and ask everyone.
+                Ok(None) | Err(NodeError::NotFound) => self.locator.forget_selector(selector),
+                Err(err) => return Err(err.into()),
+            }
+        }
+        let mut calls = Vec::with_capacity(self.nodes.len());
+        for node in &self.nodes {
+            calls.push(async move {
                 let found = self.call(node.as_ref(), node.find_hosting(selector)).await;
                 (node, found)
-            })
-            .collect();
+            });
+        }
+        let mut asks = Bounded::new(calls, self.max_in_flight);
         let mut failure = None;
         while let Some((node, found)) = asks.next().await {
             match found {
                 Ok(Some(hosting)) => {
+                    self.locator.learn_detail(&hosting, node.id());
                     return Ok(Located {
                         node: Arc::clone(node),
                         hosting,
@@ -133,26 +179,34 @@ impl Cluster {
             ],
             None => self.nodes.iter().collect(),
         };
-        let pages = futures::future::join_all(asked.iter().map(|node| async move {
-            (
-                node.id().clone(),
-                self.call(node.as_ref(), node.list_hostings(query)).await,
-            )
-        }))
-        .await;
-        let mut items = Vec::new();
+        let mut calls = Vec::with_capacity(asked.len());
+        for node in &asked {
+            calls.push(async move {
+                (
+                    node.id().clone(),
+                    self.call(node.as_ref(), node.list_hostings(query)).await,
+                )
+            });
+        }
+        let pages = Bounded::new(calls, self.max_in_flight).all().await;
+        let mut sorted_pages = Vec::with_capacity(pages.len());
         let mut total = 0;
         let mut unavailable = Vec::new();
         for (node, page) in pages {
             match page {
                 Ok(page) => {
                     total += page.total;
-                    items.extend(
-                        page.items
-                            .into_iter()
-                            .filter(|h| query.after.as_ref().is_none_or(|after| h.id > *after))
-                            .take(query.limit + 1),
-                    );
+                    let mut items: Vec<Hosting> = page
+                        .items
+                        .into_iter()
+                        .filter(|h| query.after.as_ref().is_none_or(|after| h.id > *after))
+                        .take(query.limit + 1)
+                        .collect();
+                    // A node owes us id order; one that breaks it costs a sort, not a wrong page.
+                    if !items.windows(2).all(|w| w[0].id < w[1].id) {
+                        items.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+                    }
+                    sorted_pages.push(items);
                 }
                 Err(err) => {
                     tracing::warn!(%node, error = %err, "a node failed to list its hostings");
@@ -163,8 +217,11 @@ impl Cluster {
         if !asked.is_empty() && unavailable.len() == asked.len() {
             return Err(worst_failure(unavailable));
         }
-        items.sort_unstable_by(|a, b| a.id.cmp(&b.id));
         let limit = query.limit.max(1);
+        let mut items = merge_by_id(sorted_pages, limit + 1);
+        for hosting in &items {
+            self.locator.learn(hosting);
+        }
         let next_cursor = (items.len() > limit).then(|| items[limit - 1].id.clone());
         items.truncate(limit);
         Ok(ClusterPage {
@@ -178,22 +235,25 @@ impl Cluster {
     /// Every node's description; a node that fails or times out is listed as
     /// unavailable rather than failing the whole answer.
     pub async fn infos(&self) -> Vec<NodeInfo> {
-        futures::future::join_all(self.nodes.iter().map(|node| async move {
-            match self.call(node.as_ref(), node.info()).await {
-                Ok(info) => info,
-                Err(err) => {
-                    tracing::warn!(node = %node.id(), error = %err, "node info failed");
-                    NodeInfo {
-                        id: node.id().clone(),
-                        hostname: String::new(),
-                        status: NodeStatus::Unavailable,
-                        hostings: 0,
-                        draining: false,
+        let mut calls = Vec::with_capacity(self.nodes.len());
+        for node in &self.nodes {
+            calls.push(async move {
+                match self.call(node.as_ref(), node.info()).await {
+                    Ok(info) => info,
+                    Err(err) => {
+                        tracing::warn!(node = %node.id(), error = %err, "node info failed");
+                        NodeInfo {
+                            id: node.id().clone(),
+                            hostname: String::new(),
+                            status: NodeStatus::Unavailable,
+                            hostings: 0,
+                            draining: false,
+                        }
                     }
                 }
-            }
-        }))
-        .await
+            });
+        }
+        Bounded::new(calls, self.max_in_flight).all().await
     }
 }
 
@@ -211,5 +271,136 @@ pub fn worst_failure(failures: Vec<(NodeId, NodeError)>) -> ApiError {
         ))
     } else {
         ApiError::Upstream(format!("nodes are unavailable: {}", names.join(", ")))
+    }
+}
+
+/// Runs calls with at most `limit` of them in flight.
+struct Bounded<F: Future> {
+    waiting: std::vec::IntoIter<(usize, F)>,
+    running: FuturesUnordered<Indexed<F>>,
+}
+
+/// A call tagged with its position, so that `all` can answer in call order.
+struct Indexed<F> {
+    index: usize,
+    call: std::pin::Pin<Box<F>>,
+}
+
+impl<F: Future> Future for Indexed<F> {
+    type Output = (usize, F::Output);
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let index = self.index;
+        self.call.as_mut().poll(cx).map(|out| (index, out))
+    }
+}
+
+impl<F: Future> Bounded<F> {
+    fn new(calls: Vec<F>, limit: usize) -> Self {
+        let mut waiting: std::vec::IntoIter<(usize, F)> = calls
+            .into_iter()
+            .enumerate()
+            .collect::<Vec<_>>()
+            .into_iter();
+        let running = waiting
+            .by_ref()
+            .take(limit.max(1))
+            .map(|(index, call)| Indexed {
+                index,
+                call: Box::pin(call),
+            })
+            .collect();
+        Bounded { waiting, running }
+    }
+
+    /// The next result to complete; `None` when every call has answered.
+    async fn next(&mut self) -> Option<F::Output> {
+        let (_, out) = self.running.next().await?;
+        if let Some((index, call)) = self.waiting.next() {
+            self.running.push(Indexed {
+                index,
+                call: Box::pin(call),
+            });
+        }
+        Some(out)
+    }
+
+    /// Every result, in call order.
+    async fn all(mut self) -> Vec<F::Output> {
+        let mut results = Vec::new();
+        while let Some(indexed) = self.running.next().await {
+            results.push(indexed);
+            if let Some((index, call)) = self.waiting.next() {
+                self.running.push(Indexed {
+                    index,
+                    call: Box::pin(call),
+                });
+            }
+        }
+        results.sort_by_key(|(index, _)| *index);
+        results.into_iter().map(|(_, out)| out).collect()
+    }
+}
+
+/// K-way merge of pages each sorted by id: the first `take` hostings in id
+/// order, in O(take × log(pages)), whatever the pages' lengths.
+pub fn merge_by_id(pages: Vec<Vec<Hosting>>, take: usize) -> Vec<Hosting> {
+    let mut pages: Vec<std::vec::IntoIter<Hosting>> =
+        pages.into_iter().map(Vec::into_iter).collect();
+    let mut heads: BinaryHeap<Reverse<(HostingId, usize)>> = BinaryHeap::new();
+    let mut held: Vec<Option<Hosting>> = Vec::with_capacity(pages.len());
+    for (index, page) in pages.iter_mut().enumerate() {
+        let head = page.next();
+        if let Some(hosting) = &head {
+            heads.push(Reverse((hosting.id.clone(), index)));
+        }
+        held.push(head);
+    }
+    let mut merged = Vec::with_capacity(take);
+    while merged.len() < take {
+        let Some(Reverse((_, index))) = heads.pop() else {
+            break;
+        };
+        if let Some(hosting) = held[index].take() {
+            merged.push(hosting);
+        }
+        if let Some(next) = pages[index].next() {
+            heads.push(Reverse((next.id.clone(), index)));
+            held[index] = Some(next);
+        }
+    }
+    merged
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::SimClusterSpec;
+
+    #[test]
+    fn merging_equals_sorting_everything() {
+        let spec = SimClusterSpec {
+            hostings: 40,
+            ..Default::default()
+        };
+        let node: NodeId = "node-1".parse().unwrap();
+        let all: Vec<Hosting> = (0..40).map(|i| spec.hosting(i, &node).summary).collect();
+        let pages: Vec<Vec<Hosting>> = (0..4)
+            .map(|k| {
+                let mut page: Vec<Hosting> = all.iter().skip(k).step_by(4).cloned().collect();
+                page.sort_by(|a, b| a.id.cmp(&b.id));
+                page
+            })
+            .collect();
+        let mut expected = all.clone();
+        expected.sort_by(|a, b| a.id.cmp(&b.id));
+        for take in [0, 1, 7, 40, 100] {
+            let merged = merge_by_id(pages.clone(), take);
+            assert_eq!(merged, expected[..take.min(40)].to_vec(), "take {take}");
+        }
+        assert!(merge_by_id(Vec::new(), 5).is_empty());
     }
 }

@@ -20,6 +20,7 @@ pub mod http;
 pub mod idempotency;
 pub mod jobs;
 pub mod keys;
+pub mod locator;
 pub mod memory;
 pub mod model;
 pub mod node;

@@ -215,19 +215,46 @@ impl Node for SimNode {
                 .after
                 .as_ref()
                 .map_or(Bound::Unbounded, Bound::Excluded);
-            let items = state
-                .hostings
-                .range((lower, Bound::Unbounded))
-                .map(|(_, h)| &h.summary)
-                .filter(|h| query.matches(h))
-                .take(query.limit + 1)
-                .cloned()
-                .collect();
-            let total = state
-                .hostings
-                .values()
-                .filter(|h| query.matches(&h.summary))
-                .count() as u64;
+            let unfiltered = query.state.is_none() && query.domain_contains.is_none();
+            // Indexed paths, as a real node's database would take them: a
+            // tenant's few grants are looked up one by one, not found by a scan.
+            let items: Vec<Hosting> = match &query.only {
+                Some(only) => only
+                    .range((lower, Bound::Unbounded))
+                    .filter_map(|id| state.hostings.get(id))
+                    .map(|h| &h.summary)
+                    .filter(|h| query.matches(h))
+                    .take(query.limit + 1)
+                    .cloned()
+                    .collect(),
+                None => state
+                    .hostings
+                    .range((lower, Bound::Unbounded))
+                    .map(|(_, h)| &h.summary)
+                    .filter(|h| query.matches(h))
+                    .take(query.limit + 1)
+                    .cloned()
+                    .collect(),
+            };
+            let total = match (&query.only, unfiltered) {
+                (None, true) => state.hostings.len(),
+                (Some(only), true) => only
+                    .iter()
+                    .filter(|id| state.hostings.contains_key(*id))
+                    .count(),
+                (Some(only), false) => only
+                    .iter()
+                    .filter_map(|id| state.hostings.get(id))
+                    .filter(|h| query.matches(&h.summary))
+                    .count(),
+                // A filter by state or name: a real node would use an index; the
+                // simulation counts.
+                (None, false) => state
+                    .hostings
+                    .values()
+                    .filter(|h| query.matches(&h.summary))
+                    .count(),
+            } as u64;
             NodePage { items, total }
         }))
     }

@@ -198,9 +198,11 @@ pub(crate) async fn delete(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiE
     let target = id.to_string();
     let node = located.node;
     let deadline = ctx.job_deadline();
+    let cluster = ctx.services.cluster.clone();
     ctx.start_job("hosting.delete", &target, move |progress| async move {
         progress.step(&format!("deleting on {}", node.id()), 10);
         within_deadline(deadline, node.id(), node.delete(&id, options)).await?;
+        cluster.locator().forget(&id);
         Ok(None)
     })
     .await

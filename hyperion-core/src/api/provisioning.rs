@@ -121,6 +121,7 @@ pub(crate) async fn create(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiE
 
     ctx.set_target(new.id.as_str());
     let detail = cluster.call(node.as_ref(), node.create(&new)).await?;
+    cluster.locator().learn_detail(&detail, node.id());
     if !ctx.principal.scope.is_all() {
         // A tenant's new hosting is its own to manage.
         ctx.services

@@ -370,3 +370,63 @@ mod provisioning {
         }
     }
 }
+
+mod location {
+    use std::sync::Arc;
+
+    use http::{HeaderMap, Method, StatusCode};
+
+    use super::{DOMAIN, sample_hosting};
+    use crate::HyperionApi;
+    use crate::capability::CapSet;
+    use crate::cluster::Cluster;
+    use crate::http::RequestHead;
+    use crate::keys::NewKey;
+    use crate::memory::{MemoryKeyStore, MemoryOwnerDirectory};
+    use crate::model::{HostingState, NodeId};
+    use crate::node::MockNode;
+
+    fn node(name: &str) -> MockNode {
+        let mut node = MockNode::new();
+        node.expect_id()
+            .return_const(name.parse::<NodeId>().unwrap());
+        node
+    }
+
+    #[tokio::test]
+    async fn a_known_hosting_costs_one_call_to_its_node() {
+        let hosting = sample_hosting(HostingState::Active);
+        let mut holder = node("node-1");
+        holder
+            .expect_find_hosting()
+            .times(3)
+            .returning(move |_| Ok(Some(hosting.clone())));
+        let mut other = node("node-2");
+        // At most once, in the first round; never again once the location is known.
+        other
+            .expect_find_hosting()
+            .times(0..=1)
+            .returning(|_| Ok(None));
+        let owners = Arc::new(MemoryOwnerDirectory::new());
+        owners.set("o".parse().unwrap(), CapSet::all());
+        let api = HyperionApi::builder(Cluster::new(vec![Arc::new(holder), Arc::new(other)]))
+            .key_store(Arc::new(MemoryKeyStore::new()))
+            .owner_directory(owners)
+            .build();
+        let key = api
+            .mint_key(NewKey::new("k", "o".parse().unwrap(), CapSet::all()))
+            .await
+            .unwrap();
+        for _ in 0..3 {
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                "authorization",
+                format!("Bearer {}", key.secret.expose()).parse().unwrap(),
+            );
+            let path = format!("/api/v1/hostings/{DOMAIN}");
+            let head = RequestHead::new(Method::GET, &path.parse().unwrap(), headers, None);
+            let body = futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>();
+            assert_eq!(api.handle(head, body).await.status, StatusCode::OK);
+        }
+    }
+}

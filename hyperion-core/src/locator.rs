@@ -1,0 +1,113 @@
+//! Where hostings live: id and domain → node, learned from lists, lookups
+//! and creates, corrected on a miss and on a delete. A known hosting costs
+//! one node call instead of a round over every node.
+
+use std::collections::HashMap;
+use std::sync::{PoisonError, RwLock};
+
+use crate::model::{Domain, Hosting, HostingDetail, HostingId, HostingSelector, NodeId};
+
+/// Past this many hostings the locator starts over (it is only a cache).
+const MAX_ENTRIES: usize = 2_000_000;
+
+#[derive(Default)]
+struct Maps {
+    /// Hosting → its node and every name it answers to.
+    by_id: HashMap<HostingId, (NodeId, Vec<Domain>)>,
+    by_domain: HashMap<Domain, HostingId>,
+}
+
+/// The cache of hosting locations.
+#[derive(Default)]
+pub struct Locator {
+    maps: RwLock<Maps>,
+}
+
+impl Locator {
+    /// The node believed to hold the hosting `selector` names.
+    pub fn node_of(&self, selector: &HostingSelector) -> Option<NodeId> {
+        let maps = self.maps.read().unwrap_or_else(PoisonError::into_inner);
+        let id = match selector {
+            HostingSelector::Id(id) => id,
+            HostingSelector::Domain(domain) => maps.by_domain.get(domain)?,
+        };
+        maps.by_id.get(id).map(|(node, _)| node.clone())
+    }
+
+    fn remember(&self, id: &HostingId, node: &NodeId, names: Vec<Domain>) {
+        let mut maps = self.maps.write().unwrap_or_else(PoisonError::into_inner);
+        if maps.by_id.len() >= MAX_ENTRIES && !maps.by_id.contains_key(id) {
+            *maps = Maps::default();
+        }
+        for name in &names {
+            maps.by_domain.insert(name.clone(), id.clone());
+        }
+        maps.by_id.insert(id.clone(), (node.clone(), names));
+    }
+
+    /// Learns where a listed hosting lives.
+    pub fn learn(&self, hosting: &Hosting) {
+        self.remember(&hosting.id, &hosting.node_id, vec![hosting.domain.clone()]);
+    }
+
+    /// Learns where a hosting lives, with all of its names.
+    pub fn learn_detail(&self, hosting: &HostingDetail, node: &NodeId) {
+        let mut names = vec![hosting.summary.domain.clone()];
+        names.extend(hosting.aliases.iter().cloned());
+        self.remember(&hosting.summary.id, node, names);
+    }
+
+    /// Forgets a hosting (deleted, or not where it was believed to be).
+    pub fn forget(&self, id: &HostingId) {
+        let mut maps = self.maps.write().unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, names)) = maps.by_id.remove(id) {
+            for name in names {
+                if maps.by_domain.get(&name) == Some(id) {
+                    maps.by_domain.remove(&name);
+                }
+            }
+        }
+    }
+
+    /// Forgets what `selector` pointed to.
+    pub fn forget_selector(&self, selector: &HostingSelector) {
+        let id = match selector {
+            HostingSelector::Id(id) => Some(id.clone()),
+            HostingSelector::Domain(domain) => {
+                let mut maps = self.maps.write().unwrap_or_else(PoisonError::into_inner);
+                maps.by_domain.remove(domain)
+            }
+        };
+        if let Some(id) = id {
+            self.forget(&id);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::SimClusterSpec;
+
+    #[test]
+    fn learns_forgets_and_follows_aliases() {
+        let spec = SimClusterSpec::default();
+        let node: NodeId = "node-2".parse().unwrap();
+        let hosting = spec.hosting(4, &node);
+        let locator = Locator::default();
+        let by_alias = HostingSelector::Domain(hosting.aliases[0].clone());
+        let by_id = HostingSelector::Id(hosting.summary.id.clone());
+        assert_eq!(locator.node_of(&by_id), None);
+        locator.learn_detail(&hosting, &node);
+        assert_eq!(locator.node_of(&by_id), Some(node.clone()));
+        assert_eq!(locator.node_of(&by_alias), Some(node.clone()));
+        locator.forget_selector(&by_alias);
+        assert_eq!(locator.node_of(&by_id), None);
+        assert_eq!(
+            locator.node_of(&HostingSelector::Domain(hosting.summary.domain.clone())),
+            None
+        );
+        locator.learn(&hosting.summary);
+        assert_eq!(locator.node_of(&by_id), Some(node));
+    }
+}
