@@ -44,10 +44,31 @@ struct SimState {
     wordpress: HashMap<HostingId, String>,
     next_backup: u64,
     draining: bool,
+    /// The hostings in each state, by id: a filter by state walks its own
+    /// index instead of every hosting, as a real node's database would.
+    by_state: HashMap<HostingState, std::collections::BTreeSet<HostingId>>,
 }
 
 impl SimState {
+    fn set_state(&mut self, id: &HostingId, to: HostingState) -> Result<(), NodeError> {
+        let hosting = self.hostings.get_mut(id).ok_or(NodeError::NotFound)?;
+        let from = std::mem::replace(&mut hosting.summary.state, to);
+        self.by_state.entry(from).or_default().remove(id);
+        self.by_state.entry(to).or_default().insert(id.clone());
+        Ok(())
+    }
+
     fn insert(&mut self, hosting: HostingDetail) {
+        if let Some(old) = self.hostings.get(&hosting.summary.id) {
+            self.by_state
+                .entry(old.summary.state)
+                .or_default()
+                .remove(&old.summary.id);
+        }
+        self.by_state
+            .entry(hosting.summary.state)
+            .or_default()
+            .insert(hosting.summary.id.clone());
         let id = hosting.summary.id.clone();
         self.by_domain
             .insert(hosting.summary.domain.clone(), id.clone());
@@ -67,6 +88,10 @@ impl SimState {
         self.certificates.remove(id);
         self.wordpress.remove(id);
         let hosting = self.hostings.remove(id)?;
+        self.by_state
+            .entry(hosting.summary.state)
+            .or_default()
+            .remove(id);
         self.by_domain.remove(&hosting.summary.domain);
         for alias in &hosting.aliases {
             self.by_domain.remove(alias);
@@ -176,13 +201,15 @@ impl SimNode {
         to: HostingState,
     ) -> Result<HostingState, NodeError> {
         self.write(|state| {
-            let hosting = state.hostings.get_mut(id).ok_or(NodeError::NotFound)?;
-            match hosting.summary.state {
+            let current = state
+                .hostings
+                .get(id)
+                .ok_or(NodeError::NotFound)?
+                .summary
+                .state;
+            match current {
                 current if current == to => Ok(to),
-                current if current == from => {
-                    hosting.summary.state = to;
-                    Ok(to)
-                }
+                current if current == from => state.set_state(id, to).map(|()| to),
                 current => Err(NodeError::Conflict(format!(
                     "hosting is {current}, not {from}"
                 ))),
@@ -218,8 +245,10 @@ impl Node for SimNode {
             let unfiltered = query.state.is_none() && query.domain_contains.is_none();
             // Indexed paths, as a real node's database would take them: a
             // tenant's few grants are looked up one by one, not found by a scan.
-            let items: Vec<Hosting> = match &query.only {
-                Some(only) => only
+            let by_state = query.state.map(|wanted| state.by_state.get(&wanted));
+            let items: Vec<Hosting> = match (&query.only, by_state) {
+                (None, Some(None)) => Vec::new(),
+                (None, Some(Some(ids))) => ids
                     .range((lower, Bound::Unbounded))
                     .filter_map(|id| state.hostings.get(id))
                     .map(|h| &h.summary)
@@ -227,7 +256,15 @@ impl Node for SimNode {
                     .take(query.limit + 1)
                     .cloned()
                     .collect(),
-                None => state
+                (Some(only), _) => only
+                    .range((lower, Bound::Unbounded))
+                    .filter_map(|id| state.hostings.get(id))
+                    .map(|h| &h.summary)
+                    .filter(|h| query.matches(h))
+                    .take(query.limit + 1)
+                    .cloned()
+                    .collect(),
+                (None, None) => state
                     .hostings
                     .range((lower, Bound::Unbounded))
                     .map(|(_, h)| &h.summary)
@@ -238,6 +275,11 @@ impl Node for SimNode {
             };
             let total = match (&query.only, unfiltered) {
                 (None, true) => state.hostings.len(),
+                (None, false) if query.domain_contains.is_none() => {
+                    query.state.map_or(0, |wanted| {
+                        state.by_state.get(&wanted).map_or(0, |ids| ids.len())
+                    })
+                }
                 (Some(only), true) => only
                     .iter()
                     .filter(|id| state.hostings.contains_key(*id))
@@ -285,11 +327,7 @@ impl Node for SimNode {
 
     async fn delete(&self, id: &HostingId, _options: DeleteOptions) -> Result<(), NodeError> {
         self.answer().await?;
-        self.write(|state| {
-            let hosting = state.hostings.get_mut(id).ok_or(NodeError::NotFound)?;
-            hosting.summary.state = HostingState::Deleting;
-            Ok(())
-        })?;
+        self.write(|state| state.set_state(id, HostingState::Deleting))?;
         // The second half of the work: a real node removes files, users, databases here.
         self.answer().await?;
         self.write(|state| state.remove(id))
