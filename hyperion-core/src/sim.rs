@@ -244,35 +244,27 @@ impl Node for SimNode {
                 .map_or(Bound::Unbounded, Bound::Excluded);
             let unfiltered = query.state.is_none() && query.domain_contains.is_none();
             // Indexed paths, as a real node's database would take them: a
-            // tenant's few grants are looked up one by one, not found by a scan.
+            // tenant's few grants are looked up one by one and a state filter
+            // walks its own index; only a name filter scans.
             let by_state = query.state.map(|wanted| state.by_state.get(&wanted));
-            let items: Vec<Hosting> = match (&query.only, by_state) {
-                (None, Some(None)) => Vec::new(),
-                (None, Some(Some(ids))) => ids
-                    .range((lower, Bound::Unbounded))
-                    .filter_map(|id| state.hostings.get(id))
-                    .map(|h| &h.summary)
-                    .filter(|h| query.matches(h))
-                    .take(query.limit + 1)
-                    .cloned()
-                    .collect(),
-                (Some(only), _) => only
-                    .range((lower, Bound::Unbounded))
-                    .filter_map(|id| state.hostings.get(id))
-                    .map(|h| &h.summary)
-                    .filter(|h| query.matches(h))
-                    .take(query.limit + 1)
-                    .cloned()
-                    .collect(),
-                (None, None) => state
-                    .hostings
-                    .range((lower, Bound::Unbounded))
-                    .map(|(_, h)| &h.summary)
-                    .filter(|h| query.matches(h))
-                    .take(query.limit + 1)
-                    .cloned()
-                    .collect(),
+            let candidates: Box<dyn Iterator<Item = &HostingId>> = match (&query.only, by_state) {
+                (Some(only), _) => Box::new(only.range((lower, Bound::Unbounded))),
+                (None, Some(Some(ids))) => Box::new(ids.range((lower, Bound::Unbounded))),
+                (None, Some(None)) => Box::new(std::iter::empty()),
+                (None, None) => Box::new(
+                    state
+                        .hostings
+                        .range((lower, Bound::Unbounded))
+                        .map(|(id, _)| id),
+                ),
             };
+            let items: Vec<Hosting> = candidates
+                .filter_map(|id| state.hostings.get(id))
+                .map(|h| &h.summary)
+                .filter(|h| query.matches(h))
+                .take(query.limit + 1)
+                .cloned()
+                .collect();
             let total = match (&query.only, unfiltered) {
                 (None, true) => state.hostings.len(),
                 (None, false) if query.domain_contains.is_none() => {
