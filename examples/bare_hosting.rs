@@ -1,0 +1,79 @@
+//! The yardstick of the load comparison (`benches/load_compare.py`): a bare
+//! axum handler or warp filter that answers `GET /api/v1/hostings/{id}` with
+//! fixed JSON bytes and does nothing else (no key, no authorization, no node
+//! call, no rendering). What `serve` costs above this is Hyperion's overhead.
+//!
+//! ```text
+//! cargo run --release --example bare_hosting -- --framework warp --body detail.json
+//! ```
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use axum::extract::Path;
+use clap::{Parser, ValueEnum};
+use tokio::net::TcpListener;
+use warp::Filter;
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Framework {
+    Axum,
+    Warp,
+}
+
+/// Serve fixed JSON bytes at GET /api/v1/hostings/{id}.
+#[derive(Parser, Debug)]
+#[command(about)]
+struct Args {
+    /// Web framework to serve with.
+    #[arg(long, value_enum, default_value_t = Framework::Axum)]
+    framework: Framework,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8090")]
+    addr: SocketAddr,
+    /// File holding the JSON body to answer with.
+    #[arg(long)]
+    body: PathBuf,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), String> {
+    let args = Args::parse();
+    let body = std::fs::read(&args.body)
+        .map_err(|err| format!("cannot read {}: {err}", args.body.display()))?;
+    // Leaked once so every response borrows the same bytes, as a static would.
+    let body: &'static [u8] = Box::leak(body.into_boxed_slice());
+    let listener = TcpListener::bind(args.addr)
+        .await
+        .map_err(|err| format!("cannot listen on {}: {err}", args.addr))?;
+    println!("bare {:?} handler on http://{}", args.framework, args.addr);
+    match args.framework {
+        Framework::Axum => {
+            let app = axum::Router::new().route(
+                "/api/v1/hostings/{id}",
+                axum::routing::get(move |Path(_id): Path<String>| async move {
+                    (
+                        [
+                            (axum::http::header::CONTENT_TYPE, "application/json"),
+                            (axum::http::header::CACHE_CONTROL, "no-store"),
+                        ],
+                        body,
+                    )
+                }),
+            );
+            axum::serve(listener, app)
+                .await
+                .map_err(|err| format!("server error: {err}"))?;
+        }
+        Framework::Warp => {
+            let route = warp::get()
+                .and(warp::path!("api" / "v1" / "hostings" / String))
+                .map(move |_id: String| {
+                    let reply = warp::reply::with_header(body, "content-type", "application/json");
+                    warp::reply::with_header(reply, "cache-control", "no-store")
+                });
+            warp::serve(route).incoming(listener).run().await;
+        }
+    }
+    Ok(())
+}
