@@ -1,0 +1,263 @@
+//! criterion benches of the per-request work done in the core, without a
+//! socket: key resolution, authorization, route matching, response rendering,
+//! and the whole of `HyperionApi::handle` for one hosting detail.
+//!
+//! ```text
+//! cargo bench --bench core                 # all of them
+//! cargo bench --bench core -- route        # only those whose name holds "route"
+//! ```
+//!
+//! CI compiles them (`cargo clippy --all-targets`) but does not run them;
+//! the figures are in BENCHMARKS.md.
+
+// `criterion_group!` defines a public function it cannot document.
+#![allow(missing_docs)]
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::hint::black_box;
+use std::sync::Arc;
+
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use hyperion::auth::authenticate;
+use hyperion::authz::{Access, require_hosting_access};
+use hyperion::http::routes::match_route;
+use hyperion::keys::{GrantLevel, KeyScope};
+use hyperion::memory::{MemoryKeyStore, MemoryOwnerDirectory};
+use hyperion::sim::SimClusterSpec;
+use hyperion::{
+    ApiError, ApiResponse, CapSet, Capability, Cluster, HostingSelector, HyperionApi, KeyStore,
+    NewKey, Node, OwnerId, Principal, RequestHead,
+};
+use tokio::runtime::Runtime;
+
+fn runtime() -> Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
+fn cluster(spec: &SimClusterSpec) -> Cluster {
+    let nodes: Vec<Arc<dyn Node>> = spec
+        .build()
+        .into_iter()
+        .map(|node| node as Arc<dyn Node>)
+        .collect();
+    Cluster::new(nodes)
+}
+
+fn bearer(secret: &str) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    let value = HeaderValue::from_str(&format!("Bearer {secret}")).expect("a valid header");
+    headers.insert(http::header::AUTHORIZATION, value);
+    headers
+}
+
+/// Key resolution: Bearer parsing, SHA-256, the store look-up and the owner's
+/// current capabilities, with 1 and 10,000 keys in the store.
+fn key_resolution(c: &mut Criterion) {
+    let rt = runtime();
+    let mut group = c.benchmark_group("key_resolution");
+    for keys in [1usize, 10_000] {
+        let store = MemoryKeyStore::new();
+        let owners = MemoryOwnerDirectory::new();
+        let owner: OwnerId = "owner-1".parse().expect("valid owner");
+        owners.set(owner.clone(), CapSet::all());
+        let mut last = None;
+        rt.block_on(async {
+            for n in 0..keys {
+                let minted = NewKey::new(format!("key {n}"), owner.clone(), CapSet::all()).mint();
+                store.insert(minted.record).await.expect("stored");
+                last = Some(minted.secret);
+            }
+        });
+        let headers = bearer(last.expect("at least one key").expose());
+        group.bench_with_input(BenchmarkId::new("authenticate", keys), &headers, |b, h| {
+            b.to_async(&rt)
+                .iter(|| async { authenticate(black_box(h), &store, &owners).await.unwrap() });
+        });
+    }
+    let unknown = bearer(
+        NewKey::new("x", "o".parse().unwrap(), CapSet::all())
+            .mint()
+            .secret
+            .expose(),
+    );
+    let store = MemoryKeyStore::new();
+    let owners = MemoryOwnerDirectory::new();
+    group.bench_function("authenticate/unknown key", |b| {
+        b.to_async(&rt).iter(|| async {
+            authenticate(black_box(&unknown), &store, &owners)
+                .await
+                .unwrap_err()
+        });
+    });
+    group.finish();
+}
+
+fn principal(scope: KeyScope) -> Principal {
+    let minted = NewKey::new("bench", "owner-1".parse().unwrap(), CapSet::all()).mint();
+    Principal {
+        caps: CapSet::all(),
+        key_id: minted.record.id,
+        label: minted.record.label,
+        prefix: minted.record.prefix,
+        owner: minted.record.owner,
+        scope,
+        expires_at: None,
+        ip_allowlist: Vec::new(),
+        rate_limit_per_min: 0,
+    }
+}
+
+/// Authorization of a read of one hosting: the capability, the scope, and
+/// the look-up through the (warm) locator on a 20-node simulated cluster.
+fn authorization(c: &mut Criterion) {
+    let rt = runtime();
+    let spec = SimClusterSpec {
+        nodes: 20,
+        hostings: 2_000,
+        ..SimClusterSpec::default()
+    };
+    let cluster = cluster(&spec);
+    let target = spec.hosting_id(1_999);
+    let by_id = HostingSelector::Id(target.clone());
+    let by_domain = HostingSelector::Domain("site-2000.example.test".parse().unwrap());
+    let all = principal(KeyScope::All);
+    let grants: BTreeMap<_, _> = (1_000..2_000)
+        .map(|index| (spec.hosting_id(index), GrantLevel::View))
+        .collect();
+    let granted = principal(KeyScope::Grants(grants));
+    let outside = principal(KeyScope::Grants(
+        [(spec.hosting_id(0), GrantLevel::Manage)].into(),
+    ));
+    // Warm the locator, as any earlier request would have.
+    rt.block_on(cluster.locate(&by_id))
+        .expect("the hosting exists");
+    rt.block_on(cluster.locate(&by_domain))
+        .expect("the hosting exists");
+
+    let mut group = c.benchmark_group("authorization");
+    for (name, who, selector) in [
+        ("scope all, by id", &all, &by_id),
+        ("scope all, by domain", &all, &by_domain),
+        ("1000 grants, by id", &granted, &by_id),
+    ] {
+        group.bench_function(name, |b| {
+            b.to_async(&rt).iter(|| async {
+                require_hosting_access(
+                    who,
+                    &cluster,
+                    black_box(selector),
+                    Capability::HostingView,
+                    Access::Read,
+                )
+                .await
+                .unwrap()
+            });
+        });
+    }
+    group.bench_function("out of scope, refused before any node call", |b| {
+        b.to_async(&rt).iter(|| async {
+            let refused = require_hosting_access(
+                &outside,
+                &cluster,
+                black_box(&by_id),
+                Capability::HostingView,
+                Access::Read,
+            )
+            .await;
+            assert!(matches!(refused, Err(ApiError::OutOfScope)));
+        });
+    });
+    group.finish();
+}
+
+/// Route matching on the route table, for a hit at each depth and a miss.
+fn route_matching(c: &mut Criterion) {
+    let mut group = c.benchmark_group("route_matching");
+    for (method, path) in [
+        (Method::GET, "/api/v1/hostings"),
+        (Method::GET, "/api/v1/hostings/h04e1e249f26d04f5"),
+        (
+            Method::PATCH,
+            "/api/v1/hostings/h04e1e249f26d04f5/config/php",
+        ),
+        (Method::GET, "/api/v1/no/such/route"),
+    ] {
+        group.bench_function(format!("{method} {path}"), |b| {
+            b.iter(|| {
+                let _ = black_box(match_route(black_box(&method), black_box(path)));
+            });
+        });
+    }
+    group.finish();
+}
+
+/// Rendering of response bodies: one hosting detail, a page of 50 hostings,
+/// and an error envelope.
+fn response_rendering(c: &mut Criterion) {
+    let spec = SimClusterSpec::default();
+    let node = "node-1".parse().unwrap();
+    let detail = spec.hosting(0, &node);
+    let page: Vec<_> = (0..50)
+        .map(|index| spec.hosting(index, &node).summary)
+        .collect();
+    let error = ApiError::Validation("field `domain`: not a valid domain name".to_owned());
+    let mut group = c.benchmark_group("response_rendering");
+    group.bench_function("hosting detail", |b| {
+        b.iter(|| ApiResponse::json(StatusCode::OK, black_box(&detail)));
+    });
+    group.bench_function("page of 50 hostings", |b| {
+        b.iter(|| ApiResponse::json(StatusCode::OK, black_box(&page)));
+    });
+    group.bench_function("error envelope", |b| {
+        b.iter(|| ApiResponse::error(black_box(&error), "req_0123456789abcdefghij"));
+    });
+    group.finish();
+}
+
+/// The whole core path of `GET /api/v1/hostings/{id}`, as an adapter calls it:
+/// what `serve` adds over a bare handler, minus HTTP parsing and the socket.
+fn handle_request(c: &mut Criterion) {
+    let rt = runtime();
+    let spec = SimClusterSpec::default();
+    let admin: OwnerId = "admin".parse().unwrap();
+    let owners = Arc::new(MemoryOwnerDirectory::new());
+    owners.set(admin.clone(), CapSet::all());
+    let api = HyperionApi::builder(cluster(&spec))
+        .key_store(Arc::new(MemoryKeyStore::new()))
+        .owner_directory(owners)
+        .build();
+    let minted = rt
+        .block_on(api.mint_key(NewKey::new("bench", admin, CapSet::all())))
+        .expect("minted");
+    let headers = bearer(minted.secret.expose());
+    let uri: Uri = format!("/api/v1/hostings/{}", spec.hosting_id(0))
+        .parse()
+        .unwrap();
+    let peer = Some("127.0.0.1:40000".parse().unwrap());
+    let request = || {
+        let head = RequestHead::new(Method::GET, &uri, headers.clone(), peer);
+        api.handle(
+            head,
+            futures::stream::empty::<Result<bytes::Bytes, Infallible>>(),
+        )
+    };
+    assert_eq!(rt.block_on(request()).status, StatusCode::OK);
+    c.bench_function("handle/GET hosting detail", |b| {
+        b.to_async(&rt).iter(request);
+    });
+}
+
+criterion_group!(
+    benches,
+    key_resolution,
+    authorization,
+    route_matching,
+    response_rendering,
+    handle_request
+);
+criterion_main!(benches);
