@@ -29,6 +29,7 @@ pub mod owner;
 pub mod placement;
 mod random;
 pub mod ratelimit;
+pub mod request_id;
 pub mod sim;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;

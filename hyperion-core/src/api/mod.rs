@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use bytes::{Buf, Bytes};
 use futures::{FutureExt, Stream};
-use http::header::{CONTENT_LENGTH, HeaderName};
+use http::header::CONTENT_LENGTH;
 use http::{HeaderMap, Method, StatusCode};
 use tracing::Instrument;
 
@@ -46,14 +46,13 @@ use crate::model::now;
 use crate::openapi;
 use crate::owner::OwnerDirectory;
 use crate::placement::{FewestHostings, PlacementStrategy};
-use crate::random;
 use crate::ratelimit::RateLimiter;
+use crate::request_id::request_id_for;
 
 pub(crate) use context::RequestContext;
 pub use idempotent::{IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_REPLAYED_HEADER};
 
-/// The request-id header, read from sane requests and set on every response.
-pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+pub use crate::request_id::REQUEST_ID_HEADER;
 
 /// Request bodies larger than this are refused unless configured otherwise.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
@@ -460,20 +459,4 @@ fn content_length(headers: &HeaderMap) -> Option<u64> {
         .get(CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.parse().ok())
-}
-
-/// The client's `X-Request-Id` when it is sane (1..=128 of `[A-Za-z0-9._-]`),
-/// otherwise a fresh one.
-fn request_id_for(headers: &HeaderMap) -> String {
-    headers
-        .get(&REQUEST_ID_HEADER)
-        .and_then(|value| value.to_str().ok())
-        .filter(|id| {
-            !id.is_empty()
-                && id.len() <= 128
-                && id
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-        })
-        .map_or_else(|| format!("req_{}", random::base62(20)), str::to_owned)
 }

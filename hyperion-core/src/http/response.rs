@@ -36,11 +36,17 @@ pub struct ErrorBody {
     pub request_id: String,
 }
 
+/// Starting size of a rendered JSON body, in bytes.
+const INITIAL_BODY_CAPACITY: usize = 1024;
+
 impl ApiResponse {
     /// A JSON response with `status` and `value` as its body.
     pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Self {
-        match serde_json::to_vec(value) {
-            Ok(body) => Self::raw_json(status, body.into()),
+        // Most bodies (one hosting, an error) fit; a page grows it a few times
+        // instead of a dozen.
+        let mut body = Vec::with_capacity(INITIAL_BODY_CAPACITY);
+        match serde_json::to_writer(&mut body, value) {
+            Ok(()) => Self::raw_json(status, body.into()),
             Err(err) => {
                 tracing::error!(error = %err, "could not render a response body");
                 let fallback =

@@ -2,6 +2,8 @@
 //! catch-all under [`BASE_PATH`](super::BASE_PATH) and the core matches here,
 //! so 404 and 405 (with `Allow`) are the same on every framework.
 
+use std::sync::LazyLock;
+
 use http::Method;
 use percent_encoding::percent_decode_str;
 
@@ -237,6 +239,33 @@ fn no_route() -> ApiError {
     ApiError::NotFound("no such route".to_owned())
 }
 
+/// One part of a route pattern: a literal segment or a named parameter.
+enum Part {
+    Literal(&'static str),
+    Param(&'static str),
+}
+
+/// [`ROUTES`] with each pattern split into parts once, not per request.
+static COMPILED: LazyLock<Vec<(Vec<Part>, &'static RouteSpec)>> = LazyLock::new(|| {
+    ROUTES
+        .iter()
+        .map(|spec| {
+            let parts = spec
+                .pattern
+                .split('/')
+                .skip(1)
+                .map(
+                    |part| match part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+                        Some(name) => Part::Param(name),
+                        None => Part::Literal(part),
+                    },
+                )
+                .collect();
+            (parts, spec)
+        })
+        .collect()
+});
+
 /// Finds the route for `method` and the raw (percent-encoded) `path`.
 ///
 /// Unknown paths are [`ApiError::NotFound`]; a known path with another
@@ -250,20 +279,22 @@ pub fn match_route(method: &Method, path: &str) -> Result<RouteMatch, ApiError> 
     let segments: Vec<&str> = rest.split('/').skip(1).collect();
 
     let mut allow = Vec::new();
-    for spec in ROUTES {
-        let Some(raw_params) = match_pattern(spec.pattern, &segments) else {
+    for (parts, spec) in COMPILED.iter() {
+        if !fits(parts, &segments) {
             continue;
-        };
+        }
         if spec.method != *method {
             allow.push(spec.method.clone());
             continue;
         }
-        let mut params = Vec::with_capacity(raw_params.len());
-        for (name, raw) in raw_params {
-            let value = percent_decode_str(raw).decode_utf8().map_err(|_| {
-                ApiError::Validation(format!("path parameter `{name}` is not valid UTF-8"))
-            })?;
-            params.push((name, value.into_owned()));
+        let mut params = Vec::new();
+        for (part, raw) in parts.iter().zip(&segments) {
+            if let Part::Param(name) = part {
+                let value = percent_decode_str(raw).decode_utf8().map_err(|_| {
+                    ApiError::Validation(format!("path parameter `{name}` is not valid UTF-8"))
+                })?;
+                params.push((*name, value.into_owned()));
+            }
         }
         return Ok(RouteMatch { spec, params });
     }
@@ -277,25 +308,17 @@ pub fn match_route(method: &Method, path: &str) -> Result<RouteMatch, ApiError> 
     }
 }
 
-/// The raw parameters if `segments` fit `pattern`.
-fn match_pattern<'p>(
-    pattern: &'static str,
-    segments: &[&'p str],
-) -> Option<Vec<(&'static str, &'p str)>> {
-    let parts: Vec<&'static str> = pattern.split('/').skip(1).collect();
-    if parts.len() != segments.len() {
-        return None;
-    }
-    let mut params = Vec::new();
-    for (part, segment) in parts.into_iter().zip(segments) {
-        match part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
-            Some(name) if !segment.is_empty() => params.push((name, *segment)),
-            Some(_) => return None,
-            None if part == *segment => {}
-            None => return None,
-        }
-    }
-    Some(params)
+/// Whether `segments` fit the pattern `parts` (a parameter takes any
+/// non-empty segment).
+fn fits(parts: &[Part], segments: &[&str]) -> bool {
+    parts.len() == segments.len()
+        && parts
+            .iter()
+            .zip(segments)
+            .all(|(part, segment)| match part {
+                Part::Literal(literal) => literal == segment,
+                Part::Param(_) => !segment.is_empty(),
+            })
 }
 
 #[cfg(test)]
