@@ -35,7 +35,7 @@ pub struct AuditEvent {
     /// Position in the log, assigned by the log when recorded (newer is larger).
     pub id: u64,
     /// When.
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::model::timestamp")]
     pub at: OffsetDateTime,
     /// The request it came from.
     pub request_id: String,

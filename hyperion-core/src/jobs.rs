@@ -100,13 +100,13 @@ pub struct Job {
     #[serde(skip)]
     pub started_by: Option<KeyId>,
     /// Accepted at.
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::model::timestamp")]
     pub created_at: OffsetDateTime,
     /// Last change.
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::model::timestamp")]
     pub updated_at: OffsetDateTime,
     /// Ended at.
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(with = "crate::model::timestamp::option")]
     pub finished_at: Option<OffsetDateTime>,
 }
 

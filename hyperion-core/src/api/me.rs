@@ -25,7 +25,7 @@ struct Me<'a> {
     /// Effective capabilities (after the owner clamp).
     caps: CapSet,
     scope: &'a KeyScope,
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(with = "crate::model::timestamp::option")]
     expires_at: Option<OffsetDateTime>,
 }
 

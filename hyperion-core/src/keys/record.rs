@@ -117,13 +117,13 @@ pub struct KeyView {
     /// Scope.
     pub scope: KeyScope,
     /// Minted at.
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::model::timestamp")]
     pub created_at: OffsetDateTime,
     /// Expires at.
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(with = "crate::model::timestamp::option")]
     pub expires_at: Option<OffsetDateTime>,
     /// Revoked at.
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(with = "crate::model::timestamp::option")]
     pub revoked_at: Option<OffsetDateTime>,
     /// Minting key.
     pub created_by: Option<KeyId>,

@@ -23,7 +23,7 @@ pub struct MintRequest {
     /// `"all"` or `{"grants":[{"hosting","level"}]}` (hosting by id or domain).
     pub scope: serde_json::Value,
     /// Expiry, RFC 3339.
-    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[serde(default, with = "crate::model::timestamp::option")]
     pub expires_at: Option<OffsetDateTime>,
     /// Allowed client addresses.
     #[serde(default)]

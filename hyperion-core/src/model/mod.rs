@@ -10,6 +10,7 @@ use time::OffsetDateTime;
 
 mod config;
 mod ops;
+pub(crate) mod timestamp;
 
 pub use config::{
     BasicAuthPatch, BasicAuthView, BreachAction, CacheSettings, ConfigChange, ExpiryPatch, Limits,
@@ -302,7 +303,7 @@ pub struct Hosting {
     /// The node that runs it.
     pub node_id: NodeId,
     /// When it was created.
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::model::timestamp")]
     pub created_at: OffsetDateTime,
 }
 
@@ -331,7 +332,7 @@ pub struct HostingDetail {
     /// The upstream of a reverse proxy.
     pub proxy_upstream_url: Option<String>,
     /// When it expires, if it does.
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(with = "crate::model::timestamp::option")]
     pub expires_at: Option<OffsetDateTime>,
 }
 

@@ -219,7 +219,7 @@ pub struct Backup {
     /// Id.
     pub id: BackupId,
     /// When it was taken.
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::model::timestamp")]
     pub created_at: OffsetDateTime,
     /// Its size.
     pub size_bytes: u64,
@@ -261,7 +261,7 @@ pub struct Certificate {
     /// Who issued it.
     pub issuer: String,
     /// When it stops being valid.
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::model::timestamp")]
     pub expires_at: OffsetDateTime,
     /// Whether it came from a staging (untrusted) CA.
     pub staging: bool,
