@@ -23,36 +23,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-EXAMPLES = os.path.join(ROOT, "target", "release", "examples")
-HOST = "127.0.0.1"
+from servers import HOST, build, get, start, start_serve, stop
+
 PORTS = {"serve axum": 18801, "serve warp": 18802, "bare axum": 18803, "bare warp": 18804}
 UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
-
-
-def get(port, path, key=None):
-    request = urllib.request.Request(f"http://{HOST}:{port}{path}")
-    if key:
-        request.add_header("Authorization", f"Bearer {key}")
-    with urllib.request.urlopen(request, timeout=5) as response:
-        return response.read()
-
-
-def wait_until_up(port, process):
-    for _ in range(200):
-        if process.poll() is not None:
-            sys.exit(f"the server for port {port} exited with {process.returncode}")
-        try:
-            get(port, "/api/v1/openapi.json")
-            return
-        except urllib.error.HTTPError:
-            return  # answering, even if not that path
-        except OSError:
-            time.sleep(0.05)
-    sys.exit(f"nothing listens on port {port}")
 
 
 def run_wrk(args, url, key):
@@ -78,8 +53,7 @@ def main():
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed (Debian: apt-get install wrk)")
-    subprocess.run(["cargo", "build", "--release", "--example", "serve",
-                    "--example", "bare_hosting"], cwd=ROOT, check=True)
+    build("serve", "bare_hosting")
 
     processes = []
     work = tempfile.mkdtemp(prefix="hyperion-load-")
@@ -87,15 +61,9 @@ def main():
         keys = {}
         for name in ("serve axum", "serve warp"):
             adapter = name.split()[1]
-            key_file = os.path.join(work, f"key-{adapter}")
-            process = subprocess.Popen(
-                [os.path.join(EXAMPLES, "serve"), "--adapter", adapter,
-                 "--addr", f"{HOST}:{PORTS[name]}", "--key-file", key_file],
-                stdout=subprocess.DEVNULL)
+            process, keys[name] = start_serve(
+                PORTS[name], os.path.join(work, f"key-{adapter}"), "--adapter", adapter)
             processes.append(process)
-            wait_until_up(PORTS[name], process)
-            with open(key_file) as f:
-                keys[name] = f.read().strip()
         # Same seed, same simulated cluster: the first hosting is the same on both.
         first = json.loads(get(PORTS["serve axum"], "/api/v1/hostings?limit=1", keys["serve axum"]))
         path = f"/api/v1/hostings/{first['items'][0]['id']}"
@@ -104,12 +72,8 @@ def main():
         with open(body_file, "wb") as f:
             f.write(body)
         for name in ("bare axum", "bare warp"):
-            process = subprocess.Popen(
-                [os.path.join(EXAMPLES, "bare_hosting"), "--framework", name.split()[1],
-                 "--addr", f"{HOST}:{PORTS[name]}", "--body", body_file],
-                stdout=subprocess.DEVNULL)
-            processes.append(process)
-            wait_until_up(PORTS[name], process)
+            processes.append(start("bare_hosting", PORTS[name],
+                                   "--framework", name.split()[1], "--body", body_file))
             keys[name] = keys["serve axum"]  # sent, and ignored, so requests are alike
         for name, port in PORTS.items():
             if get(port, path, keys[name]) != body:
@@ -137,10 +101,7 @@ def main():
             print(f"| {name} | {rps:.0f} | {p50:.3f} | {p99:.3f} | {rps / bare[0]:.2f}x "
                   f"| {p50 / bare[1]:.2f}x | {p99 / bare[2]:.2f}x |")
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait()
+        stop(processes)
         shutil.rmtree(work, ignore_errors=True)
 
 

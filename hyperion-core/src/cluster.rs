@@ -219,9 +219,7 @@ impl Cluster {
         }
         let limit = query.limit.max(1);
         let mut items = merge_by_id(sorted_pages, limit + 1);
-        for hosting in &items {
-            self.locator.learn(hosting);
-        }
+        self.locator.learn_page(&items);
         let next_cursor = (items.len() > limit).then(|| items[limit - 1].id.clone());
         items.truncate(limit);
         Ok(ClusterPage {

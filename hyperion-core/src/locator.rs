@@ -36,18 +36,35 @@ impl Locator {
 
     fn remember(&self, id: &HostingId, node: &NodeId, names: Vec<Domain>) {
         let mut maps = self.maps.write().unwrap_or_else(PoisonError::into_inner);
-        if maps.by_id.len() >= MAX_ENTRIES && !maps.by_id.contains_key(id) {
-            *maps = Maps::default();
-        }
-        for name in &names {
-            maps.by_domain.insert(name.clone(), id.clone());
-        }
-        maps.by_id.insert(id.clone(), (node.clone(), names));
+        remember_in(&mut maps, id, node, names);
     }
 
-    /// Learns where a listed hosting lives.
-    pub fn learn(&self, hosting: &Hosting) {
-        self.remember(&hosting.id, &hosting.node_id, vec![hosting.domain.clone()]);
+    /// Learns where listed hostings live, under one lock. A hosting already
+    /// known on the same node is left as it is (with any aliases a lookup
+    /// taught), so listing the same page again costs no allocation.
+    pub fn learn_page(&self, hostings: &[Hosting]) {
+        let known = |maps: &Maps, hosting: &Hosting| {
+            maps.by_id
+                .get(&hosting.id)
+                .is_some_and(|(node, _)| *node == hosting.node_id)
+        };
+        {
+            let maps = self.maps.read().unwrap_or_else(PoisonError::into_inner);
+            if hostings.iter().all(|hosting| known(&maps, hosting)) {
+                return;
+            }
+        }
+        let mut maps = self.maps.write().unwrap_or_else(PoisonError::into_inner);
+        for hosting in hostings {
+            if !known(&maps, hosting) {
+                remember_in(
+                    &mut maps,
+                    &hosting.id,
+                    &hosting.node_id,
+                    vec![hosting.domain.clone()],
+                );
+            }
+        }
     }
 
     /// Learns where a hosting lives, with all of its names.
@@ -84,6 +101,16 @@ impl Locator {
     }
 }
 
+fn remember_in(maps: &mut Maps, id: &HostingId, node: &NodeId, names: Vec<Domain>) {
+    if maps.by_id.len() >= MAX_ENTRIES && !maps.by_id.contains_key(id) {
+        *maps = Maps::default();
+    }
+    for name in &names {
+        maps.by_domain.insert(name.clone(), id.clone());
+    }
+    maps.by_id.insert(id.clone(), (node.clone(), names));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,7 +134,11 @@ mod tests {
             locator.node_of(&HostingSelector::Domain(hosting.summary.domain.clone())),
             None
         );
-        locator.learn(&hosting.summary);
-        assert_eq!(locator.node_of(&by_id), Some(node));
+        locator.learn_page(std::slice::from_ref(&hosting.summary));
+        assert_eq!(locator.node_of(&by_id), Some(node.clone()));
+        // Listing it again keeps what a lookup taught: the alias.
+        locator.learn_detail(&hosting, &node);
+        locator.learn_page(std::slice::from_ref(&hosting.summary));
+        assert_eq!(locator.node_of(&by_alias), Some(node));
     }
 }

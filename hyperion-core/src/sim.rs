@@ -247,19 +247,25 @@ impl Node for SimNode {
             // tenant's few grants are looked up one by one and a state filter
             // walks its own index; only a name filter scans.
             let by_state = query.state.map(|wanted| state.by_state.get(&wanted));
-            let candidates: Box<dyn Iterator<Item = &HostingId>> = match (&query.only, by_state) {
-                (Some(only), _) => Box::new(only.range((lower, Bound::Unbounded))),
-                (None, Some(Some(ids))) => Box::new(ids.range((lower, Bound::Unbounded))),
+            let lookup = |id: &HostingId| state.hostings.get(id);
+            let candidates: Box<dyn Iterator<Item = &HostingDetail>> = match (&query.only, by_state)
+            {
+                (Some(only), _) => {
+                    Box::new(only.range((lower, Bound::Unbounded)).filter_map(lookup))
+                }
+                (None, Some(Some(ids))) => {
+                    Box::new(ids.range((lower, Bound::Unbounded)).filter_map(lookup))
+                }
                 (None, Some(None)) => Box::new(std::iter::empty()),
+                // The hostings themselves, in id order: no second look-up.
                 (None, None) => Box::new(
                     state
                         .hostings
                         .range((lower, Bound::Unbounded))
-                        .map(|(id, _)| id),
+                        .map(|(_, hosting)| hosting),
                 ),
             };
             let items: Vec<Hosting> = candidates
-                .filter_map(|id| state.hostings.get(id))
                 .map(|h| &h.summary)
                 .filter(|h| query.matches(h))
                 .take(query.limit + 1)

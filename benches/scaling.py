@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""Scaling runs of `serve` on simulated clusters (issue "Performance at scale").
+
+    python3 benches/scaling.py [--requests 1000]
+
+(a) 32 nodes, 20 ms per node call: cold and warm lookup of hostings on the
+    last node, and a list page, as multiples of one node's latency.
+(b) 20 nodes, no simulated latency, 2,000 vs 200,000 hostings: p50/p99 of
+    list pages and details, and the ratio of the two sizes.
+(c) peak RSS (VmHWM) of serve with each cluster size.
+
+Every request goes over one keep-alive connection and is timed by the client
+(perf_counter around request and full read); figures include the client.
+"""
+
+import argparse
+import http.client
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+
+from servers import HOST, build, start_serve, stop
+
+PORT = 18811
+
+
+class Client:
+    """One keep-alive connection with the admin key."""
+
+    def __init__(self, key):
+        self.connection = http.client.HTTPConnection(HOST, PORT, timeout=30)
+        self.headers = {"Authorization": f"Bearer {key}"}
+
+    def timed(self, path):
+        """(seconds, parsed JSON body) of one GET; exits on a non-200."""
+        started = time.perf_counter()
+        self.connection.request("GET", path, headers=self.headers)
+        response = self.connection.getresponse()
+        body = response.read()
+        elapsed = time.perf_counter() - started
+        if response.status != 200:
+            sys.exit(f"GET {path}: {response.status} {body[:300]!r}")
+        return elapsed, json.loads(body)
+
+    def percentiles(self, path, n):
+        """(p50, p99) in ms over n requests, after 20 unmeasured ones."""
+        for _ in range(20):
+            self.timed(path)
+        times = sorted(self.timed(path)[0] for _ in range(n))
+        return statistics.median(times) * 1e3, times[max(0, int(n * 0.99) - 1)] * 1e3
+
+
+def peak_rss_mb(process):
+    with open(f"/proc/{process.pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def fan_out(work):
+    """(a): 32 nodes at 20 ms."""
+    latency_ms, nodes = 20, 32
+    process, key = start_serve(PORT, os.path.join(work, "key-a"), "--nodes", str(nodes),
+                               "--hostings", str(nodes * 10),
+                               "--node-latency-ms", str(latency_ms))
+    try:
+        client = Client(key)
+        no_node_call = statistics.median(client.timed("/api/v1/me")[0] for _ in range(50)) * 1e3
+        # Hostings number n sit on node ((n - 1) % 32) + 1: these are node-32's.
+        last_node = [f"/api/v1/hostings/site-{n:04}.example.test"
+                     for n in range(nodes, nodes * 10 + 1, nodes)]
+        cold = [client.timed(path)[0] * 1e3 for path in last_node]  # locator empty
+        warm = [client.timed(path)[0] * 1e3 for path in last_node]  # learned above
+        page = [client.timed("/api/v1/hostings?limit=50")[0] * 1e3 for _ in range(10)]
+    finally:
+        stop([process])
+    print(f"## (a) {nodes} nodes, {latency_ms} ms per node call\n")
+    print(f"A request that calls no node (GET /me): {no_node_call:.2f} ms (p50 of 50).\n")
+    print("| request | n | p50 ms | max ms | p50 / node latency | target |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for name, times, target in [("cold lookup (first request for a hosting on node-32)", cold, "<= 4x"),
+                                ("warm lookup (the same hostings again)", warm, "<= 2x"),
+                                ("list page, limit=50", page, "<= 3x")]:
+        p50 = statistics.median(times)
+        print(f"| {name} | {len(times)} | {p50:.1f} | {max(times):.1f} "
+              f"| {p50 / latency_ms:.2f}x | {target} |")
+    print()
+
+
+def one_size(work, hostings, n):
+    """(b) and (c) for one cluster size: {request name: (p50, p99)}, peak RSS."""
+    nodes = 20
+    process, key = start_serve(PORT, os.path.join(work, f"key-{hostings}"),
+                               "--nodes", str(nodes), "--hostings", str(hostings))
+    try:
+        client = Client(key)
+        _, first = client.timed("/api/v1/hostings?limit=1")
+        if first["total"] != hostings:
+            sys.exit(f"expected {hostings} hostings, the list says {first['total']}")
+        # A cursor half-way through the id space: a page deep in the list.
+        middle = "h8000000000000000"
+        last = f"site-{hostings:04}.example.test"
+        _, detail = client.timed(f"/api/v1/hostings/{last}")
+        requests = {
+            "first list page, limit=50": "/api/v1/hostings?limit=50",
+            "list page half-way (cursor), limit=50": f"/api/v1/hostings?limit=50&cursor={middle}",
+            "list page, state=suspended": "/api/v1/hostings?limit=50&state=suspended",
+            "detail by id": f"/api/v1/hostings/{detail['id']}",
+            "detail by domain": f"/api/v1/hostings/{last}",
+        }
+        figures = {name: client.percentiles(path, n) for name, path in requests.items()}
+        return figures, peak_rss_mb(process)
+    finally:
+        stop([process])
+
+
+def sizes(work, n):
+    """(b) and (c)."""
+    small, large = 2_000, 200_000
+    small_figures, small_rss = one_size(work, small, n)
+    large_figures, large_rss = one_size(work, large, n)
+    print(f"## (b) 20 nodes, {small:,} vs {large:,} hostings, no simulated latency\n")
+    print(f"p50 / p99 in ms over {n} requests each.\n")
+    print(f"| request | {small:,} | {large:,} | ratio of p50 | target |")
+    print("| --- | --- | --- | --- | --- |")
+    for name, (p50, p99) in small_figures.items():
+        big50, big99 = large_figures[name]
+        print(f"| {name} | {p50:.3f} / {p99:.3f} | {big50:.3f} / {big99:.3f} "
+              f"| {big50 / p50:.2f}x | <= 1.5x |")
+    print()
+    print("## (c) peak memory of serve (VmHWM, after the runs of (b))\n")
+    print(f"| hostings | peak RSS |\n| --- | --- |\n| {small:,} | {small_rss:.1f} MB |"
+          f"\n| {large:,} | {large_rss:.1f} MB |")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--requests", type=int, default=1000,
+                        help="timed requests per figure in (b)")
+    args = parser.parse_args()
+    build("serve")
+    work = tempfile.mkdtemp(prefix="hyperion-scaling-")
+    try:
+        fan_out(work)
+        sizes(work, args.requests)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""Starting and asking the example servers, for the benchmark scripts here."""
+
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EXAMPLES = os.path.join(ROOT, "target", "release", "examples")
+HOST = "127.0.0.1"
+
+
+def build(*examples):
+    """Builds the release examples named."""
+    command = ["cargo", "build", "--release"]
+    for example in examples:
+        command += ["--example", example]
+    subprocess.run(command, cwd=ROOT, check=True)
+
+
+def get(port, path, key=None):
+    """The body of GET path; raises on a non-2xx answer."""
+    request = urllib.request.Request(f"http://{HOST}:{port}{path}")
+    if key:
+        request.add_header("Authorization", f"Bearer {key}")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return response.read()
+
+
+def start(example, port, *args):
+    """Starts a release example listening on port and waits until it answers."""
+    process = subprocess.Popen(
+        [os.path.join(EXAMPLES, example), "--addr", f"{HOST}:{port}", *args],
+        stdout=subprocess.DEVNULL)
+    for _ in range(1200):
+        if process.poll() is not None:
+            sys.exit(f"{example} on port {port} exited with {process.returncode}")
+        try:
+            get(port, "/api/v1/openapi.json")
+            return process
+        except urllib.error.HTTPError:
+            return process  # answering, even if not that path
+        except OSError:
+            time.sleep(0.05)
+    process.kill()
+    sys.exit(f"{example}: nothing listens on port {port}")
+
+
+def start_serve(port, key_file, *args):
+    """Starts `serve` with a fresh admin key written to key_file; returns (process, key)."""
+    process = start("serve", port, "--key-file", key_file, *args)
+    with open(key_file) as f:
+        return process, f.read().strip()
+
+
+def stop(processes):
+    """Stops the servers (SIGTERM) and waits for them."""
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.wait()
