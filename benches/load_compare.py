@@ -2,6 +2,7 @@
 """Throughput of `serve` against a bare handler serving the same bytes.
 
     python3 benches/load_compare.py [--duration 10] [--connections 32] [--rounds 3]
+                                    [--busy-us 2,5,10]
 
 Builds the release `serve` and `bare_hosting` examples, starts four servers on
 loopback (serve on axum, serve on warp, a bare axum handler and a bare warp
@@ -9,7 +10,9 @@ filter), checks that all four answer GET /api/v1/hostings/{id} with the same
 JSON bytes, then loads each with wrk (one thread, keep-alive) in turn, round
 after round, so that drift of the machine hits every server alike. Prints
 requests per second and p50/p99 latency (median over the rounds) and the
-ratio of serve to the bare handler of the same framework.
+ratio of serve to the bare handler of the same framework. With --busy-us,
+bare axum handlers that spin that long per request are loaded too: they show
+what a microsecond of handler work costs in throughput on this machine.
 
 Needs wrk (Debian: `apt-get install wrk`).
 """
@@ -50,7 +53,14 @@ def main():
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--busy-us", default="",
+                        help="comma-separated microseconds: also load a bare axum handler that "
+                             "spins that long per request, to calibrate what a microsecond of "
+                             "handler work costs in throughput here")
     args = parser.parse_args()
+    busy = [int(us) for us in args.busy_us.split(",") if us.strip()]
+    for index, us in enumerate(busy):
+        PORTS[f"bare axum +{us} us busy"] = 18805 + index
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed (Debian: apt-get install wrk)")
     build("serve", "bare_hosting")
@@ -71,14 +81,18 @@ def main():
         body_file = os.path.join(work, "detail.json")
         with open(body_file, "wb") as f:
             f.write(body)
-        for name in ("bare axum", "bare warp"):
-            processes.append(start("bare_hosting", PORTS[name],
-                                   "--framework", name.split()[1], "--body", body_file))
-            keys[name] = keys["serve axum"]  # sent, and ignored, so requests are alike
+        for name in PORTS:
+            if name.startswith("bare"):
+                us = name.split("+")[1].split()[0] if "+" in name else "0"
+                processes.append(start("bare_hosting", PORTS[name], "--framework",
+                                       name.split()[1], "--body", body_file, "--busy-us", us))
+        for name in PORTS:
+            # Bare handlers ignore the key; it is sent so that requests are alike.
+            keys.setdefault(name, keys["serve axum"])
         for name, port in PORTS.items():
             if get(port, path, keys[name]) != body:
                 sys.exit(f"{name} does not answer {path} with the same bytes")
-        print(f"GET {path}: {len(body)} bytes of JSON from all four servers")
+        print(f"GET {path}: {len(body)} bytes of JSON from all {len(PORTS)} servers")
 
         results = {name: [] for name in PORTS}
         for round_no in range(1, args.rounds + 1):

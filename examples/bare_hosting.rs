@@ -9,6 +9,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use axum::extract::Path;
 use clap::{Parser, ValueEnum};
@@ -34,6 +35,19 @@ struct Args {
     /// File holding the JSON body to answer with.
     #[arg(long)]
     body: PathBuf,
+    /// Spin this many microseconds per request before answering: a known
+    /// per-request cost, to calibrate what a microsecond of handler work
+    /// costs in throughput on this machine (0: answer at once).
+    #[arg(long, default_value_t = 0)]
+    busy_us: u64,
+}
+
+/// Spins (does not sleep) for `busy`, as handler work would.
+fn spin(busy: Duration) {
+    let started = Instant::now();
+    while started.elapsed() < busy {
+        std::hint::spin_loop();
+    }
 }
 
 #[tokio::main]
@@ -43,6 +57,7 @@ async fn main() -> Result<(), String> {
         .map_err(|err| format!("cannot read {}: {err}", args.body.display()))?;
     // Leaked once so every response borrows the same bytes, as a static would.
     let body: &'static [u8] = Box::leak(body.into_boxed_slice());
+    let busy = Duration::from_micros(args.busy_us);
     let listener = TcpListener::bind(args.addr)
         .await
         .map_err(|err| format!("cannot listen on {}: {err}", args.addr))?;
@@ -52,6 +67,7 @@ async fn main() -> Result<(), String> {
             let app = axum::Router::new().route(
                 "/api/v1/hostings/{id}",
                 axum::routing::get(move |Path(_id): Path<String>| async move {
+                    spin(busy);
                     (
                         [
                             (axum::http::header::CONTENT_TYPE, "application/json"),
@@ -69,6 +85,7 @@ async fn main() -> Result<(), String> {
             let route = warp::get()
                 .and(warp::path!("api" / "v1" / "hostings" / String))
                 .map(move |_id: String| {
+                    spin(busy);
                     let reply = warp::reply::with_header(body, "content-type", "application/json");
                     warp::reply::with_header(reply, "cache-control", "no-store")
                 });
