@@ -175,16 +175,13 @@ fn authorization(c: &mut Criterion) {
     group.finish();
 }
 
-/// Route matching on the route table, for a hit at each depth and a miss.
+/// Route matching on the route table: a hit at each depth and a miss.
 fn route_matching(c: &mut Criterion) {
     let mut group = c.benchmark_group("route_matching");
     for (method, path) in [
         (Method::GET, "/api/v1/hostings"),
         (Method::GET, "/api/v1/hostings/h04e1e249f26d04f5"),
-        (
-            Method::PATCH,
-            "/api/v1/hostings/h04e1e249f26d04f5/config/php",
-        ),
+        (Method::PATCH, "/api/v1/hostings/h04e1e249f26d04f5/php"),
         (Method::GET, "/api/v1/no/such/route"),
     ] {
         group.bench_function(format!("{method} {path}"), |b| {
@@ -219,37 +216,93 @@ fn response_rendering(c: &mut Criterion) {
     group.finish();
 }
 
-/// The whole core path of `GET /api/v1/hostings/{id}`, as an adapter calls it:
-/// what `serve` adds over a bare handler, minus HTTP parsing and the socket.
-fn handle_request(c: &mut Criterion) {
-    let rt = runtime();
-    let spec = SimClusterSpec::default();
+/// An API over `spec`'s simulated cluster with an admin key, and that key's
+/// `Authorization` header.
+fn api_with_admin(rt: &Runtime, spec: &SimClusterSpec) -> (HyperionApi, HeaderMap) {
     let admin: OwnerId = "admin".parse().unwrap();
     let owners = Arc::new(MemoryOwnerDirectory::new());
     owners.set(admin.clone(), CapSet::all());
-    let api = HyperionApi::builder(cluster(&spec))
+    let api = HyperionApi::builder(cluster(spec))
         .key_store(Arc::new(MemoryKeyStore::new()))
         .owner_directory(owners)
         .build();
     let minted = rt
         .block_on(api.mint_key(NewKey::new("bench", admin, CapSet::all())))
         .expect("minted");
-    let headers = bearer(minted.secret.expose());
-    let uri: Uri = format!("/api/v1/hostings/{}", spec.hosting_id(0))
-        .parse()
-        .unwrap();
+    (api, bearer(minted.secret.expose()))
+}
+
+/// One `GET` through `HyperionApi::handle`, as an adapter calls it; checks 200.
+async fn get(api: &HyperionApi, headers: &HeaderMap, uri: &Uri) -> ApiResponse {
     let peer = Some("127.0.0.1:40000".parse().unwrap());
-    let request = || {
-        let head = RequestHead::new(Method::GET, &uri, headers.clone(), peer);
-        api.handle(
+    let head = RequestHead::new(Method::GET, uri, headers.clone(), peer);
+    let response = api
+        .handle(
             head,
             futures::stream::empty::<Result<bytes::Bytes, Infallible>>(),
         )
-    };
-    assert_eq!(rt.block_on(request()).status, StatusCode::OK);
+        .await;
+    assert_eq!(response.status, StatusCode::OK, "{uri}");
+    response
+}
+
+/// The whole core path of `GET /api/v1/hostings/{id}`, as an adapter calls it:
+/// what `serve` adds over a bare handler, minus HTTP parsing and the socket.
+fn handle_request(c: &mut Criterion) {
+    let rt = runtime();
+    let spec = SimClusterSpec::default();
+    let (api, headers) = api_with_admin(&rt, &spec);
+    let uri: Uri = format!("/api/v1/hostings/{}", spec.hosting_id(0))
+        .parse()
+        .unwrap();
+    rt.block_on(get(&api, &headers, &uri));
     c.bench_function("handle/GET hosting detail", |b| {
-        b.to_async(&rt).iter(request);
+        b.to_async(&rt).iter(|| get(&api, &headers, &uri));
     });
+}
+
+/// Page and detail cost through `handle` with 2,000 and 200,000 hostings on
+/// 20 nodes: what the cluster size adds, free of the socket and of the
+/// scheduling noise an HTTP client on a 2-core machine brings.
+fn cluster_size(c: &mut Criterion) {
+    let rt = runtime();
+    let mut group = c.benchmark_group("cluster_size");
+    for hostings in [2_000usize, 200_000] {
+        let spec = SimClusterSpec {
+            nodes: 20,
+            hostings,
+            ..SimClusterSpec::default()
+        };
+        let (api, headers) = api_with_admin(&rt, &spec);
+        let last = hostings - 1;
+        let requests = [
+            ("first list page", "/api/v1/hostings?limit=50".to_owned()),
+            (
+                "list page half-way",
+                "/api/v1/hostings?limit=50&cursor=h8000000000000000".to_owned(),
+            ),
+            (
+                "state-filtered page",
+                "/api/v1/hostings?limit=50&state=suspended".to_owned(),
+            ),
+            (
+                "detail by id",
+                format!("/api/v1/hostings/{}", spec.hosting_id(last)),
+            ),
+            (
+                "detail by domain",
+                format!("/api/v1/hostings/site-{:04}.example.test", last + 1),
+            ),
+        ];
+        for (name, path) in requests {
+            let uri: Uri = path.parse().unwrap();
+            rt.block_on(get(&api, &headers, &uri)); // the locator learns it, as in use
+            group.bench_function(BenchmarkId::new(name, hostings), |b| {
+                b.to_async(&rt).iter(|| get(&api, &headers, &uri));
+            });
+        }
+    }
+    group.finish();
 }
 
 criterion_group!(
@@ -258,6 +311,7 @@ criterion_group!(
     authorization,
     route_matching,
     response_rendering,
-    handle_request
+    handle_request,
+    cluster_size
 );
 criterion_main!(benches);

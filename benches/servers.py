@@ -30,13 +30,17 @@ def get(port, path, key=None):
 
 
 def start(example, port, *args):
-    """Starts a release example listening on port and waits until it answers."""
+    """Starts a release example listening on port and waits until it answers.
+    Its log goes to target/bench-EXAMPLE-PORT.log, out of the figures' way."""
+    log = open(os.path.join(ROOT, "target", f"bench-{example}-{port}.log"), "wb")
     process = subprocess.Popen(
         [os.path.join(EXAMPLES, example), "--addr", f"{HOST}:{port}", *args],
-        stdout=subprocess.DEVNULL)
+        stdout=subprocess.DEVNULL, stderr=log)
+    log.close()  # the child holds its own descriptor
     for _ in range(1200):
         if process.poll() is not None:
-            sys.exit(f"{example} on port {port} exited with {process.returncode}")
+            sys.exit(f"{example} on port {port} exited with {process.returncode} "
+                     f"(see target/bench-{example}-{port}.log)")
         try:
             get(port, "/api/v1/openapi.json")
             return process
