@@ -58,9 +58,11 @@ def main():
                              "spins that long per request, to calibrate what a microsecond of "
                              "handler work costs in throughput here")
     args = parser.parse_args()
-    busy = [int(us) for us in args.busy_us.split(",") if us.strip()]
-    for index, us in enumerate(busy):
-        PORTS[f"bare axum +{us} us busy"] = 18805 + index
+    busy_us = {"bare axum": 0, "bare warp": 0}
+    for index, us in enumerate(int(us) for us in args.busy_us.split(",") if us.strip()):
+        name = f"bare axum +{us} us busy"
+        PORTS[name] = 18805 + index
+        busy_us[name] = us
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed (Debian: apt-get install wrk)")
     build("serve", "bare_hosting")
@@ -81,11 +83,9 @@ def main():
         body_file = os.path.join(work, "detail.json")
         with open(body_file, "wb") as f:
             f.write(body)
-        for name in PORTS:
-            if name.startswith("bare"):
-                us = name.split("+")[1].split()[0] if "+" in name else "0"
-                processes.append(start("bare_hosting", PORTS[name], "--framework",
-                                       name.split()[1], "--body", body_file, "--busy-us", us))
+        for name, us in busy_us.items():
+            processes.append(start("bare_hosting", PORTS[name], "--framework", name.split()[1],
+                                   "--body", body_file, "--busy-us", str(us)))
         for name in PORTS:
             # Bare handlers ignore the key; it is sent so that requests are alike.
             keys.setdefault(name, keys["serve axum"])

@@ -47,6 +47,20 @@ class Client:
         return elapsed, json.loads(body)
 
 
+def cpu_seconds(process):
+    """CPU time the server's threads have run so far, to the nanosecond
+    (the sum of /proc/PID/task/*/schedstat)."""
+    total = 0
+    task_dir = f"/proc/{process.pid}/task"
+    for task in os.listdir(task_dir):
+        try:
+            with open(f"{task_dir}/{task}/schedstat") as f:
+                total += int(f.read().split()[0])
+        except FileNotFoundError:
+            pass  # a thread that ended meanwhile
+    return total / 1e9
+
+
 def peak_rss_mb(process):
     with open(f"/proc/{process.pid}/status") as f:
         for line in f:
@@ -114,27 +128,36 @@ def sizes(work, n):
             }
         figures = {small: {}, large: {}}
         for name in paths[small]:
-            times = {small: [], large: []}
-            for round_no in range(n + 20):
+            for _ in range(20):  # warm-up, unmeasured
                 for hostings in (small, large):
-                    elapsed = clients[hostings].timed(paths[hostings][name])[0]
-                    if round_no >= 20:  # the first 20 warm up
-                        times[hostings].append(elapsed)
+                    clients[hostings].timed(paths[hostings][name])
+            times = {small: [], large: []}
+            cpu = {hostings: -cpu_seconds(process) for hostings, process in processes.items()}
+            for _ in range(n):
+                for hostings in (small, large):
+                    times[hostings].append(clients[hostings].timed(paths[hostings][name])[0])
+            for hostings, process in processes.items():
+                cpu[hostings] += cpu_seconds(process)
             for hostings, measured in times.items():
                 measured.sort()
                 figures[hostings][name] = (statistics.median(measured) * 1e3,
-                                           measured[max(0, int(n * 0.99) - 1)] * 1e3)
+                                           measured[max(0, int(n * 0.99) - 1)] * 1e3,
+                                           cpu[hostings] / n * 1e6)
         rss = {hostings: peak_rss_mb(process) for hostings, process in processes.items()}
     finally:
         stop(processes.values())
     print(f"## (b) 20 nodes, {small:,} vs {large:,} hostings, no simulated latency\n")
-    print(f"p50 / p99 in ms over {n} requests each, the two servers asked in turn.\n")
-    print(f"| request | {small:,} | {large:,} | ratio of p50 | target |")
-    print("| --- | --- | --- | --- | --- |")
-    for name, (p50, p99) in figures[small].items():
-        big50, big99 = figures[large][name]
+    print(f"Over {n} requests each, the two servers asked in turn: the client's p50 / p99"
+          " in ms, and the server's CPU time per request in µs (its threads' schedstat),"
+          " which the machine's scheduling noise does not move.\n")
+    print(f"| request | {small:,}: p50 / p99 ms | {large:,}: p50 / p99 ms | ratio of p50 "
+          f"| {small:,}: CPU µs | {large:,}: CPU µs | ratio of CPU | target |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for name, (p50, p99, cpu) in figures[small].items():
+        big50, big99, big_cpu = figures[large][name]
         print(f"| {name} | {p50:.3f} / {p99:.3f} | {big50:.3f} / {big99:.3f} "
-              f"| {big50 / p50:.2f}x | <= 1.5x |")
+              f"| {big50 / p50:.2f}x | {cpu:.0f} | {big_cpu:.0f} | {big_cpu / cpu:.2f}x "
+              f"| <= 1.5x |")
     print()
     print("## (c) peak memory of serve (VmHWM, after the runs of (b))\n")
     print(f"| hostings | peak RSS |\n| --- | --- |\n| {small:,} | {rss[small]:.1f} MB |"
