@@ -5,12 +5,14 @@
 
 (a) 32 nodes, 20 ms per node call: cold and warm lookup of hostings on the
     last node, and a list page, as multiples of one node's latency.
-(b) 20 nodes, no simulated latency, 2,000 vs 200,000 hostings: p50/p99 of
-    list pages and details, and the ratio of the two sizes.
+(b) 20 nodes, no simulated latency, 2,000 vs 200,000 hostings served at
+    once and asked in turn: the client's p50/p99 of list pages and details,
+    the server's CPU time per request, and the ratios of the two sizes.
 (c) peak RSS (VmHWM) of serve with each cluster size.
 
 Every request goes over one keep-alive connection and is timed by the client
-(perf_counter around request and full read); figures include the client.
+(perf_counter around request and full read), so latencies include the
+client; the CPU figures are the server's alone.
 """
 
 import argparse
