@@ -314,29 +314,29 @@ impl<F: Future> Bounded<F> {
         Bounded { waiting, running }
     }
 
-    /// The next result to complete; `None` when every call has answered.
-    async fn next(&mut self) -> Option<F::Output> {
-        let (_, out) = self.running.next().await?;
+    /// The next result to complete, with its call's position; `None` when
+    /// every call has answered. Each answer lets a waiting call start.
+    async fn next_indexed(&mut self) -> Option<(usize, F::Output)> {
+        let answered = self.running.next().await?;
         if let Some((index, call)) = self.waiting.next() {
             self.running.push(Indexed {
                 index,
                 call: Box::pin(call),
             });
         }
-        Some(out)
+        Some(answered)
+    }
+
+    /// The next result to complete; `None` when every call has answered.
+    async fn next(&mut self) -> Option<F::Output> {
+        self.next_indexed().await.map(|(_, out)| out)
     }
 
     /// Every result, in call order.
     async fn all(mut self) -> Vec<F::Output> {
         let mut results = Vec::new();
-        while let Some(indexed) = self.running.next().await {
+        while let Some(indexed) = self.next_indexed().await {
             results.push(indexed);
-            if let Some((index, call)) = self.waiting.next() {
-                self.running.push(Indexed {
-                    index,
-                    call: Box::pin(call),
-                });
-            }
         }
         results.sort_by_key(|(index, _)| *index);
         results.into_iter().map(|(_, out)| out).collect()

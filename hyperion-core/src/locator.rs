@@ -34,11 +34,6 @@ impl Locator {
         maps.by_id.get(id).map(|(node, _)| node.clone())
     }
 
-    fn remember(&self, id: &HostingId, node: &NodeId, names: Vec<Domain>) {
-        let mut maps = self.maps.write().unwrap_or_else(PoisonError::into_inner);
-        remember_in(&mut maps, id, node, names);
-    }
-
     /// Learns where listed hostings live, under one lock. A hosting already
     /// known on the same node is left as it is (with any aliases a lookup
     /// taught), so listing the same page again costs no allocation.
@@ -57,12 +52,7 @@ impl Locator {
         let mut maps = self.maps.write().unwrap_or_else(PoisonError::into_inner);
         for hosting in hostings {
             if !known(&maps, hosting) {
-                remember_in(
-                    &mut maps,
-                    &hosting.id,
-                    &hosting.node_id,
-                    vec![hosting.domain.clone()],
-                );
+                maps.remember(&hosting.id, &hosting.node_id, vec![hosting.domain.clone()]);
             }
         }
     }
@@ -71,7 +61,8 @@ impl Locator {
     pub fn learn_detail(&self, hosting: &HostingDetail, node: &NodeId) {
         let mut names = vec![hosting.summary.domain.clone()];
         names.extend(hosting.aliases.iter().cloned());
-        self.remember(&hosting.summary.id, node, names);
+        let mut maps = self.maps.write().unwrap_or_else(PoisonError::into_inner);
+        maps.remember(&hosting.summary.id, node, names);
     }
 
     /// Forgets a hosting (deleted, or not where it was believed to be).
@@ -101,14 +92,18 @@ impl Locator {
     }
 }
 
-fn remember_in(maps: &mut Maps, id: &HostingId, node: &NodeId, names: Vec<Domain>) {
-    if maps.by_id.len() >= MAX_ENTRIES && !maps.by_id.contains_key(id) {
-        *maps = Maps::default();
+impl Maps {
+    /// Records that `id`, answering to `names`, lives on `node`; starts over
+    /// first when full.
+    fn remember(&mut self, id: &HostingId, node: &NodeId, names: Vec<Domain>) {
+        if self.by_id.len() >= MAX_ENTRIES && !self.by_id.contains_key(id) {
+            *self = Maps::default();
+        }
+        for name in &names {
+            self.by_domain.insert(name.clone(), id.clone());
+        }
+        self.by_id.insert(id.clone(), (node.clone(), names));
     }
-    for name in &names {
-        maps.by_domain.insert(name.clone(), id.clone());
-    }
-    maps.by_id.insert(id.clone(), (node.clone(), names));
 }
 
 #[cfg(test)]

@@ -53,22 +53,31 @@ impl SimState {
     fn set_state(&mut self, id: &HostingId, to: HostingState) -> Result<(), NodeError> {
         let hosting = self.hostings.get_mut(id).ok_or(NodeError::NotFound)?;
         let from = std::mem::replace(&mut hosting.summary.state, to);
-        self.by_state.entry(from).or_default().remove(id);
-        self.by_state.entry(to).or_default().insert(id.clone());
+        self.reindex_state(id, Some(from), Some(to));
         Ok(())
     }
 
-    fn insert(&mut self, hosting: HostingDetail) {
-        if let Some(old) = self.hostings.get(&hosting.summary.id) {
-            self.by_state
-                .entry(old.summary.state)
-                .or_default()
-                .remove(&old.summary.id);
+    /// Moves `id` in the state index from `from` to `to` (`None`: not there).
+    fn reindex_state(
+        &mut self,
+        id: &HostingId,
+        from: Option<HostingState>,
+        to: Option<HostingState>,
+    ) {
+        if let Some(ids) = from.and_then(|from| self.by_state.get_mut(&from)) {
+            ids.remove(id);
         }
-        self.by_state
-            .entry(hosting.summary.state)
-            .or_default()
-            .insert(hosting.summary.id.clone());
+        if let Some(to) = to {
+            self.by_state.entry(to).or_default().insert(id.clone());
+        }
+    }
+
+    fn insert(&mut self, hosting: HostingDetail) {
+        let old_state = self
+            .hostings
+            .get(&hosting.summary.id)
+            .map(|old| old.summary.state);
+        self.reindex_state(&hosting.summary.id, old_state, Some(hosting.summary.state));
         let id = hosting.summary.id.clone();
         self.by_domain
             .insert(hosting.summary.domain.clone(), id.clone());
@@ -88,10 +97,7 @@ impl SimState {
         self.certificates.remove(id);
         self.wordpress.remove(id);
         let hosting = self.hostings.remove(id)?;
-        self.by_state
-            .entry(hosting.summary.state)
-            .or_default()
-            .remove(id);
+        self.reindex_state(id, Some(hosting.summary.state), None);
         self.by_domain.remove(&hosting.summary.domain);
         for alias in &hosting.aliases {
             self.by_domain.remove(alias);
