@@ -101,6 +101,7 @@ fn principal(scope: KeyScope) -> Principal {
     let minted = NewKey::new("bench", "owner-1".parse().unwrap(), CapSet::all()).mint();
     Principal {
         caps: CapSet::all(),
+        chain: vec![hyperion::authz::ChainLimit::of(&minted.record)],
         key_id: minted.record.id,
         label: minted.record.label,
         prefix: minted.record.prefix,

@@ -12,7 +12,9 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use hyperion::memory::MemoryOwnerDirectory;
-use hyperion::model::{HostingKind, Limits, NodeStatus, PhpVersion, Quota, VhostOptions};
+use hyperion::model::{
+    HostingKind, Limits, NodeStatus, PhpVersion, Quota, SuspendedBy, VhostOptions,
+};
 use hyperion::node::{DeleteOptions, ListQuery, NodePage};
 use hyperion::{
     CapSet, Cluster, Hosting, HostingDetail, HostingId, HostingSelector, HostingState, HyperionApi,
@@ -50,6 +52,7 @@ impl PretendBackend {
                 database: false,
                 proxy_upstream_url: None,
                 expires_at: None,
+                suspended_by: None,
             })
             .collect();
         PretendBackend {
@@ -135,9 +138,13 @@ impl Node for PretendBackend {
             .cloned())
     }
 
-    async fn suspend(&self, id: &HostingId) -> Result<HostingState, NodeError> {
+    async fn suspend(&self, id: &HostingId, by: SuspendedBy) -> Result<HostingState, NodeError> {
         self.with_site(id, |site| {
             site.summary.state = HostingState::Suspended;
+            // Remember whose decision it was: an operator's is not a tenant's to undo.
+            if site.suspended_by != Some(SuspendedBy::Operator) {
+                site.suspended_by = Some(by);
+            }
             site.summary.state
         })
     }
@@ -145,6 +152,7 @@ impl Node for PretendBackend {
     async fn resume(&self, id: &HostingId) -> Result<HostingState, NodeError> {
         self.with_site(id, |site| {
             site.summary.state = HostingState::Active;
+            site.suspended_by = None;
             site.summary.state
         })
     }

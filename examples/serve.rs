@@ -7,7 +7,9 @@
 //! It mints one all-powerful admin key. Without `--key-file` the key is
 //! printed once on stdout; with `--key-file PATH` it is written to PATH
 //! (mode 0600) and only the path and the display prefix are printed, so the
-//! raw key never appears in the output or the logs.
+//! raw key never appears in the output or the logs. With `--data-dir` on a
+//! directory that already holds keys, none is minted unless `--mint-admin`
+//! asks for one (the break-glass path when every admin key is gone).
 
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
@@ -77,6 +79,11 @@ struct Args {
     /// this directory (created if missing). Without it, everything is in memory.
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Break glass: mint (and print, or write to --key-file) a fresh admin
+    /// key even though the data directory already holds keys, e.g. after
+    /// every admin key was lost or revoked.
+    #[arg(long)]
+    mint_admin: bool,
     /// How long SIGTERM waits for running jobs, in seconds.
     #[arg(long, default_value_t = 30)]
     shutdown_grace_secs: u64,
@@ -172,9 +179,14 @@ async fn run(args: Args) -> Result<(), String> {
         .await
         .map_err(|err| format!("cannot listen on {}: {err}", args.addr))?;
     let mut out = std::io::stdout().lock();
-    if fresh_keys {
+    if fresh_keys || args.mint_admin {
+        let label = if fresh_keys {
+            "admin"
+        } else {
+            "break-glass admin"
+        };
         let minted = api
-            .mint_key(NewKey::new("admin", admin, CapSet::all()))
+            .mint_key(NewKey::new(label, admin, CapSet::all()))
             .await
             .map_err(|err| format!("cannot mint the admin key: {err}"))?;
         match &args.key_file {
@@ -193,7 +205,10 @@ async fn run(args: Args) -> Result<(), String> {
         }
         .map_err(|err| format!("cannot write to stdout: {err}"))?;
     } else {
-        writeln!(out, "the data directory already holds keys: none minted")
+        writeln!(
+            out,
+            "the data directory already holds keys: none minted (--mint-admin mints a fresh admin key)"
+        )
             .map_err(|err| format!("cannot write to stdout: {err}"))?;
     }
     writeln!(

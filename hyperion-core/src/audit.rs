@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::keys::{KeyId, StoreError};
-use crate::model::wire_enum;
+use crate::model::{OwnerId, wire_enum};
 
 /// How an audited action ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -41,8 +41,12 @@ pub struct AuditEvent {
     pub request_id: String,
     /// Who: `apikey:<label>`, or `anonymous`.
     pub actor: String,
-    /// The key used, if one was.
+    /// The key used, if one was: the actor's label is the key's name, this
+    /// is its identity.
     pub key_id: Option<KeyId>,
+    /// The owner of the key used, if one was.
+    #[serde(default)]
+    pub owner: Option<OwnerId>,
     /// The display prefix of a presented key that was refused (401), if it parsed.
     pub key_prefix: Option<String>,
     /// What: `hosting.suspend`, `key.mint`, ...
@@ -77,6 +81,8 @@ pub struct AuditQuery {
     pub limit: usize,
     /// Only this actor.
     pub actor: Option<String>,
+    /// Only events of this key.
+    pub key_id: Option<KeyId>,
     /// Only this action.
     pub action: Option<String>,
     /// Only this target.
@@ -89,6 +95,10 @@ impl AuditQuery {
     /// Whether `event` passes the filters (not the cursor).
     pub fn matches(&self, event: &AuditEvent) -> bool {
         self.actor.as_ref().is_none_or(|a| *a == event.actor)
+            && self
+                .key_id
+                .as_ref()
+                .is_none_or(|k| event.key_id.as_ref() == Some(k))
             && self.action.as_ref().is_none_or(|a| *a == event.action)
             && self.target.as_ref().is_none_or(|t| *t == event.target)
             && self.outcome.is_none_or(|o| o == event.outcome)
@@ -125,6 +135,7 @@ impl AuditSink for TracingAuditSink {
             request_id = %event.request_id,
             actor = %event.actor,
             key_id = event.key_id.as_ref().map(KeyId::as_str),
+            owner = event.owner.as_ref().map(OwnerId::as_str),
             key_prefix = event.key_prefix.as_deref(),
             action = %event.action,
             target_id = %event.target,
@@ -248,6 +259,7 @@ mod tests {
             request_id: format!("r{n}"),
             actor: "anonymous".into(),
             key_id: None,
+            owner: None,
             action: "hosting.suspend".into(),
             target: "h1".into(),
             outcome: AuditOutcome::Ok,

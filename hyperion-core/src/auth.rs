@@ -8,10 +8,10 @@ use std::time::Instant;
 use http::HeaderMap;
 use http::header::AUTHORIZATION;
 
-use crate::authz::Principal;
+use crate::authz::{ChainLimit, MAX_CHAIN_DEPTH, Principal};
 use crate::error::ApiError;
-use crate::keys::{BearerToken, KeyStore, allowlist_permits};
-use crate::model::now;
+use crate::keys::{ApiKeyRecord, BearerToken, KeyId, KeyStore, allowlist_permits};
+use crate::model::{OwnerId, now};
 use crate::owner::OwnerDirectory;
 use crate::ratelimit::{RateDecision, RateLimiter};
 
@@ -44,24 +44,74 @@ pub async fn authenticate(
     if record.revoked_at.is_some() {
         return Err(unauthorized("this API key has been revoked"));
     }
-    if !record.is_active_at(now()) {
+    let at = now();
+    if !record.is_active_at(at) {
         return Err(unauthorized("this API key has expired"));
     }
-    let owner_caps = owners
-        .current_caps(&record.owner)
-        .await?
-        .ok_or_else(|| unauthorized("the owner of this API key is no longer active"))?;
+    let ancestors = minting_chain(&record, keys).await?;
+    if ancestors.iter().any(|key| !key.is_active_at(at)) {
+        return Err(unauthorized(
+            "a key above this API key in its minting chain was revoked or has expired",
+        ));
+    }
+    let mut caps = record.caps;
+    let mut scope = record.scope.clone();
+    let mut expires_at = record.expires_at;
+    let mut chain = vec![ChainLimit::of(&record)];
+    let mut owners_seen: Vec<&OwnerId> = Vec::new();
+    for key in std::iter::once(&record).chain(&ancestors) {
+        if !owners_seen.contains(&&key.owner) {
+            let owner_caps = owners
+                .current_caps(&key.owner)
+                .await?
+                .ok_or_else(|| unauthorized("the owner of this API key is no longer active"))?;
+            caps = caps.intersection(owner_caps);
+            owners_seen.push(&key.owner);
+        }
+    }
+    for key in &ancestors {
+        caps = caps.intersection(key.caps);
+        scope = scope.intersect(&key.scope);
+        expires_at = match (expires_at, key.expires_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        chain.push(ChainLimit::of(key));
+    }
     Ok(Principal {
-        caps: record.caps.intersection(owner_caps),
+        caps,
         key_id: record.id,
         label: record.label,
         prefix: record.prefix,
         owner: record.owner,
-        scope: record.scope,
-        expires_at: record.expires_at,
+        scope,
+        expires_at,
         ip_allowlist: record.ip_allowlist,
         rate_limit_per_min: record.rate_limit_per_min,
+        chain,
     })
+}
+
+/// The keys above `record` in its minting chain, nearest first. A key whose
+/// minter is gone from the store, or whose chain is longer than any mint
+/// could make it (a store edited by hand), is refused.
+pub async fn minting_chain(
+    record: &ApiKeyRecord,
+    keys: &dyn KeyStore,
+) -> Result<Vec<ApiKeyRecord>, ApiError> {
+    let mut ancestors: Vec<ApiKeyRecord> = Vec::new();
+    let mut next = record.created_by.clone();
+    while let Some(parent_id) = next {
+        if ancestors.len() + 1 >= MAX_CHAIN_DEPTH || parent_id == record.id {
+            return Err(unauthorized("this API key's minting chain is not valid"));
+        }
+        let parent = keys.get(&parent_id).await?.ok_or_else(|| {
+            unauthorized("a key above this API key in its minting chain was revoked or has expired")
+        })?;
+        next = parent.created_by.clone();
+        ancestors.push(parent);
+    }
+    Ok(ancestors)
 }
 
 /// The display prefix of the presented key, when the header holds a
@@ -71,37 +121,43 @@ pub fn presented_prefix(headers: &HeaderMap) -> Option<String> {
     BearerToken::parse(header.as_bytes()).map(|token| token.display_prefix())
 }
 
-/// Admits an authenticated principal from `client`: its IP allowlist, then
-/// its rate limit. Answers the limiter's decision, for the `RateLimit`
-/// headers, when the key is limited.
+/// Admits an authenticated principal from `client`: the allowlist of every
+/// key of its minting chain, then the rate limit of every limited key of the
+/// chain (a parent's limit is shared by everything it minted). Answers the
+/// tightest limiter decision, for the `RateLimit` headers, when any key of
+/// the chain is limited.
 pub fn admit(
     principal: &Principal,
     client: Option<IpAddr>,
     limiter: &RateLimiter,
 ) -> Result<Option<RateDecision>, (ApiError, Option<RateDecision>)> {
-    if !principal.ip_allowlist.is_empty()
-        && !client.is_some_and(|ip| allowlist_permits(&principal.ip_allowlist, ip))
-    {
-        tracing::debug!(key = %principal.key_id, ?client, "refused: client address not in the allowlist");
-        return Err((
-            ApiError::Forbidden("this API key may not be used from this address".to_owned()),
-            None,
-        ));
+    for link in &principal.chain {
+        if !link.ip_allowlist.is_empty()
+            && !client.is_some_and(|ip| allowlist_permits(&link.ip_allowlist, ip))
+        {
+            tracing::debug!(key = %principal.key_id, limit_of = %link.key_id, ?client, "refused: client address not in the allowlist");
+            return Err((
+                ApiError::Forbidden("this API key may not be used from this address".to_owned()),
+                None,
+            ));
+        }
     }
-    if principal.rate_limit_per_min == 0 {
+    let limited: Vec<(&KeyId, u32)> = principal
+        .chain
+        .iter()
+        .filter(|link| link.rate_limit_per_min > 0)
+        .map(|link| (&link.key_id, link.rate_limit_per_min))
+        .collect();
+    if limited.is_empty() {
         return Ok(None);
     }
-    let decision = limiter.check(
-        &principal.key_id,
-        principal.rate_limit_per_min,
-        Instant::now(),
-    );
+    let decision = limiter.check_all(&limited, Instant::now());
     if decision.allowed {
         Ok(Some(decision))
     } else {
         Err((
             ApiError::RateLimited {
-                limit_per_min: principal.rate_limit_per_min,
+                limit_per_min: decision.limit,
                 retry_after_secs: decision.retry_after_secs,
             },
             Some(decision),

@@ -18,9 +18,10 @@ use time::OffsetDateTime;
 use crate::capability::{CapSet, Capability};
 use crate::cluster::{Cluster, Located};
 use crate::error::ApiError;
+use crate::http::routes::{Endpoint, ROUTES};
 use crate::jobs::Job;
-use crate::keys::{ApiKeyRecord, GrantLevel, KeyId, KeyScope};
-use crate::model::{HostingId, HostingSelector, OwnerId};
+use crate::keys::{ApiKeyRecord, GrantLevel, KeyId, KeyScope, parse_allowlist_entry};
+use crate::model::{HostingId, HostingSelector, OwnerId, SuspendedBy};
 
 /// Who is making a request: an authenticated key, with its capabilities
 /// already clamped by its owner's current ones.
@@ -44,12 +45,61 @@ pub struct Principal {
     pub ip_allowlist: Vec<String>,
     /// Requests per minute (0: unlimited).
     pub rate_limit_per_min: u32,
+    /// The network and rate limits of the key and of every key above it in
+    /// its minting chain (the key first): a request must pass all of them.
+    pub chain: Vec<ChainLimit>,
 }
+
+/// What one key of a minting chain imposes on every request made with a
+/// key it minted (directly or not), read live on each request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainLimit {
+    /// The key imposing it.
+    pub key_id: KeyId,
+    /// Its allowlist (empty: anywhere).
+    pub ip_allowlist: Vec<String>,
+    /// Its requests per minute, shared by every key below it (0: unlimited).
+    pub rate_limit_per_min: u32,
+}
+
+impl ChainLimit {
+    /// The limits of `record` itself.
+    pub fn of(record: &ApiKeyRecord) -> Self {
+        ChainLimit {
+            key_id: record.id.clone(),
+            ip_allowlist: record.ip_allowlist.clone(),
+            rate_limit_per_min: record.rate_limit_per_min,
+        }
+    }
+}
+
+/// How many keys a minting chain may hold, the root included: deep enough
+/// for any real delegation, shallow enough to walk on every request.
+pub const MAX_CHAIN_DEPTH: usize = 8;
 
 impl Principal {
     /// The audit actor: `apikey:<label>`.
     pub fn actor(&self) -> String {
         format!("apikey:{}", self.label)
+    }
+
+    /// The tightest rate limit of the chain (0: none is limited).
+    pub fn effective_rate_limit(&self) -> u32 {
+        self.chain
+            .iter()
+            .map(|link| link.rate_limit_per_min)
+            .filter(|limit| *limit > 0)
+            .min()
+            .unwrap_or(0)
+    }
+
+    /// The nearest non-empty allowlist of the chain (empty: none is set).
+    pub fn nearest_allowlist(&self) -> &[String] {
+        self.chain
+            .iter()
+            .map(|link| link.ip_allowlist.as_slice())
+            .find(|list| !list.is_empty())
+            .unwrap_or(&[])
     }
 }
 
@@ -128,7 +178,17 @@ pub async fn require_hosting_access(
     if let HostingSelector::Id(id) = selector {
         decide_hosting_access(principal, id, access)?;
     }
-    let located = cluster.locate(selector).await?;
+    let located = match cluster.locate(selector).await {
+        Ok(located) => located,
+        // A grants-scoped key asking by name learns nothing from the nodes:
+        // a name that does not resolve to one of its grants is the same 404,
+        // whether the nodes said "no such name" or failed to answer.
+        Err(err) if !principal.scope.is_all() && matches!(selector, HostingSelector::Domain(_)) => {
+            tracing::debug!(key = %principal.key_id, error = %err, "refused: lookup by name failed for a grants-scoped key (answered 404)");
+            return Err(ApiError::OutOfScope);
+        }
+        Err(err) => return Err(err),
+    };
     decide_hosting_access(principal, &located.hosting.summary.id, access)?;
     Ok(located)
 }
@@ -144,22 +204,67 @@ pub async fn resolve_manage(
     require_hosting_access(principal, cluster, selector, cap, Access::Manage).await
 }
 
+/// What a key asks to mint: every right the new key would hold, with the
+/// limits it inherits already filled in (see [`inherit_limits`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MintTerms {
+    /// Capabilities.
+    pub caps: CapSet,
+    /// Scope, with grants resolved to canonical ids.
+    pub scope: KeyScope,
+    /// Expiry.
+    pub expires_at: Option<OffsetDateTime>,
+    /// Allowed client addresses (normalised CIDRs; empty: anywhere).
+    pub ip_allowlist: Vec<String>,
+    /// Requests per minute (0: unlimited).
+    pub rate_limit_per_min: u32,
+}
+
+/// Fills in what a child leaves out: no allowlist means the nearest one of
+/// the minter's chain, no rate limit means the minter's tightest one. So a
+/// child never silently works from more places, or more often, than its
+/// parent.
+pub fn inherit_limits(principal: &Principal, terms: &mut MintTerms) {
+    if terms.ip_allowlist.is_empty() {
+        terms.ip_allowlist = principal.nearest_allowlist().to_vec();
+    }
+    if terms.rate_limit_per_min == 0 {
+        terms.rate_limit_per_min = principal.effective_rate_limit();
+    }
+}
+
+/// Whether every network of `inner` lies inside some network of `outer`.
+fn allowlist_within(inner: &[String], outer: &[String]) -> Result<(), String> {
+    let outer: Vec<ipnet::IpNet> = outer
+        .iter()
+        .filter_map(|entry| parse_allowlist_entry(entry).ok())
+        .collect();
+    if inner.is_empty() {
+        return Err("anywhere".to_owned());
+    }
+    for entry in inner {
+        let net = parse_allowlist_entry(entry).map_err(|_| entry.clone())?;
+        if !outer.iter().any(|held| held.contains(&net)) {
+            return Err(entry.clone());
+        }
+    }
+    Ok(())
+}
+
 /// No escalation: a key may mint only what it holds itself.
 ///
 /// - the new capabilities must be a subset of the principal's effective ones;
 /// - a grants-scoped principal cannot mint a scope-all key, and can grant a
 ///   hosting only at a level no higher than its own grant on it;
-/// - a principal that expires cannot mint a key that outlives it.
+/// - a principal that expires cannot mint a key that outlives it;
+/// - the new allowlist must lie inside every allowlist of the principal's
+///   chain, and its rate limit must be no looser than the chain's tightest;
+/// - a chain holds at most [`MAX_CHAIN_DEPTH`] keys.
 ///
 /// Grants must already be resolved to ids the principal can see (see
 /// `api::keys`); a grant outside its scope is refused like an unknown hosting.
-pub fn check_mint(
-    principal: &Principal,
-    caps: CapSet,
-    scope: &KeyScope,
-    expires_at: Option<OffsetDateTime>,
-) -> Result<(), ApiError> {
-    let excess = caps.difference(principal.caps);
+pub fn check_mint(principal: &Principal, terms: &MintTerms) -> Result<(), ApiError> {
+    let excess = terms.caps.difference(principal.caps);
     if !excess.is_empty() {
         let names: Vec<&str> = excess.iter().map(Capability::as_str).collect();
         return Err(ApiError::Forbidden(format!(
@@ -167,7 +272,7 @@ pub fn check_mint(
             names.join(", ")
         )));
     }
-    if let (KeyScope::Grants(own), asked) = (&principal.scope, scope) {
+    if let (KeyScope::Grants(own), asked) = (&principal.scope, &terms.scope) {
         let KeyScope::Grants(asked) = asked else {
             return Err(ApiError::Forbidden(
                 "a key limited to grants cannot mint a key with scope `all`".to_owned(),
@@ -191,7 +296,7 @@ pub fn check_mint(
         }
     }
     if let Some(own_expiry) = principal.expires_at {
-        if expires_at.is_none_or(|asked| asked > own_expiry) {
+        if terms.expires_at.is_none_or(|asked| asked > own_expiry) {
             return Err(ApiError::Forbidden(format!(
                 "this API key expires at {}; a key it mints must expire no later",
                 own_expiry
@@ -200,19 +305,176 @@ pub fn check_mint(
             )));
         }
     }
+    for link in principal
+        .chain
+        .iter()
+        .filter(|l| !l.ip_allowlist.is_empty())
+    {
+        if let Err(outside) = allowlist_within(&terms.ip_allowlist, &link.ip_allowlist) {
+            return Err(ApiError::Forbidden(format!(
+                "ip_allowlist: cannot allow `{outside}`: it lies outside the allowlist of this API key's chain ({})",
+                link.ip_allowlist.join(", ")
+            )));
+        }
+    }
+    let own_limit = principal.effective_rate_limit();
+    if own_limit > 0 && (terms.rate_limit_per_min == 0 || terms.rate_limit_per_min > own_limit) {
+        return Err(ApiError::Forbidden(format!(
+            "rate_limit_per_min: this API key is limited to {own_limit} requests a minute; a key it mints must be limited to no more"
+        )));
+    }
+    if principal.chain.len() >= MAX_CHAIN_DEPTH {
+        return Err(ApiError::Forbidden(format!(
+            "a minting chain holds at most {MAX_CHAIN_DEPTH} keys; this API key cannot mint further"
+        )));
+    }
     Ok(())
 }
 
-/// Whether the principal may see (read, revoke) the key record `key`:
-/// scope-all keys see every key, any other key only the keys it minted.
-pub fn may_see_key(principal: &Principal, key: &ApiKeyRecord) -> bool {
-    principal.scope.is_all() || key.created_by.as_ref() == Some(&principal.key_id)
+/// Whether the principal may see and revoke the key record `key`:
+/// the keys it minted, directly or further down its chain
+/// (`minted_by_principal`), and, for a scope-all key, any key whose
+/// capabilities lie within its own. A key holding less than another can
+/// never list or revoke it.
+pub fn may_manage_key(
+    principal: &Principal,
+    key: &ApiKeyRecord,
+    minted_by_principal: bool,
+) -> bool {
+    minted_by_principal
+        || (principal.scope.is_all() && key.caps.difference(principal.caps).is_empty())
 }
 
-/// Whether the principal may read `job`: scope-all keys read every job, any
-/// other key only the jobs it started.
+/// A key that holds every right there is: every capability, scope all.
+/// The last active one cannot be revoked over the API, so that no key
+/// can lock the operator out.
+pub fn is_full_admin(key: &ApiKeyRecord) -> bool {
+    key.caps == CapSet::all() && key.scope.is_all()
+}
+
+/// Whether the principal may read `job`: its starter always; another key
+/// needs scope all and the capability of the action that started the job
+/// (or `hosting_view`, for a job on a hosting). Anything else is 404.
 pub fn may_read_job(principal: &Principal, job: &Job) -> bool {
-    principal.scope.is_all() || job.started_by.as_ref() == Some(&principal.key_id)
+    if job.started_by.as_ref() == Some(&principal.key_id) {
+        return true;
+    }
+    if !principal.scope.is_all() {
+        return false;
+    }
+    let started_with = ROUTES
+        .iter()
+        .find(|route| route.endpoint.action() == job.kind)
+        .and_then(|route| route_rule(route.endpoint).cap);
+    let on_a_hosting = job.kind.starts_with("hosting.");
+    started_with.is_some_and(|cap| principal.caps.contains(cap))
+        || (on_a_hosting && principal.caps.contains(Capability::HostingView))
+}
+
+/// Whether a route's rights depend on its hosting (`{id}` names one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HostingRule {
+    /// No hosting involved.
+    None,
+    /// Needs any grant (read) or a manage grant (change) on the hosting.
+    Access(Access),
+}
+
+/// What a route demands of a key before anything else happens: the
+/// capability, whether it is cluster-wide (scope all), and what it needs on
+/// its hosting. One table, so that the endpoints, idempotent replays and the
+/// OpenAPI document (`x-required-scope`) can never disagree.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RouteRule {
+    /// The capability, when the route needs one (`/me` and jobs do not:
+    /// a job's starter always reads it).
+    pub cap: Option<Capability>,
+    /// Whether only a key with scope all may call it.
+    pub cluster_scope: bool,
+    /// What it needs on its hosting.
+    pub hosting: HostingRule,
+}
+
+/// The rule of `endpoint`.
+pub const fn route_rule(endpoint: Endpoint) -> RouteRule {
+    use Capability as C;
+    const fn rule(cap: Option<Capability>, cluster_scope: bool, hosting: HostingRule) -> RouteRule {
+        RouteRule {
+            cap,
+            cluster_scope,
+            hosting,
+        }
+    }
+    const READ: HostingRule = HostingRule::Access(Access::Read);
+    const MANAGE: HostingRule = HostingRule::Access(Access::Manage);
+    const NONE: HostingRule = HostingRule::None;
+    match endpoint {
+        Endpoint::OpenApi | Endpoint::Docs | Endpoint::Me | Endpoint::GetJob => {
+            rule(None, false, NONE)
+        }
+        Endpoint::ListHostings => rule(Some(C::HostingView), false, NONE),
+        Endpoint::CreateHosting => rule(Some(C::HostingCreate), false, NONE),
+        Endpoint::GetHosting => rule(Some(C::HostingView), false, READ),
+        Endpoint::SuspendHosting | Endpoint::ResumeHosting => {
+            rule(Some(C::HostingSuspend), false, MANAGE)
+        }
+        Endpoint::DeleteHosting => rule(Some(C::HostingDelete), false, MANAGE),
+        Endpoint::PatchPhp | Endpoint::PatchVhost => {
+            rule(Some(C::HostingEditConfig), false, MANAGE)
+        }
+        // Expiry, limits and quota are the operator's settings, not the tenant's.
+        Endpoint::PatchLimits | Endpoint::PatchExpiry | Endpoint::PatchQuota => {
+            rule(Some(C::HostingEditConfig), true, MANAGE)
+        }
+        Endpoint::StartBackup => rule(Some(C::BackupRun), false, MANAGE),
+        Endpoint::ListBackups => rule(Some(C::BackupRun), false, READ),
+        Endpoint::StartRestore => rule(Some(C::BackupRestore), false, MANAGE),
+        Endpoint::IssueCertificate => rule(Some(C::CertManage), false, MANAGE),
+        Endpoint::InstallWordPress => rule(Some(C::WpManage), false, MANAGE),
+        Endpoint::RenewAllCertificates => rule(Some(C::CertManage), true, NONE),
+        Endpoint::ListNodes => rule(Some(C::NodesView), true, NONE),
+        Endpoint::MintKey | Endpoint::ListKeys | Endpoint::GetKey | Endpoint::RevokeKey => {
+            rule(Some(C::ApiKeysManage), false, NONE)
+        }
+        Endpoint::ListAudit => rule(Some(C::AuditView), true, NONE),
+    }
+}
+
+/// Checks what the route alone decides: its capability, then its scope.
+/// Runs before any body byte is read and before any hosting is looked up.
+pub fn check_route(principal: &Principal, endpoint: Endpoint) -> Result<(), ApiError> {
+    let rule = route_rule(endpoint);
+    if let Some(cap) = rule.cap {
+        require(principal, cap)?;
+    }
+    if rule.cluster_scope {
+        require_cluster_scope(principal)?;
+    }
+    Ok(())
+}
+
+/// Who a suspension by this principal is recorded as.
+pub fn suspender(principal: &Principal) -> SuspendedBy {
+    if principal.scope.is_all() {
+        SuspendedBy::Operator
+    } else {
+        SuspendedBy::Tenant
+    }
+}
+
+/// Whether the principal may resume a hosting suspended by `by`: a scope-all
+/// key always, a tenant only what a tenant suspended (an unknown origin
+/// counts as the operator's).
+pub fn may_resume(principal: &Principal, by: Option<SuspendedBy>) -> Result<(), ApiError> {
+    if principal.scope.is_all() || by == Some(SuspendedBy::Tenant) {
+        Ok(())
+    } else {
+        tracing::debug!(key = %principal.key_id, "refused: resuming an operator's suspension");
+        Err(ApiError::Forbidden(
+            "this hosting was suspended by the operator; only a key with scope `all` can resume it"
+                .to_owned(),
+        ))
+    }
 }
 
 #[cfg(test)]
@@ -234,6 +496,11 @@ mod tests {
             expires_at: None,
             ip_allowlist: Vec::new(),
             rate_limit_per_min: 0,
+            chain: vec![ChainLimit {
+                key_id: KeyId::parse("key_test").unwrap(),
+                ip_allowlist: Vec::new(),
+                rate_limit_per_min: 0,
+            }],
         }
     }
 
@@ -369,7 +636,14 @@ mod tests {
             (&expiring, CapSet::all(), KeyScope::All, Some(soon), None),
         ];
         for (n, (who, caps, scope, expiry, expected)) in cases.into_iter().enumerate() {
-            let got = check_mint(who, caps, &scope, expiry).err();
+            let terms = MintTerms {
+                caps,
+                scope,
+                expires_at: expiry,
+                ip_allowlist: Vec::new(),
+                rate_limit_per_min: 0,
+            };
+            let got = check_mint(who, &terms).err();
             assert_eq!(
                 got.as_ref().map(ApiError::code),
                 expected,
@@ -397,5 +671,216 @@ mod tests {
             require_cluster_scope(&tenant).unwrap_err().code(),
             "forbidden"
         );
+    }
+
+    fn link(key: &str, allowlist: &[&str], rate: u32) -> ChainLimit {
+        ChainLimit {
+            key_id: KeyId::parse(key).unwrap(),
+            ip_allowlist: allowlist.iter().map(|s| s.to_string()).collect(),
+            rate_limit_per_min: rate,
+        }
+    }
+
+    #[test]
+    fn mint_limits_table() {
+        let mut limited = principal(CapSet::all(), KeyScope::All);
+        limited.chain = vec![
+            link("key_self", &["127.0.0.1/32"], 5),
+            link("key_parent", &["127.0.0.0/8"], 60),
+        ];
+        let mut parent_only = principal(CapSet::all(), KeyScope::All);
+        parent_only.chain = vec![
+            link("key_self", &[], 0),
+            link("key_parent", &["10.0.0.0/8"], 0),
+        ];
+        let free = principal(CapSet::all(), KeyScope::All);
+        let mut deep = principal(CapSet::all(), KeyScope::All);
+        deep.chain = (0..MAX_CHAIN_DEPTH)
+            .map(|n| link(&format!("key_k{n}"), &[], 0))
+            .collect();
+        // (minter, allowlist asked, rate asked, expected code or None)
+        let cases: Vec<(&Principal, &[&str], u32, Option<&str>)> = vec![
+            (&limited, &["127.0.0.1/32"], 5, None),
+            (&limited, &["127.0.0.1/32"], 1, None),
+            (&limited, &["127.0.0.1/32"], 6, Some("forbidden")),
+            (&limited, &["127.0.0.1/32"], 0, Some("forbidden")),
+            (&limited, &[], 5, Some("forbidden")),
+            (&limited, &["127.0.0.2/32"], 5, Some("forbidden")),
+            (&limited, &["127.0.0.0/24"], 5, Some("forbidden")),
+            (&limited, &["10.0.0.1/32"], 5, Some("forbidden")),
+            (&parent_only, &["10.1.0.0/16"], 0, None),
+            (&parent_only, &["11.0.0.1/32"], 0, Some("forbidden")),
+            (&parent_only, &[], 0, Some("forbidden")),
+            (&free, &[], 0, None),
+            (&free, &["192.0.2.0/24"], 1000, None),
+            (&deep, &[], 0, Some("forbidden")),
+        ];
+        for (n, (who, allowlist, rate, expected)) in cases.into_iter().enumerate() {
+            let terms = MintTerms {
+                caps: CapSet::empty(),
+                scope: KeyScope::All,
+                expires_at: None,
+                ip_allowlist: allowlist.iter().map(|s| s.to_string()).collect(),
+                rate_limit_per_min: rate,
+            };
+            let got = check_mint(who, &terms).err();
+            assert_eq!(
+                got.as_ref().map(ApiError::code),
+                expected,
+                "case {n}: {got:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn inherited_limits_are_the_minters() {
+        let mut limited = principal(CapSet::all(), KeyScope::All);
+        limited.chain = vec![
+            link("key_self", &[], 30),
+            link("key_parent", &["127.0.0.1/32"], 5),
+        ];
+        let mut terms = MintTerms {
+            caps: CapSet::empty(),
+            scope: KeyScope::All,
+            expires_at: None,
+            ip_allowlist: Vec::new(),
+            rate_limit_per_min: 0,
+        };
+        inherit_limits(&limited, &mut terms);
+        assert_eq!(terms.ip_allowlist, ["127.0.0.1/32"]);
+        assert_eq!(terms.rate_limit_per_min, 5);
+        assert!(check_mint(&limited, &terms).is_ok());
+        // What is given is kept, and then judged.
+        let mut asked = terms.clone();
+        asked.rate_limit_per_min = 50;
+        inherit_limits(&limited, &mut asked);
+        assert_eq!(asked.rate_limit_per_min, 50);
+        assert!(check_mint(&limited, &asked).is_err());
+    }
+
+    fn record(caps: CapSet, scope: KeyScope) -> ApiKeyRecord {
+        let mut new = crate::keys::NewKey::new("k", "owner".parse().unwrap(), caps);
+        new.scope = scope;
+        new.mint().record
+    }
+
+    #[test]
+    fn key_management_table() {
+        let only_keys: CapSet = [Capability::ApiKeysManage].into_iter().collect();
+        let key_manager = principal(only_keys, KeyScope::All);
+        let admin = principal(CapSet::all(), KeyScope::All);
+        let tenant = principal(CapSet::all(), KeyScope::Grants(Default::default()));
+        let full = record(CapSet::all(), KeyScope::All);
+        let small = record(only_keys, KeyScope::All);
+        let empty = record(CapSet::empty(), KeyScope::Grants(Default::default()));
+        // (principal, key, minted by the principal, may manage)
+        let cases = [
+            (&admin, &full, false, true),
+            (&admin, &empty, false, true),
+            (&key_manager, &full, false, false),
+            (&key_manager, &small, false, true),
+            (&key_manager, &empty, false, true),
+            (&key_manager, &full, true, true),
+            (&tenant, &empty, false, false),
+            (&tenant, &empty, true, true),
+            (&tenant, &full, true, true),
+        ];
+        for (n, (who, key, minted, expected)) in cases.into_iter().enumerate() {
+            assert_eq!(may_manage_key(who, key, minted), expected, "case {n}");
+        }
+        assert!(is_full_admin(&full));
+        assert!(!is_full_admin(&small));
+        assert!(!is_full_admin(&record(
+            CapSet::all(),
+            KeyScope::Grants(Default::default())
+        )));
+    }
+
+    #[test]
+    fn job_reading_table() {
+        let job = |kind: &str, starter: &str| Job {
+            id: crate::jobs::JobId::parse("job_x").unwrap(),
+            kind: kind.to_owned(),
+            target: "t".to_owned(),
+            state: crate::jobs::JobState::Queued,
+            progress: 0,
+            step: None,
+            error: None,
+            result: None,
+            actor: "apikey:x".to_owned(),
+            started_by: KeyId::parse(starter),
+            created_at: crate::model::now(),
+            updated_at: crate::model::now(),
+            finished_at: None,
+        };
+        let caps = |list: &[Capability]| list.iter().copied().collect::<CapSet>();
+        let nothing = principal(CapSet::empty(), KeyScope::All);
+        let viewer = principal(caps(&[Capability::HostingView]), KeyScope::All);
+        let certs = principal(caps(&[Capability::CertManage]), KeyScope::All);
+        let tenant = principal(CapSet::all(), KeyScope::Grants(Default::default()));
+        // (principal, kind, starter, may read)
+        let cases = [
+            (&nothing, "hosting.delete", "key_test", true),
+            (&nothing, "hosting.delete", "key_other", false),
+            (&viewer, "hosting.delete", "key_other", true),
+            (&viewer, "certs.renew_all", "key_other", false),
+            (&certs, "certs.renew_all", "key_other", true),
+            (&certs, "hosting.backup", "key_other", false),
+            (&tenant, "hosting.delete", "key_other", false),
+            (&tenant, "hosting.delete", "key_test", true),
+        ];
+        for (n, (who, kind, starter, expected)) in cases.into_iter().enumerate() {
+            assert_eq!(may_read_job(who, &job(kind, starter)), expected, "case {n}");
+        }
+    }
+
+    #[test]
+    fn resume_and_scope_rules_table() {
+        let admin = principal(CapSet::all(), KeyScope::All);
+        let tenant = principal(CapSet::all(), KeyScope::Grants(Default::default()));
+        let cases = [
+            (&admin, Some(SuspendedBy::Operator), None),
+            (&admin, Some(SuspendedBy::Tenant), None),
+            (&admin, None, None),
+            (&tenant, Some(SuspendedBy::Tenant), None),
+            (&tenant, Some(SuspendedBy::Operator), Some("forbidden")),
+            (&tenant, None, Some("forbidden")),
+        ];
+        for (n, (who, by, expected)) in cases.into_iter().enumerate() {
+            let got = may_resume(who, by).err();
+            assert_eq!(got.as_ref().map(ApiError::code), expected, "case {n}");
+        }
+        assert_eq!(suspender(&admin), SuspendedBy::Operator);
+        assert_eq!(suspender(&tenant), SuspendedBy::Tenant);
+        // Operator settings need scope all; tenant settings a manage grant.
+        for (endpoint, tenant_allowed) in [
+            (Endpoint::PatchExpiry, false),
+            (Endpoint::PatchLimits, false),
+            (Endpoint::PatchQuota, false),
+            (Endpoint::PatchPhp, true),
+            (Endpoint::PatchVhost, true),
+            (Endpoint::ResumeHosting, true),
+            (Endpoint::ListNodes, false),
+            (Endpoint::ListAudit, false),
+            (Endpoint::RenewAllCertificates, false),
+        ] {
+            assert_eq!(
+                check_route(&tenant, endpoint).is_ok(),
+                tenant_allowed,
+                "{endpoint:?}"
+            );
+            assert!(check_route(&admin, endpoint).is_ok(), "{endpoint:?}");
+        }
+        // Every route that needs a capability refuses a key without any.
+        let powerless = principal(CapSet::empty(), KeyScope::All);
+        for route in ROUTES {
+            let rule = route_rule(route.endpoint);
+            assert_eq!(
+                check_route(&powerless, route.endpoint).is_err(),
+                rule.cap.is_some(),
+                "{:?}",
+                route.endpoint
+            );
+        }
     }
 }

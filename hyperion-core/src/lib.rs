@@ -33,6 +33,7 @@ pub mod request_id;
 pub mod sim;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
+pub mod upstream;
 
 pub use api::{ApiConfig, HyperionApi, HyperionApiBuilder};
 pub use audit::{AuditEvent, AuditOutcome, AuditSink, MemoryAuditSink, TracingAuditSink};

@@ -11,7 +11,7 @@ use crate::jobs::JobProgress;
 use crate::model::{
     Backup, BackupId, Certificate, ConfigChange, Hosting, HostingDetail, HostingId,
     HostingSelector, HostingState, NewHosting, NodeId, NodeInfo, RenewReport, RestoreMode,
-    WpInstall,
+    SuspendedBy, WpInstall,
 };
 
 /// What a node call can fail with; each maps to one API error.
@@ -115,8 +115,11 @@ pub trait Node: Send + Sync {
         &self,
         selector: &HostingSelector,
     ) -> Result<Option<HostingDetail>, NodeError>;
-    /// Suspends an active hosting; returns the new state.
-    async fn suspend(&self, id: &HostingId) -> Result<HostingState, NodeError>;
+    /// Suspends an active hosting and records `by` as its
+    /// [`HostingDetail::suspended_by`]; returns the new state. Called on a
+    /// suspended hosting only to raise a tenant's suspension to the
+    /// operator's, which the node must then record.
+    async fn suspend(&self, id: &HostingId, by: SuspendedBy) -> Result<HostingState, NodeError>;
     /// Resumes a suspended hosting; returns the new state.
     async fn resume(&self, id: &HostingId) -> Result<HostingState, NodeError>;
     /// Removes a hosting (slow: runs inside a job).
@@ -129,6 +132,15 @@ pub trait Node: Send + Sync {
     async fn create(&self, hosting: &NewHosting) -> Result<HostingDetail, NodeError> {
         let _ = hosting;
         Err(NodeError::Unsupported("create".to_owned()))
+    }
+
+    /// Whether a hosting on this node already runs as the system user
+    /// `user`: the core keeps system users unique across the cluster. The
+    /// default answers `false`; such a node's own `create` must still refuse
+    /// a user it already has.
+    async fn system_user_taken(&self, user: &str) -> Result<bool, NodeError> {
+        let _ = user;
+        Ok(false)
     }
 
     /// Applies one configuration change (the complete new value); answers the new detail.

@@ -43,6 +43,12 @@ impl Default for RateLimiter {
     }
 }
 
+/// The emission interval and burst tolerance of a limit per minute.
+fn cell(limit_per_min: u32) -> (Duration, Duration) {
+    let interval = WINDOW / limit_per_min.max(1);
+    (interval, WINDOW - interval)
+}
+
 fn ceil_secs(d: Duration) -> u64 {
     d.as_secs() + u64::from(d.subsec_nanos() > 0)
 }
@@ -58,41 +64,69 @@ impl RateLimiter {
 
     /// Decides one request of `key`, limited to `limit_per_min`, at `now`.
     pub fn check(&self, key: &KeyId, limit_per_min: u32, now: Instant) -> RateDecision {
-        let limit = limit_per_min.max(1);
-        let interval = WINDOW / limit;
-        let tolerance = WINDOW - interval;
+        self.check_all(&[(key, limit_per_min)], now)
+    }
+
+    /// Decides one request that counts against every `(key, limit)` of a
+    /// minting chain at once: it passes only if every key has room, and then
+    /// uses room in each; when refused, nothing is used and the answer waits
+    /// for the slowest key. The decision shown is the tightest one.
+    pub fn check_all(&self, keys: &[(&KeyId, u32)], now: Instant) -> RateDecision {
         let mut tats = self.tat.lock().unwrap_or_else(PoisonError::into_inner);
-        let tat = tats.get(key).copied().unwrap_or(now).max(now);
-        let backlog = tat - now;
-        if backlog > tolerance {
-            let wait = backlog - tolerance;
-            return RateDecision {
-                allowed: false,
-                limit,
-                remaining: 0,
-                reset_secs: ceil_secs(backlog),
-                retry_after_secs: ceil_secs(wait).max(1),
+        // First look: does every key have room?
+        let refused = keys
+            .iter()
+            .filter_map(|(key, limit)| {
+                let (_, tolerance) = cell(*limit);
+                let tat = tats.get(*key).copied().unwrap_or(now).max(now);
+                let backlog = tat - now;
+                (backlog > tolerance).then(|| RateDecision {
+                    allowed: false,
+                    limit: (*limit).max(1),
+                    remaining: 0,
+                    reset_secs: ceil_secs(backlog),
+                    retry_after_secs: ceil_secs(backlog - tolerance).max(1),
+                })
+            })
+            .max_by_key(|decision| decision.retry_after_secs);
+        if let Some(decision) = refused {
+            return decision;
+        }
+        // Then use one cell of each.
+        let mut tightest: Option<RateDecision> = None;
+        for (key, limit) in keys {
+            let (interval, tolerance) = cell(*limit);
+            let tat = tats.get(*key).copied().unwrap_or(now).max(now);
+            let next = tat + interval;
+            if tats.len() >= self.max_keys && !tats.contains_key(*key) {
+                Self::prune(&mut tats, now, self.max_keys);
+            }
+            tats.insert((*key).clone(), next);
+            let backlog = next - now;
+            // The next request passes while its backlog stays within the tolerance.
+            let remaining = if backlog > tolerance {
+                0
+            } else {
+                ((tolerance - backlog).as_nanos() / interval.as_nanos()) as u32 + 1
             };
+            let decision = RateDecision {
+                allowed: true,
+                limit: (*limit).max(1),
+                remaining,
+                reset_secs: ceil_secs(backlog),
+                retry_after_secs: 0,
+            };
+            if tightest.is_none_or(|t| decision.remaining < t.remaining) {
+                tightest = Some(decision);
+            }
         }
-        let next = tat + interval;
-        if tats.len() >= self.max_keys && !tats.contains_key(key) {
-            Self::prune(&mut tats, now, self.max_keys);
-        }
-        tats.insert(key.clone(), next);
-        let backlog = next - now;
-        // The next request passes while its backlog stays within the tolerance.
-        let remaining = if backlog > tolerance {
-            0
-        } else {
-            ((tolerance - backlog).as_nanos() / interval.as_nanos()) as u32 + 1
-        };
-        RateDecision {
+        tightest.unwrap_or(RateDecision {
             allowed: true,
-            limit,
-            remaining,
-            reset_secs: ceil_secs(backlog),
+            limit: 0,
+            remaining: 0,
+            reset_secs: 0,
             retry_after_secs: 0,
-        }
+        })
     }
 
     /// Drops recovered keys; if still full, the keys closest to recovery.
@@ -171,5 +205,30 @@ mod tests {
             limiter.check(&key(n), 10, now);
         }
         assert!(limiter.tracked_keys() <= 100);
+    }
+
+    #[test]
+    fn a_chain_shares_its_parents_limit_and_a_refusal_uses_nothing() {
+        let limiter = RateLimiter::default();
+        let t = Instant::now();
+        let (child, sibling, parent) = (key(1), key(2), key(3));
+        // The parent allows 3 a minute; its two children 3 each.
+        let passed = (0..6)
+            .filter(|n| {
+                let me = if n % 2 == 0 { &child } else { &sibling };
+                limiter.check_all(&[(me, 3), (&parent, 3)], t).allowed
+            })
+            .count();
+        assert_eq!(passed, 3, "the family shares the parent's 3");
+        // A refusal by the parent used none of the child's room.
+        let alone = limiter.check(&sibling, 3, t);
+        assert!(alone.allowed);
+        assert_eq!(
+            alone.remaining, 1,
+            "the sibling had used one of its own 3 cells"
+        );
+        let refused = limiter.check_all(&[(&child, 3), (&parent, 3)], t);
+        assert!(!refused.allowed);
+        assert_eq!(refused.retry_after_secs, 20);
     }
 }

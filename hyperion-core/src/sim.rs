@@ -17,7 +17,7 @@ use crate::jobs::JobProgress;
 use crate::model::{
     Backup, BackupId, Certificate, ConfigChange, Domain, Hosting, HostingDetail, HostingId,
     HostingKind, HostingSelector, HostingState, Limits, NewHosting, NodeId, NodeInfo, NodeStatus,
-    PhpVersion, Quota, RenewReport, RestoreMode, VhostOptions, WpInstall,
+    PhpVersion, Quota, RenewReport, RestoreMode, SuspendedBy, VhostOptions, WpInstall,
 };
 use crate::node::{DeleteOptions, ListQuery, Node, NodeError, NodePage};
 
@@ -52,6 +52,9 @@ struct SimState {
 impl SimState {
     fn set_state(&mut self, id: &HostingId, to: HostingState) -> Result<(), NodeError> {
         let hosting = self.hostings.get_mut(id).ok_or(NodeError::NotFound)?;
+        if to != HostingState::Suspended {
+            hosting.suspended_by = None;
+        }
         let from = std::mem::replace(&mut hosting.summary.state, to);
         self.reindex_state(id, Some(from), Some(to));
         Ok(())
@@ -222,6 +225,22 @@ impl SimNode {
             }
         })
     }
+
+    /// Records who suspended `id` (an operator's word replaces a tenant's).
+    fn record_suspender(&self, id: &HostingId, by: SuspendedBy) {
+        self.write(|state| {
+            if let Some(hosting) = state.hostings.get_mut(id) {
+                if hosting.suspended_by != Some(SuspendedBy::Operator) {
+                    hosting.suspended_by = Some(by);
+                }
+            }
+        });
+    }
+
+    /// Whether any hosting here runs as `user`.
+    pub fn has_system_user(&self, user: &str) -> bool {
+        self.read(|state| state.hostings.values().any(|h| h.system_user == user))
+    }
 }
 
 #[async_trait]
@@ -319,9 +338,16 @@ impl Node for SimNode {
         }))
     }
 
-    async fn suspend(&self, id: &HostingId) -> Result<HostingState, NodeError> {
+    async fn suspend(&self, id: &HostingId, by: SuspendedBy) -> Result<HostingState, NodeError> {
         self.answer().await?;
-        self.transition(id, HostingState::Active, HostingState::Suspended)
+        let state = self.transition(id, HostingState::Active, HostingState::Suspended)?;
+        self.record_suspender(id, by);
+        Ok(state)
+    }
+
+    async fn system_user_taken(&self, user: &str) -> Result<bool, NodeError> {
+        self.answer().await?;
+        Ok(self.has_system_user(user))
     }
 
     async fn resume(&self, id: &HostingId) -> Result<HostingState, NodeError> {
@@ -341,6 +367,12 @@ impl Node for SimNode {
 
     async fn create(&self, new: &NewHosting) -> Result<HostingDetail, NodeError> {
         self.answer().await?;
+        if self.has_system_user(&new.system_user) {
+            return Err(NodeError::Conflict(format!(
+                "system user `{}` is taken on this node",
+                new.system_user
+            )));
+        }
         let detail = HostingDetail {
             summary: Hosting {
                 id: new.id.clone(),
@@ -360,6 +392,7 @@ impl Node for SimNode {
             database: new.database,
             proxy_upstream_url: new.proxy_upstream_url.clone(),
             expires_at: None,
+            suspended_by: None,
         };
         self.write(|state| {
             if state.hostings.contains_key(&new.id) {
@@ -581,6 +614,7 @@ impl SimClusterSpec {
             database: index % 2 == 0,
             proxy_upstream_url: None,
             expires_at: None,
+            suspended_by: (state == HostingState::Suspended).then_some(SuspendedBy::Operator),
         }
     }
 
@@ -670,11 +704,20 @@ mod tests {
         let alias = HostingSelector::Domain("www.site-0001.example.test".parse().unwrap());
         let found = node.find_hosting(&alias).await.unwrap().unwrap();
         let id = found.summary.id;
-        assert_eq!(node.suspend(&id).await, Ok(HostingState::Suspended));
-        assert_eq!(node.suspend(&id).await, Ok(HostingState::Suspended));
+        assert_eq!(
+            node.suspend(&id, SuspendedBy::Tenant).await,
+            Ok(HostingState::Suspended)
+        );
+        assert_eq!(
+            node.suspend(&id, SuspendedBy::Tenant).await,
+            Ok(HostingState::Suspended)
+        );
         assert_eq!(node.resume(&id).await, Ok(HostingState::Active));
         node.delete(&id, DeleteOptions::default()).await.unwrap();
         assert_eq!(node.find_hosting(&alias).await, Ok(None));
-        assert_eq!(node.suspend(&id).await, Err(NodeError::NotFound));
+        assert_eq!(
+            node.suspend(&id, SuspendedBy::Tenant).await,
+            Err(NodeError::NotFound)
+        );
     }
 }

@@ -30,6 +30,7 @@ fn event(n: u32) -> AuditEvent {
         request_id: format!("r{n}"),
         actor: "apikey:test".into(),
         key_id: None,
+        owner: None,
         key_prefix: Some("hyp_abcdefgh".into()),
         action: "hosting.suspend".into(),
         target: "h1".into(),

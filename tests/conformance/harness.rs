@@ -33,6 +33,9 @@ pub const SPEC: SimClusterSpec = SimClusterSpec {
 /// little, yet far above what an in-memory node takes.
 pub const NODE_DEADLINE: Duration = Duration::from_secs(1);
 
+/// The fixture's cap on active keys per owner: low, so a case can reach it.
+pub const MAX_ACTIVE_KEYS_PER_OWNER: usize = 40;
+
 /// The fixture's body limit.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
@@ -133,6 +136,7 @@ impl TestServer {
         let config = ApiConfig {
             body_limit: BODY_LIMIT,
             trusted_proxies: vec![TRUSTED_PROXY.parse().expect("valid CIDR")],
+            max_active_keys_per_owner: MAX_ACTIVE_KEYS_PER_OWNER,
             ..ApiConfig::default()
         };
         let mut builder = HyperionApi::builder(cluster);

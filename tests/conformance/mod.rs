@@ -70,6 +70,18 @@ macro_rules! conformance_cases {
             me_shows_grants_and_expiry,
             minting_never_escalates,
             mint_requests_are_validated,
+            // delegation, tenant boundaries and operator decisions (security, part 1)
+            minted_keys_stay_inside_their_parents_network_and_rate_limits,
+            revoking_a_key_ends_its_whole_minting_chain,
+            revoking_needs_the_rights_of_the_key_revoked,
+            audit_actors_cannot_be_impersonated,
+            minting_is_capped_per_owner,
+            a_failing_node_tells_a_tenant_nothing,
+            names_cannot_be_taken_across_tenants,
+            tenant_reverse_proxies_cannot_point_inside,
+            operator_decisions_stay_the_operators,
+            reading_a_job_needs_a_capability,
+            idempotent_replays_recheck_the_caller,
             // provisioning and operations
             create_answers_201_with_the_hosting_and_its_location,
             default_placement_spreads_over_the_least_loaded_nodes,

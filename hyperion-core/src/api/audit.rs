@@ -9,6 +9,7 @@ use crate::authz::{require, require_cluster_scope};
 use crate::capability::Capability;
 use crate::error::ApiError;
 use crate::http::ApiResponse;
+use crate::keys::KeyId;
 
 pub(crate) async fn list(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiError> {
     require(&ctx.principal, Capability::AuditView)?;
@@ -29,6 +30,12 @@ pub(crate) async fn list(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiErr
         before: ctx.query.cursor::<u64>()?,
         limit: ctx.query.page_size()?,
         actor: text("actor")?,
+        key_id: match text("key_id")? {
+            None => None,
+            Some(id) => Some(KeyId::parse(&id).ok_or_else(|| {
+                ApiError::Validation("query parameter `key_id` is not a key id".to_owned())
+            })?),
+        },
         action: text("action")?,
         target: text("target")?,
         outcome: ctx.query.parse_value::<AuditOutcome>("outcome")?,

@@ -148,6 +148,7 @@ impl RequestContext<'_> {
             request_id: self.request_id.to_owned(),
             actor: self.principal.actor(),
             key_id: Some(self.principal.key_id.clone()),
+            owner: Some(self.principal.owner.clone()),
             action: action.to_owned(),
             target: target.to_owned(),
             outcome,

@@ -8,13 +8,15 @@ use serde::Serialize;
 
 use super::RequestContext;
 use super::context::within_deadline;
-use crate::authz::{Access, require, require_hosting_access, resolve_manage};
+use crate::authz::{
+    Access, may_resume, require, require_hosting_access, resolve_manage, suspender,
+};
 use crate::capability::Capability;
 use crate::cluster::worst_failure;
 use crate::error::ApiError;
 use crate::http::ApiResponse;
 use crate::keys::KeyScope;
-use crate::model::{Hosting, HostingId, HostingState, MAX_DOMAIN_LEN, NodeId};
+use crate::model::{Hosting, HostingId, HostingState, MAX_DOMAIN_LEN, NodeId, SuspendedBy};
 use crate::node::{DeleteOptions, ListQuery};
 
 #[derive(Serialize)]
@@ -22,7 +24,10 @@ struct HostingPage {
     items: Vec<Hosting>,
     next_cursor: Option<HostingId>,
     total: u64,
-    /// Nodes whose hostings are missing from this answer (always present).
+    /// Whether some node did not answer, so hostings may be missing.
+    partial: bool,
+    /// Nodes whose hostings are missing from this answer (always present;
+    /// always empty for a grants-scoped key, which never learns node names).
     unavailable_nodes: Vec<NodeId>,
 }
 
@@ -34,6 +39,13 @@ pub(crate) async fn list(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiErr
     let after = query.cursor::<HostingId>()?;
     let state = query.parse_value::<HostingState>("state")?;
     let node = query.parse_value::<NodeId>("node")?;
+    if node.is_some() && !ctx.principal.scope.is_all() {
+        // The same answer for every node id, known or not: node names never
+        // reach a grants-scoped key.
+        return Err(ApiError::Validation(
+            "query parameter `node` needs a key with scope `all`".to_owned(),
+        ));
+    }
     let allow_partial = query.parse_value::<bool>("allow_partial")?.unwrap_or(true);
     let domain_contains = match query.get("q")? {
         Some(q) if q.len() > MAX_DOMAIN_LEN => {
@@ -55,6 +67,7 @@ pub(crate) async fn list(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiErr
                 items: Vec::new(),
                 next_cursor: None,
                 total: 0,
+                partial: false,
                 unavailable_nodes: Vec::new(),
             },
         ));
@@ -76,13 +89,20 @@ pub(crate) async fn list(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiErr
     if !allow_partial && !page.unavailable.is_empty() {
         return Err(worst_failure(page.unavailable));
     }
+    let partial = !page.unavailable.is_empty();
+    let unavailable_nodes = if ctx.principal.scope.is_all() {
+        page.unavailable.into_iter().map(|(node, _)| node).collect()
+    } else {
+        Vec::new()
+    };
     Ok(ApiResponse::json(
         StatusCode::OK,
         &HostingPage {
             items: page.items,
             next_cursor: page.next_cursor,
             total: page.total,
-            unavailable_nodes: page.unavailable.into_iter().map(|(node, _)| node).collect(),
+            partial,
+            unavailable_nodes,
         },
     ))
 }
@@ -148,13 +168,25 @@ async fn toggle(ctx: &RequestContext<'_>, toggle: Toggle) -> Result<ApiResponse,
     let id = &located.hosting.summary.id;
     ctx.set_target(id.as_str());
     let (from, to) = toggle.states();
-    let result = match located.hosting.summary.state {
-        current if current == to => Ok(to),
-        current if current == from => {
+    let current = located.hosting.summary.state;
+    let recorded = located.hosting.suspended_by;
+    if matches!(toggle, Toggle::Resume) && current == HostingState::Suspended {
+        may_resume(&ctx.principal, recorded)?;
+    }
+    let by = suspender(&ctx.principal);
+    // The operator suspending what a tenant suspended makes it the operator's
+    // (an unknown origin already counts as the operator's).
+    let takes_over = matches!(toggle, Toggle::Suspend)
+        && current == HostingState::Suspended
+        && by == SuspendedBy::Operator
+        && recorded == Some(SuspendedBy::Tenant);
+    let result = match current {
+        current if current == to && !takes_over => Ok(to),
+        current if current == from || takes_over => {
             let node = located.node.as_ref();
             let call = async {
                 match toggle {
-                    Toggle::Suspend => node.suspend(id).await,
+                    Toggle::Suspend => node.suspend(id, by).await,
                     Toggle::Resume => node.resume(id).await,
                 }
             };

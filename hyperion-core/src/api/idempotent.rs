@@ -9,6 +9,7 @@ use http::{HeaderMap, HeaderValue, StatusCode};
 use sha2::{Digest, Sha256};
 
 use super::RequestContext;
+use crate::authz::{HostingRule, require_hosting_access, route_rule};
 use crate::error::ApiError;
 use crate::http::ApiResponse;
 use crate::idempotency::{
@@ -96,7 +97,10 @@ where
     let store = &ctx.services.idempotency;
     match store.claim(&scope, fingerprint).await? {
         Claim::Fresh => {}
-        Claim::Replay(stored) => return Ok(replay(stored)),
+        Claim::Replay(stored) => {
+            still_allowed(ctx).await?;
+            return Ok(replay(stored));
+        }
         Claim::InFlight => {
             return Err(ApiError::Conflict(
                 "a request with this Idempotency-Key is still being processed".to_owned(),
@@ -135,6 +139,26 @@ where
         _ => store.release(&guard.scope).await?,
     }
     answer
+}
+
+/// A replay is an answer to a request made now: the caller must still be
+/// allowed to make it (the route's capability and scope were checked before
+/// the body was read; this adds the hosting it names). A key that lost its
+/// grant, or whose owner was demoted, is refused as a fresh request would be.
+async fn still_allowed(ctx: &RequestContext<'_>) -> Result<(), ApiError> {
+    let rule = route_rule(ctx.route.spec.endpoint);
+    if let (HostingRule::Access(access), Some(cap)) = (rule.hosting, rule.cap) {
+        let selector = ctx.hosting_selector()?;
+        require_hosting_access(
+            &ctx.principal,
+            &ctx.services.cluster,
+            &selector,
+            cap,
+            access,
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 fn replay(stored: StoredResponse) -> ApiResponse {

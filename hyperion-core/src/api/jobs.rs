@@ -1,5 +1,6 @@
-//! `GET /jobs/{id}`: a job's state. Scope-all keys read every job; any other
-//! key reads only the jobs it started, and anything else is 404.
+//! `GET /jobs/{id}`: a job's state. Its starter always reads it; another
+//! key needs scope all and the capability of the action that started it
+//! (see [`may_read_job`]); anything else is 404.
 
 use http::StatusCode;
 

@@ -4,20 +4,23 @@
 //! A key never mints more than it holds ([`check_mint`]); the raw key is in
 //! the mint response and nowhere else, ever.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use futures::{StreamExt, TryStreamExt};
 use http::StatusCode;
 use serde::Serialize;
 
 use super::{HyperionApi, RequestContext};
-use crate::authz::{Principal, check_mint, may_see_key, require};
+use crate::authz::{
+    MAX_CHAIN_DEPTH, MintTerms, Principal, check_mint, inherit_limits, is_full_admin,
+    may_manage_key, require,
+};
 use crate::capability::Capability;
 use crate::error::ApiError;
 use crate::http::{ApiResponse, parse_json_body};
 use crate::keys::{
-    ApiKeyRecord, KeyId, KeyScope, KeyView, MintRequest, MintedKey, NewKey, RequestedGrant,
-    StoreError,
+    ApiKeyRecord, KeyId, KeyScope, KeyStore, KeyView, MintRequest, MintedKey, NewKey,
+    RequestedGrant, StoreError,
 };
 use crate::model::{HostingSelector, OwnerId, now};
 
@@ -59,9 +62,18 @@ impl HyperionApi {
         Ok(self.services.keys.get(id).await?.map(|key| key.view()))
     }
 
-    /// Revokes a key: its next request is refused. `false` if there is no such key.
+    /// Revokes a key and every key it minted, down its whole chain: their
+    /// next requests are refused. `false` if there is no such key.
     pub async fn revoke_key(&self, id: &KeyId) -> Result<bool, StoreError> {
-        self.services.keys.revoke(id, now()).await
+        let keys = self.services.keys.as_ref();
+        let Some(key) = keys.get(id).await? else {
+            return Ok(false);
+        };
+        let at = now();
+        for key in key_and_descendants(keys, key).await? {
+            keys.revoke(&key.id, at).await?;
+        }
+        Ok(true)
     }
 }
 
@@ -87,6 +99,9 @@ async fn resolve_grants(
             let id = match cluster.locate(&grant.hosting).await {
                 Ok(located) => located.hosting.summary.id,
                 Err(ApiError::NotFound(_)) => return Err(unknown()),
+                // A grants-scoped minter learns nothing from a failing node:
+                // a name it cannot resolve to its own grant is just unknown.
+                Err(_) if principal.is_some_and(|p| !p.scope.is_all()) => return Err(unknown()),
                 Err(err) => return Err(err),
             };
             if !visible(&id) {
@@ -120,6 +135,79 @@ struct Minted<'a> {
     view: KeyView,
 }
 
+/// `key` and every key minted below it, `key` first. Reads every record:
+/// revocation is rare, and a chain must end whole.
+async fn key_and_descendants(
+    keys: &dyn KeyStore,
+    key: ApiKeyRecord,
+) -> Result<Vec<ApiKeyRecord>, StoreError> {
+    let mut children: HashMap<KeyId, Vec<ApiKeyRecord>> = HashMap::new();
+    for record in keys.list().await? {
+        if let Some(parent) = record.created_by.clone() {
+            children.entry(parent).or_default().push(record);
+        }
+    }
+    let mut found = vec![key];
+    let mut next = 0;
+    while next < found.len() {
+        if let Some(below) = children.remove(&found[next].id) {
+            found.extend(below);
+        }
+        next += 1;
+    }
+    Ok(found)
+}
+
+/// Answers "was this key minted (directly or further down) by that one?",
+/// remembering every parent it has read for the rest of one request.
+struct Lineage<'a> {
+    keys: &'a dyn KeyStore,
+    parents: HashMap<KeyId, Option<KeyId>>,
+}
+
+impl<'a> Lineage<'a> {
+    fn new(keys: &'a dyn KeyStore) -> Self {
+        Lineage {
+            keys,
+            parents: HashMap::new(),
+        }
+    }
+
+    async fn minted_by(&mut self, key: &ApiKeyRecord, ancestor: &KeyId) -> Result<bool, ApiError> {
+        let mut next = key.created_by.clone();
+        for _ in 0..MAX_CHAIN_DEPTH {
+            let Some(id) = next else {
+                return Ok(false);
+            };
+            if id == *ancestor {
+                return Ok(true);
+            }
+            next = match self.parents.get(&id) {
+                Some(parent) => parent.clone(),
+                None => {
+                    let parent = self.keys.get(&id).await?.and_then(|k| k.created_by);
+                    self.parents.insert(id, parent.clone());
+                    parent
+                }
+            };
+        }
+        Ok(false)
+    }
+
+    /// Whether `principal` may see and revoke `key`.
+    async fn may_manage(
+        &mut self,
+        principal: &Principal,
+        key: &ApiKeyRecord,
+    ) -> Result<bool, ApiError> {
+        if may_manage_key(principal, key, false) {
+            return Ok(true);
+        }
+        let minted = self.minted_by(key, &principal.key_id).await?;
+        Ok(may_manage_key(principal, key, minted))
+    }
+}
+
 /// `POST /keys`: 201 with the raw key, once.
 pub(crate) async fn mint(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiError> {
     let principal = &ctx.principal;
@@ -129,16 +217,47 @@ pub(crate) async fn mint(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiErr
         None => KeyScope::All,
         Some(grants) => resolve_grants(ctx.api, Some(principal), grants).await?,
     };
-    check_mint(principal, request.caps, &scope, request.expires_at)?;
-    let new = NewKey {
-        label: request.label,
-        owner: principal.owner.clone(),
+    let mut terms = MintTerms {
         caps: request.caps,
         scope,
         expires_at: request.expires_at,
-        created_by: Some(principal.key_id.clone()),
         ip_allowlist: request.ip_allowlist,
         rate_limit_per_min: request.rate_limit_per_min,
+    };
+    inherit_limits(principal, &mut terms);
+    check_mint(principal, &terms)?;
+    let at = now();
+    let siblings: Vec<ApiKeyRecord> = ctx
+        .services
+        .keys
+        .unrevoked_of_owner(&principal.owner)
+        .await?
+        .into_iter()
+        .filter(|key| key.is_active_at(at))
+        .collect();
+    // The audit names a key `apikey:<label>`: no key may borrow the name of
+    // another active key of the same owner.
+    if siblings.iter().any(|key| key.label == request.label) {
+        return Err(ApiError::Validation(format!(
+            "label: another active key of this owner is already labelled `{}`",
+            request.label
+        )));
+    }
+    let cap = ctx.services.config.max_active_keys_per_owner;
+    if siblings.len() >= cap {
+        return Err(ApiError::Conflict(format!(
+            "this owner already holds {cap} active keys, the most allowed; revoke some first"
+        )));
+    }
+    let new = NewKey {
+        label: request.label,
+        owner: principal.owner.clone(),
+        caps: terms.caps,
+        scope: terms.scope,
+        expires_at: terms.expires_at,
+        created_by: Some(principal.key_id.clone()),
+        ip_allowlist: terms.ip_allowlist,
+        rate_limit_per_min: terms.rate_limit_per_min,
     };
     let minted = ctx.api.mint_key(new).await?;
     ctx.set_target(minted.record.id.as_str());
@@ -163,26 +282,38 @@ struct KeyPage {
     total: u64,
 }
 
-/// `GET /keys?limit&cursor`: scope-all keys see every key; others the keys they minted.
+/// How many records `GET /keys` reads from the store at a time.
+const KEY_SCAN_BATCH: usize = 256;
+
+/// `GET /keys?limit&cursor`: the keys the caller may manage (see
+/// [`may_manage_key`]), read from the store a batch at a time.
 pub(crate) async fn list(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiError> {
     require(&ctx.principal, Capability::ApiKeysManage)?;
     let limit = ctx.query.page_size()?;
     let after = ctx.query.cursor::<KeyId>()?;
-    let visible: Vec<ApiKeyRecord> = ctx
-        .services
-        .keys
-        .list()
-        .await?
-        .into_iter()
-        .filter(|key| may_see_key(&ctx.principal, key))
-        .collect();
-    let total = visible.len() as u64;
-    let mut page: Vec<KeyView> = visible
-        .iter()
-        .filter(|key| after.as_ref().is_none_or(|after| key.id > *after))
-        .take(limit + 1)
-        .map(ApiKeyRecord::view)
-        .collect();
+    let keys = ctx.services.keys.as_ref();
+    let mut lineage = Lineage::new(keys);
+    let mut page: Vec<KeyView> = Vec::new();
+    let mut total = 0u64;
+    let mut scanned: Option<KeyId> = None;
+    loop {
+        let batch = keys.list_page(scanned.clone(), KEY_SCAN_BATCH).await?;
+        let Some(last) = batch.last() else { break };
+        scanned = Some(last.id.clone());
+        let full = batch.len() == KEY_SCAN_BATCH;
+        for key in &batch {
+            if !lineage.may_manage(&ctx.principal, key).await? {
+                continue;
+            }
+            total += 1;
+            if after.as_ref().is_none_or(|after| key.id > *after) && page.len() <= limit {
+                page.push(key.view());
+            }
+        }
+        if !full {
+            break;
+        }
+    }
     let next_cursor = (page.len() > limit).then(|| page[limit - 1].id.clone());
     page.truncate(limit);
     Ok(ApiResponse::json(
@@ -195,16 +326,17 @@ pub(crate) async fn list(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiErr
     ))
 }
 
-/// The key named by the path, if the principal may see it; 404 otherwise.
+/// The key named by the path, if the principal may manage it; 404 otherwise.
 async fn visible_key(ctx: &RequestContext<'_>) -> Result<ApiKeyRecord, ApiError> {
     require(&ctx.principal, Capability::ApiKeysManage)?;
     let id = KeyId::parse(ctx.path_param("id")?).ok_or_else(key_not_found)?;
-    ctx.services
-        .keys
-        .get(&id)
-        .await?
-        .filter(|key| may_see_key(&ctx.principal, key))
-        .ok_or_else(key_not_found)
+    let keys = ctx.services.keys.as_ref();
+    let key = keys.get(&id).await?.ok_or_else(key_not_found)?;
+    if Lineage::new(keys).may_manage(&ctx.principal, &key).await? {
+        Ok(key)
+    } else {
+        Err(key_not_found())
+    }
 }
 
 /// `GET /keys/{id}`: never the raw key, never its hash.
@@ -213,17 +345,33 @@ pub(crate) async fn show(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiErr
     Ok(ApiResponse::json(StatusCode::OK, &key.view()))
 }
 
-/// `DELETE /keys/{id}`: revokes; the key's next request is 401. Revoking a
-/// revoked key is a 200 no-op that keeps the first revocation time.
+/// `DELETE /keys/{id}`: revokes the key and every key it minted, down the
+/// whole chain; their next requests are 401. Revoking a revoked key is a 200
+/// no-op that keeps the first revocation time. The last active full admin
+/// key cannot be revoked over the API (409), so no key locks the operator out.
 pub(crate) async fn revoke(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiError> {
     let key = visible_key(ctx).await?;
     ctx.set_target(key.id.as_str());
-    ctx.services.keys.revoke(&key.id, now()).await?;
-    let key = ctx
-        .services
-        .keys
-        .get(&key.id)
-        .await?
-        .ok_or_else(key_not_found)?;
+    let keys = ctx.services.keys.as_ref();
+    let at = now();
+    let ending = key_and_descendants(keys, key.clone()).await?;
+    let ends_an_admin = ending
+        .iter()
+        .any(|key| is_full_admin(key) && key.is_active_at(at));
+    if ends_an_admin {
+        let ending_ids: Vec<&KeyId> = ending.iter().map(|key| &key.id).collect();
+        let another_admin = keys.list().await?.into_iter().any(|other| {
+            is_full_admin(&other) && other.is_active_at(at) && !ending_ids.contains(&&other.id)
+        });
+        if !another_admin {
+            return Err(ApiError::Conflict(
+                "this would revoke the last active key holding every capability with scope `all`; mint another one first (or use the server's break-glass path)".to_owned(),
+            ));
+        }
+    }
+    for key in &ending {
+        keys.revoke(&key.id, at).await?;
+    }
+    let key = keys.get(&key.id).await?.ok_or_else(key_not_found)?;
     Ok(ApiResponse::json(StatusCode::OK, &key.view()))
 }

@@ -33,6 +33,7 @@ use crate::audit::{
     AuditEvent, AuditLog, AuditOutcome, AuditSink, MemoryAuditSink, TeeAuditSink, TracingAuditSink,
 };
 use crate::auth::{admit, authenticate, presented_prefix};
+use crate::authz::{Principal, check_route};
 use crate::client_ip::client_ip;
 use crate::cluster::Cluster;
 use crate::error::ApiError;
@@ -70,7 +71,16 @@ pub struct ApiConfig {
     /// Proxies whose forwarding headers are believed (see [`crate::client_ip`]).
     /// Empty: `X-Forwarded-For` and `Forwarded` are ignored.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// How many active keys one owner may hold; minting past it is 409.
+    pub max_active_keys_per_owner: usize,
+    /// Networks a grants-scoped key may still point a reverse proxy at,
+    /// although they are loopback, link-local, private or unspecified
+    /// (refused by default: see [`crate::upstream`]).
+    pub tenant_upstream_allowed: Vec<ipnet::IpNet>,
 }
+
+/// Active keys one owner may hold unless configured otherwise.
+pub const DEFAULT_MAX_ACTIVE_KEYS_PER_OWNER: usize = 1000;
 
 impl Default for ApiConfig {
     fn default() -> Self {
@@ -78,6 +88,8 @@ impl Default for ApiConfig {
             body_limit: DEFAULT_BODY_LIMIT,
             job_node_deadline: DEFAULT_JOB_NODE_DEADLINE,
             trusted_proxies: Vec::new(),
+            max_active_keys_per_owner: DEFAULT_MAX_ACTIVE_KEYS_PER_OWNER,
+            tenant_upstream_allowed: Vec::new(),
         }
     }
 }
@@ -283,12 +295,13 @@ impl HyperionApi {
             Ok(route) => route,
             Err(err) => return ApiResponse::error(&err, request_id),
         };
-        let refusal = |err: ApiError, actor: String, key_id, key_prefix| AuditEvent {
+        let refusal = |err: &ApiError, who: Option<&Principal>, key_prefix| AuditEvent {
             id: 0,
             at: now(),
             request_id: request_id.to_owned(),
-            actor,
-            key_id,
+            actor: who.map_or_else(|| "anonymous".to_owned(), Principal::actor),
+            key_id: who.map(|p| p.key_id.clone()),
+            owner: who.map(|p| p.owner.clone()),
             key_prefix,
             action: route.spec.endpoint.action().to_owned(),
             target: route.param("id").unwrap_or_default().to_owned(),
@@ -322,10 +335,7 @@ impl HyperionApi {
             Err(err) => {
                 if err.is_refusal() {
                     let prefix = presented_prefix(&head.headers);
-                    services
-                        .audit
-                        .record(refusal(err.clone(), "anonymous".to_owned(), None, prefix))
-                        .await;
+                    services.audit.record(refusal(&err, None, prefix)).await;
                 }
                 return ApiResponse::error(&err, request_id);
             }
@@ -333,12 +343,7 @@ impl HyperionApi {
         let rate = match admit(&principal, client, &services.limiter) {
             Ok(rate) => rate,
             Err((err, rate)) => {
-                let event = refusal(
-                    err.clone(),
-                    principal.actor(),
-                    Some(principal.key_id.clone()),
-                    None,
-                );
+                let event = refusal(&err, Some(&principal), None);
                 services.audit.record(event).await;
                 let mut response = ApiResponse::error(&err, request_id);
                 if let Some(rate) = rate {
@@ -347,6 +352,19 @@ impl HyperionApi {
                 return response;
             }
         };
+        // What the route alone decides (capability, scope all) is decided
+        // before any body byte is read.
+        if let Err(err) = check_route(&principal, route.spec.endpoint) {
+            services
+                .audit
+                .record(refusal(&err, Some(&principal), None))
+                .await;
+            let mut response = ApiResponse::error(&err, request_id);
+            if let Some(rate) = rate {
+                response.set_rate_limit_headers(&rate);
+            }
+            return response;
+        }
         let body = if route.spec.takes_body {
             read_limited(
                 body,
@@ -383,6 +401,7 @@ impl HyperionApi {
             .unwrap_or_else(|_| Err(ApiError::internal("an endpoint panicked"))),
         };
         audit_outcome(&ctx, &result).await;
+        let result = result.map_err(|err| hide_nodes_from_tenants(&ctx.principal, err));
         let mut response = result.unwrap_or_else(|err| ApiResponse::error(&err, request_id));
         if let Some(rate) = rate {
             response.set_rate_limit_headers(&rate);
@@ -419,6 +438,21 @@ async fn audit_outcome(ctx: &RequestContext<'_>, result: &Result<ApiResponse, Ap
         let action = ctx.route.spec.endpoint.action();
         let event = ctx.audit_event(action, &ctx.target(), outcome, Some(status), detail);
         ctx.services.audit.record(event).await;
+    }
+}
+
+/// Node names never reach a grants-scoped key: a node failure it meets is
+/// told without naming the node (the audit keeps the full message).
+fn hide_nodes_from_tenants(principal: &Principal, err: ApiError) -> ApiError {
+    match err {
+        _ if principal.scope.is_all() => err,
+        ApiError::Upstream(_) => {
+            ApiError::Upstream("a node serving this request failed; try again later".to_owned())
+        }
+        ApiError::UpstreamTimeout(_) => ApiError::UpstreamTimeout(
+            "a node serving this request did not answer in time; try again later".to_owned(),
+        ),
+        err => err,
     }
 }
 

@@ -13,35 +13,48 @@ use crate::http::ApiResponse;
 use crate::keys::GrantLevel;
 use crate::model::{CreateHostingRequest, Domain, HostingId, HostingSelector, NodeStatus};
 use crate::random;
+use crate::upstream::check_tenant_upstream;
 
-/// Domains of creates in flight. Two concurrent creates of one name must not
-/// both pass the "exists anywhere?" check: the second is refused here.
+/// Domains and system users of creates in flight. Two concurrent creates of
+/// one name must not both pass the "exists anywhere?" check: the second is
+/// refused here.
 #[derive(Default)]
 pub(crate) struct DomainReservations {
-    held: Mutex<HashSet<Domain>>,
+    held: Mutex<HashSet<Reserved>>,
+}
+
+/// One name a create in flight holds.
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum Reserved {
+    Domain(Domain),
+    SystemUser(String),
+}
+
+impl std::fmt::Display for Reserved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reserved::Domain(domain) => write!(f, "`{domain}`"),
+            Reserved::SystemUser(user) => write!(f, "system user `{user}`"),
+        }
+    }
 }
 
 /// Names reserved by one create; released when dropped, whatever happens.
 struct Reservation<'a> {
     owner: &'a DomainReservations,
-    names: Vec<Domain>,
+    names: Vec<Reserved>,
 }
 
 impl DomainReservations {
-    fn reserve<'a>(&'a self, names: &[&Domain]) -> Result<Reservation<'a>, ApiError> {
+    fn reserve(&self, names: Vec<Reserved>) -> Result<Reservation<'_>, ApiError> {
         let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(busy) = names.iter().find(|name| held.contains(**name)) {
+        if let Some(busy) = names.iter().find(|name| held.contains(*name)) {
             return Err(ApiError::Conflict(format!(
-                "a hosting for `{busy}` is being created right now"
+                "a hosting for {busy} is being created right now"
             )));
         }
-        for name in names {
-            held.insert((*name).clone());
-        }
-        Ok(Reservation {
-            owner: self,
-            names: names.iter().map(|name| (*name).clone()).collect(),
-        })
+        held.extend(names.iter().cloned());
+        Ok(Reservation { owner: self, names })
     }
 }
 
@@ -64,27 +77,92 @@ fn new_hosting_id() -> HostingId {
     format!("h{hex}").parse().expect("hex ids are valid")
 }
 
+/// The answer for a name that cannot be had: taken anywhere in the cluster,
+/// or (for a grants-scoped key) under a hosting it does not manage. One
+/// wording for both, so a refusal tells no more than trying the name would.
+fn name_taken(name: &Domain) -> ApiError {
+    ApiError::Conflict(format!(
+        "`{name}` is already served by a hosting in this cluster"
+    ))
+}
+
+/// The parent domains of `name` that a hosting could hold (`a.b.example.com`
+/// → `b.example.com`, `example.com`): every proper suffix of two labels or more.
+fn parent_domains(name: &Domain) -> Vec<Domain> {
+    let text = name.as_str();
+    text.match_indices('.')
+        .map(|(at, _)| &text[at + 1..])
+        .filter(|parent| parent.contains('.'))
+        .filter_map(|parent| parent.parse().ok())
+        .collect()
+}
+
 /// `POST /hostings`.
 pub(crate) async fn create(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiError> {
-    require(&ctx.principal, Capability::HostingCreate)?;
+    let principal = &ctx.principal;
+    require(principal, Capability::HostingCreate)?;
+    let tenant = !principal.scope.is_all();
     let request: CreateHostingRequest = ctx.json_body()?;
-    let names: Vec<&Domain> = request.names().collect();
-    let _reservation = ctx.services.reservations.reserve(&names)?;
-    let names: Vec<Domain> = names.into_iter().cloned().collect();
+    if tenant && request.system_user.is_some() {
+        return Err(ApiError::Validation(
+            "system_user can only be chosen by a key with scope `all`; it is derived otherwise"
+                .to_owned(),
+        ));
+    }
+    if tenant && request.node.is_some() {
+        return Err(ApiError::Validation(
+            "node can only be chosen by a key with scope `all`".to_owned(),
+        ));
+    }
+    let names: Vec<Domain> = request.names().cloned().collect();
     let (new, explicit_node) = request.validate(new_hosting_id())?;
+    let mut reserved: Vec<Reserved> = names.iter().cloned().map(Reserved::Domain).collect();
+    reserved.push(Reserved::SystemUser(new.system_user.clone()));
+    let _reservation = ctx.services.reservations.reserve(reserved)?;
+    if let (true, Some(url)) = (tenant, &new.proxy_upstream_url) {
+        check_tenant_upstream(url, &ctx.services.config.tenant_upstream_allowed).await?;
+    }
     let cluster = &ctx.services.cluster;
 
-    // A name served anywhere in the cluster, as a domain or an alias, would collide.
+    // A name served anywhere in the cluster, as a domain or an alias, would
+    // collide; a tenant may not take a name under a hosting it does not manage.
     let lookups = names.iter().map(|name| async move {
         match cluster.locate(&HostingSelector::Domain(name.clone())).await {
-            Ok(_) => Err(ApiError::Conflict(format!(
-                "`{name}` is already served by a hosting in this cluster"
-            ))),
-            Err(ApiError::NotFound(_)) => Ok(()),
-            Err(err) => Err(err),
+            Ok(_) => return Err(name_taken(name)),
+            Err(ApiError::NotFound(_)) => {}
+            Err(err) => return Err(err),
         }
+        if tenant {
+            for parent in parent_domains(name) {
+                match cluster.locate(&HostingSelector::Domain(parent)).await {
+                    Ok(located)
+                        if principal.scope.level_on(&located.hosting.summary.id)
+                            != Some(GrantLevel::Manage) =>
+                    {
+                        return Err(name_taken(name));
+                    }
+                    Ok(_) | Err(ApiError::NotFound(_)) => {}
+                    Err(err) => return Err(err),
+                }
+            }
+        }
+        Ok(())
     });
     futures::future::try_join_all(lookups).await?;
+
+    // System users are unique across the cluster.
+    let user = new.system_user.as_str();
+    let taken = cluster.nodes().iter().map(|node| async move {
+        cluster
+            .call(node.as_ref(), node.system_user_taken(user))
+            .await
+            .map_err(ApiError::from)
+    });
+    if futures::future::try_join_all(taken).await?.contains(&true) {
+        return Err(ApiError::Conflict(format!(
+            "system user `{user}` is already used by a hosting in this cluster"
+        )));
+    }
 
     let node = match &explicit_node {
         Some(id) => {
@@ -122,16 +200,16 @@ pub(crate) async fn create(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiE
     ctx.set_target(new.id.as_str());
     let detail = cluster.call(node.as_ref(), node.create(&new)).await?;
     cluster.locator().learn_detail(&detail, node.id());
-    if !ctx.principal.scope.is_all() {
-        // A tenant's new hosting is its own to manage.
-        ctx.services
-            .keys
-            .add_grant(
-                &ctx.principal.key_id,
-                &detail.summary.id,
-                GrantLevel::Manage,
-            )
-            .await?;
+    if tenant {
+        // A tenant's new hosting is its own to manage, and so of every
+        // grants-scoped key above it: a chain is clamped to what all its
+        // keys hold, so a grant to the key alone would not reach it.
+        for link in &principal.chain {
+            ctx.services
+                .keys
+                .add_grant(&link.key_id, &detail.summary.id, GrantLevel::Manage)
+                .await?;
+        }
     }
     let mut response = ApiResponse::json(StatusCode::CREATED, &detail);
     response.set_header(

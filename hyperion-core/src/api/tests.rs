@@ -12,7 +12,7 @@ use crate::cluster::Cluster;
 use crate::http::{ApiResponse, RequestHead};
 use crate::keys::{GrantLevel, KeyScope, NewKey};
 use crate::memory::{MemoryKeyStore, MemoryOwnerDirectory};
-use crate::model::{HostingDetail, HostingId, HostingSelector, HostingState, NodeId};
+use crate::model::{HostingDetail, HostingId, HostingSelector, HostingState, NodeId, SuspendedBy};
 use crate::node::MockNode;
 use crate::sim::SimClusterSpec;
 
@@ -111,10 +111,11 @@ async fn an_allowed_suspend_by_domain_reaches_the_node_once_with_the_canonical_i
         .with(eq(HostingSelector::Domain(DOMAIN.parse().unwrap())))
         .times(1)
         .returning(move |_| Ok(Some(hosting.clone())));
+    // A scope-all key suspends as the operator.
     node.expect_suspend()
-        .with(eq(id.clone()))
+        .with(eq(id.clone()), eq(SuspendedBy::Operator))
         .times(1)
-        .returning(|_| Ok(HostingState::Suspended));
+        .returning(|_, _| Ok(HostingState::Suspended));
     let h = harness(node, CapSet::all(), KeyScope::All).await;
     let response = h
         .request(Method::POST, &format!("/api/v1/hostings/{DOMAIN}/suspend"))

@@ -58,6 +58,33 @@ impl KeyScope {
         }
     }
 
+    /// What both scopes allow: how a minting chain clamps a key, since a
+    /// key never reaches further than every key above it.
+    pub fn intersect(&self, other: &KeyScope) -> KeyScope {
+        match (self, other) {
+            (KeyScope::All, scope) | (scope, KeyScope::All) => scope.clone(),
+            (KeyScope::Grants(mine), KeyScope::Grants(theirs)) => KeyScope::Grants(
+                mine.iter()
+                    .filter_map(|(hosting, level)| {
+                        let other = theirs.get(hosting)?;
+                        Some((hosting.clone(), (*level).min(*other)))
+                    })
+                    .collect(),
+            ),
+        }
+    }
+
+    /// Whether everything this scope reaches, `outer` reaches at least as far.
+    pub fn is_within(&self, outer: &KeyScope) -> bool {
+        match (self, outer) {
+            (_, KeyScope::All) => true,
+            (KeyScope::All, KeyScope::Grants(_)) => false,
+            (KeyScope::Grants(inner), KeyScope::Grants(outer)) => inner
+                .iter()
+                .all(|(hosting, level)| outer.get(hosting).is_some_and(|held| held >= level)),
+        }
+    }
+
     /// Whether this is the cluster-wide scope.
     pub fn is_all(&self) -> bool {
         matches!(self, KeyScope::All)
@@ -156,6 +183,23 @@ mod tests {
         assert_eq!(scope.level_on(&id("h3")), None);
         assert_eq!(KeyScope::All.level_on(&id("h3")), Some(GrantLevel::Manage));
         assert!(GrantLevel::View < GrantLevel::Manage);
+    }
+
+    #[test]
+    fn intersection_and_containment() {
+        let a =
+            KeyScope::Grants([(id("h1"), GrantLevel::Manage), (id("h2"), GrantLevel::View)].into());
+        let b =
+            KeyScope::Grants([(id("h1"), GrantLevel::View), (id("h3"), GrantLevel::Manage)].into());
+        let both = KeyScope::Grants([(id("h1"), GrantLevel::View)].into());
+        assert_eq!(a.intersect(&b), both);
+        assert_eq!(b.intersect(&a), both);
+        assert_eq!(a.intersect(&KeyScope::All), a);
+        assert_eq!(KeyScope::All.intersect(&b), b);
+        assert!(both.is_within(&a) && both.is_within(&b) && both.is_within(&KeyScope::All));
+        assert!(!a.is_within(&b));
+        assert!(!KeyScope::All.is_within(&a));
+        assert!(KeyScope::All.is_within(&KeyScope::All));
     }
 
     #[test]

@@ -4,7 +4,7 @@ use time::OffsetDateTime;
 use super::record::{ApiKeyRecord, KeyId};
 use super::scope::GrantLevel;
 use super::secret::KeyHash;
-use crate::model::HostingId;
+use crate::model::{HostingId, OwnerId};
 
 /// A storage failure. Shown to clients only as `internal`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -30,6 +30,33 @@ pub trait KeyStore: Send + Sync {
     async fn get(&self, id: &KeyId) -> Result<Option<ApiKeyRecord>, StoreError>;
     /// Every record, in id order.
     async fn list(&self) -> Result<Vec<ApiKeyRecord>, StoreError>;
+    /// Up to `limit` records with an id greater than `after`, in id order:
+    /// how `GET /keys` pages without loading every key. The default reads
+    /// [`KeyStore::list`]; a store over a database should override it.
+    async fn list_page(
+        &self,
+        after: Option<KeyId>,
+        limit: usize,
+    ) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        Ok(self
+            .list()
+            .await?
+            .into_iter()
+            .filter(|key| after.as_ref().is_none_or(|after| key.id > *after))
+            .take(limit)
+            .collect())
+    }
+    /// The records of `owner` that are not revoked (expired ones included):
+    /// what the per-owner cap and the label check count. The default reads
+    /// [`KeyStore::list`]; a store over a database should override it.
+    async fn unrevoked_of_owner(&self, owner: &OwnerId) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        Ok(self
+            .list()
+            .await?
+            .into_iter()
+            .filter(|key| key.owner == *owner && key.revoked_at.is_none())
+            .collect())
+    }
     /// Adds a grant to a grants-scoped key (a hosting it just created);
     /// `false` if there is no such key. Keys with scope all are left alone.
     async fn add_grant(

@@ -258,6 +258,20 @@ wire_enum!(HostingState, "state", {
     Deleting => "deleting",
 });
 
+/// Who suspended a hosting: the operator's decision is the operator's to
+/// undo, so a tenant may resume only what a tenant suspended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SuspendedBy {
+    /// A key with scope `all` (or the node itself, e.g. on a quota breach).
+    Operator,
+    /// A grants-scoped key with a manage grant on the hosting.
+    Tenant,
+}
+wire_enum!(SuspendedBy, "suspended_by", {
+    Operator => "operator",
+    Tenant => "tenant",
+});
+
 /// A PHP version a node can run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum PhpVersion {
@@ -338,6 +352,10 @@ pub struct HostingDetail {
     /// When it expires, if it does.
     #[serde(with = "crate::model::timestamp::option")]
     pub expires_at: Option<OffsetDateTime>,
+    /// Who suspended it, while it is suspended. A node that does not record
+    /// it leaves `None`, which only a scope-all key may resume.
+    #[serde(default)]
+    pub suspended_by: Option<SuspendedBy>,
 }
 
 impl HostingDetail {

@@ -92,6 +92,68 @@ pub struct NewHosting {
     pub proxy_upstream_url: Option<String>,
 }
 
+/// System accounts no hosting may run as, whoever asks: the usual accounts
+/// of a Linux server and its services (and every `systemd-*` one).
+pub const RESERVED_SYSTEM_USERS: &[&str] = &[
+    "root",
+    "daemon",
+    "bin",
+    "sys",
+    "sync",
+    "games",
+    "man",
+    "lp",
+    "mail",
+    "news",
+    "uucp",
+    "proxy",
+    "www-data",
+    "backup",
+    "list",
+    "irc",
+    "gnats",
+    "nobody",
+    "_apt",
+    "messagebus",
+    "sshd",
+    "ntp",
+    "postfix",
+    "dovecot",
+    "bind",
+    "named",
+    "mysql",
+    "postgres",
+    "redis",
+    "memcache",
+    "nginx",
+    "apache",
+    "httpd",
+    "ftp",
+    "git",
+    "admin",
+    "administrator",
+    "operator",
+    "halt",
+    "shutdown",
+    "adm",
+    "wheel",
+    "staff",
+    "sudo",
+    "docker",
+    "polkitd",
+    "avahi",
+    "dnsmasq",
+    "uuidd",
+    "tss",
+    "tcpdump",
+    "hyperion",
+];
+
+/// Whether `name` is a reserved system account.
+pub fn is_reserved_system_user(name: &str) -> bool {
+    RESERVED_SYSTEM_USERS.contains(&name) || name.starts_with("systemd-")
+}
+
 fn is_system_user(name: &str) -> bool {
     let mut bytes = name.bytes();
     matches!(bytes.next(), Some(b'a'..=b'z' | b'_'))
@@ -137,6 +199,11 @@ impl CreateHostingRequest {
             }
         }
         let system_user = match self.system_user {
+            Some(user) if is_reserved_system_user(&user) => {
+                return Err(InvalidValue(format!(
+                    "system_user: `{user}` is a reserved system account"
+                )));
+            }
             Some(user) if is_system_user(&user) => user,
             Some(_) => {
                 return Err(InvalidValue(
@@ -417,6 +484,18 @@ mod tests {
             (
                 r#"{"domain": "p.example.com", "system_user": "Root"}"#,
                 "system_user",
+            ),
+            (
+                r#"{"domain": "p.example.com", "system_user": "root"}"#,
+                "reserved",
+            ),
+            (
+                r#"{"domain": "p.example.com", "system_user": "www-data"}"#,
+                "reserved",
+            ),
+            (
+                r#"{"domain": "p.example.com", "system_user": "systemd-network"}"#,
+                "reserved",
             ),
             (
                 r#"{"domain": "p.example.com", "kind": "reverse_proxy", "proxy_upstream_url": "ftp://x"}"#,

@@ -11,6 +11,7 @@ use std::sync::OnceLock;
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
 
+use crate::authz::{Access, HostingRule, route_rule};
 use crate::capability::Capability;
 use crate::http::query::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use crate::http::routes::{Endpoint, ROUTES};
@@ -455,6 +456,11 @@ fn operation(endpoint: Endpoint) -> Operation {
                 ),
                 query_param("target", "Only this target", json!({"type": "string"})),
                 query_param(
+                    "key_id",
+                    "Only events of this key (labels can repeat across owners; ids cannot)",
+                    json!({"type": "string", "pattern": "^key_[A-Za-z0-9]{1,64}$"}),
+                ),
+                query_param(
                     "outcome",
                     "Only this outcome",
                     json!({"type": "string", "enum": ["ok", "failed", "denied"]}),
@@ -573,16 +579,18 @@ fn operation_object(endpoint: Endpoint) -> Value {
         "parameters": op.params,
         "responses": responses,
     });
-    match op.reach {
-        Reach::Public => object["security"] = json!([]),
-        Reach::ClusterWide => object["x-required-scope"] = json!("all"),
-        Reach::ReadHosting => {
+    // The scope comes from the one rule table the server enforces.
+    let rule = route_rule(endpoint);
+    match (op.reach, rule.cluster_scope, rule.hosting) {
+        (Reach::Public, _, _) => object["security"] = json!([]),
+        (_, true, _) => object["x-required-scope"] = json!("all"),
+        (_, false, HostingRule::Access(Access::Read)) => {
             object["x-required-scope"] = json!("all, or any grant on the hosting")
         }
-        Reach::ManageHosting => {
+        (_, false, HostingRule::Access(Access::Manage)) => {
             object["x-required-scope"] = json!("all, or a manage grant on the hosting")
         }
-        Reach::AnyKey => {}
+        (_, false, HostingRule::None) => {}
     }
     if let Some(cap) = op.cap {
         object["x-required-capability"] = json!(cap.as_str());
@@ -658,6 +666,30 @@ mod tests {
     use super::*;
 
     /// Drift: the document holds exactly the route table's paths and methods.
+    #[test]
+    fn capabilities_and_scopes_are_the_servers() {
+        for route in ROUTES {
+            let op = operation(route.endpoint);
+            let rule = route_rule(route.endpoint);
+            assert_eq!(op.cap, rule.cap, "{:?}", route.endpoint);
+        }
+        let doc = document();
+        for (path, method) in [
+            ("/api/v1/hostings/{id}/expiry", "patch"),
+            ("/api/v1/hostings/{id}/limits", "patch"),
+            ("/api/v1/hostings/{id}/quota", "patch"),
+        ] {
+            assert_eq!(
+                doc["paths"][path][method]["x-required-scope"], "all",
+                "{path}"
+            );
+        }
+        assert_eq!(
+            doc["paths"]["/api/v1/hostings/{id}/php"]["patch"]["x-required-scope"],
+            "all, or a manage grant on the hosting"
+        );
+    }
+
     #[test]
     fn every_route_and_nothing_else_is_documented() {
         let doc = document();

@@ -8,7 +8,9 @@ use crate::audit::AuditOutcome;
 use crate::capability::Capability;
 use crate::jobs::JobState;
 use crate::keys::GrantLevel;
-use crate::model::{BreachAction, HostingKind, HostingState, NodeStatus, PhpVersion, RestoreMode};
+use crate::model::{
+    BreachAction, HostingKind, HostingState, NodeStatus, PhpVersion, RestoreMode, SuspendedBy,
+};
 
 /// `{"$ref": "#/components/schemas/<name>"}`
 pub(crate) fn schema_ref(name: &str) -> Value {
@@ -186,6 +188,7 @@ pub(crate) fn all() -> Map<String, Value> {
             "database": {"type": "boolean"},
             "proxy_upstream_url": nullable(json!({"type": "string"})),
             "expires_at": nullable(timestamp()),
+            "suspended_by": nullable(json!({"type": "string", "enum": names(SuspendedBy::ALL, SuspendedBy::as_str)})),
         }),
         &[],
     );
@@ -198,6 +201,7 @@ pub(crate) fn all() -> Map<String, Value> {
                 "items": {"type": "array", "items": schema_ref("Hosting")},
                 "next_cursor": nullable(json!({"type": "string"})),
                 "total": {"type": "integer", "minimum": 0},
+                "partial": {"type": "boolean"},
                 "unavailable_nodes": {"type": "array", "items": id()},
             }),
             &[],
@@ -490,6 +494,7 @@ pub(crate) fn all() -> Map<String, Value> {
                 "request_id": {"type": "string"},
                 "actor": {"type": "string"},
                 "key_id": nullable(json!({"type": "string"})),
+                "owner": nullable(json!({"type": "string"})),
                 "key_prefix": nullable(json!({"type": "string"})),
                 "action": {"type": "string"},
                 "target": {"type": "string"},

@@ -18,7 +18,7 @@ impl SqliteAuditLog {
     }
 }
 
-const COLUMNS: &str = "id, at, request_id, actor, key_id, key_prefix, action, target, outcome, status, client_ip, detail";
+const COLUMNS: &str = "id, at, request_id, actor, key_id, key_prefix, action, target, outcome, status, client_ip, detail, owner";
 
 fn event(row: &Row<'_>) -> rusqlite::Result<AuditEvent> {
     let key_id: Option<String> = row.get(4)?;
@@ -43,6 +43,10 @@ fn event(row: &Row<'_>) -> rusqlite::Result<AuditEvent> {
             .map(|ip| ip.parse().map_err(|e| corrupt("client ip", e)))
             .transpose()?,
         detail: row.get(11)?,
+        owner: row
+            .get::<_, Option<String>>(12)?
+            .map(|o| o.parse().map_err(|e| corrupt("owner", e)))
+            .transpose()?,
     })
 }
 
@@ -54,8 +58,8 @@ impl AuditSink for SqliteAuditLog {
             .db
             .run(move |c| {
                 c.execute(
-                    "INSERT INTO audit (at, request_id, actor, key_id, key_prefix, action, target, outcome, status, client_ip, detail)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                    "INSERT INTO audit (at, request_id, actor, key_id, key_prefix, action, target, outcome, status, client_ip, detail, owner)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                     rusqlite::params![
                         stamp(event.at),
                         event.request_id,
@@ -68,6 +72,7 @@ impl AuditSink for SqliteAuditLog {
                         event.status,
                         event.client_ip.map(|ip| ip.to_string()),
                         event.detail,
+                        event.owner.as_ref().map(|o| o.as_str()),
                     ],
                 )
             })
@@ -88,6 +93,7 @@ impl AuditLog for SqliteAuditLog {
                 let mut values: Vec<String> = Vec::new();
                 for (column, value) in [
                     ("actor", query.actor.clone()),
+                    ("key_id", query.key_id.as_ref().map(|k| k.to_string())),
                     ("action", query.action.clone()),
                     ("target", query.target.clone()),
                     ("outcome", query.outcome.map(|o| o.as_str().to_owned())),

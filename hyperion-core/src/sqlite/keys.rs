@@ -5,7 +5,7 @@ use time::OffsetDateTime;
 use super::{Database, corrupt, parse_opt_stamp, parse_stamp, stamp};
 use crate::capability::CapSet;
 use crate::keys::{ApiKeyRecord, GrantLevel, KeyHash, KeyId, KeyScope, KeyStore, StoreError};
-use crate::model::HostingId;
+use crate::model::{HostingId, OwnerId};
 
 /// API keys in SQLite: the SHA-256 of each key, never the key.
 #[derive(Clone)]
@@ -125,6 +125,37 @@ impl KeyStore for SqliteKeyStore {
                 let mut statement =
                     c.prepare(&format!("SELECT {COLUMNS} FROM keys ORDER BY id"))?;
                 let rows = statement.query_map([], record)?;
+                rows.collect()
+            })
+            .await
+    }
+
+    async fn list_page(
+        &self,
+        after: Option<KeyId>,
+        limit: usize,
+    ) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        let after = after.map(|id| id.to_string()).unwrap_or_default();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.db
+            .run(move |c| {
+                let mut statement = c.prepare(&format!(
+                    "SELECT {COLUMNS} FROM keys WHERE id > ?1 ORDER BY id LIMIT ?2"
+                ))?;
+                let rows = statement.query_map(params![after, limit], record)?;
+                rows.collect()
+            })
+            .await
+    }
+
+    async fn unrevoked_of_owner(&self, owner: &OwnerId) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        let owner = owner.to_string();
+        self.db
+            .run(move |c| {
+                let mut statement = c.prepare(&format!(
+                    "SELECT {COLUMNS} FROM keys WHERE owner = ?1 AND revoked_at IS NULL ORDER BY id"
+                ))?;
+                let rows = statement.query_map([owner], record)?;
                 rows.collect()
             })
             .await

@@ -17,8 +17,9 @@ use hyperion::sim::SimFault;
 
 /// Mints a key over HTTP as admin with `extra` fields; answers the raw key.
 async fn mint_with(s: &TestServer, extra: Value) -> String {
-    let mut body =
-        json!({"label": "limited", "caps": ["hosting_view", "hosting_suspend"], "scope": "all"});
+    static MINTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = MINTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut body = json!({"label": format!("limited-{n}"), "caps": ["hosting_view", "hosting_suspend"], "scope": "all"});
     for (field, value) in extra.as_object().unwrap() {
         body[field] = value.clone();
     }
@@ -332,6 +333,7 @@ pub async fn the_audit_log_shows_who_did_what_and_who_was_refused(s: &TestServer
                 "key_id",
                 "key_prefix",
                 "outcome",
+                "owner",
                 "request_id",
                 "status",
                 "target"
