@@ -293,3 +293,51 @@ async fn a_job_running_when_the_process_is_killed_ends_failed_after_the_restart(
     assert_eq!(job.step.as_deref(), Some("halfway"));
     assert!(job.finished_at.is_some());
 }
+
+/// A revocation written before a restart still ends the keys minted below
+/// the revoked key: the chain is stored (`created_by`) and read on every
+/// request, so nothing has to be cascaded at revocation time to hold.
+#[tokio::test]
+async fn a_revoked_parent_ends_its_children_across_a_restart() {
+    use hyperion_core::auth::authenticate;
+    use hyperion_core::memory::MemoryOwnerDirectory;
+
+    let dir = tempfile::tempdir().unwrap();
+    let owner: hyperion_core::OwnerId = "o".parse().unwrap();
+    let (child_secret, parent_id) = {
+        let stores = SqliteStores::open_dir(dir.path()).unwrap();
+        let parent = NewKey::new("parent", owner.clone(), CapSet::all()).mint();
+        stores.keys.insert(parent.record.clone()).await.unwrap();
+        let mut child = NewKey::new("child", owner.clone(), CapSet::all());
+        child.created_by = Some(parent.record.id.clone());
+        let child = child.mint();
+        stores.keys.insert(child.record.clone()).await.unwrap();
+        // Written straight into the store: no cascade marked the child.
+        stores
+            .keys
+            .revoke(&parent.record.id, hyperion_core::model::now())
+            .await
+            .unwrap();
+        (child.secret.expose().to_owned(), parent.record.id)
+    };
+    let stores = SqliteStores::open_dir(dir.path()).unwrap();
+    let child_record = stores.keys.list().await.unwrap();
+    let child_record = child_record.iter().find(|k| k.label == "child").unwrap();
+    assert!(
+        child_record.revoked_at.is_none(),
+        "the child itself is not marked"
+    );
+    assert_eq!(child_record.created_by.as_ref(), Some(&parent_id));
+    let owners = MemoryOwnerDirectory::new();
+    owners.set(owner, CapSet::all());
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        http::header::AUTHORIZATION,
+        format!("Bearer {child_secret}").parse().unwrap(),
+    );
+    let refused = authenticate(&headers, stores.keys.as_ref(), &owners)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), "unauthorized");
+    assert!(refused.to_string().contains("minting chain"), "{refused}");
+}

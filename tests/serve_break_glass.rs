@@ -1,0 +1,127 @@
+//! `serve --data-dir DIR --mint-admin`: the break-glass path. On a data
+//! directory that already holds keys, `serve` mints nothing, unless asked to
+//! mint a fresh admin key, which then works at once (and the old keys too).
+//! Runs the real `serve` example that `cargo test` builds beside this test.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+/// `target/<profile>/examples/serve`, built by `cargo test` with the examples.
+fn serve_binary() -> PathBuf {
+    let test_exe = std::env::current_exe().expect("the test's own path");
+    let profile_dir = test_exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps/<test>");
+    profile_dir.join("examples").join("serve")
+}
+
+/// Starts `serve` with `args`; answers the child and what it printed up to
+/// its "serving" line.
+fn start(args: &[&str]) -> (Child, Vec<String>) {
+    let mut child = Command::new(serve_binary())
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve starts (cargo test builds the examples)");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut lines = Vec::new();
+    for line in BufReader::new(stdout).lines().take(10) {
+        let line = line.expect("a line of output");
+        let serving = line.starts_with("serving");
+        lines.push(line);
+        if serving {
+            break;
+        }
+    }
+    (child, lines)
+}
+
+fn stop(mut child: Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
+async fn me(port: u16, key: &str) -> (u16, serde_json::Value) {
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let mut last = None;
+    for _ in 0..100 {
+        match client
+            .get(format!("http://127.0.0.1:{port}/api/v1/me"))
+            .bearer_auth(key)
+            .send()
+            .await
+        {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                return (status, response.json().await.unwrap_or_default());
+            }
+            Err(err) => last = Some(err),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("serve did not answer: {last:?}");
+}
+
+#[tokio::test]
+async fn mint_admin_breaks_the_glass_on_a_directory_that_holds_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (first_key, second_key) = (dir.path().join("first.key"), dir.path().join("second.key"));
+    let data = data.to_str().unwrap();
+    let addr = |port: u16| format!("127.0.0.1:{port}");
+
+    let port = free_port();
+    let (child, out) = start(&[
+        "--addr",
+        &addr(port),
+        "--data-dir",
+        data,
+        "--key-file",
+        first_key.to_str().unwrap(),
+    ]);
+    stop(child);
+    assert!(out[0].starts_with("admin key written to"), "{out:?}");
+
+    // Restarted on the same directory: nothing minted, and it says how to.
+    let port = free_port();
+    let (child, out) = start(&["--addr", &addr(port), "--data-dir", data]);
+    stop(child);
+    assert!(out[0].contains("none minted"), "{out:?}");
+    assert!(out[0].contains("--mint-admin"), "{out:?}");
+
+    // Break the glass: a fresh admin key, written to the file, working at once.
+    let port = free_port();
+    let (child, out) = start(&[
+        "--addr",
+        &addr(port),
+        "--data-dir",
+        data,
+        "--mint-admin",
+        "--key-file",
+        second_key.to_str().unwrap(),
+    ]);
+    let fresh = std::fs::read_to_string(&second_key).unwrap();
+    let old = std::fs::read_to_string(&first_key).unwrap();
+    let (status, body) = me(port, fresh.trim()).await;
+    let (old_status, _) = me(port, old.trim()).await;
+    stop(child);
+    assert!(out[0].starts_with("admin key written to"), "{out:?}");
+    assert!(
+        !out.iter().any(|line| line.contains(fresh.trim())),
+        "{out:?}"
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["key"]["label"], "break-glass admin");
+    assert_eq!(body["scope"], "all");
+    assert_eq!(old_status, 200);
+}
