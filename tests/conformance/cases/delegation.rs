@@ -334,6 +334,23 @@ pub async fn a_failing_node_tells_a_tenant_nothing(s: &TestServer) {
     // The operator still sees which node failed.
     let admin = s.get("/api/v1/hostings", &s.keys.admin).await;
     assert_eq!(admin.body["unavailable_nodes"], json!(["node-3"]));
+    // Its own job's step and error do not name the node either.
+    let deleted = s
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/hostings/{}", hosting_id(0)),
+            Some(&tenant),
+        )
+        .await;
+    deleted.assert_ok(202);
+    let job_id = deleted.body["job_id"].as_str().unwrap();
+    let job = s.wait_for_job(job_id, &tenant).await;
+    let seen = s.get(&format!("/api/v1/jobs/{job_id}"), &tenant).await;
+    assert!(!seen.text.contains("node-1"), "{job}");
+    let admin_view = s
+        .get(&format!("/api/v1/jobs/{job_id}"), &s.keys.admin)
+        .await;
+    assert!(admin_view.text.contains("node-1"), "{}", admin_view.text);
 }
 
 /// Issue point 8: Tenants cannot pick system users, reserved accounts are refused for
