@@ -388,7 +388,7 @@ fn operation(endpoint: Endpoint) -> Operation {
         },
         E::MintKey => Operation {
             body: Some(("MintRequest", true)),
-            errors: &[400, 413, 502, 504],
+            errors: &[400, 409, 413, 502, 504],
             location: true,
             ..op(
                 "mintKey",
@@ -431,11 +431,11 @@ fn operation(endpoint: Endpoint) -> Operation {
                 "Key id",
                 json!({"type": "string", "pattern": "^key_[A-Za-z0-9]{1,64}$"}),
             )],
-            errors: &[400, 404],
+            errors: &[400, 404, 409],
             ..op(
                 "revokeKey",
                 "keys",
-                "Revoke a key: its next request is 401",
+                "Revoke a key and every key it minted: their next requests are 401 (409 for the last full admin key)",
                 Some(C::ApiKeysManage),
                 Reach::AnyKey,
                 (200, "Key", "The revoked key"),
