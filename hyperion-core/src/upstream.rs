@@ -34,26 +34,43 @@ pub fn is_internal_address(ip: IpAddr) -> bool {
 }
 
 fn is_internal_v4(ip: Ipv4Addr) -> bool {
-    let [a, b, ..] = ip.octets();
+    let [a, b, c, _] = ip.octets();
     ip.is_loopback()
         || ip.is_private()
         || ip.is_link_local()
         || ip.is_unspecified()
         || ip.is_broadcast()
         || ip.is_multicast()
-        // "this network" 0.0.0.0/8 and the shared address space 100.64.0.0/10.
+        // "this network" 0.0.0.0/8, reserved 240.0.0.0/4, the shared address
+        // space 100.64.0.0/10, benchmarking 198.18.0.0/15, IETF 192.0.0.0/24.
         || a == 0
+        || a >= 240
         || (a == 100 && (64..128).contains(&b))
+        || (a == 198 && (b == 18 || b == 19))
+        || (a == 192 && b == 0 && c == 0)
 }
 
 fn is_internal_v6(ip: Ipv6Addr) -> bool {
-    let first = ip.segments()[0];
+    let s = ip.segments();
+    let embedded_v4 = |high: u16, low: u16| {
+        Ipv4Addr::new((high >> 8) as u8, high as u8, (low >> 8) as u8, low as u8)
+    };
     ip.is_loopback()
         || ip.is_unspecified()
         || ip.is_multicast()
-        // unique-local fc00::/7 and link-local fe80::/10
-        || (first & 0xfe00) == 0xfc00
-        || (first & 0xffc0) == 0xfe80
+        // unique-local fc00::/7, link-local fe80::/10, site-local fec0::/10
+        || (s[0] & 0xfe00) == 0xfc00
+        || (s[0] & 0xffc0) == 0xfe80
+        || (s[0] & 0xffc0) == 0xfec0
+        // discard-only 100::/64 and local-use NAT64 64:ff9b:1::/48
+        || s[..4] == [0x100, 0, 0, 0]
+        || s[..3] == [0x64, 0xff9b, 1]
+        // Forms that carry an IPv4 address a gateway may unwrap: IPv4-compatible
+        // ::a.b.c.d, SIIT ::ffff:0:a.b.c.d, NAT64 64:ff9b::a.b.c.d, 6to4 2002:a.b.c.d::.
+        || (s[..6] == [0; 6] && is_internal_v4(embedded_v4(s[6], s[7])))
+        || (s[..6] == [0, 0, 0, 0, 0xffff, 0] && is_internal_v4(embedded_v4(s[6], s[7])))
+        || (s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] && is_internal_v4(embedded_v4(s[6], s[7])))
+        || (s[0] == 0x2002 && is_internal_v4(embedded_v4(s[1], s[2])))
 }
 
 /// Checks the upstream URL a grants-scoped key asks for: every address its
@@ -134,6 +151,21 @@ mod tests {
             ("::ffff:127.0.0.1", true),
             ("::ffff:169.254.169.254", true),
             ("2001:db8::1", false),
+            ("198.18.0.1", true),
+            ("240.0.0.1", true),
+            ("192.0.0.1", true),
+            ("::127.0.0.1", true),
+            ("::a9fe:a9fe", true),
+            ("::ffff:0:7f00:1", true),
+            ("64:ff9b::7f00:1", true),
+            ("64:ff9b::a9fe:a9fe", true),
+            ("64:ff9b::808:808", false),
+            ("64:ff9b:1::a00:1", true),
+            ("2002:7f00:1::", true),
+            ("2002:a9fe:a9fe::", true),
+            ("2002:808:808::", false),
+            ("fec0::1", true),
+            ("100::1", true),
             ("2606:4700::1111", false),
         ] {
             assert_eq!(is_internal_address(ip.parse().unwrap()), internal, "{ip}");

@@ -1054,11 +1054,17 @@ pub async fn tenant_list_shows_only_granted_hostings(s: &TestServer) {
     // a node that exists and one that does not.
     let on_node_2 = s.get("/api/v1/hostings?node=node-2", &key).await;
     let on_node_9 = s.get("/api/v1/hostings?node=node-9", &key).await;
+    let on_no_node = s.get("/api/v1/hostings?node=", &key).await;
     on_node_2.assert_error(400, "validation");
     on_node_9.assert_error(400, "validation");
+    on_no_node.assert_error(400, "validation");
     assert_eq!(
         on_node_2.body["error"]["message"],
         on_node_9.body["error"]["message"]
+    );
+    assert_eq!(
+        on_node_2.body["error"]["message"],
+        on_no_node.body["error"]["message"]
     );
     let by_name = s
         .get(&format!("/api/v1/hostings?q={}", domain(25)), &key)

@@ -38,14 +38,14 @@ pub(crate) async fn list(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiErr
     let limit = query.page_size()?;
     let after = query.cursor::<HostingId>()?;
     let state = query.parse_value::<HostingState>("state")?;
-    let node = query.parse_value::<NodeId>("node")?;
-    if node.is_some() && !ctx.principal.scope.is_all() {
+    if query.get("node")?.is_some() && !ctx.principal.scope.is_all() {
         // The same answer for every node id, known or not: node names never
         // reach a grants-scoped key.
         return Err(ApiError::Validation(
             "query parameter `node` needs a key with scope `all`".to_owned(),
         ));
     }
+    let node = query.parse_value::<NodeId>("node")?;
     let allow_partial = query.parse_value::<bool>("allow_partial")?.unwrap_or(true);
     let domain_contains = match query.get("q")? {
         Some(q) if q.len() > MAX_DOMAIN_LEN => {

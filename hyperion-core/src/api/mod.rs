@@ -106,6 +106,9 @@ pub(crate) struct Services {
     pub(crate) idempotency: Arc<dyn IdempotencyStore>,
     pub(crate) placement: Arc<dyn PlacementStrategy>,
     pub(crate) reservations: provisioning::DomainReservations,
+    /// Held while a revocation over HTTP decides and writes, so that two keys
+    /// revoking each other at once cannot both pass the last-admin check.
+    pub(crate) revocations: tokio::sync::Mutex<()>,
     pub(crate) config: ApiConfig,
 }
 
@@ -216,6 +219,7 @@ impl HyperionApiBuilder {
                     .unwrap_or_else(|| Arc::new(MemoryIdempotencyStore::default())),
                 placement: self.placement.unwrap_or_else(|| Arc::new(FewestHostings)),
                 reservations: provisioning::DomainReservations::default(),
+                revocations: tokio::sync::Mutex::new(()),
                 config: self.config,
             }),
         }
