@@ -5,11 +5,12 @@ use std::sync::Arc;
 
 use http::StatusCode;
 use serde::Serialize;
+use serde_json::Value;
 
 use super::RequestContext;
 use super::context::within_deadline;
 use crate::authz::{
-    Access, may_resume, require, require_hosting_access, resolve_manage, suspender,
+    Access, Principal, may_resume, require, require_hosting_access, resolve_manage, suspender,
 };
 use crate::capability::Capability;
 use crate::cluster::worst_failure;
@@ -18,6 +19,33 @@ use crate::http::ApiResponse;
 use crate::keys::KeyScope;
 use crate::model::{Hosting, HostingId, HostingState, MAX_DOMAIN_LEN, NodeId, SuspendedBy};
 use crate::node::{DeleteOptions, ListQuery};
+
+/// A hosting, or a page of them, as the principal may see it: node names
+/// never reach a grants-scoped key, so for one every `node_id` is null.
+pub(crate) fn hosting_response<T: Serialize>(
+    principal: &Principal,
+    status: StatusCode,
+    body: &T,
+) -> Result<ApiResponse, ApiError> {
+    if principal.scope.is_all() {
+        return Ok(ApiResponse::json(status, body));
+    }
+    let mut value = serde_json::to_value(body)
+        .map_err(|err| ApiError::internal(format!("could not render a hosting: {err}")))?;
+    hide_node_ids(&mut value);
+    Ok(ApiResponse::json(status, &value))
+}
+
+fn hide_node_ids(value: &mut Value) {
+    if let Some(object) = value.as_object_mut() {
+        if let Some(node) = object.get_mut("node_id") {
+            *node = Value::Null;
+        }
+        if let Some(Value::Array(items)) = object.get_mut("items") {
+            items.iter_mut().for_each(hide_node_ids);
+        }
+    }
+}
 
 #[derive(Serialize)]
 struct HostingPage {
@@ -61,7 +89,8 @@ pub(crate) async fn list(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiErr
         KeyScope::Grants(grants) => Some(Arc::new(grants.keys().cloned().collect::<BTreeSet<_>>())),
     };
     if only.as_ref().is_some_and(|only| only.is_empty()) {
-        return Ok(ApiResponse::json(
+        return hosting_response(
+            &ctx.principal,
             StatusCode::OK,
             &HostingPage {
                 items: Vec::new(),
@@ -70,7 +99,7 @@ pub(crate) async fn list(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiErr
                 partial: false,
                 unavailable_nodes: Vec::new(),
             },
-        ));
+        );
     }
     let page = ctx
         .services
@@ -95,7 +124,8 @@ pub(crate) async fn list(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiErr
     } else {
         Vec::new()
     };
-    Ok(ApiResponse::json(
+    hosting_response(
+        &ctx.principal,
         StatusCode::OK,
         &HostingPage {
             items: page.items,
@@ -104,7 +134,7 @@ pub(crate) async fn list(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiErr
             partial,
             unavailable_nodes,
         },
-    ))
+    )
 }
 
 /// `GET /hostings/{id}`: by id or domain.
@@ -118,7 +148,7 @@ pub(crate) async fn show(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiErr
         Access::Read,
     )
     .await?;
-    Ok(ApiResponse::json(StatusCode::OK, &located.hosting))
+    hosting_response(&ctx.principal, StatusCode::OK, &located.hosting)
 }
 
 #[derive(Serialize)]

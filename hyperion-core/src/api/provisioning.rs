@@ -6,12 +6,14 @@ use std::sync::{Mutex, PoisonError};
 use http::StatusCode;
 
 use super::RequestContext;
+use super::hostings::hosting_response;
 use crate::authz::require;
 use crate::capability::Capability;
 use crate::error::ApiError;
 use crate::http::ApiResponse;
 use crate::keys::GrantLevel;
 use crate::model::{CreateHostingRequest, Domain, HostingId, HostingSelector, NodeStatus};
+use crate::node::ListQuery;
 use crate::random;
 use crate::upstream::check_tenant_upstream;
 
@@ -97,6 +99,49 @@ fn parent_domains(name: &Domain) -> Vec<Domain> {
         .collect()
 }
 
+/// Pages read at most when looking for hostings below a name.
+const MAX_PAGES_BELOW: usize = 50;
+
+/// Whether a hosting the principal does not manage is served under `name`
+/// (its domain ends in `.name`): a tenant may not take `example.com` over
+/// another customer's `shop.example.com`, since every later name under it
+/// would then be refused to everyone else. A cluster too large to read in
+/// [`MAX_PAGES_BELOW`] pages, or a node that does not answer, refuses.
+async fn holds_others_below(ctx: &RequestContext<'_>, name: &Domain) -> Result<bool, ApiError> {
+    let suffix = format!(".{name}");
+    let mut after = None;
+    for _ in 0..MAX_PAGES_BELOW {
+        let page = ctx
+            .services
+            .cluster
+            .list(
+                None,
+                &ListQuery {
+                    after,
+                    limit: 200,
+                    domain_contains: Some(suffix.clone()),
+                    ..ListQuery::default()
+                },
+            )
+            .await?;
+        if let Some((_, err)) = page.unavailable.into_iter().next() {
+            return Err(err.into());
+        }
+        let others = page.items.iter().any(|hosting| {
+            hosting.domain.as_str().ends_with(&suffix)
+                && ctx.principal.scope.level_on(&hosting.id) != Some(GrantLevel::Manage)
+        });
+        if others {
+            return Ok(true);
+        }
+        match page.next_cursor {
+            Some(cursor) => after = Some(cursor),
+            None => return Ok(false),
+        }
+    }
+    Ok(true)
+}
+
 /// `POST /hostings`.
 pub(crate) async fn create(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiError> {
     let principal = &ctx.principal;
@@ -133,6 +178,9 @@ pub(crate) async fn create(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiE
             Err(err) => return Err(err),
         }
         if tenant {
+            if holds_others_below(ctx, name).await? {
+                return Err(name_taken(name));
+            }
             for parent in parent_domains(name) {
                 match cluster.locate(&HostingSelector::Domain(parent)).await {
                     Ok(located)
@@ -211,7 +259,7 @@ pub(crate) async fn create(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiE
                 .await?;
         }
     }
-    let mut response = ApiResponse::json(StatusCode::CREATED, &detail);
+    let mut response = hosting_response(principal, StatusCode::CREATED, &detail)?;
     response.set_header(
         http::header::LOCATION,
         &format!("/api/v1/hostings/{}", detail.summary.id),

@@ -318,7 +318,8 @@ pub struct Hosting {
     pub state: HostingState,
     /// PHP version, for PHP hostings.
     pub php_version: Option<PhpVersion>,
-    /// The node that runs it.
+    /// The node that runs it (answered as `null` to a grants-scoped key,
+    /// which never learns node names).
     pub node_id: NodeId,
     /// When it was created.
     #[serde(with = "crate::model::timestamp")]

@@ -107,7 +107,7 @@ pub(crate) fn all() -> Map<String, Value> {
                 "domain": domain(),
                 "state": schema_ref("HostingState"),
                 "php_version": nullable(schema_ref("PhpVersion")),
-                "node_id": id(),
+                "node_id": nullable(json!({"type": "string", "pattern": ID_PATTERN, "description": "The node that runs it; null for a grants-scoped key, which never learns node names"})),
                 "created_at": timestamp(),
             }),
             &[],

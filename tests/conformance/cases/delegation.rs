@@ -323,10 +323,22 @@ pub async fn a_failing_node_tells_a_tenant_nothing(s: &TestServer) {
     s.get(&format!("/api/v1/hostings/{}", domain(0)), &tenant)
         .await
         .assert_ok(200);
+    // Its hostings come without the node that runs them.
+    let own = s
+        .get(&format!("/api/v1/hostings/{}", domain(0)), &tenant)
+        .await;
+    assert_eq!(own.body["node_id"], Value::Null, "{}", own.text);
+    assert!(!own.text.contains("node-1"), "{}", own.text);
     // Lists say "partial" without naming the node, even when refused.
     let list = s.get("/api/v1/hostings", &tenant).await;
     list.assert_ok(200);
     assert_eq!(list.body["partial"], true, "{}", list.text);
+    assert_eq!(
+        list.body["items"][0]["node_id"],
+        Value::Null,
+        "{}",
+        list.text
+    );
     assert_eq!(list.body["unavailable_nodes"], json!([]));
     let strict = s.get("/api/v1/hostings?allow_partial=false", &tenant).await;
     strict.assert_error(502, "upstream_error");
@@ -409,9 +421,15 @@ pub async fn names_cannot_be_taken_across_tenants(s: &TestServer) {
         strip(&under, &format!("shop.{}", domain(1))),
         strip(&taken, &domain(1))
     );
+    // Nor above it: taking `example.test` would shut every other customer
+    // out of every new name under it.
+    let above = create(&tenant, json!({"domain": "example.test"})).await;
+    above.assert_error(409, "conflict");
+    assert_eq!(strip(&above, "example.test"), strip(&taken, &domain(1)));
     // Under its own hosting it may.
     let own = create(&tenant, json!({"domain": format!("shop.{}", domain(0))})).await;
     own.assert_ok(201);
+    assert_eq!(own.body["node_id"], Value::Null, "{}", own.text);
     assert!(own.body["system_user"].as_str().unwrap().starts_with('u'));
 }
 
