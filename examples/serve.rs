@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
+use hyperion::client_ip::ForwardedHeader;
 use hyperion::memory::{MemoryKeyStore, MemoryOwnerDirectory};
 use hyperion::sim::{SimClusterSpec, SimFault};
 use hyperion::sqlite::SqliteStores;
@@ -28,6 +29,15 @@ use hyperion::{
 };
 use ipnet::IpNet;
 use tokio::net::TcpListener;
+
+/// `--forwarded-header`.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum ForwardedHeaderArg {
+    /// `X-Forwarded-For`.
+    Xff,
+    /// `Forwarded` (RFC 7239).
+    Forwarded,
+}
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum Adapter {
@@ -63,6 +73,10 @@ struct Args {
     /// A proxy (CIDR or address) whose X-Forwarded-For / Forwarded headers are believed; repeatable.
     #[arg(long = "trusted-proxy", value_name = "CIDR", value_parser = parse_cidr)]
     trusted_proxies: Vec<IpNet>,
+    /// The header the trusted proxies write the client's address into; the
+    /// other one is ignored (a proxy passes it through from the client).
+    #[arg(long, value_enum, default_value_t = ForwardedHeaderArg::Xff)]
+    forwarded_header: ForwardedHeaderArg,
     /// Deadline of one node call, in milliseconds.
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
     node_timeout_ms: u64,
@@ -171,6 +185,10 @@ async fn run(args: Args) -> Result<(), String> {
         .config(ApiConfig {
             body_limit: args.body_limit,
             trusted_proxies: args.trusted_proxies.clone(),
+            forwarded_header: match args.forwarded_header {
+                ForwardedHeaderArg::Xff => ForwardedHeader::XForwardedFor,
+                ForwardedHeaderArg::Forwarded => ForwardedHeader::Forwarded,
+            },
             ..ApiConfig::default()
         })
         .build();

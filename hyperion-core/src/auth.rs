@@ -136,10 +136,13 @@ pub fn admit(
             && !client.is_some_and(|ip| allowlist_permits(&link.ip_allowlist, ip))
         {
             tracing::debug!(key = %principal.key_id, limit_of = %link.key_id, ?client, "refused: client address not in the allowlist");
-            return Err((
-                ApiError::Forbidden("this API key may not be used from this address".to_owned()),
-                None,
-            ));
+            let message = match client {
+                Some(_) => "this API key may not be used from this address",
+                None => {
+                    "the client address could not be determined, and this API key may only be used from allowed addresses"
+                }
+            };
+            return Err((ApiError::Forbidden(message.to_owned()), None));
         }
     }
     let limited: Vec<(&KeyId, u32)> = principal

@@ -82,10 +82,22 @@ pub struct Keys {
     pub spare: String,
 }
 
+/// The fixture's settings.
+pub fn fixture_config() -> ApiConfig {
+    ApiConfig {
+        body_limit: BODY_LIMIT,
+        trusted_proxies: vec![TRUSTED_PROXY.parse().expect("valid CIDR")],
+        max_active_keys_per_owner: MAX_ACTIVE_KEYS_PER_OWNER,
+        ..ApiConfig::default()
+    }
+}
+
 /// Everything a case may reach into.
 pub struct TestServer {
     /// `http://127.0.0.1:port`
     pub base: String,
+    /// How the adapter under test serves an API.
+    pub serve: ServeFn,
     /// The client, with a timeout so that nothing hangs a test.
     pub client: reqwest::Client,
     /// The API under test.
@@ -133,12 +145,7 @@ impl TestServer {
         let owners = Arc::new(MemoryOwnerDirectory::new());
         owners.set(owner("admin"), CapSet::all());
         owners.set(owner("demotable"), CapSet::all());
-        let config = ApiConfig {
-            body_limit: BODY_LIMIT,
-            trusted_proxies: vec![TRUSTED_PROXY.parse().expect("valid CIDR")],
-            max_active_keys_per_owner: MAX_ACTIVE_KEYS_PER_OWNER,
-            ..ApiConfig::default()
-        };
+        let config = fixture_config();
         let mut builder = HyperionApi::builder(cluster);
         if let Some(stores) = &stores {
             builder = stores.install(builder);
@@ -202,6 +209,7 @@ impl TestServer {
             .expect("http client");
         TestServer {
             base: format!("http://{addr}"),
+            serve,
             client,
             api,
             key_store,
@@ -228,6 +236,25 @@ impl TestServer {
             .local_address(local.parse::<std::net::IpAddr>().expect("an address"))
             .build()
             .expect("http client")
+    }
+
+    /// Serves the same cluster, keys and owners with other settings (the
+    /// fixture's, changed by `change`) on the adapter under test; returns
+    /// its base URL.
+    pub async fn serve_with_config(&self, change: impl FnOnce(&mut ApiConfig)) -> String {
+        let mut config = fixture_config();
+        change(&mut config);
+        let api = HyperionApi::builder(self.api.cluster().clone())
+            .key_store(self.key_store.clone())
+            .owner_directory(self.owners.clone())
+            .config(config)
+            .build();
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let addr = listener.local_addr().expect("local addr");
+        tokio::spawn((self.serve)(api, listener));
+        format!("http://{addr}")
     }
 
     /// Serves the same API with another adapter too; returns its base URL.

@@ -100,6 +100,7 @@ macro_rules! conformance_cases {
             // hardening
             spoofed_forwarding_headers_cannot_pass_an_allowlist,
             a_trusted_proxy_forwards_the_client_address,
+            the_client_cannot_choose_its_address_behind_a_proxy,
             rate_limits_say_the_true_wait,
             a_hung_node_costs_at_most_the_deadline,
             a_failing_node_is_a_502_and_lists_go_on,

@@ -34,7 +34,7 @@ use crate::audit::{
 };
 use crate::auth::{admit, authenticate, presented_prefix};
 use crate::authz::{Principal, check_route};
-use crate::client_ip::client_ip;
+use crate::client_ip::{ForwardedHeader, client_address};
 use crate::cluster::Cluster;
 use crate::error::ApiError;
 use crate::http::routes::{Endpoint, match_route};
@@ -71,6 +71,9 @@ pub struct ApiConfig {
     /// Proxies whose forwarding headers are believed (see [`crate::client_ip`]).
     /// Empty: `X-Forwarded-For` and `Forwarded` are ignored.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The one header the trusted proxies write the client into; the other
+    /// is ignored, since a proxy passes it through from the client.
+    pub forwarded_header: ForwardedHeader,
     /// How many active keys one owner may hold; minting past it is 409.
     pub max_active_keys_per_owner: usize,
     /// Networks a grants-scoped key may still point a reverse proxy at,
@@ -88,6 +91,7 @@ impl Default for ApiConfig {
             body_limit: DEFAULT_BODY_LIMIT,
             job_node_deadline: DEFAULT_JOB_NODE_DEADLINE,
             trusted_proxies: Vec::new(),
+            forwarded_header: ForwardedHeader::default(),
             max_active_keys_per_owner: DEFAULT_MAX_ACTIVE_KEYS_PER_OWNER,
             tenant_upstream_allowed: Vec::new(),
         }
@@ -290,11 +294,13 @@ impl HyperionApi {
         E: std::fmt::Display + Send,
     {
         let services = &*self.services;
-        let client = client_ip(
+        let address = client_address(
             head.peer.map(|peer| peer.ip()),
             &head.headers,
             &services.config.trusted_proxies,
+            services.config.forwarded_header,
         );
+        let client = address.ip;
         let route = match match_route(&head.method, &head.path) {
             Ok(route) => route,
             Err(err) => return ApiResponse::error(&err, request_id),
@@ -347,7 +353,10 @@ impl HyperionApi {
         let rate = match admit(&principal, client, &services.limiter) {
             Ok(rate) => rate,
             Err((err, rate)) => {
-                let event = refusal(&err, Some(&principal), None);
+                let mut event = refusal(&err, Some(&principal), None);
+                if let Some(why) = address.why_unknown {
+                    event.detail = Some(format!("{err} (client address unknown: {why})"));
+                }
                 services.audit.record(event).await;
                 let mut response = ApiResponse::error(&err, request_id);
                 if let Some(rate) = rate {

@@ -12,6 +12,7 @@ use crate::conformance::harness::{
     BODY_LIMIT, NODE_DEADLINE, Reply, TestServer, domain, hosting_id,
 };
 use hyperion::CapSet;
+use hyperion::client_ip::ForwardedHeader;
 use hyperion::keys::GrantLevel;
 use hyperion::sim::SimFault;
 
@@ -34,9 +35,25 @@ async fn get_from(
     key: &str,
     headers: &[(&str, &str)],
 ) -> Reply {
-    let mut request = client.get(format!("{}/api/v1/me", s.base)).bearer_auth(key);
+    let headers: Vec<(&str, &[u8])> = headers
+        .iter()
+        .map(|(name, value)| (*name, value.as_bytes()))
+        .collect();
+    get_at(s, &s.base, client, key, &headers).await
+}
+
+/// `GET /me` at the server `base`, from `client`, with `headers`.
+async fn get_at(
+    s: &TestServer,
+    base: &str,
+    client: &reqwest::Client,
+    key: &str,
+    headers: &[(&str, &[u8])],
+) -> Reply {
+    let mut request = client.get(format!("{base}/api/v1/me")).bearer_auth(key);
     for (name, value) in headers {
-        request = request.header(*name, *value);
+        let value = reqwest::header::HeaderValue::from_bytes(value).expect("a header value");
+        request = request.header(*name, value);
     }
     s.send(request).await
 }
@@ -80,15 +97,26 @@ pub async fn a_trusted_proxy_forwards_the_client_address(s: &TestServer) {
             ("x-forwarded-for", "198.51.100.9"),
             ("x-forwarded-for", "203.0.113.7, 127.0.0.2"),
         ],
-        vec![(
-            "forwarded",
-            r#"for=198.51.100.9, for="[2001:db8::7]:443";proto=https"#,
-        )],
     ] {
         get_from(s, &proxy, &key, &headers)
             .await
             .assert_ok_for(&format!("{headers:?}"), 200);
     }
+    // `Forwarded` is believed only where the operator said the proxies write it.
+    let rfc7239 = [(
+        "forwarded",
+        r#"for=198.51.100.9, for="[2001:db8::7]:443";proto=https"#,
+    )];
+    get_from(s, &proxy, &key, &rfc7239)
+        .await
+        .assert_error(403, "forbidden");
+    let forwarded_mode = s
+        .serve_with_config(|config| config.forwarded_header = ForwardedHeader::Forwarded)
+        .await;
+    let rfc7239: Vec<(&str, &[u8])> = rfc7239.iter().map(|(n, v)| (*n, v.as_bytes())).collect();
+    get_at(s, &forwarded_mode, &proxy, &key, &rfc7239)
+        .await
+        .assert_ok(200);
     // The proxy itself, with no forwarding header, is the client: refused.
     get_from(s, &proxy, &key, &[])
         .await
@@ -99,6 +127,63 @@ pub async fn a_trusted_proxy_forwards_the_client_address(s: &TestServer) {
     get_from(s, &s.client_from("127.0.0.3"), &local, &[])
         .await
         .assert_error(403, "forbidden");
+}
+
+/// Behind a stock proxy that appends to `X-Forwarded-For` and passes every
+/// other header through, the client controls `Forwarded` and any bytes it
+/// puts in a hop: neither may choose its address, nor make the proxy the client.
+pub async fn the_client_cannot_choose_its_address_behind_a_proxy(s: &TestServer) {
+    let local = mint_with(s, json!({"ip_allowlist": ["127.0.0.0/8"]})).await;
+    let anywhere = mint_with(s, json!({})).await;
+    let proxy = s.client_from("127.0.0.2");
+    // What the proxy appended says 203.0.113.9; the client's own `Forwarded`
+    // claims an allowed address and is ignored.
+    let spoof: [(&str, &[u8]); 2] = [
+        ("x-forwarded-for", b"203.0.113.9"),
+        ("forwarded", b"for=127.0.0.1"),
+    ];
+    get_at(s, &s.base, &proxy, &local, &spoof)
+        .await
+        .assert_error(403, "forbidden");
+    // Hops that cannot be read make the client unknown, never the proxy
+    // (which the allowlist covers): allowlisted keys are refused...
+    for hop in [
+        b"198.51.100.\xe2\x98\x83".as_slice(),
+        b"unknown".as_slice(),
+        b"127.0.0.9, garbage".as_slice(),
+    ] {
+        let headers = [("x-forwarded-for", hop)];
+        get_at(s, &s.base, &proxy, &local, &headers)
+            .await
+            .assert_error_for(&String::from_utf8_lossy(hop), 403, "forbidden");
+        // ...and keys without an allowlist still work.
+        get_at(s, &s.base, &proxy, &anywhere, &headers)
+            .await
+            .assert_ok(200);
+    }
+    let forwarded_mode = s
+        .serve_with_config(|config| config.forwarded_header = ForwardedHeader::Forwarded)
+        .await;
+    for value in [b"for=unknown".as_slice(), b"for=_hidden".as_slice()] {
+        get_at(s, &forwarded_mode, &proxy, &local, &[("forwarded", value)])
+            .await
+            .assert_error(403, "forbidden");
+    }
+    // A quoted `,` does not split an element: the last hop is the proxy's
+    // claim 203.0.113.9, not the `for=127.0.0.1` hidden in a quoted value.
+    let quoted: [(&str, &[u8]); 1] = [("forwarded", br#"for=203.0.113.9;by="x,for=127.0.0.1""#)];
+    get_at(s, &forwarded_mode, &proxy, &local, &quoted)
+        .await
+        .assert_error(403, "forbidden");
+    // The refusal is audited with the reason.
+    let audit = s
+        .get("/api/v1/audit?outcome=denied&limit=200", &s.keys.admin)
+        .await;
+    assert!(
+        audit.text.contains("client address unknown"),
+        "{}",
+        audit.text
+    );
 }
 
 pub async fn rate_limits_say_the_true_wait(s: &TestServer) {
