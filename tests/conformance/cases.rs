@@ -776,24 +776,62 @@ pub async fn unknown_routes_answer_a_json_404(s: &TestServer) {
 
 pub async fn wrong_method_answers_405_with_allow(s: &TestServer) {
     let cases = [
-        (Method::PUT, "/api/v1/hostings".to_owned(), "GET, POST"),
+        (
+            Method::PUT,
+            "/api/v1/hostings".to_owned(),
+            "GET, HEAD, POST",
+        ),
         (
             Method::PATCH,
             format!("/api/v1/hostings/{}", hosting_id(0)),
-            "GET, DELETE",
+            "GET, HEAD, DELETE",
         ),
         (
             Method::GET,
             format!("/api/v1/hostings/{}/suspend", hosting_id(0)),
             "POST",
         ),
-        (Method::DELETE, "/api/v1/me".to_owned(), "GET"),
+        (Method::DELETE, "/api/v1/me".to_owned(), "GET, HEAD"),
     ];
     for (method, path, allow) in cases {
         let reply = s.call(method, &path, Some(&s.keys.admin)).await;
         reply.assert_error_for(&path, 405, "method_not_allowed");
         assert_eq!(reply.header("allow"), Some(allow), "{path}");
     }
+}
+
+/// HEAD on any GET route answers as GET would, without the body: the same
+/// status and headers (length included), errors too.
+pub async fn head_answers_as_get_without_a_body(s: &TestServer) {
+    let admin = &s.keys.admin;
+    for path in [
+        "/api/v1/me".to_owned(),
+        "/api/v1/hostings?limit=3".to_owned(),
+        format!("/api/v1/hostings/{}", domain(0)),
+        "/api/v1/hostings/nowhere.example.test".to_owned(),
+        "/api/v1/openapi.json".to_owned(),
+    ] {
+        let get = s.call(Method::GET, &path, Some(admin)).await;
+        let head = s.call(Method::HEAD, &path, Some(admin)).await;
+        assert_eq!(head.status, get.status, "{path}");
+        assert!(head.text.is_empty(), "{path}: {}", head.text);
+        for name in ["content-type", "content-length", "cache-control"] {
+            assert_eq!(head.header(name), get.header(name), "{path}: {name}");
+        }
+        assert!(head.header("x-request-id").is_some(), "{path}");
+    }
+    // Keys are checked as for GET; mutations are not reachable by HEAD.
+    let refused = s.call(Method::HEAD, "/api/v1/me", None).await;
+    assert_eq!(refused.status, 401);
+    let post_only = s
+        .call(
+            Method::HEAD,
+            &format!("/api/v1/hostings/{}/suspend", hosting_id(0)),
+            Some(admin),
+        )
+        .await;
+    assert_eq!(post_only.status, 405);
+    assert_eq!(post_only.header("allow"), Some("POST"));
 }
 
 pub async fn request_id_is_echoed_when_sane_and_generated_otherwise(s: &TestServer) {
@@ -1608,5 +1646,5 @@ pub async fn the_contract_is_served_without_a_key(s: &TestServer) {
     assert!(page.text.contains("createHosting"));
     let wrong = s.call(Method::POST, "/api/v1/openapi.json", None).await;
     wrong.assert_error(405, "method_not_allowed");
-    assert_eq!(wrong.header("allow"), Some("GET"));
+    assert_eq!(wrong.header("allow"), Some("GET, HEAD"));
 }

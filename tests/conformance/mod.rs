@@ -52,6 +52,7 @@ macro_rules! conformance_cases {
             // error catalog
             unknown_routes_answer_a_json_404,
             wrong_method_answers_405_with_allow,
+            head_answers_as_get_without_a_body,
             request_id_is_echoed_when_sane_and_generated_otherwise,
             // tenant keys
             tenant_matrix_scope_all,

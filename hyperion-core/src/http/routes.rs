@@ -278,13 +278,23 @@ pub fn match_route(method: &Method, path: &str) -> Result<RouteMatch, ApiError> 
     let rest = rest.strip_suffix('/').unwrap_or(rest);
     let segments: Vec<&str> = rest.split('/').skip(1).collect();
 
+    // HEAD is GET without the body (the HTTP server drops it and keeps the
+    // headers, `Content-Length` included).
+    let wanted = if *method == Method::HEAD {
+        &Method::GET
+    } else {
+        method
+    };
     let mut allow = Vec::new();
     for (parts, spec) in COMPILED.iter() {
         if !fits(parts, &segments) {
             continue;
         }
-        if spec.method != *method {
+        if spec.method != *wanted {
             allow.push(spec.method.clone());
+            if spec.method == Method::GET {
+                allow.push(Method::HEAD);
+            }
             continue;
         }
         let mut params = Vec::new();
@@ -366,9 +376,12 @@ mod tests {
             err,
             ApiError::MethodNotAllowed {
                 method: Method::PUT,
-                allow: vec![Method::GET, Method::DELETE]
+                allow: vec![Method::GET, Method::HEAD, Method::DELETE]
             }
         );
+        // HEAD matches the GET route.
+        let head = match_route(&Method::HEAD, "/api/v1/hostings/h1").unwrap();
+        assert_eq!(head.spec.method, Method::GET);
     }
 
     #[test]
