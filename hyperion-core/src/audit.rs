@@ -37,8 +37,11 @@ pub struct AuditEvent {
     /// When.
     #[serde(with = "crate::model::timestamp")]
     pub at: OffsetDateTime,
-    /// The request it came from.
+    /// The request it came from: always the server's own id.
     pub request_id: String,
+    /// The request id the client sent, when sane (never trusted as ours).
+    #[serde(default)]
+    pub client_request_id: Option<String>,
     /// Who: `apikey:<label>`, or `anonymous`.
     pub actor: String,
     /// The key used, if one was: the actor's label is the key's name, this
@@ -133,6 +136,7 @@ impl AuditSink for TracingAuditSink {
         tracing::info!(
             target: "hyperion::audit",
             request_id = %event.request_id,
+            client_request_id = event.client_request_id.as_deref(),
             actor = %event.actor,
             key_id = event.key_id.as_ref().map(KeyId::as_str),
             owner = event.owner.as_ref().map(OwnerId::as_str),
@@ -257,6 +261,7 @@ mod tests {
             key_prefix: None,
             at: crate::model::now(),
             request_id: format!("r{n}"),
+            client_request_id: None,
             actor: "anonymous".into(),
             key_id: None,
             owner: None,

@@ -1,5 +1,8 @@
-//! Request ids: the client's `X-Request-Id` when it is sane, otherwise a
-//! fresh one.
+//! Request ids: every request gets a fresh one of the server's own, which
+//! the response, the logs and the audit log carry. A client's own
+//! `X-Request-Id`, when sane, is kept beside it (`X-Client-Request-Id` in the
+//! response, `client_request_id` in the audit), never in its place: a client
+//! must not be able to give a forged event the id of a real request.
 //!
 //! A request id correlates a response, the logs and the audit log; it is not
 //! a secret. So a fresh one is a process-wide random part, drawn once from
@@ -14,8 +17,13 @@ use http::HeaderMap;
 
 use crate::random;
 
-/// The header a request id travels in, both ways.
+/// The header a request id travels in: the client's in the request, the
+/// server's in the response.
 pub const REQUEST_ID_HEADER: http::HeaderName = http::HeaderName::from_static("x-request-id");
+
+/// The response header that echoes a sane client-chosen request id.
+pub const CLIENT_REQUEST_ID_HEADER: http::HeaderName =
+    http::HeaderName::from_static("x-client-request-id");
 
 /// Longest client-chosen request id that is kept.
 pub const MAX_CLIENT_REQUEST_ID_LEN: usize = 128;
@@ -27,14 +35,13 @@ static PROCESS_PART: LazyLock<String> = LazyLock::new(|| random::base62(10));
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
-/// The client's `X-Request-Id` when it is 1..=128 of `[A-Za-z0-9._-]`,
-/// otherwise a fresh id (`req_` and 20 base62 characters).
-pub fn request_id_for(headers: &HeaderMap) -> String {
+/// The client's `X-Request-Id` when it is 1..=128 of `[A-Za-z0-9._-]`.
+pub fn client_request_id(headers: &HeaderMap) -> Option<String> {
     headers
         .get(&REQUEST_ID_HEADER)
         .and_then(|value| value.to_str().ok())
         .filter(|id| is_acceptable(id))
-        .map_or_else(fresh, str::to_owned)
+        .map(str::to_owned)
 }
 
 fn is_acceptable(id: &str) -> bool {
@@ -45,9 +52,9 @@ fn is_acceptable(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
-/// `req_`, the process part, then the counter in 10 base62 digits
-/// (62^10 > 2^59: it does not wrap within any process's life).
-fn fresh() -> String {
+/// A fresh id of the server's: `req_`, the process part, then the counter in
+/// 10 base62 digits (62^10 > 2^59: it does not wrap within any process's life).
+pub fn fresh() -> String {
     let mut n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let mut digits = [b'0'; 10];
     for digit in digits.iter_mut().rev() {
@@ -79,18 +86,18 @@ mod tests {
     }
 
     #[test]
-    fn keeps_a_sane_client_id_and_replaces_any_other() {
+    fn keeps_a_sane_client_id_and_drops_any_other() {
         let mut headers = HeaderMap::new();
         headers.insert(&REQUEST_ID_HEADER, HeaderValue::from_static("trace-1.a_B"));
-        assert_eq!(request_id_for(&headers), "trace-1.a_B");
+        assert_eq!(client_request_id(&headers).as_deref(), Some("trace-1.a_B"));
         for bad in ["", "has space", "semi;colon", &"x".repeat(129)] {
             headers.insert(&REQUEST_ID_HEADER, HeaderValue::from_str(bad).unwrap());
-            assert!(request_id_for(&headers).starts_with("req_"), "{bad:?}");
+            assert_eq!(client_request_id(&headers), None, "{bad:?}");
         }
         headers.insert(
             &REQUEST_ID_HEADER,
             HeaderValue::from_str(&"x".repeat(128)).unwrap(),
         );
-        assert_eq!(request_id_for(&headers), "x".repeat(128));
+        assert_eq!(client_request_id(&headers), Some("x".repeat(128)));
     }
 }

@@ -31,6 +31,7 @@ fn event(n: u32) -> AuditEvent {
         actor: "apikey:test".into(),
         key_id: None,
         owner: None,
+        client_request_id: None,
         key_prefix: Some("hyp_abcdefgh".into()),
         action: "hosting.suspend".into(),
         target: "h1".into(),

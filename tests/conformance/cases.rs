@@ -835,13 +835,15 @@ pub async fn head_answers_as_get_without_a_body(s: &TestServer) {
 }
 
 pub async fn request_id_is_echoed_when_sane_and_generated_otherwise(s: &TestServer) {
+    // The server always uses an id of its own; a sane client id is echoed beside it.
     let request = s
         .client
         .get(format!("{}/api/v1/nope", s.base))
         .header("x-request-id", "trace-42.a_b");
     let reply = s.send(request).await;
     reply.assert_error(404, "not_found");
-    assert_eq!(reply.header("x-request-id"), Some("trace-42.a_b"));
+    assert!(reply.header("x-request-id").unwrap().starts_with("req_"));
+    assert_eq!(reply.header("x-client-request-id"), Some("trace-42.a_b"));
 
     for insane in ["has space", &"x".repeat(200), "<script>"] {
         let request = s
@@ -853,10 +855,49 @@ pub async fn request_id_is_echoed_when_sane_and_generated_otherwise(s: &TestServ
         reply.assert_ok(200);
         let generated = reply.header("x-request-id").unwrap();
         assert!(generated.starts_with("req_"), "{generated}");
+        assert_eq!(reply.header("x-client-request-id"), None);
     }
     let a = s.get("/api/v1/me", &s.keys.admin).await;
     let b = s.get("/api/v1/me", &s.keys.admin).await;
     assert_ne!(a.header("x-request-id"), b.header("x-request-id"));
+}
+
+/// A client cannot give its events the id of another request: the audit's
+/// request id is the server's; the client's is kept apart.
+pub async fn audit_request_ids_are_the_servers(s: &TestServer) {
+    let real = s
+        .call(
+            Method::POST,
+            &format!("/api/v1/hostings/{}/suspend", hosting_id(0)),
+            Some(&s.keys.admin),
+        )
+        .await;
+    real.assert_ok(200);
+    let real_id = real.header("x-request-id").unwrap().to_owned();
+    // An anonymous request claiming the real request's id.
+    let forged = s
+        .client
+        .post(format!(
+            "{}/api/v1/hostings/{}/resume",
+            s.base,
+            hosting_id(0)
+        ))
+        .header("x-request-id", real_id.as_str());
+    s.send(forged).await.assert_error(401, "unauthorized");
+    let audit = s.get("/api/v1/audit?limit=200", &s.keys.admin).await;
+    let events = audit.body["items"].as_array().unwrap();
+    let with_real_id: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["request_id"] == real_id.as_str())
+        .collect();
+    assert_eq!(with_real_id.len(), 1, "{}", audit.text);
+    assert_eq!(with_real_id[0]["action"], "hosting.suspend");
+    let anonymous = events
+        .iter()
+        .find(|e| e["actor"] == "anonymous" && e["action"] == "hosting.resume")
+        .expect("the refusal is audited");
+    assert_ne!(anonymous["request_id"], real_id.as_str());
+    assert_eq!(anonymous["client_request_id"], real_id.as_str());
 }
 
 // ---------------------------------------------------------------------------

@@ -54,6 +54,7 @@ macro_rules! conformance_cases {
             wrong_method_answers_405_with_allow,
             head_answers_as_get_without_a_body,
             request_id_is_echoed_when_sane_and_generated_otherwise,
+            audit_request_ids_are_the_servers,
             // tenant keys
             tenant_matrix_scope_all,
             tenant_matrix_manage_grant,

@@ -22,6 +22,8 @@ pub(crate) struct RequestContext<'a> {
     pub(crate) services: &'a Services,
     pub(crate) principal: Principal,
     pub(crate) request_id: &'a str,
+    /// The client's own request id, when sane (kept beside ours, never for it).
+    pub(crate) client_request_id: Option<&'a str>,
     /// The request path as sent (still percent-encoded).
     pub(crate) raw_path: &'a str,
     pub(crate) route: RouteMatch,
@@ -146,6 +148,7 @@ impl RequestContext<'_> {
             key_prefix: None,
             at: now(),
             request_id: self.request_id.to_owned(),
+            client_request_id: self.client_request_id.map(str::to_owned),
             actor: self.principal.actor(),
             key_id: Some(self.principal.key_id.clone()),
             owner: Some(self.principal.owner.clone()),

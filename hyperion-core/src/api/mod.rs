@@ -48,12 +48,19 @@ use crate::openapi;
 use crate::owner::OwnerDirectory;
 use crate::placement::{FewestHostings, PlacementStrategy};
 use crate::ratelimit::RateLimiter;
-use crate::request_id::request_id_for;
+use crate::request_id::{client_request_id, fresh};
 
 pub(crate) use context::RequestContext;
 pub use idempotent::{IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_REPLAYED_HEADER};
 
-pub use crate::request_id::REQUEST_ID_HEADER;
+pub use crate::request_id::{CLIENT_REQUEST_ID_HEADER, REQUEST_ID_HEADER};
+
+/// The server's id of a request, and the client's own when it sent a sane one.
+#[derive(Clone, Copy)]
+struct RequestIds<'a> {
+    server: &'a str,
+    client: Option<&'a str>,
+}
 
 /// Request bodies larger than this are refused unless configured otherwise.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
@@ -260,7 +267,8 @@ impl HyperionApi {
         B: Buf + Send,
         E: std::fmt::Display + Send,
     {
-        let request_id = request_id_for(&head.headers);
+        let request_id = fresh();
+        let client_id = client_request_id(&head.headers);
         // At DEBUG, as tower-http's request spans are: at INFO, building the
         // span cost about a tenth of serve's throughput. Responses, audit
         // events and internal-error logs carry the request id themselves;
@@ -271,7 +279,11 @@ impl HyperionApi {
             method = %head.method,
             path = %head.path,
         );
-        let answer = AssertUnwindSafe(self.respond(&head, body, &request_id))
+        let ids = RequestIds {
+            server: &request_id,
+            client: client_id.as_deref(),
+        };
+        let answer = AssertUnwindSafe(self.respond(&head, body, ids))
             .catch_unwind()
             .instrument(span)
             .await;
@@ -282,17 +294,26 @@ impl HyperionApi {
             )
         });
         response.set_header(REQUEST_ID_HEADER, &request_id);
+        if let Some(client_id) = &client_id {
+            response.set_header(CLIENT_REQUEST_ID_HEADER, client_id);
+        }
         response
     }
 
     /// Route, authenticate, admit (allowlist, rate limit), read the body,
     /// run the endpoint, audit.
-    async fn respond<S, B, E>(&self, head: &RequestHead, body: S, request_id: &str) -> ApiResponse
+    async fn respond<S, B, E>(
+        &self,
+        head: &RequestHead,
+        body: S,
+        ids: RequestIds<'_>,
+    ) -> ApiResponse
     where
         S: Stream<Item = Result<B, E>> + Send,
         B: Buf + Send,
         E: std::fmt::Display + Send,
     {
+        let request_id = ids.server;
         let services = &*self.services;
         let address = client_address(
             head.peer.map(|peer| peer.ip()),
@@ -309,6 +330,7 @@ impl HyperionApi {
             id: 0,
             at: now(),
             request_id: request_id.to_owned(),
+            client_request_id: ids.client.map(str::to_owned),
             actor: who.map_or_else(|| "anonymous".to_owned(), Principal::actor),
             key_id: who.map(|p| p.key_id.clone()),
             owner: who.map(|p| p.owner.clone()),
@@ -393,6 +415,7 @@ impl HyperionApi {
             services,
             principal,
             request_id,
+            client_request_id: ids.client,
             raw_path: &head.path,
             route,
             query: Query::parse(head.query.as_deref()),

@@ -513,7 +513,8 @@ fn error_response(status: u16) -> Value {
 
 fn common_headers() -> Map<String, Value> {
     let mut headers = Map::new();
-    headers.insert("X-Request-Id".into(), json!({"description": "The request id (echoed when sane, else generated)", "schema": {"type": "string"}, "required": true}));
+    headers.insert("X-Request-Id".into(), json!({"description": "The server's id of this request (the audit log and logs carry it)", "schema": {"type": "string"}, "required": true}));
+    headers.insert("X-Client-Request-Id".into(), json!({"description": "The client's own X-Request-Id, echoed when it is 1 to 128 of [A-Za-z0-9._-]", "schema": {"type": "string"}}));
     for (name, description) in [
         (
             "RateLimit-Limit",

@@ -492,6 +492,7 @@ pub(crate) fn all() -> Map<String, Value> {
                 "id": {"type": "integer", "minimum": 0},
                 "at": timestamp(),
                 "request_id": {"type": "string"},
+                "client_request_id": nullable(json!({"type": "string"})),
                 "actor": {"type": "string"},
                 "key_id": nullable(json!({"type": "string"})),
                 "owner": nullable(json!({"type": "string"})),

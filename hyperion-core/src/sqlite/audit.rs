@@ -18,7 +18,7 @@ impl SqliteAuditLog {
     }
 }
 
-const COLUMNS: &str = "id, at, request_id, actor, key_id, key_prefix, action, target, outcome, status, client_ip, detail, owner";
+const COLUMNS: &str = "id, at, request_id, actor, key_id, key_prefix, action, target, outcome, status, client_ip, detail, owner, client_request_id";
 
 fn event(row: &Row<'_>) -> rusqlite::Result<AuditEvent> {
     let key_id: Option<String> = row.get(4)?;
@@ -47,6 +47,7 @@ fn event(row: &Row<'_>) -> rusqlite::Result<AuditEvent> {
             .get::<_, Option<String>>(12)?
             .map(|o| o.parse().map_err(|e| corrupt("owner", e)))
             .transpose()?,
+        client_request_id: row.get(13)?,
     })
 }
 
@@ -58,8 +59,8 @@ impl AuditSink for SqliteAuditLog {
             .db
             .run(move |c| {
                 c.execute(
-                    "INSERT INTO audit (at, request_id, actor, key_id, key_prefix, action, target, outcome, status, client_ip, detail, owner)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                    "INSERT INTO audit (at, request_id, actor, key_id, key_prefix, action, target, outcome, status, client_ip, detail, owner, client_request_id)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                     rusqlite::params![
                         stamp(event.at),
                         event.request_id,
@@ -73,6 +74,7 @@ impl AuditSink for SqliteAuditLog {
                         event.client_ip.map(|ip| ip.to_string()),
                         event.detail,
                         event.owner.as_ref().map(|o| o.as_str()),
+                        event.client_request_id,
                     ],
                 )
             })

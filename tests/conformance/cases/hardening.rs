@@ -413,6 +413,7 @@ pub async fn the_audit_log_shows_who_did_what_and_who_was_refused(s: &TestServer
                 "actor",
                 "at",
                 "client_ip",
+                "client_request_id",
                 "detail",
                 "id",
                 "key_id",
