@@ -65,6 +65,17 @@ fn check_logs() {
     );
     assert!(text.contains("denied"), "no refusal was logged");
 
+    // No client value forged a line (every line starts with the logger's own
+    // timestamp, never the 2030 one a case sends) or reached the output as a
+    // terminal escape.
+    assert!(
+        !text.lines().any(|line| line.starts_with("2030-")),
+        "a client forged a log line"
+    );
+    assert!(
+        !text.contains('\u{1b}'),
+        "a terminal escape reached the logs"
+    );
     let mut leaked = raw_keys_in(&text);
     leaked.dedup();
     assert!(

@@ -64,6 +64,77 @@ pub struct AuditEvent {
     pub client_ip: Option<IpAddr>,
     /// A short reason for failures and refusals.
     pub detail: Option<String>,
+    /// How many requests this event stands for: 1, or more for refusals of
+    /// unauthenticated requests, which are counted per client address and
+    /// minute instead of recorded one by one.
+    #[serde(default = "one")]
+    pub count: u64,
+}
+
+fn one() -> u64 {
+    1
+}
+
+/// Longest kept text of any audit field a client controls (target, detail,
+/// request ids, key prefix), in characters.
+pub const MAX_AUDIT_TEXT_CHARS: usize = 256;
+
+/// `text` fit for a log line and a store: every control character escaped
+/// (`\n`, `\u{1b}`, ...), so no client can start a forged line or send
+/// terminal escapes, and at most `max_chars` characters, cut with a marker.
+pub fn bounded_text(text: &str, max_chars: usize) -> String {
+    const MARKER: &str = "…[cut]";
+    let mut out = String::with_capacity(text.len().min(max_chars + MARKER.len()));
+    let mut kept = 0;
+    for c in text.chars() {
+        let piece: String = if c.is_control() || c == '\\' {
+            c.escape_default().collect()
+        } else {
+            c.to_string()
+        };
+        let width = piece.chars().count();
+        if kept + width > max_chars {
+            out.push_str(MARKER);
+            return out;
+        }
+        out.push_str(&piece);
+        kept += width;
+    }
+    out
+}
+
+impl AuditEvent {
+    /// The event with every client-controlled text escaped and capped (see
+    /// [`bounded_text`]): what every sink may write as it is.
+    pub fn bounded(mut self) -> Self {
+        let cap = |text: &mut String| {
+            if text.len() > MAX_AUDIT_TEXT_CHARS
+                || text.chars().any(|c| c.is_control() || c == '\\')
+            {
+                *text = bounded_text(text, MAX_AUDIT_TEXT_CHARS);
+            }
+        };
+        cap(&mut self.request_id);
+        cap(&mut self.actor);
+        cap(&mut self.action);
+        cap(&mut self.target);
+        for text in [
+            &mut self.client_request_id,
+            &mut self.key_prefix,
+            &mut self.detail,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            cap(text);
+        }
+        self
+    }
+
+    /// Whether it records a request that presented no usable key.
+    pub fn is_anonymous(&self) -> bool {
+        self.key_id.is_none()
+    }
 }
 
 /// Where audit events go.
@@ -133,6 +204,7 @@ pub struct TracingAuditSink;
 #[async_trait]
 impl AuditSink for TracingAuditSink {
     async fn record(&self, event: AuditEvent) {
+        let event = event.bounded();
         tracing::info!(
             target: "hyperion::audit",
             request_id = %event.request_id,
@@ -147,6 +219,7 @@ impl AuditSink for TracingAuditSink {
             status = event.status,
             client_ip = event.client_ip.map(|ip| ip.to_string()),
             detail = event.detail.as_deref(),
+            count = event.count,
             "audit"
         );
     }
@@ -156,15 +229,18 @@ impl AuditSink for TracingAuditSink {
 pub const DEFAULT_AUDIT_WINDOW: usize = 10_000;
 
 /// Keeps the newest events in memory, up to a bound, and reads them back.
+/// Events of unauthenticated requests are kept in a window of their own, so
+/// that no flood of them can push out the events of real keys.
 #[derive(Debug)]
 pub struct MemoryAuditSink {
-    events: Mutex<Window>,
+    events: Mutex<Windows>,
     capacity: usize,
 }
 
 #[derive(Debug, Default)]
-struct Window {
-    events: VecDeque<AuditEvent>,
+struct Windows {
+    authenticated: VecDeque<AuditEvent>,
+    anonymous: VecDeque<AuditEvent>,
     next_id: u64,
 }
 
@@ -175,12 +251,13 @@ impl Default for MemoryAuditSink {
 }
 
 impl MemoryAuditSink {
-    /// A sink that keeps the newest `capacity` events.
+    /// A sink that keeps the newest `capacity` events of keys, and apart from
+    /// them the newest `capacity` events of unauthenticated requests.
     pub fn new(capacity: usize) -> Self {
         MemoryAuditSink {
-            events: Mutex::new(Window {
-                events: VecDeque::new(),
+            events: Mutex::new(Windows {
                 next_id: 1,
+                ..Windows::default()
             }),
             capacity: capacity.max(1),
         }
@@ -188,24 +265,33 @@ impl MemoryAuditSink {
 
     /// The kept events, oldest first.
     pub fn events(&self) -> Vec<AuditEvent> {
-        self.events
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .events
+        let windows = self.events.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut events: Vec<AuditEvent> = windows
+            .authenticated
             .iter()
+            .chain(&windows.anonymous)
             .cloned()
-            .collect()
+            .collect();
+        events.sort_unstable_by_key(|e| e.id);
+        events
     }
 }
 
 #[async_trait]
 impl AuditLog for MemoryAuditSink {
     async fn query(&self, query: &AuditQuery) -> Result<AuditPage, StoreError> {
-        let window = self.events.lock().unwrap_or_else(PoisonError::into_inner);
-        let matching = || window.events.iter().rev().filter(|e| query.matches(e));
-        let total = matching().count() as u64;
+        let windows = self.events.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut matching: Vec<&AuditEvent> = windows
+            .authenticated
+            .iter()
+            .chain(&windows.anonymous)
+            .filter(|e| query.matches(e))
+            .collect();
+        matching.sort_unstable_by_key(|e| std::cmp::Reverse(e.id));
+        let total = matching.len() as u64;
         let limit = query.limit.max(1);
-        let mut items: Vec<AuditEvent> = matching()
+        let mut items: Vec<AuditEvent> = matching
+            .into_iter()
             .filter(|e| query.before.is_none_or(|before| e.id < before))
             .take(limit + 1)
             .cloned()
@@ -222,14 +308,20 @@ impl AuditLog for MemoryAuditSink {
 
 #[async_trait]
 impl AuditSink for MemoryAuditSink {
-    async fn record(&self, mut event: AuditEvent) {
-        let mut window = self.events.lock().unwrap_or_else(PoisonError::into_inner);
-        event.id = window.next_id;
-        window.next_id += 1;
-        if window.events.len() == self.capacity {
-            window.events.pop_front();
+    async fn record(&self, event: AuditEvent) {
+        let mut event = event.bounded();
+        let mut windows = self.events.lock().unwrap_or_else(PoisonError::into_inner);
+        event.id = windows.next_id;
+        windows.next_id += 1;
+        let window = if event.is_anonymous() {
+            &mut windows.anonymous
+        } else {
+            &mut windows.authenticated
+        };
+        if window.len() == self.capacity {
+            window.pop_front();
         }
-        window.events.push_back(event);
+        window.push_back(event);
     }
 }
 
@@ -271,6 +363,7 @@ mod tests {
             status: Some(200),
             client_ip: None,
             detail: None,
+            count: 1,
         }
     }
 
@@ -282,6 +375,43 @@ mod tests {
         }
         let kept: Vec<_> = sink.events().into_iter().map(|e| e.request_id).collect();
         assert_eq!(kept, ["r1", "r2"]);
+    }
+
+    #[tokio::test]
+    async fn anonymous_events_cannot_push_out_a_keys_events() {
+        let sink = MemoryAuditSink::new(3);
+        let mut real = event(0);
+        real.key_id = crate::keys::KeyId::parse("key_real");
+        sink.record(real).await;
+        for n in 1..100 {
+            sink.record(event(n)).await;
+        }
+        let kept = sink.events();
+        assert_eq!(kept.len(), 4);
+        assert_eq!(kept[0].request_id, "r0", "the key's event is still there");
+        assert_eq!(kept[3].request_id, "r99");
+    }
+
+    #[test]
+    fn client_text_is_escaped_and_capped() {
+        let forged =
+            "x\n2030-01-01T00:00:00Z  INFO hyperion::audit: audit actor=apikey:admin\u{1b}[31m";
+        let safe = bounded_text(forged, 256);
+        assert!(!safe.chars().any(char::is_control), "{safe}");
+        assert!(safe.contains("\\n2030"), "{safe}");
+        assert!(safe.contains("\\u{1b}"), "{safe}");
+        let long = "a".repeat(60_000);
+        let cut = bounded_text(&long, 256);
+        assert_eq!(cut.chars().count(), 256 + "…[cut]".chars().count());
+        assert!(cut.ends_with("…[cut]"));
+        let mut event = event(1);
+        event.target = long;
+        event.detail = Some("b\rc".to_owned());
+        let event = event.bounded();
+        assert!(event.target.len() < 300);
+        assert_eq!(event.detail.as_deref(), Some("b\\rc"));
+        // Plain text passes unchanged.
+        assert_eq!(bounded_text("hosting h1 ok", 256), "hosting h1 ok");
     }
 
     #[tokio::test]

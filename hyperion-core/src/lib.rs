@@ -29,6 +29,7 @@ pub mod owner;
 pub mod placement;
 mod random;
 pub mod ratelimit;
+mod refusals;
 pub mod request_id;
 pub mod sim;
 #[cfg(feature = "sqlite")]

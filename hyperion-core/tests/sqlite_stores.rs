@@ -32,6 +32,7 @@ fn event(n: u32) -> AuditEvent {
         key_id: None,
         owner: None,
         client_request_id: None,
+        count: 1,
         key_prefix: Some("hyp_abcdefgh".into()),
         action: "hosting.suspend".into(),
         target: "h1".into(),

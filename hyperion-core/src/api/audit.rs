@@ -40,6 +40,7 @@ pub(crate) async fn list(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiErr
         target: text("target")?,
         outcome: ctx.query.parse_value::<AuditOutcome>("outcome")?,
     };
+    ctx.services.record_refusal_counts().await;
     let page = log.query(&query).await?;
     Ok(ApiResponse::json(StatusCode::OK, &page))
 }

@@ -158,7 +158,9 @@ impl RequestContext<'_> {
             status,
             client_ip: self.peer,
             detail,
+            count: 1,
         }
+        .bounded()
     }
 }
 

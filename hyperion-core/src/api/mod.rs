@@ -48,6 +48,7 @@ use crate::openapi;
 use crate::owner::OwnerDirectory;
 use crate::placement::{FewestHostings, PlacementStrategy};
 use crate::ratelimit::RateLimiter;
+use crate::refusals::RefusalCounter;
 use crate::request_id::{client_request_id, fresh};
 
 pub(crate) use context::RequestContext;
@@ -105,6 +106,38 @@ impl Default for ApiConfig {
     }
 }
 
+impl Services {
+    /// Records every count of unauthenticated refusals kept so far (before
+    /// the audit log is read, so that it is complete).
+    pub(crate) async fn record_refusal_counts(&self) {
+        for event in self.refusals.take_all() {
+            self.audit.record(event).await;
+        }
+    }
+}
+
+/// How often the counts of ended minutes are written out.
+const REFUSAL_FLUSH_EVERY: Duration = Duration::from_secs(15);
+
+/// Writes the refusal counts of ended minutes while the API lives.
+fn spawn_refusal_flusher(services: &Arc<Services>) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    let services = Arc::downgrade(services);
+    runtime.spawn(async move {
+        loop {
+            tokio::time::sleep(REFUSAL_FLUSH_EVERY).await;
+            let Some(services) = services.upgrade() else {
+                return;
+            };
+            for event in services.refusals.take_finished(now()) {
+                services.audit.record(event).await;
+            }
+        }
+    });
+}
+
 /// The services every endpoint reaches through its [`RequestContext`].
 pub(crate) struct Services {
     pub(crate) cluster: Cluster,
@@ -120,6 +153,8 @@ pub(crate) struct Services {
     /// Held while a revocation over HTTP decides and writes, so that two keys
     /// revoking each other at once cannot both pass the last-admin check.
     pub(crate) revocations: tokio::sync::Mutex<()>,
+    /// Refusals of requests without a usable key, counted per address and minute.
+    pub(crate) refusals: RefusalCounter,
     pub(crate) config: ApiConfig,
 }
 
@@ -212,28 +247,29 @@ impl HyperionApiBuilder {
                 (sink, Some(self.audit_log.unwrap_or(memory)))
             }
         };
-        HyperionApi {
-            services: Arc::new(Services {
-                cluster: self.cluster,
-                keys: self.keys.unwrap_or_else(|| Arc::new(MemoryKeyStore::new())),
-                owners: self
-                    .owners
-                    .unwrap_or_else(|| Arc::new(MemoryOwnerDirectory::new())),
-                jobs: self
-                    .jobs
-                    .unwrap_or_else(|| Arc::new(TokioJobRunner::default())),
-                audit,
-                audit_log,
-                limiter: RateLimiter::default(),
-                idempotency: self
-                    .idempotency
-                    .unwrap_or_else(|| Arc::new(MemoryIdempotencyStore::default())),
-                placement: self.placement.unwrap_or_else(|| Arc::new(FewestHostings)),
-                reservations: provisioning::DomainReservations::default(),
-                revocations: tokio::sync::Mutex::new(()),
-                config: self.config,
-            }),
-        }
+        let services = Arc::new(Services {
+            cluster: self.cluster,
+            keys: self.keys.unwrap_or_else(|| Arc::new(MemoryKeyStore::new())),
+            owners: self
+                .owners
+                .unwrap_or_else(|| Arc::new(MemoryOwnerDirectory::new())),
+            jobs: self
+                .jobs
+                .unwrap_or_else(|| Arc::new(TokioJobRunner::default())),
+            audit,
+            audit_log,
+            limiter: RateLimiter::default(),
+            idempotency: self
+                .idempotency
+                .unwrap_or_else(|| Arc::new(MemoryIdempotencyStore::default())),
+            placement: self.placement.unwrap_or_else(|| Arc::new(FewestHostings)),
+            reservations: provisioning::DomainReservations::default(),
+            revocations: tokio::sync::Mutex::new(()),
+            refusals: RefusalCounter::default(),
+            config: self.config,
+        });
+        spawn_refusal_flusher(&services);
+        HyperionApi { services }
     }
 }
 
@@ -326,21 +362,25 @@ impl HyperionApi {
             Ok(route) => route,
             Err(err) => return ApiResponse::error(&err, request_id),
         };
-        let refusal = |err: &ApiError, who: Option<&Principal>, key_prefix| AuditEvent {
-            id: 0,
-            at: now(),
-            request_id: request_id.to_owned(),
-            client_request_id: ids.client.map(str::to_owned),
-            actor: who.map_or_else(|| "anonymous".to_owned(), Principal::actor),
-            key_id: who.map(|p| p.key_id.clone()),
-            owner: who.map(|p| p.owner.clone()),
-            key_prefix,
-            action: route.spec.endpoint.action().to_owned(),
-            target: route.param("id").unwrap_or_default().to_owned(),
-            outcome: AuditOutcome::Denied,
-            status: Some(err.status().as_u16()),
-            client_ip: client,
-            detail: Some(err.to_string()),
+        let refusal = |err: &ApiError, who: Option<&Principal>, key_prefix| {
+            AuditEvent {
+                id: 0,
+                at: now(),
+                request_id: request_id.to_owned(),
+                client_request_id: ids.client.map(str::to_owned),
+                actor: who.map_or_else(|| "anonymous".to_owned(), Principal::actor),
+                key_id: who.map(|p| p.key_id.clone()),
+                owner: who.map(|p| p.owner.clone()),
+                key_prefix,
+                action: route.spec.endpoint.action().to_owned(),
+                target: route.param("id").unwrap_or_default().to_owned(),
+                outcome: AuditOutcome::Denied,
+                status: Some(err.status().as_u16()),
+                client_ip: client,
+                detail: Some(err.to_string()),
+                count: 1,
+            }
+            .bounded()
         };
         if route.spec.public {
             return match route.spec.endpoint {
@@ -366,8 +406,12 @@ impl HyperionApi {
             Ok(principal) => principal,
             Err(err) => {
                 if err.is_refusal() {
+                    // Counted per address and minute, never one event each:
+                    // no flood of bogus keys can crowd out real events.
                     let prefix = presented_prefix(&head.headers);
-                    services.audit.record(refusal(&err, None, prefix)).await;
+                    for event in services.refusals.count(refusal(&err, None, prefix)) {
+                        services.audit.record(event).await;
+                    }
                 }
                 return ApiResponse::error(&err, request_id);
             }

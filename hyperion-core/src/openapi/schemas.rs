@@ -503,6 +503,7 @@ pub(crate) fn all() -> Map<String, Value> {
                 "status": nullable(json!({"type": "integer"})),
                 "client_ip": nullable(json!({"type": "string"})),
                 "detail": nullable(json!({"type": "string"})),
+                "count": {"type": "integer", "minimum": 1, "description": "How many requests the event stands for (refusals of requests without a usable key are counted per address and minute)"},
             }),
             &[],
         ),

@@ -18,7 +18,7 @@ impl SqliteAuditLog {
     }
 }
 
-const COLUMNS: &str = "id, at, request_id, actor, key_id, key_prefix, action, target, outcome, status, client_ip, detail, owner, client_request_id";
+const COLUMNS: &str = "id, at, request_id, actor, key_id, key_prefix, action, target, outcome, status, client_ip, detail, owner, client_request_id, count";
 
 fn event(row: &Row<'_>) -> rusqlite::Result<AuditEvent> {
     let key_id: Option<String> = row.get(4)?;
@@ -48,19 +48,21 @@ fn event(row: &Row<'_>) -> rusqlite::Result<AuditEvent> {
             .map(|o| o.parse().map_err(|e| corrupt("owner", e)))
             .transpose()?,
         client_request_id: row.get(13)?,
+        count: row.get::<_, i64>(14)?.max(1) as u64,
     })
 }
 
 #[async_trait]
 impl AuditSink for SqliteAuditLog {
     async fn record(&self, event: AuditEvent) {
+        let event = event.bounded();
         let request_id = event.request_id.clone();
         let written = self
             .db
             .run(move |c| {
                 c.execute(
-                    "INSERT INTO audit (at, request_id, actor, key_id, key_prefix, action, target, outcome, status, client_ip, detail, owner, client_request_id)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                    "INSERT INTO audit (at, request_id, actor, key_id, key_prefix, action, target, outcome, status, client_ip, detail, owner, client_request_id, count)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
                     rusqlite::params![
                         stamp(event.at),
                         event.request_id,
@@ -75,6 +77,7 @@ impl AuditSink for SqliteAuditLog {
                         event.detail,
                         event.owner.as_ref().map(|o| o.as_str()),
                         event.client_request_id,
+                        i64::try_from(event.count).unwrap_or(i64::MAX),
                     ],
                 )
             })

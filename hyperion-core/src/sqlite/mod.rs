@@ -90,10 +90,11 @@ const MIGRATIONS: &[&str] = &[
         at INTEGER NOT NULL,
         PRIMARY KEY (api_key, key)
     );",
-    // 2: the owner of the key and the client's own request id in every audit
-    // event; keys by owner and by minter.
+    // 2: the owner of the key, the client's own request id and a count in
+    // every audit event; keys by owner and by minter.
     "ALTER TABLE audit ADD COLUMN owner TEXT;
     ALTER TABLE audit ADD COLUMN client_request_id TEXT;
+    ALTER TABLE audit ADD COLUMN count INTEGER NOT NULL DEFAULT 1;
     CREATE INDEX audit_by_key ON audit(key_id);
     CREATE INDEX keys_by_owner ON keys(owner);
     CREATE INDEX keys_by_creator ON keys(created_by);",

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use futures::StreamExt;
 use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -184,6 +185,54 @@ pub async fn the_client_cannot_choose_its_address_behind_a_proxy(s: &TestServer)
         "{}",
         audit.text
     );
+}
+
+/// A flood of bogus keys is counted per address and minute: it cannot push
+/// a real event out of the audit log, and what it sends cannot forge a log
+/// line or reach a terminal as escapes.
+pub async fn a_flood_of_bogus_keys_is_counted_not_recorded(s: &TestServer) {
+    s.call(
+        Method::POST,
+        &format!("/api/v1/hostings/{}/suspend", hosting_id(0)),
+        Some(&s.keys.admin),
+    )
+    .await
+    .assert_ok(200);
+    const FLOOD: usize = 2000;
+    let bogus = |n: usize| format!("hyp_{:0>43}", n);
+    let replies: Vec<u16> = futures::stream::iter(0..FLOOD)
+        .map(|n| async move { s.get("/api/v1/me", &bogus(n)).await.status })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    assert!(replies.iter().all(|status| *status == 401));
+    // A forged log line and terminal escapes in a keyless request's path.
+    let forged = "/api/v1/hostings/x%0A2030-01-01T00:00:00.000000Z%20%20INFO%20hyperion::audit:%20audit%20actor=apikey:admin%20action=key.revoke%1B%5B31m";
+    s.call(Method::GET, forged, None)
+        .await
+        .assert_error(401, "unauthorized");
+    let audit = s
+        .get("/api/v1/audit?actor=anonymous&limit=200", &s.keys.admin)
+        .await;
+    audit.assert_ok(200);
+    let events = audit.body["items"].as_array().unwrap();
+    let counted: u64 = events.iter().map(|e| e["count"].as_u64().unwrap()).sum();
+    assert_eq!(counted, FLOOD as u64 + 1, "{}", audit.text);
+    assert!(
+        events.len() <= 6,
+        "one event per address and minute: {}",
+        audit.text
+    );
+    for event in events {
+        let text = event.to_string();
+        assert!(!text.contains("\\n2030"), "{text}");
+        assert!(!text.contains("\\u001b"), "{text}");
+    }
+    // The real event is still there, whatever the flood did.
+    let real = s
+        .get("/api/v1/audit?action=hosting.suspend", &s.keys.admin)
+        .await;
+    assert_eq!(real.body["total"], 1, "{}", real.text);
 }
 
 pub async fn rate_limits_say_the_true_wait(s: &TestServer) {
@@ -414,6 +463,7 @@ pub async fn the_audit_log_shows_who_did_what_and_who_was_refused(s: &TestServer
                 "at",
                 "client_ip",
                 "client_request_id",
+                "count",
                 "detail",
                 "id",
                 "key_id",

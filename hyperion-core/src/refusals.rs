@@ -1,0 +1,178 @@
+//! Unauthenticated noise, counted apart: a request refused before any key
+//! was accepted (401) is not recorded on its own but counted per client
+//! address and minute, and each count becomes one audit event when its
+//! minute is over (or when the audit log is read). So a flood of bogus keys
+//! costs the audit log at most one event per address and minute, and past
+//! [`MAX_ADDRESSES_PER_MINUTE`] addresses, one more for all the others.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Mutex, PoisonError};
+
+use crate::audit::AuditEvent;
+
+/// Distinct client addresses counted apart within one minute.
+pub const MAX_ADDRESSES_PER_MINUTE: usize = 1000;
+
+/// The counts of the current minute.
+#[derive(Default)]
+pub(crate) struct RefusalCounter {
+    state: Mutex<Minute>,
+}
+
+#[derive(Default)]
+struct Minute {
+    /// Unix time / 60 of the events counted.
+    minute: i64,
+    /// Per client address (`None`: unknown, or one address too many), the
+    /// first refusal and how many there were.
+    counts: HashMap<Option<IpAddr>, (AuditEvent, u64)>,
+}
+
+fn minute_of(event: &AuditEvent) -> i64 {
+    event.at.unix_timestamp().div_euclid(60)
+}
+
+impl Minute {
+    /// The events of every count, which this minute no longer holds.
+    fn take(&mut self) -> Vec<AuditEvent> {
+        self.counts
+            .drain()
+            .map(|(client, (first, count))| summary(client, first, count))
+            .collect()
+    }
+}
+
+/// One audit event for `count` refusals from `client` in one minute.
+fn summary(client: Option<IpAddr>, mut first: AuditEvent, count: u64) -> AuditEvent {
+    if count > 1 {
+        let from = match (client, first.client_ip) {
+            (Some(_), _) => "from this address",
+            (None, Some(_)) => "from many addresses",
+            (None, None) => "from clients whose address is unknown",
+        };
+        first.detail = Some(format!(
+            "{count} requests without a usable key refused {from} in this minute; the first: {}",
+            first.detail.as_deref().unwrap_or("")
+        ));
+        first.client_ip = client;
+    }
+    first.count = count;
+    first
+}
+
+impl RefusalCounter {
+    /// Counts one refusal; answers the events of a minute that has ended,
+    /// to be recorded now.
+    pub(crate) fn count(&self, event: AuditEvent) -> Vec<AuditEvent> {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let minute = minute_of(&event);
+        let finished = if minute != state.minute {
+            state.minute = minute;
+            state.take()
+        } else {
+            Vec::new()
+        };
+        let full = state.counts.len() >= MAX_ADDRESSES_PER_MINUTE;
+        let client = event
+            .client_ip
+            .filter(|ip| !full || state.counts.contains_key(&Some(*ip)));
+        state
+            .counts
+            .entry(client)
+            .and_modify(|(_, count)| *count += 1)
+            .or_insert((event, 1));
+        finished
+    }
+
+    /// Every count so far, as events (the audit log is about to be read,
+    /// or the server is stopping).
+    pub(crate) fn take_all(&self) -> Vec<AuditEvent> {
+        self.state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+
+    /// The counts of minutes that have ended by `now`.
+    pub(crate) fn take_finished(&self, now: time::OffsetDateTime) -> Vec<AuditEvent> {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if state.minute < now.unix_timestamp().div_euclid(60) {
+            state.take()
+        } else {
+            Vec::new()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::AuditOutcome;
+
+    fn refusal(at: time::OffsetDateTime, client: &str) -> AuditEvent {
+        AuditEvent {
+            id: 0,
+            at,
+            request_id: "req_x".into(),
+            client_request_id: None,
+            actor: "anonymous".into(),
+            key_id: None,
+            owner: None,
+            key_prefix: None,
+            action: "hosting.read".into(),
+            target: "h1".into(),
+            outcome: AuditOutcome::Denied,
+            status: Some(401),
+            client_ip: client.parse().ok(),
+            detail: Some("unknown API key".into()),
+            count: 1,
+        }
+    }
+
+    #[test]
+    fn counts_per_address_and_minute() {
+        let counter = RefusalCounter::default();
+        let t = time::macros::datetime!(2026-11-29 10:00:05 UTC);
+        for _ in 0..500 {
+            assert!(counter.count(refusal(t, "192.0.2.1")).is_empty());
+        }
+        assert!(counter.count(refusal(t, "192.0.2.2")).is_empty());
+        let next_minute = t + time::Duration::minutes(1);
+        let mut finished = counter.count(refusal(next_minute, "192.0.2.1"));
+        finished.sort_by_key(|e| std::cmp::Reverse(e.count));
+        assert_eq!(finished.len(), 2);
+        assert_eq!(finished[0].count, 500);
+        assert!(
+            finished[0]
+                .detail
+                .as_deref()
+                .unwrap()
+                .starts_with("500 requests")
+        );
+        assert_eq!(finished[1].count, 1);
+        assert_eq!(finished[1].detail.as_deref(), Some("unknown API key"));
+        assert!(counter.take_finished(next_minute).is_empty());
+        assert_eq!(
+            counter
+                .take_finished(next_minute + time::Duration::minutes(1))
+                .len(),
+            1
+        );
+    }
+
+    #[test]
+    fn addresses_past_the_bound_share_one_count() {
+        let counter = RefusalCounter::default();
+        let t = time::macros::datetime!(2026-11-29 10:00:05 UTC);
+        for n in 0..(MAX_ADDRESSES_PER_MINUTE + 500) {
+            let client = format!("2001:db8::{:x}", n + 1);
+            counter.count(refusal(t, &client));
+        }
+        let events = counter.take_all();
+        assert_eq!(events.len(), MAX_ADDRESSES_PER_MINUTE + 1);
+        let many = events.iter().find(|e| e.client_ip.is_none()).unwrap();
+        assert_eq!(many.count, 500);
+        assert!(many.detail.as_deref().unwrap().contains("many addresses"));
+    }
+}
