@@ -23,7 +23,7 @@ use clap::{Parser, ValueEnum};
 use hyperion::client_ip::ForwardedHeader;
 use hyperion::memory::{MemoryKeyStore, MemoryOwnerDirectory};
 use hyperion::sim::{SimClusterSpec, SimFault};
-use hyperion::sqlite::SqliteStores;
+use hyperion::sqlite::{AuditRetention, SqliteStores};
 use hyperion::{
     ApiConfig, CapSet, Cluster, HyperionApi, NewKey, Node, NodeId, OwnerId, TokioJobRunner,
 };
@@ -93,6 +93,12 @@ struct Args {
     /// this directory (created if missing). Without it, everything is in memory.
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// With --data-dir: audit events older than this many days are deleted.
+    #[arg(long, default_value_t = 400, value_parser = clap::value_parser!(u64).range(1..=36_500))]
+    audit_max_age_days: u64,
+    /// With --data-dir: past this many audit events, the oldest are deleted.
+    #[arg(long, default_value_t = 10_000_000, value_parser = clap::value_parser!(u64).range(1..))]
+    audit_max_events: u64,
     /// Break glass: mint (and print, or write to --key-file) a fresh admin
     /// key even though the data directory already holds keys, e.g. after
     /// every admin key was lost or revoked.
@@ -163,7 +169,11 @@ async fn run(args: Args) -> Result<(), String> {
     let mut builder = HyperionApi::builder(cluster);
     let (jobs, fresh_keys) = match &args.data_dir {
         Some(dir) => {
-            let stores = SqliteStores::open_dir(dir).map_err(|err| err.to_string())?;
+            let mut stores = SqliteStores::open_dir(dir).map_err(|err| err.to_string())?;
+            stores.set_audit_retention(AuditRetention {
+                max_age: Some(Duration::from_secs(args.audit_max_age_days * 24 * 60 * 60)),
+                max_events: Some(args.audit_max_events),
+            });
             builder = stores.install(builder);
             let empty = stores
                 .keys

@@ -343,3 +343,97 @@ async fn a_revoked_parent_ends_its_children_across_a_restart() {
     assert_eq!(refused.code(), "unauthorized");
     assert!(refused.to_string().contains("minting chain"), "{refused}");
 }
+
+/// 4,000 keyless requests for a 60,000-character path used to grow the
+/// database by hundreds of megabytes: now they are one counted event, its
+/// target capped, and the file stays small.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyless_floods_do_not_grow_the_database() {
+    use hyperion_core::memory::MemoryOwnerDirectory;
+    use hyperion_core::sim::SimClusterSpec;
+    use hyperion_core::{Cluster, HyperionApi, Node, RequestHead};
+
+    let dir = tempfile::tempdir().unwrap();
+    let stores = SqliteStores::open_dir(dir.path()).unwrap();
+    let nodes: Vec<Arc<dyn Node>> = SimClusterSpec::default()
+        .build()
+        .into_iter()
+        .map(|n| n as Arc<dyn Node>)
+        .collect();
+    let owners = Arc::new(MemoryOwnerDirectory::new());
+    owners.set("o".parse().unwrap(), CapSet::all());
+    let api = stores
+        .install(HyperionApi::builder(Cluster::new(nodes)))
+        .owner_directory(owners)
+        .build();
+    let admin = api
+        .mint_key(NewKey::new("admin", "o".parse().unwrap(), CapSet::all()))
+        .await
+        .unwrap();
+    let long: http::Uri = format!("/api/v1/hostings/{}", "x".repeat(60_000))
+        .parse()
+        .unwrap();
+    let empty = || futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>();
+    for _ in 0..4000 {
+        let head = RequestHead::new(http::Method::GET, &long, http::HeaderMap::new(), None);
+        assert_eq!(api.handle(head, empty()).await.status, 401);
+    }
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        http::header::AUTHORIZATION,
+        format!("Bearer {}", admin.secret.expose()).parse().unwrap(),
+    );
+    let audit: http::Uri = "/api/v1/audit?actor=anonymous".parse().unwrap();
+    let read = api
+        .handle(
+            RequestHead::new(http::Method::GET, &audit, headers, None),
+            empty(),
+        )
+        .await;
+    assert_eq!(read.status, 200);
+    let page: serde_json::Value = serde_json::from_slice(&read.body).unwrap();
+    let events = page["items"].as_array().unwrap();
+    assert!(events.len() <= 2, "{page}");
+    let counted: u64 = events.iter().map(|e| e["count"].as_u64().unwrap()).sum();
+    assert_eq!(counted, 4000);
+    assert!(events[0]["target"].as_str().unwrap().chars().count() < 300);
+    let size: u64 = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().metadata().unwrap().len())
+        .sum();
+    assert!(
+        size < 2 * 1024 * 1024,
+        "the data directory holds {size} bytes"
+    );
+}
+
+/// The audit retention deletes what is too old, then what is too many.
+#[tokio::test]
+async fn audit_retention_keeps_what_it_says() {
+    use hyperion_core::sqlite::{AuditRetention, SqliteAuditLog};
+    let dir = tempfile::tempdir().unwrap();
+    let stores = SqliteStores::open_dir(dir.path()).unwrap();
+    let log = SqliteAuditLog::new(stores.database.clone()).with_retention(AuditRetention {
+        max_age: Some(Duration::from_secs(24 * 60 * 60)),
+        max_events: Some(3),
+    });
+    for n in 0..10 {
+        let mut old = event(n);
+        old.at = hyperion_core::model::now() - time::Duration::days(2);
+        log.record(old).await;
+    }
+    for n in 10..15 {
+        log.record(event(n)).await;
+    }
+    assert_eq!(log.prune().await.unwrap(), 12);
+    let kept = log
+        .query(&AuditQuery {
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let ids: Vec<&str> = kept.items.iter().map(|e| e.request_id.as_str()).collect();
+    assert_eq!(ids, ["r14", "r13", "r12"]);
+    assert_eq!(log.prune().await.unwrap(), 0);
+}

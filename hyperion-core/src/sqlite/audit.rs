@@ -5,16 +5,75 @@ use super::{Database, corrupt, parse_stamp, stamp};
 use crate::audit::{AuditEvent, AuditLog, AuditOutcome, AuditPage, AuditQuery, AuditSink};
 use crate::keys::StoreError;
 
-/// The audit log in SQLite: every event, kept, readable newest first.
+/// The audit log in SQLite, readable newest first, kept as long as its
+/// [`AuditRetention`] says.
 #[derive(Clone)]
 pub struct SqliteAuditLog {
     db: Database,
+    retention: AuditRetention,
+}
+
+/// How much of the audit log is kept; older events are deleted by
+/// [`SqliteAuditLog::prune`], which the stores' maintenance runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AuditRetention {
+    /// Events older than this go (`None`: no age limit).
+    pub max_age: Option<std::time::Duration>,
+    /// Past this many events, the oldest go (`None`: no count limit).
+    pub max_events: Option<u64>,
+}
+
+impl Default for AuditRetention {
+    /// 400 days and 10 million events.
+    fn default() -> Self {
+        AuditRetention {
+            max_age: Some(std::time::Duration::from_secs(400 * 24 * 60 * 60)),
+            max_events: Some(10_000_000),
+        }
+    }
 }
 
 impl SqliteAuditLog {
-    /// The audit log of `db`.
+    /// The audit log of `db`, with the default retention.
     pub fn new(db: Database) -> Self {
-        SqliteAuditLog { db }
+        SqliteAuditLog {
+            db,
+            retention: AuditRetention::default(),
+        }
+    }
+
+    /// The same log, keeping what `retention` says.
+    #[must_use]
+    pub fn with_retention(mut self, retention: AuditRetention) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    /// Deletes what the retention no longer keeps; answers how many events went.
+    pub async fn prune(&self) -> Result<u64, StoreError> {
+        let retention = self.retention;
+        let oldest = retention.max_age.map(|age| {
+            stamp(
+                crate::model::now()
+                    - time::Duration::seconds(age.as_secs().min(i64::MAX as u64) as i64),
+            )
+        });
+        self.db
+            .run(move |c| {
+                let mut gone = 0;
+                if let Some(oldest) = oldest {
+                    gone += c.execute("DELETE FROM audit WHERE at < ?1", [oldest])?;
+                }
+                if let Some(max) = retention.max_events {
+                    let max = i64::try_from(max).unwrap_or(i64::MAX);
+                    gone += c.execute(
+                        "DELETE FROM audit WHERE id <= (SELECT id FROM audit ORDER BY id DESC LIMIT 1 OFFSET ?1)",
+                        [max],
+                    )?;
+                }
+                Ok(gone as u64)
+            })
+            .await
     }
 }
 

@@ -33,6 +33,23 @@ impl SqliteIdempotencyStore {
     }
 }
 
+impl SqliteIdempotencyStore {
+    /// Deletes every kept answer older than the time it is kept for;
+    /// answers how many went. The stores' maintenance runs it.
+    pub async fn purge_expired(&self) -> Result<u64, StoreError> {
+        let oldest = unix_now() - self.ttl.as_secs() as i64;
+        self.db
+            .run(move |c| {
+                c.execute(
+                    "DELETE FROM idempotency WHERE done = 1 AND at < ?1",
+                    [oldest],
+                )
+                .map(|gone| gone as u64)
+            })
+            .await
+    }
+}
+
 #[async_trait]
 impl IdempotencyStore for SqliteIdempotencyStore {
     async fn claim(

@@ -24,7 +24,7 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::keys::StoreError;
 
-pub use audit::SqliteAuditLog;
+pub use audit::{AuditRetention, SqliteAuditLog};
 pub use idempotency::SqliteIdempotencyStore;
 pub use jobs::{INTERRUPTED, SqliteJobArchive};
 pub use keys::SqliteKeyStore;
@@ -99,6 +99,9 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX keys_by_owner ON keys(owner);
     CREATE INDEX keys_by_creator ON keys(created_by);",
 ];
+
+/// How often the stores' upkeep runs in the background.
+pub const MAINTENANCE_EVERY: Duration = Duration::from_secs(10 * 60);
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -267,8 +270,56 @@ impl SqliteStores {
         })
     }
 
-    /// Gives every store to `builder` (audit events also go to `tracing`).
+    /// Keeps the audit log as `retention` says (the default keeps 400 days
+    /// and at most 10 million events). Call it before [`SqliteStores::install`].
+    pub fn set_audit_retention(&mut self, retention: AuditRetention) {
+        self.audit = Arc::new((*self.audit).clone().with_retention(retention));
+    }
+
+    /// Runs the stores' upkeep now: the audit retention and the purge of
+    /// expired idempotency records. [`SqliteStores::install`] runs it every
+    /// [`MAINTENANCE_EVERY`] in the background.
+    pub async fn maintain(&self) -> Result<(), StoreError> {
+        let pruned = self.audit.prune().await?;
+        let purged = self.idempotency.purge_expired().await?;
+        if pruned + purged > 0 {
+            tracing::debug!(pruned, purged, "storage upkeep");
+        }
+        Ok(())
+    }
+
+    /// Runs [`SqliteStores::maintain`] every [`MAINTENANCE_EVERY`] while the
+    /// stores live (nothing without a tokio runtime).
+    fn spawn_maintenance(&self) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let stores = SqliteStores {
+            database: self.database.clone(),
+            keys: Arc::clone(&self.keys),
+            jobs: Arc::clone(&self.jobs),
+            audit: Arc::clone(&self.audit),
+            idempotency: Arc::clone(&self.idempotency),
+        };
+        let alive = Arc::downgrade(&self.audit);
+        runtime.spawn(async move {
+            loop {
+                tokio::time::sleep(MAINTENANCE_EVERY).await;
+                // Stop once the stores handed out are all gone (ours aside).
+                if alive.strong_count() <= 1 {
+                    return;
+                }
+                if let Err(err) = stores.maintain().await {
+                    tracing::warn!(error = %err, "storage upkeep failed");
+                }
+            }
+        });
+    }
+
+    /// Gives every store to `builder` (audit events also go to `tracing`)
+    /// and starts their upkeep in the background.
     pub fn install(&self, builder: crate::HyperionApiBuilder) -> crate::HyperionApiBuilder {
+        self.spawn_maintenance();
         let audit =
             crate::audit::TeeAuditSink(Arc::clone(&self.audit), crate::audit::TracingAuditSink);
         builder
