@@ -7,7 +7,7 @@
 //! 409 too, and never runs twice. Only successful answers are kept: after a
 //! failure the client may retry and the request runs again.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -87,11 +87,21 @@ enum Entry {
 }
 
 /// Records in memory. Kept answers expire after the TTL; past `max_entries`
-/// kept answers the oldest go first, so memory stays bounded.
+/// kept answers the oldest go first, so memory stays bounded. Answers are
+/// queued in the order they were kept, so finding the oldest costs nothing
+/// (eviction is amortised O(1), never a scan).
 pub struct MemoryIdempotencyStore {
-    entries: Mutex<HashMap<IdempotencyScope, Entry>>,
+    records: Mutex<Records>,
     ttl: Duration,
     max_entries: usize,
+}
+
+#[derive(Default)]
+struct Records {
+    entries: HashMap<IdempotencyScope, Entry>,
+    /// Every kept answer, oldest first, with the instant it was kept; an
+    /// item whose entry has since changed is skipped when it comes up.
+    kept_order: VecDeque<(Instant, IdempotencyScope)>,
 }
 
 impl Default for MemoryIdempotencyStore {
@@ -104,32 +114,26 @@ impl MemoryIdempotencyStore {
     /// A store keeping answers for `ttl`, at most `max_entries` of them.
     pub fn new(ttl: Duration, max_entries: usize) -> Self {
         MemoryIdempotencyStore {
-            entries: Mutex::default(),
+            records: Mutex::default(),
             ttl,
             max_entries: max_entries.max(1),
         }
     }
 
-    fn evict(&self, entries: &mut HashMap<IdempotencyScope, Entry>) {
+    /// Drops expired answers, then the oldest past the bound.
+    fn evict(&self, records: &mut Records) {
         let now = Instant::now();
-        entries.retain(|_, entry| match entry {
-            Entry::Done { at, .. } => now.duration_since(*at) < self.ttl,
-            Entry::InFlight { .. } => true,
-        });
-        while entries.len() > self.max_entries {
-            let oldest = entries
-                .iter()
-                .filter_map(|(scope, entry)| match entry {
-                    Entry::Done { at, .. } => Some((*at, scope.clone())),
-                    Entry::InFlight { .. } => None,
-                })
-                .min_by_key(|(at, _)| *at)
-                .map(|(_, scope)| scope);
-            match oldest {
-                Some(scope) => {
-                    entries.remove(&scope);
-                }
-                None => break,
+        while let Some((at, _)) = records.kept_order.front() {
+            let expired = now.duration_since(*at) >= self.ttl;
+            if !expired && records.kept_order.len() <= self.max_entries {
+                break;
+            }
+            let Some((at, scope)) = records.kept_order.pop_front() else {
+                break;
+            };
+            if matches!(records.entries.get(&scope), Some(Entry::Done { at: kept, .. }) if *kept == at)
+            {
+                records.entries.remove(&scope);
             }
         }
     }
@@ -142,7 +146,9 @@ impl IdempotencyStore for MemoryIdempotencyStore {
         scope: &IdempotencyScope,
         fingerprint: [u8; 32],
     ) -> Result<Claim, StoreError> {
-        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut records = self.records.lock().unwrap_or_else(PoisonError::into_inner);
+        self.evict(&mut records);
+        let entries = &mut records.entries;
         if let Some(Entry::Done { at, .. }) = entries.get(scope) {
             if at.elapsed() >= self.ttl {
                 entries.remove(scope);
@@ -169,8 +175,8 @@ impl IdempotencyStore for MemoryIdempotencyStore {
         scope: &IdempotencyScope,
         response: StoredResponse,
     ) -> Result<(), StoreError> {
-        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        let fingerprint = match entries.get(scope) {
+        let mut records = self.records.lock().unwrap_or_else(PoisonError::into_inner);
+        let fingerprint = match records.entries.get(scope) {
             Some(Entry::InFlight { fingerprint }) => *fingerprint,
             _ => {
                 return Err(StoreError(
@@ -178,22 +184,24 @@ impl IdempotencyStore for MemoryIdempotencyStore {
                 ));
             }
         };
-        entries.insert(
+        let at = Instant::now();
+        records.entries.insert(
             scope.clone(),
             Entry::Done {
                 fingerprint,
                 response,
-                at: Instant::now(),
+                at,
             },
         );
-        self.evict(&mut entries);
+        records.kept_order.push_back((at, scope.clone()));
+        self.evict(&mut records);
         Ok(())
     }
 
     async fn release(&self, scope: &IdempotencyScope) -> Result<(), StoreError> {
-        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        if matches!(entries.get(scope), Some(Entry::InFlight { .. })) {
-            entries.remove(scope);
+        let mut records = self.records.lock().unwrap_or_else(PoisonError::into_inner);
+        if matches!(records.entries.get(scope), Some(Entry::InFlight { .. })) {
+            records.entries.remove(scope);
         }
         Ok(())
     }
@@ -246,6 +254,21 @@ mod tests {
         assert_eq!(store.claim(&scope("k"), [1; 32]).await, Ok(Claim::Fresh));
         store.complete(&scope("k"), response()).await.unwrap();
         assert_eq!(store.claim(&scope("k"), [1; 32]).await, Ok(Claim::Fresh));
+    }
+
+    #[tokio::test]
+    async fn a_full_store_evicts_in_kept_order_without_scanning() {
+        let store = MemoryIdempotencyStore::new(DEFAULT_IDEMPOTENCY_TTL, 1000);
+        for n in 0..5000 {
+            let key = format!("k{n}");
+            store.claim(&scope(&key), [1; 32]).await.unwrap();
+            store.complete(&scope(&key), response()).await.unwrap();
+        }
+        let records = store.records.lock().unwrap();
+        assert_eq!(records.entries.len(), 1000);
+        assert_eq!(records.kept_order.len(), 1000);
+        assert!(records.entries.contains_key(&scope("k4999")));
+        assert!(!records.entries.contains_key(&scope("k3999")));
     }
 
     #[tokio::test]

@@ -137,3 +137,46 @@ impl IdempotencyStore for SqliteIdempotencyStore {
             .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::KeyId;
+
+    #[tokio::test]
+    async fn expired_answers_are_purged_without_being_asked_for_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open_dir(dir.path()).unwrap();
+        let store = SqliteIdempotencyStore::open(db.clone()).unwrap();
+        for key in ["old", "new"] {
+            let scope = IdempotencyScope {
+                api_key: KeyId::parse("key_a").unwrap(),
+                key: key.to_owned(),
+            };
+            assert_eq!(store.claim(&scope, [1; 32]).await.unwrap(), Claim::Fresh);
+            let kept = StoredResponse {
+                status: 201,
+                headers: Vec::new(),
+                body: Bytes::from_static(b"{}"),
+            };
+            store.complete(&scope, kept).await.unwrap();
+        }
+        let two_days_ago = unix_now() - 2 * 24 * 60 * 60;
+        db.run_blocking(|c| {
+            c.execute(
+                "UPDATE idempotency SET at = ?1 WHERE key = 'old'",
+                [two_days_ago],
+            )
+        })
+        .unwrap();
+        assert_eq!(store.purge_expired().await.unwrap(), 1);
+        let left: Vec<String> = db
+            .run_blocking(|c| {
+                let mut statement = c.prepare("SELECT key FROM idempotency")?;
+                let rows = statement.query_map([], |r| r.get(0))?;
+                rows.collect()
+            })
+            .unwrap();
+        assert_eq!(left, ["new"]);
+    }
+}
