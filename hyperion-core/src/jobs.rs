@@ -187,6 +187,14 @@ pub trait JobArchive: Send + Sync {
     /// Keeps the current state of `job`. Called after every change, from
     /// inside running jobs: it must not block (queue the write instead).
     fn save(&self, job: &Job);
+    /// Keeps `job` and waits until it is durable: the runner calls it for a
+    /// job's first record before answering 202, so an accepted job survives
+    /// a crash. The default only queues it with [`JobArchive::save`]; an
+    /// archive that can wait for its storage must override it.
+    async fn save_durably(&self, job: &Job) -> Result<(), StoreError> {
+        self.save(job);
+        Ok(())
+    }
     /// A job the runner no longer holds in memory (older, or from before a restart).
     async fn load(&self, id: &JobId) -> Result<Option<Job>, StoreError>;
 }
@@ -331,13 +339,14 @@ impl JobRunner for TokioJobRunner {
             updated_at: created_at,
             finished_at: None,
         };
+        // Durable before anything runs or anyone is told: a 202 is a promise.
+        if let Some(archive) = &self.archive {
+            archive.save_durably(&job).await?;
+        }
         {
             let mut table = self.table.lock().unwrap_or_else(PoisonError::into_inner);
             table.jobs.insert(job.id.clone(), job.clone());
             table.unfinished += 1;
-        }
-        if let Some(archive) = &self.archive {
-            archive.save(&job);
         }
         let runner = self.clone();
         let id = job.id.clone();

@@ -437,3 +437,105 @@ async fn audit_retention_keeps_what_it_says() {
     assert_eq!(ids, ["r14", "r13", "r12"]);
     assert_eq!(log.prune().await.unwrap(), 0);
 }
+
+/// Half of the writers crash test, run by it as a child process with
+/// `HYPERION_WRITERS_CHILD_DIR` set: 40 concurrent writers submit jobs and
+/// append the id of every job the runner accepted to a file, until killed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "started as a child process by the writers crash test"]
+async fn crash_writers_child() {
+    use std::io::Write;
+    let dir = std::env::var("HYPERION_WRITERS_CHILD_DIR").expect("started by the crash test");
+    let dir = std::path::PathBuf::from(dir);
+    let stores = SqliteStores::open_dir(&dir).unwrap();
+    let accepted = Arc::new(std::sync::Mutex::new(
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("accepted"))
+            .unwrap(),
+    ));
+    let writers: Vec<_> = (0..40)
+        .map(|_| {
+            let jobs = Arc::clone(&stores.jobs);
+            let accepted = Arc::clone(&accepted);
+            tokio::spawn(async move {
+                loop {
+                    let job = jobs
+                        .submit(spec(), Box::new(|_| Box::pin(async { Ok(None) })))
+                        .await
+                        .unwrap();
+                    // What a client would now hold: the id of an accepted job.
+                    writeln!(accepted.lock().unwrap(), "{}", job.id).unwrap();
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.unwrap();
+    }
+}
+
+/// Every job a runner accepted (answered 202 for) is on disk, even when the
+/// process is killed under 40 concurrent writers.
+#[tokio::test]
+async fn accepted_jobs_survive_a_kill_under_concurrent_writers() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "crash_writers_child",
+            "--ignored",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
+        .env("HYPERION_WRITERS_CHILD_DIR", dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let accepted_file = dir.path().join("accepted");
+    for _ in 0..3000 {
+        let lines = std::fs::read_to_string(&accepted_file)
+            .map(|text| text.lines().count())
+            .unwrap_or(0);
+        if lines >= 2000 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    child.kill().unwrap(); // SIGKILL while the writers are busy
+    child.wait().unwrap();
+    let text = std::fs::read_to_string(&accepted_file).unwrap();
+    // The last line may have been cut by the kill.
+    let accepted: Vec<&str> = text
+        .lines()
+        .filter(|line| JobId::parse(line).is_some())
+        .collect();
+    assert!(
+        accepted.len() >= 2000,
+        "only {} jobs accepted",
+        accepted.len()
+    );
+    let stores = SqliteStores::open_dir(dir.path()).unwrap();
+    let mut lost = Vec::new();
+    for id in &accepted {
+        if stores
+            .jobs
+            .get(&JobId::parse(id).unwrap())
+            .await
+            .unwrap()
+            .is_none()
+        {
+            lost.push(*id);
+        }
+    }
+    assert!(
+        lost.is_empty(),
+        "{} of {} accepted jobs were lost, e.g. {:?}",
+        lost.len(),
+        accepted.len(),
+        &lost[..lost.len().min(3)]
+    );
+}

@@ -9,11 +9,42 @@ use crate::keys::StoreError;
 use crate::model::now;
 
 /// Job records in SQLite. Writes are queued to one writer thread, so a job
-/// reporting progress never blocks on the database.
+/// reporting progress never blocks on the database; a new job's record is
+/// waited for (see [`JobArchive::save_durably`]), and the writer commits
+/// everything queued at once in one transaction (group commit), so many
+/// concurrent requests share one commit instead of each waiting for its own.
 pub struct SqliteJobArchive {
     db: Database,
-    writes: Option<mpsc::Sender<Job>>,
+    writes: Option<mpsc::Sender<Write>>,
     writer: Option<std::thread::JoinHandle<()>>,
+}
+
+/// One queued write, with whoever waits for it to be committed.
+struct Write {
+    job: Job,
+    committed: Option<tokio::sync::oneshot::Sender<Result<(), String>>>,
+}
+
+/// Most writes committed in one transaction.
+const MAX_GROUP: usize = 512;
+
+/// Writes `group` in one transaction, then tells every waiter.
+fn commit_group(database: &Database, group: Vec<Write>) {
+    let result = database.run_blocking(|c| {
+        let tx = c.transaction()?;
+        for write in &group {
+            upsert(&tx, &write.job)?;
+        }
+        tx.commit()
+    });
+    if let Err(err) = &result {
+        tracing::error!(jobs = group.len(), error = %err, "could not save job records");
+    }
+    for write in group {
+        if let Some(committed) = write.committed {
+            let _ = committed.send(result.clone().map_err(|err| err.0));
+        }
+    }
 }
 
 /// The error a job left unfinished by a previous process ends with.
@@ -94,15 +125,20 @@ impl SqliteJobArchive {
                 "jobs left unfinished by a previous run were marked failed"
             );
         }
-        let (writes, queue) = mpsc::channel::<Job>();
+        let (writes, queue) = mpsc::channel::<Write>();
         let database = db.clone();
         let writer = std::thread::Builder::new()
             .name("hyperion-job-writer".to_owned())
             .spawn(move || {
-                for job in queue {
-                    if let Err(err) = database.run_blocking(|c| upsert(c, &job)) {
-                        tracing::error!(job = %job.id, error = %err, "could not save a job record");
+                while let Ok(first) = queue.recv() {
+                    let mut group = vec![first];
+                    while group.len() < MAX_GROUP {
+                        match queue.try_recv() {
+                            Ok(next) => group.push(next),
+                            Err(_) => break,
+                        }
                     }
+                    commit_group(&database, group);
                 }
             })
             .map_err(|err| StoreError(format!("cannot start the job writer: {err}")))?;
@@ -127,13 +163,35 @@ impl Drop for SqliteJobArchive {
 #[async_trait]
 impl JobArchive for SqliteJobArchive {
     fn save(&self, job: &Job) {
+        let write = Write {
+            job: job.clone(),
+            committed: None,
+        };
         let sent = self
             .writes
             .as_ref()
-            .is_some_and(|writes| writes.send(job.clone()).is_ok());
+            .is_some_and(|writes| writes.send(write).is_ok());
         if !sent {
             tracing::error!(job = %job.id, "the job writer has stopped; a job record was not saved");
         }
+    }
+
+    async fn save_durably(&self, job: &Job) -> Result<(), StoreError> {
+        let (committed, done) = tokio::sync::oneshot::channel();
+        let write = Write {
+            job: job.clone(),
+            committed: Some(committed),
+        };
+        let writes = self
+            .writes
+            .as_ref()
+            .ok_or_else(|| StoreError("the job writer has stopped".to_owned()))?;
+        writes
+            .send(write)
+            .map_err(|_| StoreError("the job writer has stopped".to_owned()))?;
+        done.await
+            .map_err(|_| StoreError("the job writer has stopped".to_owned()))?
+            .map_err(StoreError)
     }
 
     async fn load(&self, id: &JobId) -> Result<Option<Job>, StoreError> {
