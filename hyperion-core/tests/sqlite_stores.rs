@@ -455,8 +455,8 @@ async fn crash_writers_child() {
             .open(dir.join("accepted"))
             .unwrap(),
     ));
-    let writers: Vec<_> = (0..40)
-        .map(|_| {
+    for _ in 0..40 {
+        {
             let jobs = Arc::clone(&stores.jobs);
             let accepted = Arc::clone(&accepted);
             tokio::spawn(async move {
@@ -468,12 +468,11 @@ async fn crash_writers_child() {
                     // What a client would now hold: the id of an accepted job.
                     writeln!(accepted.lock().unwrap(), "{}", job.id).unwrap();
                 }
-            })
-        })
-        .collect();
-    for writer in writers {
-        writer.await.unwrap();
+            });
+        }
     }
+    // The writers run until this process is killed.
+    std::future::pending::<()>().await;
 }
 
 /// Every job a runner accepted (answered 202 for) is on disk, even when the
