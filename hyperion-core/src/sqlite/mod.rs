@@ -118,6 +118,16 @@ pub enum OpenError {
         /// Why.
         reason: String,
     },
+    /// Another process holds the data directory.
+    #[error(
+        "the data directory {path} is in use by another process (pid {holder}, see hyperion.lock); stop it first"
+    )]
+    Locked {
+        /// The directory.
+        path: PathBuf,
+        /// The holder's process id, as it wrote it (`unknown` if unreadable).
+        holder: String,
+    },
     /// The database was written by a newer build.
     #[error(
         "the database at {path} has schema version {found}, newer than this build's {supported}; upgrade hyperion"
@@ -136,6 +146,58 @@ pub enum OpenError {
 #[derive(Clone)]
 pub struct Database {
     conn: Arc<Mutex<Connection>>,
+    /// The exclusive lock on the data directory, held while any clone lives.
+    _lock: Option<Arc<std::fs::File>>,
+}
+
+/// The lock file of a data directory.
+const LOCK_FILE: &str = "hyperion.lock";
+
+/// Takes the exclusive lock of `dir` for this process, writing our pid into
+/// the lock file; refuses with the holder's pid when another process has it.
+fn lock_dir(dir: &Path) -> Result<std::fs::File, OpenError> {
+    use std::io::{Read, Seek, Write};
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = dir.join(LOCK_FILE);
+    let unusable = |err: std::io::Error| OpenError::Unusable {
+        path: path.clone(),
+        reason: err.to_string(),
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&path)
+        .map_err(unusable)?;
+    match fs4::FileExt::try_lock(&file) {
+        Ok(()) => {}
+        Err(fs4::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            let holder = holder.trim();
+            return Err(OpenError::Locked {
+                path: dir.to_owned(),
+                holder: if holder.is_empty() { "unknown" } else { holder }.to_owned(),
+            });
+        }
+        Err(fs4::TryLockError::Error(err)) => return Err(unusable(err)),
+    }
+    file.set_len(0).map_err(unusable)?;
+    file.rewind().map_err(unusable)?;
+    writeln!(file, "{}", std::process::id()).map_err(unusable)?;
+    Ok(file)
+}
+
+/// Makes `path` readable and writable by its owner only, if it exists.
+fn owner_only(path: &Path) -> Result<(), std::io::Error> {
+    use std::os::unix::fs::PermissionsExt;
+    match std::fs::metadata(path) {
+        Ok(_) => std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(err) => Err(err),
+    }
 }
 
 fn sql_err(err: rusqlite::Error) -> StoreError {
@@ -167,13 +229,25 @@ pub(crate) fn corrupt(what: &str, err: impl std::fmt::Display) -> rusqlite::Erro
 
 impl Database {
     /// Opens (creating if needed) `dir/hyperion.db`, creating `dir` too,
-    /// and brings its schema up to date.
+    /// and brings its schema up to date. The directory is created readable
+    /// by its owner only (0700) and the database files are 0600: they hold
+    /// key hashes and the audit log. One process at a time: the directory is
+    /// locked exclusively while the database is open, and a second process
+    /// is refused with the holder's pid ([`OpenError::Locked`]).
     pub fn open_dir(dir: &Path) -> Result<Database, OpenError> {
-        std::fs::create_dir_all(dir).map_err(|err| OpenError::Unusable {
-            path: dir.to_owned(),
-            reason: err.to_string(),
-        })?;
-        Self::open(&dir.join("hyperion.db"))
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|err| OpenError::Unusable {
+                path: dir.to_owned(),
+                reason: err.to_string(),
+            })?;
+        let lock = lock_dir(dir)?;
+        let mut database = Self::open(&dir.join("hyperion.db"))?;
+        database._lock = Some(Arc::new(lock));
+        Ok(database)
     }
 
     /// Opens (creating if needed) the database file at `path`.
@@ -182,6 +256,27 @@ impl Database {
             path: path.to_owned(),
             reason: err.to_string(),
         };
+        // Created 0600 (SQLite gives its -wal and -shm files the same mode);
+        // a file an older build left world-readable is tightened.
+        let file_error = |err: std::io::Error| OpenError::Unusable {
+            path: path.to_owned(),
+            reason: err.to_string(),
+        };
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o600)
+                .open(path)
+                .map_err(file_error)?;
+        }
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = path.as_os_str().to_owned();
+            file.push(suffix);
+            owner_only(Path::new(&file)).map_err(file_error)?;
+        }
         let mut conn = Connection::open(path).map_err(unusable)?;
         conn.busy_timeout(Duration::from_secs(5))
             .map_err(unusable)?;
@@ -208,6 +303,7 @@ impl Database {
         }
         Ok(Database {
             conn: Arc::new(Mutex::new(conn)),
+            _lock: None,
         })
     }
 
@@ -235,6 +331,19 @@ impl Database {
         let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
         work(&mut conn).map_err(sql_err)
     }
+}
+
+/// The audit retention, then the purge of expired idempotency records.
+async fn upkeep(
+    audit: &SqliteAuditLog,
+    idempotency: &SqliteIdempotencyStore,
+) -> Result<(), StoreError> {
+    let pruned = audit.prune().await?;
+    let purged = idempotency.purge_expired().await?;
+    if pruned + purged > 0 {
+        tracing::debug!(pruned, purged, "storage upkeep");
+    }
+    Ok(())
 }
 
 /// Every durable store of one database, ready to give to the API builder.
@@ -280,12 +389,7 @@ impl SqliteStores {
     /// expired idempotency records. [`SqliteStores::install`] runs it every
     /// [`MAINTENANCE_EVERY`] in the background.
     pub async fn maintain(&self) -> Result<(), StoreError> {
-        let pruned = self.audit.prune().await?;
-        let purged = self.idempotency.purge_expired().await?;
-        if pruned + purged > 0 {
-            tracing::debug!(pruned, purged, "storage upkeep");
-        }
-        Ok(())
+        upkeep(&self.audit, &self.idempotency).await
     }
 
     /// Runs [`SqliteStores::maintain`] every [`MAINTENANCE_EVERY`] while the
@@ -294,22 +398,17 @@ impl SqliteStores {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        let stores = SqliteStores {
-            database: self.database.clone(),
-            keys: Arc::clone(&self.keys),
-            jobs: Arc::clone(&self.jobs),
-            audit: Arc::clone(&self.audit),
-            idempotency: Arc::clone(&self.idempotency),
-        };
-        let alive = Arc::downgrade(&self.audit);
+        // Weak: the upkeep must not keep the database (and its lock) open.
+        let audit = Arc::downgrade(&self.audit);
+        let idempotency = Arc::downgrade(&self.idempotency);
         runtime.spawn(async move {
             loop {
                 tokio::time::sleep(MAINTENANCE_EVERY).await;
-                // Stop once the stores handed out are all gone (ours aside).
-                if alive.strong_count() <= 1 {
+                let (Some(audit), Some(idempotency)) = (audit.upgrade(), idempotency.upgrade())
+                else {
                     return;
-                }
-                if let Err(err) = stores.maintain().await {
+                };
+                if let Err(err) = upkeep(&audit, &idempotency).await {
                     tracing::warn!(error = %err, "storage upkeep failed");
                 }
             }
@@ -352,6 +451,45 @@ mod tests {
         std::fs::write(&file, b"x").unwrap();
         let err = Database::open_dir(&file.join("sub")).err().unwrap();
         assert!(matches!(err, OpenError::Unusable { .. }), "{err}");
+    }
+
+    #[test]
+    fn the_data_directory_is_private_and_held_by_one_process() {
+        use std::os::unix::fs::PermissionsExt;
+        let base = tempfile::tempdir().unwrap();
+        let dir = base.path().join("data");
+        let db = Database::open_dir(&dir).unwrap();
+        let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        for name in [
+            "hyperion.db",
+            "hyperion.db-wal",
+            "hyperion.db-shm",
+            LOCK_FILE,
+        ] {
+            let path = dir.join(name);
+            if path.exists() {
+                assert_eq!(mode(&path), 0o600, "{name}");
+            }
+        }
+        // A second open while the first is alive is refused, naming our pid.
+        let err = Database::open_dir(&dir).err().unwrap();
+        assert!(matches!(err, OpenError::Locked { .. }), "{err}");
+        assert!(
+            err.to_string().contains(&std::process::id().to_string()),
+            "{err}"
+        );
+        drop(db);
+        // Once it is gone, the directory opens again.
+        drop(Database::open_dir(&dir).unwrap());
+        // A world-readable database an older build left is tightened.
+        std::fs::set_permissions(
+            dir.join("hyperion.db"),
+            std::fs::Permissions::from_mode(0o644),
+        )
+        .unwrap();
+        drop(Database::open_dir(&dir).unwrap());
+        assert_eq!(mode(&dir.join("hyperion.db")), 0o600);
     }
 
     #[test]

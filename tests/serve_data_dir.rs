@@ -1,4 +1,7 @@
-//! `serve --data-dir DIR --mint-admin`: the break-glass path. On a data
+//! `serve --data-dir DIR`, run as a real process: the break-glass path
+//! (`--mint-admin`) and one process per directory.
+//!
+//! The break-glass path. On a data
 //! directory that already holds keys, `serve` mints nothing, unless asked to
 //! mint a fresh admin key, which then works at once (and the old keys too).
 //! Runs the real `serve` example that `cargo test` builds beside this test.
@@ -124,4 +127,36 @@ async fn mint_admin_breaks_the_glass_on_a_directory_that_holds_keys() {
     assert_eq!(body["key"]["label"], "break-glass admin");
     assert_eq!(body["scope"], "all");
     assert_eq!(old_status, 200);
+}
+
+/// A second `serve` on a data directory in use refuses to start, naming the
+/// process that holds it, and changes nothing there.
+#[tokio::test]
+async fn a_second_process_cannot_open_a_data_directory_in_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    let port = free_port();
+    let (first, out) = start(&["--addr", &format!("127.0.0.1:{port}"), "--data-dir", data]);
+    assert!(out[0].starts_with("admin key (shown once)"), "{out:?}");
+    let second = Command::new(serve_binary())
+        .args([
+            "--addr",
+            &format!("127.0.0.1:{}", free_port()),
+            "--data-dir",
+            data,
+        ])
+        .output()
+        .expect("serve runs");
+    let pid = first.id();
+    stop(first);
+    assert!(!second.status.success());
+    let said = String::from_utf8_lossy(&second.stderr);
+    assert!(said.contains("in use"), "{said}");
+    assert!(said.contains(&pid.to_string()), "{said}");
+    // The files are the owner's alone.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(Path::new(data)), 0o700);
+    assert_eq!(mode(&Path::new(data).join("hyperion.db")), 0o600);
 }
