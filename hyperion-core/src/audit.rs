@@ -103,6 +103,26 @@ pub fn bounded_text(text: &str, max_chars: usize) -> String {
     out
 }
 
+/// Shows a client-controlled text in a log line with every control
+/// character escaped, without allocating (for spans and log fields).
+pub struct LogSafe<'a>(pub &'a str);
+
+impl std::fmt::Display for LogSafe<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use std::fmt::Write;
+        for c in self.0.chars() {
+            if c.is_control() || c == '\\' {
+                for escaped in c.escape_default() {
+                    f.write_char(escaped)?;
+                }
+            } else {
+                f.write_char(c)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 impl AuditEvent {
     /// The event with every client-controlled text escaped and capped (see
     /// [`bounded_text`]): what every sink may write as it is.

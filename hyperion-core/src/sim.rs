@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
@@ -112,7 +112,8 @@ impl SimState {
 /// One simulated server: hostings indexed by id and by domain.
 pub struct SimNode {
     id: NodeId,
-    latency: Duration,
+    /// Latency of every call, in microseconds (settable while it runs).
+    latency_us: AtomicU64,
     fault: AtomicU8,
     state: RwLock<SimState>,
 }
@@ -122,7 +123,7 @@ impl SimNode {
     pub fn new(id: NodeId, latency: Duration) -> Self {
         SimNode {
             id,
-            latency,
+            latency_us: AtomicU64::new(latency.as_micros().min(u64::MAX as u128) as u64),
             fault: AtomicU8::new(SimFault::None as u8),
             state: RwLock::default(),
         }
@@ -157,6 +158,14 @@ impl SimNode {
         self.len() == 0
     }
 
+    /// Makes every call take `latency` from now on.
+    pub fn set_latency(&self, latency: Duration) {
+        self.latency_us.store(
+            latency.as_micros().min(u64::MAX as u128) as u64,
+            Ordering::Relaxed,
+        );
+    }
+
     /// Makes it misbehave (or behave again).
     pub fn set_fault(&self, fault: SimFault) {
         self.fault.store(fault as u8, Ordering::Relaxed);
@@ -172,8 +181,9 @@ impl SimNode {
 
     /// Waits the simulated latency, then fails or hangs as configured.
     async fn answer(&self) -> Result<(), NodeError> {
-        if !self.latency.is_zero() {
-            tokio::time::sleep(self.latency).await;
+        let latency = self.latency_us.load(Ordering::Relaxed);
+        if latency > 0 {
+            tokio::time::sleep(Duration::from_micros(latency)).await;
         }
         match self.fault.load(Ordering::Relaxed) {
             f if f == SimFault::Fail as u8 => Err(NodeError::Unavailable {

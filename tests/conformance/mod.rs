@@ -110,6 +110,7 @@ macro_rules! conformance_cases {
             bodies_over_the_limit_are_413_without_being_read,
             the_audit_log_shows_who_did_what_and_who_was_refused,
             a_flood_of_bogus_keys_is_counted_not_recorded,
+            a_mutation_whose_client_hangs_up_still_ends_and_is_audited,
             hostile_inputs_answer_4xx_envelopes,
             // the contract
             the_contract_is_served_without_a_key,

@@ -47,8 +47,9 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     Ok(Some(key.to_owned()))
 }
 
-/// Frees a claim if the endpoint never finished (a panic, a dropped
-/// connection), so that the key does not stay "in flight" for a day.
+/// Frees a claim if the endpoint never finished (a panic; a client that
+/// hangs up does not stop it, see [`crate::HyperionApi::handle`]), so that
+/// the key does not stay "in flight" for a day.
 struct ClaimGuard {
     store: Option<Arc<dyn IdempotencyStore>>,
     scope: IdempotencyScope,

@@ -30,7 +30,8 @@ use http::{HeaderMap, Method, StatusCode};
 use tracing::Instrument;
 
 use crate::audit::{
-    AuditEvent, AuditLog, AuditOutcome, AuditSink, MemoryAuditSink, TeeAuditSink, TracingAuditSink,
+    AuditEvent, AuditLog, AuditOutcome, AuditSink, LogSafe, MemoryAuditSink, TeeAuditSink,
+    TracingAuditSink,
 };
 use crate::auth::{admit, authenticate, presented_prefix};
 use crate::authz::{Principal, check_route};
@@ -296,12 +297,16 @@ impl HyperionApi {
 
     /// Answers one request. `body` is the request body as a stream of chunks;
     /// it is read only when the route takes a body, and never past the
-    /// configured limit.
+    /// configured limit. A request that may change something (any method but
+    /// GET, HEAD and OPTIONS) runs as a task of its own on the tokio runtime:
+    /// once it has reached a node it runs to its end, is audited and keeps
+    /// its idempotency record, even if the caller stops waiting (the client
+    /// hung up and the framework dropped this future).
     pub async fn handle<S, B, E>(&self, head: RequestHead, body: S) -> ApiResponse
     where
-        S: Stream<Item = Result<B, E>> + Send,
-        B: Buf + Send,
-        E: std::fmt::Display + Send,
+        S: Stream<Item = Result<B, E>> + Send + 'static,
+        B: Buf + Send + 'static,
+        E: std::fmt::Display + Send + 'static,
     {
         let request_id = fresh();
         let client_id = client_request_id(&head.headers);
@@ -313,17 +318,35 @@ impl HyperionApi {
             "api_request",
             request_id = %request_id,
             method = %head.method,
-            path = %head.path,
+            path = %LogSafe(&head.path),
         );
-        let ids = RequestIds {
-            server: &request_id,
-            client: client_id.as_deref(),
+        let reads_only = matches!(head.method, Method::GET | Method::HEAD | Method::OPTIONS);
+        let answer = if reads_only {
+            let ids = RequestIds {
+                server: &request_id,
+                client: client_id.as_deref(),
+            };
+            AssertUnwindSafe(self.respond(&head, body, ids))
+                .catch_unwind()
+                .instrument(span)
+                .await
+                .ok()
+        } else {
+            let api = self.clone();
+            let (server, client) = (request_id.clone(), client_id.clone());
+            let mutation = async move {
+                let ids = RequestIds {
+                    server: &server,
+                    client: client.as_deref(),
+                };
+                AssertUnwindSafe(api.respond(&head, body, ids))
+                    .catch_unwind()
+                    .await
+                    .ok()
+            };
+            tokio::spawn(mutation.instrument(span)).await.ok().flatten()
         };
-        let answer = AssertUnwindSafe(self.respond(&head, body, ids))
-            .catch_unwind()
-            .instrument(span)
-            .await;
-        let mut response = answer.unwrap_or_else(|_| {
+        let mut response = answer.unwrap_or_else(|| {
             ApiResponse::error(
                 &ApiError::internal("the request handler panicked"),
                 &request_id,

@@ -235,6 +235,58 @@ pub async fn a_flood_of_bogus_keys_is_counted_not_recorded(s: &TestServer) {
     assert_eq!(real.body["total"], 1, "{}", real.text);
 }
 
+/// A client that hangs up while its create is under way does not undo it:
+/// the create runs to its end, is audited, and keeps its idempotency record,
+/// so the client's retry gets the answer it missed and no second hosting.
+pub async fn a_mutation_whose_client_hangs_up_still_ends_and_is_audited(s: &TestServer) {
+    for node in &s.nodes {
+        node.set_latency(Duration::from_millis(300));
+    }
+    let body = json!({"domain": "hangup.example.org"}).to_string();
+    let request = format!(
+        "POST /api/v1/hostings HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nIdempotency-Key: hangup-1\r\nContent-Length: {}\r\n\r\n{body}",
+        s.keys.admin,
+        body.len()
+    );
+    let mut stream = tokio::net::TcpStream::connect(s.base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    // The create is now asking the (slow) nodes; the client hangs up.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    drop(stream);
+    let mut audited = None;
+    for _ in 0..100 {
+        let audit = s
+            .get("/api/v1/audit?action=hosting.create", &s.keys.admin)
+            .await;
+        if audit.body["total"] != 0 {
+            audited = Some(audit.body["items"][0].clone());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let audited = audited.expect("the create was audited although its client left");
+    assert_eq!(audited["outcome"], "ok", "{audited}");
+    for node in &s.nodes {
+        node.set_latency(Duration::ZERO);
+    }
+    let retry = s
+        .client
+        .post(format!("{}/api/v1/hostings", s.base))
+        .bearer_auth(&s.keys.admin)
+        .header("idempotency-key", "hangup-1")
+        .header("content-type", "application/json")
+        .body(body);
+    let retry = s.send(retry).await;
+    retry.assert_ok(201);
+    assert_eq!(retry.header("idempotent-replayed"), Some("true"));
+    let found = s
+        .get("/api/v1/hostings?q=hangup.example.org", &s.keys.admin)
+        .await;
+    assert_eq!(found.body["total"], 1, "{}", found.text);
+}
+
 pub async fn rate_limits_say_the_true_wait(s: &TestServer) {
     let limited = mint_with(s, json!({"rate_limit_per_min": 3})).await;
     for remaining in ["2", "1", "0"] {
