@@ -53,6 +53,20 @@ pub enum ApiError {
         /// Whole seconds until a request would be accepted.
         retry_after_secs: u64,
     },
+    /// The body did not arrive within its deadline.
+    #[error("the request body did not arrive within {secs} s")]
+    RequestTimeout {
+        /// The deadline, in whole seconds (rounded up).
+        secs: u64,
+    },
+    /// The server's budget for request bodies being read is spent.
+    #[error(
+        "the server is reading too many request bodies right now; retry in {retry_after_secs} s"
+    )]
+    Overloaded {
+        /// Whole seconds to wait before retrying.
+        retry_after_secs: u64,
+    },
     /// A node failed.
     #[error("{0}")]
     Upstream(String),
@@ -87,6 +101,8 @@ impl ApiError {
             ApiError::Conflict(_) => "conflict",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::RequestTimeout { .. } => "request_timeout",
+            ApiError::Overloaded { .. } => "overloaded",
             ApiError::Upstream(_) => "upstream_error",
             ApiError::UpstreamTimeout(_) => "upstream_timeout",
             ApiError::Internal { .. } => "internal",
@@ -104,6 +120,8 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::RequestTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
+            ApiError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Upstream(_) => StatusCode::BAD_GATEWAY,
             ApiError::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,

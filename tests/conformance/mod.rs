@@ -108,6 +108,8 @@ macro_rules! conformance_cases {
             a_failing_node_is_a_502_and_lists_go_on,
             a_panicking_endpoint_is_a_500_and_the_server_goes_on,
             bodies_over_the_limit_are_413_without_being_read,
+            bodies_are_not_read_before_the_capability_is_checked,
+            unfinished_bodies_are_bounded_in_bytes_and_time,
             the_audit_log_shows_who_did_what_and_who_was_refused,
             a_flood_of_bogus_keys_is_counted_not_recorded,
             a_mutation_whose_client_hangs_up_still_ends_and_is_audited,

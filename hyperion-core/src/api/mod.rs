@@ -38,8 +38,9 @@ use crate::authz::{Principal, check_route};
 use crate::client_ip::{ForwardedHeader, client_address};
 use crate::cluster::Cluster;
 use crate::error::ApiError;
+use crate::http::body::BodyBudget;
 use crate::http::routes::{Endpoint, match_route};
-use crate::http::{ApiResponse, Query, RequestHead, read_limited};
+use crate::http::{ApiResponse, Query, RequestHead, read_within};
 use crate::idempotency::{IdempotencyStore, MemoryIdempotencyStore};
 use crate::jobs::{JobRunner, TokioJobRunner};
 use crate::keys::KeyStore;
@@ -83,6 +84,12 @@ pub struct ApiConfig {
     /// The one header the trusted proxies write the client into; the other
     /// is ignored, since a proxy passes it through from the client.
     pub forwarded_header: ForwardedHeader,
+    /// How long a request body may take to arrive; past it, 408.
+    pub body_deadline: Duration,
+    /// Bytes of request bodies being read at once, across all requests
+    /// (each reserves its declared length, or `body_limit`); past it, 503
+    /// with `Retry-After`.
+    pub body_bytes_in_flight: usize,
     /// How many active keys one owner may hold; minting past it is 409.
     pub max_active_keys_per_owner: usize,
     /// Networks a grants-scoped key may still point a reverse proxy at,
@@ -90,6 +97,12 @@ pub struct ApiConfig {
     /// (refused by default: see [`crate::upstream`]).
     pub tenant_upstream_allowed: Vec<ipnet::IpNet>,
 }
+
+/// How long a body may take to arrive unless configured otherwise.
+pub const DEFAULT_BODY_DEADLINE: Duration = Duration::from_secs(60);
+
+/// Bytes of bodies read at once unless configured otherwise.
+pub const DEFAULT_BODY_BYTES_IN_FLIGHT: usize = 64 * 1024 * 1024;
 
 /// Active keys one owner may hold unless configured otherwise.
 pub const DEFAULT_MAX_ACTIVE_KEYS_PER_OWNER: usize = 1000;
@@ -101,6 +114,8 @@ impl Default for ApiConfig {
             job_node_deadline: DEFAULT_JOB_NODE_DEADLINE,
             trusted_proxies: Vec::new(),
             forwarded_header: ForwardedHeader::default(),
+            body_deadline: DEFAULT_BODY_DEADLINE,
+            body_bytes_in_flight: DEFAULT_BODY_BYTES_IN_FLIGHT,
             max_active_keys_per_owner: DEFAULT_MAX_ACTIVE_KEYS_PER_OWNER,
             tenant_upstream_allowed: Vec::new(),
         }
@@ -156,6 +171,8 @@ pub(crate) struct Services {
     pub(crate) revocations: tokio::sync::Mutex<()>,
     /// Refusals of requests without a usable key, counted per address and minute.
     pub(crate) refusals: RefusalCounter,
+    /// Bytes of request bodies being read at once.
+    pub(crate) body_budget: BodyBudget,
     pub(crate) config: ApiConfig,
 }
 
@@ -267,6 +284,7 @@ impl HyperionApiBuilder {
             reservations: provisioning::DomainReservations::default(),
             revocations: tokio::sync::Mutex::new(()),
             refusals: RefusalCounter::default(),
+            body_budget: BodyBudget::new(self.config.body_bytes_in_flight),
             config: self.config,
         });
         spawn_refusal_flusher(&services);
@@ -468,12 +486,15 @@ impl HyperionApi {
             return response;
         }
         let body = if route.spec.takes_body {
-            read_limited(
-                body,
-                services.config.body_limit,
-                content_length(&head.headers),
-            )
-            .await
+            let config = &services.config;
+            let declared = content_length(&head.headers);
+            // Room in the server's budget first, then the body, within its deadline.
+            match services.body_budget.reserve(declared, config.body_limit) {
+                Ok(_reserved) => {
+                    read_within(body, config.body_limit, declared, config.body_deadline).await
+                }
+                Err(err) => Err(err),
+            }
         } else {
             Ok(Bytes::new())
         };

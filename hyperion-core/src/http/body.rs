@@ -1,7 +1,64 @@
+use std::sync::Arc;
+use std::time::Duration;
+
 use bytes::{Buf, Bytes, BytesMut};
 use futures::{Stream, StreamExt};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::ApiError;
+
+/// The bytes of request bodies being read at once, across all requests: a
+/// client cannot hold memory by starting bodies it never finishes. Each
+/// body reserves its declared length (or the body limit, when it declares
+/// none) before its first byte is read, and gives it back when read.
+pub(crate) struct BodyBudget {
+    kib: Arc<Semaphore>,
+}
+
+impl BodyBudget {
+    /// A budget of `bytes` (at least 1 KiB).
+    pub(crate) fn new(bytes: usize) -> Self {
+        let kib = bytes.div_ceil(1024).clamp(1, Semaphore::MAX_PERMITS);
+        BodyBudget {
+            kib: Arc::new(Semaphore::new(kib)),
+        }
+    }
+
+    /// Reserves room for one body, or refuses at once with 503.
+    pub(crate) fn reserve(
+        &self,
+        declared_len: Option<u64>,
+        limit: usize,
+    ) -> Result<OwnedSemaphorePermit, ApiError> {
+        let bytes = declared_len.map_or(limit, |len| len.min(limit as u64) as usize);
+        let kib = u32::try_from(bytes.div_ceil(1024).max(1)).unwrap_or(u32::MAX);
+        Arc::clone(&self.kib)
+            .try_acquire_many_owned(kib)
+            .map_err(|_| ApiError::Overloaded {
+                retry_after_secs: 1,
+            })
+    }
+}
+
+/// [`read_limited`] within `deadline`: a body that has not arrived by then
+/// is answered 408.
+pub async fn read_within<S, B, E>(
+    body: S,
+    limit: usize,
+    declared_len: Option<u64>,
+    deadline: Duration,
+) -> Result<Bytes, ApiError>
+where
+    S: Stream<Item = Result<B, E>>,
+    B: Buf,
+    E: std::fmt::Display,
+{
+    tokio::time::timeout(deadline, read_limited(body, limit, declared_len))
+        .await
+        .unwrap_or(Err(ApiError::RequestTimeout {
+            secs: deadline.as_secs() + u64::from(deadline.subsec_nanos() > 0),
+        }))
+}
 
 /// Reads a request body into memory, refusing it with
 /// [`ApiError::PayloadTooLarge`] as soon as it would pass `limit` bytes: the
@@ -62,6 +119,29 @@ mod tests {
         let endless = futures::stream::repeat_with(|| Ok::<_, String>(&b"xxxxxxxx"[..]));
         let err = read_limited(endless, 20, None).await.unwrap_err();
         assert_eq!(err, ApiError::PayloadTooLarge { limit: 20 });
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_body_that_does_not_arrive_in_time_is_408() {
+        let stalled = futures::stream::pending::<Result<&'static [u8], String>>();
+        let err = read_within(stalled, 10, Some(5), Duration::from_secs(60))
+            .await
+            .unwrap_err();
+        assert_eq!(err, ApiError::RequestTimeout { secs: 60 });
+        assert_eq!(err.status(), http::StatusCode::REQUEST_TIMEOUT);
+    }
+
+    #[test]
+    fn the_budget_refuses_past_its_bytes_and_recovers() {
+        let budget = BodyBudget::new(100 * 1024);
+        let first = budget.reserve(Some(60 * 1024), 64 * 1024).unwrap();
+        let refused = budget.reserve(Some(60 * 1024), 64 * 1024).unwrap_err();
+        assert_eq!(refused.code(), "overloaded");
+        // Unknown lengths reserve the limit.
+        assert!(budget.reserve(None, 64 * 1024).is_err());
+        assert!(budget.reserve(Some(10), 64 * 1024).is_ok());
+        drop(first);
+        assert!(budget.reserve(Some(60 * 1024), 64 * 1024).is_ok());
     }
 
     #[tokio::test]

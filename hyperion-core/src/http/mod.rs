@@ -5,14 +5,14 @@
 //! Everything here is parsed once, in the core, so two adapters can never
 //! read the same request differently.
 
-mod body;
+pub(crate) mod body;
 mod json_body;
 pub(crate) mod query;
 mod request;
 mod response;
 pub mod routes;
 
-pub use body::read_limited;
+pub use body::{read_limited, read_within};
 pub use json_body::parse_json_body;
 pub use query::Query;
 pub use request::RequestHead;

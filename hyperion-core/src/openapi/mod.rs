@@ -483,7 +483,7 @@ fn operation(endpoint: Endpoint) -> Operation {
 }
 
 /// Every error status an operation may answer.
-const ERROR_STATUSES: [u16; 10] = [400, 401, 403, 404, 409, 413, 429, 500, 502, 504];
+const ERROR_STATUSES: [u16; 12] = [400, 401, 403, 404, 408, 409, 413, 429, 500, 502, 503, 504];
 
 fn error_response(status: u16) -> Value {
     let description = match status {
@@ -494,14 +494,18 @@ fn error_response(status: u16) -> Value {
         }
         404 => "Not found, or not visible to this key (`not_found`)",
         409 => "Conflicts with the current state, or an Idempotency-Key reused (`conflict`)",
+        408 => "The body did not arrive within its deadline (`request_timeout`)",
         413 => "The body is over the limit (`payload_too_large`)",
+        503 => {
+            "The server's budget for bodies being read is spent; `Retry-After` says when to come back (`overloaded`)"
+        }
         429 => "Over the key's rate limit; `Retry-After` is the true wait (`rate_limited`)",
         502 => "A node failed (`upstream_error`)",
         504 => "A node did not answer in time (`upstream_timeout`)",
         _ => "A bug; details are never shown (`internal`)",
     };
     let mut headers = common_headers();
-    if status == 429 {
+    if status == 429 || status == 503 {
         headers.insert("Retry-After".into(), json!({"description": "Seconds until a request would pass", "schema": {"type": "integer"}, "required": true}));
     }
     json!({
@@ -563,6 +567,12 @@ fn operation_object(endpoint: Endpoint) -> Value {
     let mut errors: Vec<u16> = op.errors.to_vec();
     if !matches!(op.reach, Reach::Public) {
         errors.extend([401, 403, 429]);
+    }
+    if ROUTES
+        .iter()
+        .any(|route| route.endpoint == endpoint && route.takes_body)
+    {
+        errors.extend([408, 503]);
     }
     errors.push(500);
     errors.sort_unstable();

@@ -444,6 +444,114 @@ pub async fn bodies_over_the_limit_are_413_without_being_read(s: &TestServer) {
     assert!(answer.contains(r#""code":"payload_too_large""#), "{answer}");
 }
 
+/// Opens a connection to `base` and sends `head` (a request head, `\r\n\r\n`
+/// included) and the first bytes of a body that never comes whole.
+async fn start_a_body(base: &str, head: &str, part: &[u8]) -> tokio::net::TcpStream {
+    let mut stream = tokio::net::TcpStream::connect(base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(part).await.unwrap();
+    stream
+}
+
+/// Reads one whole answer (head and `Content-Length` body) from `stream`,
+/// or what came within 10 s.
+async fn read_answer(stream: &mut tokio::net::TcpStream) -> String {
+    let mut answer = Vec::new();
+    let reading = async {
+        let mut buffer = [0u8; 4096];
+        loop {
+            let read = stream.read(&mut buffer).await.unwrap_or(0);
+            if read == 0 {
+                return;
+            }
+            answer.extend_from_slice(&buffer[..read]);
+            let text = String::from_utf8_lossy(&answer);
+            if let Some(end) = text.find("\r\n\r\n") {
+                let length = text[..end]
+                    .lines()
+                    .find_map(|line| {
+                        let (name, value) = line.split_once(':')?;
+                        name.eq_ignore_ascii_case("content-length")
+                            .then(|| value.trim().parse::<usize>().ok())?
+                    })
+                    .unwrap_or(0);
+                if answer.len() >= end + 4 + length {
+                    return;
+                }
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(10), reading).await;
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+fn post_keys_head(key: &str, length: usize) -> String {
+    format!(
+        "POST /api/v1/keys HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {key}\r\ncontent-type: application/json\r\ncontent-length: {length}\r\n\r\n"
+    )
+}
+
+/// A key without the route's capability is refused before a byte of its
+/// body is read: it cannot hold the server's memory with bodies it never
+/// finishes.
+pub async fn bodies_are_not_read_before_the_capability_is_checked(s: &TestServer) {
+    let mut held = Vec::new();
+    for _ in 0..20 {
+        let mut stream = start_a_body(
+            &s.base,
+            &post_keys_head(&s.keys.powerless, 60_000),
+            b"{\"la",
+        )
+        .await;
+        let answer = read_answer(&mut stream).await;
+        assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+        assert!(answer.contains(r#""code":"forbidden""#), "{answer}");
+        held.push(stream);
+    }
+}
+
+/// The bytes of bodies being read at once are capped across all requests:
+/// past the budget, 503 with `Retry-After`; a body that does not arrive in
+/// time is 408 and gives its room back.
+pub async fn unfinished_bodies_are_bounded_in_bytes_and_time(s: &TestServer) {
+    let base = s
+        .serve_with_config(|config| {
+            config.body_bytes_in_flight = 100 * 1024;
+            config.body_deadline = Duration::from_millis(500);
+        })
+        .await;
+    let admin = &s.keys.admin;
+    // One unfinished 60 KB body holds most of the 100 KB budget...
+    let mut first = start_a_body(&base, &post_keys_head(admin, 60_000), b"{").await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // ...so a second one is turned away at once.
+    let mut second = start_a_body(&base, &post_keys_head(admin, 60_000), b"{").await;
+    let answer = read_answer(&mut second).await;
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains(r#""code":"overloaded""#), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("retry-after: 1"),
+        "{answer}"
+    );
+    // The first one's body never comes: 408, as an envelope.
+    let answer = read_answer(&mut first).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains(r#""code":"request_timeout""#), "{answer}");
+    // Its room is back: a whole body goes through.
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let minted = s
+        .send(
+            client
+                .post(format!("{base}/api/v1/keys"))
+                .bearer_auth(admin)
+                .json(&json!({"label": "after the flood", "caps": [], "scope": "all"})),
+        )
+        .await;
+    minted.assert_ok(201);
+}
+
 async fn audit(s: &TestServer, query: &str) -> Value {
     let reply = s
         .get(&format!("/api/v1/audit?{query}"), &s.keys.admin)
