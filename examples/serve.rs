@@ -104,7 +104,10 @@ struct Args {
     /// every admin key was lost or revoked.
     #[arg(long)]
     mint_admin: bool,
-    /// How long SIGTERM waits for running jobs, in seconds.
+    /// Seconds a request head may take to arrive before the connection is closed.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    header_timeout_secs: u64,
+    /// How long SIGTERM waits for requests being answered, then for running jobs, in seconds.
     #[arg(long, default_value_t = 30)]
     shutdown_grace_secs: u64,
 }
@@ -255,24 +258,35 @@ async fn run(args: Args) -> Result<(), String> {
     .map_err(|err| format!("cannot write to stdout: {err}"))?;
     drop(out);
 
-    match args.adapter {
+    // Both adapters' serve helpers: a header deadline, and a shutdown that
+    // closes idle and stalled connections at once and returns within the
+    // grace period whatever clients do.
+    let options = hyperion::axum::ServeOptions {
+        header_timeout: Duration::from_secs(args.header_timeout_secs),
+        shutdown_grace: Duration::from_secs(args.shutdown_grace_secs),
+    };
+    let served = match args.adapter {
         Adapter::Axum => {
-            let app = hyperion::axum::router::<()>(api)
-                .into_make_service_with_connect_info::<SocketAddr>();
-            axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown_signal())
-                .await
-                .map_err(|err| format!("server error: {err}"))?;
+            hyperion::axum::serve(
+                listener,
+                hyperion::axum::router(api),
+                options,
+                shutdown_signal(),
+            )
+            .await
         }
         Adapter::Warp => {
-            warp::serve(hyperion::warp::routes(api))
-                .incoming(listener)
-                .graceful(shutdown_signal())
-                .run()
-                .await;
+            hyperion::warp::serve(
+                listener,
+                hyperion::warp::routes(api),
+                options,
+                shutdown_signal(),
+            )
+            .await
         }
-    }
-    // No new requests now; in-flight ones have finished. Let running jobs end.
+    };
+    served.map_err(|err| format!("server error: {err}"))?;
+    // No new requests now; answered or cut at the grace period. Let running jobs end.
     let grace = Duration::from_secs(args.shutdown_grace_secs);
     let unfinished = jobs.drain(grace).await;
     if unfinished > 0 {

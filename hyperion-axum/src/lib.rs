@@ -20,6 +20,7 @@
 //! # }
 //! ```
 
+use std::future::Future;
 use std::net::SocketAddr;
 
 use axum::Router;
@@ -27,7 +28,11 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::response::Response;
 use axum::routing::any;
+pub use hyperion_core::server::ServeOptions;
+use hyperion_core::server::{Incoming, PeerAddr};
 use hyperion_core::{HyperionApi, RequestHead};
+use tokio::net::TcpListener;
+use tower::ServiceExt;
 
 /// An axum router serving every `/api/v1` route, for any outer state `S`:
 /// merge or nest it into your own app, beside your own routes and layers.
@@ -39,13 +44,13 @@ where
     S: Clone + Send + Sync + 'static,
 {
     Router::new()
-        .route("/api/v1", any(serve))
-        .route("/api/v1/", any(serve))
-        .route("/api/v1/{*rest}", any(serve))
+        .route("/api/v1", any(answer))
+        .route("/api/v1/", any(answer))
+        .route("/api/v1/{*rest}", any(answer))
         .with_state(api)
 }
 
-async fn serve(State(api): State<HyperionApi>, request: Request) -> Response {
+async fn answer(State(api): State<HyperionApi>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let peer = parts
         .extensions
@@ -56,4 +61,25 @@ async fn serve(State(api): State<HyperionApi>, request: Request) -> Response {
         .await
         .into_http()
         .map(Body::from)
+}
+
+/// Serves `app` (the [`router`], alone or merged into your own app) on
+/// `listener` until `shutdown` resolves, with the deadlines of
+/// [`hyperion_core::server`]: a request head must arrive within
+/// `options.header_timeout`, and shutdown closes idle and stalled
+/// connections at once and returns within `options.shutdown_grace`
+/// whatever clients do. Every request carries [`ConnectInfo`] with the peer.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    options: ServeOptions,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let service = app.map_request(|mut request: Request<Incoming>| {
+        if let Some(PeerAddr(peer)) = request.extensions().get::<PeerAddr>().copied() {
+            request.extensions_mut().insert(ConnectInfo(peer));
+        }
+        request
+    });
+    hyperion_core::server::serve(listener, service, options, shutdown).await
 }

@@ -31,6 +31,8 @@ mod random;
 pub mod ratelimit;
 mod refusals;
 pub mod request_id;
+#[cfg(feature = "server")]
+pub mod server;
 pub mod sim;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;

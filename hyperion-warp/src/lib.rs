@@ -14,8 +14,14 @@
 //! # }
 //! ```
 
+use std::future::Future;
+use std::net::SocketAddr;
+
 use bytes::Bytes;
+use hyperion_core::server::PeerAddr;
+pub use hyperion_core::server::ServeOptions;
 use hyperion_core::{HyperionApi, RequestHead};
+use tokio::net::TcpListener;
 use warp::Filter;
 use warp::filters::path::FullPath;
 use warp::http::{HeaderMap, Method, Response};
@@ -23,7 +29,8 @@ use warp::http::{HeaderMap, Method, Response};
 /// A filter answering every request under `/api/v1` (any method), and
 /// rejecting (so that your other routes get a chance) everything else.
 ///
-/// The peer address comes from [`warp::addr::remote`].
+/// The peer address comes from [`warp::addr::remote`] (warp's own server),
+/// or from [`serve`].
 pub fn routes(
     api: HyperionApi,
 ) -> impl Filter<Extract = (Response<Bytes>,), Error = warp::Rejection> + Clone + Send + Sync + 'static
@@ -34,7 +41,7 @@ pub fn routes(
         .and(warp::path::full())
         .and(raw_query)
         .and(warp::header::headers_cloned())
-        .and(warp::addr::remote())
+        .and(peer_address())
         .and(warp::body::stream())
         .then(
             move |method: Method, path: FullPath, query: String, headers: HeaderMap, peer, body| {
@@ -51,4 +58,34 @@ pub fn routes(
                 }
             },
         )
+}
+
+/// The peer: warp's own server's, else the one [`serve`] put in the request.
+fn peer_address()
+-> impl Filter<Extract = (Option<SocketAddr>,), Error = std::convert::Infallible> + Clone {
+    warp::addr::remote()
+        .and(warp::ext::optional::<PeerAddr>())
+        .map(|remote: Option<SocketAddr>, ours: Option<PeerAddr>| {
+            remote.or(ours.map(|PeerAddr(peer)| peer))
+        })
+}
+
+/// Serves `filter` (the [`routes`], alone or combined with your own) on
+/// `listener` until `shutdown` resolves, with the deadlines of
+/// [`hyperion_core::server`]: a request head must arrive within
+/// `options.header_timeout`, and shutdown closes idle and stalled
+/// connections at once and returns within `options.shutdown_grace`
+/// whatever clients do.
+pub async fn serve<F>(
+    listener: TcpListener,
+    filter: F,
+    options: ServeOptions,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()>
+where
+    F: Filter<Error = warp::Rejection> + Clone + Send + Sync + 'static,
+    F::Extract: warp::Reply,
+    F::Future: Send + 'static,
+{
+    hyperion_core::server::serve(listener, warp::service(filter), options, shutdown).await
 }

@@ -1,21 +1,31 @@
 //! The one function each adapter provides to be tested: serve this API on
-//! this bound listener, until the test ends.
-
-use std::net::SocketAddr;
+//! this bound listener, until the test ends. Both use the adapters' own
+//! `serve` helpers, with their deadlines, as `serve` (the main job) does.
 
 use hyperion::HyperionApi;
 use tokio::net::TcpListener;
 
-/// axum, with `ConnectInfo` so the core sees the peer address.
+/// axum, through `hyperion::axum::serve` (the peer reaches the core as `ConnectInfo`).
 pub async fn axum(api: HyperionApi, listener: TcpListener) {
-    let app = hyperion::axum::router::<()>(api).into_make_service_with_connect_info::<SocketAddr>();
-    ::axum::serve(listener, app).await.expect("axum serves");
+    let app = hyperion::axum::router(api);
+    hyperion::axum::serve(
+        listener,
+        app,
+        hyperion::axum::ServeOptions::default(),
+        std::future::pending(),
+    )
+    .await
+    .expect("axum serves");
 }
 
-/// warp.
+/// warp, through `hyperion::warp::serve`.
 pub async fn warp(api: HyperionApi, listener: TcpListener) {
-    ::warp::serve(hyperion::warp::routes(api))
-        .incoming(listener)
-        .run()
-        .await;
+    hyperion::warp::serve(
+        listener,
+        hyperion::warp::routes(api),
+        hyperion::warp::ServeOptions::default(),
+        std::future::pending(),
+    )
+    .await
+    .expect("warp serves");
 }

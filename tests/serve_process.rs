@@ -1,8 +1,7 @@
-//! `serve --data-dir DIR`, run as a real process: the break-glass path
-//! (`--mint-admin`) and one process per directory.
+//! `serve`, run as a real process: SIGTERM whatever clients do, the
+//! break-glass path (`--mint-admin`) and one process per data directory.
 //!
-//! The break-glass path. On a data
-//! directory that already holds keys, `serve` mints nothing, unless asked to
+//! On a data directory that already holds keys, `serve` mints nothing, unless asked to
 //! mint a fresh admin key, which then works at once (and the old keys too).
 //! Runs the real `serve` example that `cargo test` builds beside this test.
 
@@ -159,4 +158,76 @@ async fn a_second_process_cannot_open_a_data_directory_in_use() {
     let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(Path::new(data)), 0o700);
     assert_eq!(mode(&Path::new(data).join("hyperion.db")), 0o600);
+}
+
+/// SIGTERM ends `serve` within its grace period even while clients hold
+/// connections: stalled in their request head, idle after a request, and
+/// trickling an authenticated body.
+#[tokio::test]
+async fn sigterm_ends_serve_within_the_grace_period_whatever_clients_do() {
+    use tokio::io::AsyncWriteExt;
+    for adapter in ["axum", "warp"] {
+        let dir = tempfile::tempdir().unwrap();
+        let key_file = dir.path().join("admin.key");
+        let port = free_port();
+        let (mut server, out) = start(&[
+            "--adapter",
+            adapter,
+            "--addr",
+            &format!("127.0.0.1:{port}"),
+            "--key-file",
+            key_file.to_str().unwrap(),
+            "--shutdown-grace-secs",
+            "2",
+        ]);
+        assert!(out.last().unwrap().starts_with("serving"), "{out:?}");
+        let key = std::fs::read_to_string(&key_file).unwrap();
+        let (status, _) = me(port, key.trim()).await;
+        assert_eq!(status, 200);
+        let addr = format!("127.0.0.1:{port}");
+        let mut held = Vec::new();
+        for _ in 0..10 {
+            let mut stalled = tokio::net::TcpStream::connect(&addr).await.unwrap();
+            stalled
+                .write_all(b"GET /api/v1/me HTTP/1.1\r\nHost: x\r\n")
+                .await
+                .unwrap();
+            held.push(stalled);
+        }
+        let mut trickle = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let head = format!(
+            "POST /api/v1/keys HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{\"la",
+            key.trim()
+        );
+        trickle.write_all(head.as_bytes()).await.unwrap();
+        held.push(trickle);
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+
+        let signalled = std::time::Instant::now();
+        let killed = Command::new("kill")
+            .args(["-TERM", &server.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let mut exited = None;
+        for _ in 0..300 {
+            if let Some(status) = server.try_wait().unwrap() {
+                exited = Some(status);
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let waited = signalled.elapsed();
+        if exited.is_none() {
+            stop(server);
+            panic!("{adapter}: serve was still running {waited:?} after SIGTERM");
+        }
+        assert!(exited.unwrap().success(), "{adapter}: {exited:?}");
+        // Grace 2 s; the rest is slack for a loaded machine, not a timing target.
+        assert!(
+            waited < std::time::Duration::from_secs(12),
+            "{adapter}: {waited:?}"
+        );
+        drop(held);
+    }
 }
