@@ -90,6 +90,23 @@ fn allow_list(allow: &[Method]) -> String {
 }
 
 impl ApiError {
+    /// Every wire code, as the contract lists them.
+    pub const CODES: &'static [&'static str] = &[
+        "unauthorized",
+        "forbidden",
+        "not_found",
+        "method_not_allowed",
+        "validation",
+        "conflict",
+        "payload_too_large",
+        "request_timeout",
+        "rate_limited",
+        "overloaded",
+        "upstream_error",
+        "upstream_timeout",
+        "internal",
+    ];
+
     /// The stable wire code.
     pub fn code(&self) -> &'static str {
         match self {
@@ -184,6 +201,39 @@ impl From<NodeError> for ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_code_is_listed_for_the_contract() {
+        let every = [
+            ApiError::Unauthorized(String::new()),
+            ApiError::Forbidden(String::new()),
+            ApiError::NotFound(String::new()),
+            ApiError::OutOfScope,
+            ApiError::MethodNotAllowed {
+                method: Method::GET,
+                allow: Vec::new(),
+            },
+            ApiError::Validation(String::new()),
+            ApiError::Conflict(String::new()),
+            ApiError::PayloadTooLarge { limit: 1 },
+            ApiError::RequestTimeout { secs: 1 },
+            ApiError::RateLimited {
+                limit_per_min: 1,
+                retry_after_secs: 1,
+            },
+            ApiError::Overloaded {
+                retry_after_secs: 1,
+            },
+            ApiError::Upstream(String::new()),
+            ApiError::UpstreamTimeout(String::new()),
+            ApiError::internal(""),
+        ];
+        for err in &every {
+            assert!(ApiError::CODES.contains(&err.code()), "{}", err.code());
+        }
+        let used: std::collections::BTreeSet<_> = every.iter().map(ApiError::code).collect();
+        assert_eq!(used.len(), ApiError::CODES.len());
+    }
 
     #[test]
     fn internal_never_shows_its_detail() {

@@ -79,10 +79,7 @@ pub(crate) fn all() -> Map<String, Value> {
         "Error",
         object(
             json!({"error": object(json!({
-        "code": {"type": "string", "enum": [
-            "unauthorized", "forbidden", "not_found", "method_not_allowed", "validation", "conflict",
-            "payload_too_large", "rate_limited", "upstream_error", "upstream_timeout", "internal"
-        ]},
+        "code": {"type": "string", "enum": crate::error::ApiError::CODES},
         "message": {"type": "string"},
         "request_id": {"type": "string"}
     }), &[])}),
