@@ -121,12 +121,21 @@ fn hops(headers: &HeaderMap, header: ForwardedHeader) -> Option<Result<Vec<Strin
             let hop = match header {
                 ForwardedHeader::XForwardedFor => Some(element.trim().to_owned()),
                 ForwardedHeader::Forwarded => {
-                    split_unquoted(element, ';').into_iter().find_map(|pair| {
-                        let (name, value) = pair.split_once('=')?;
-                        name.trim()
-                            .eq_ignore_ascii_case("for")
-                            .then(|| value.trim().to_owned())
-                    })
+                    let fors: Vec<String> = split_unquoted(element, ';')
+                        .into_iter()
+                        .filter_map(|pair| {
+                            let (name, value) = pair.split_once('=')?;
+                            name.trim()
+                                .eq_ignore_ascii_case("for")
+                                .then(|| value.trim().to_owned())
+                        })
+                        .collect();
+                    // A parameter given twice in one element is malformed
+                    // (RFC 7239): unreadable, so the client is unknown.
+                    match <[String; 1]>::try_from(fors) {
+                        Ok([hop]) => Some(hop),
+                        Err(_) => None,
+                    }
                 }
             };
             hops.push(hop.unwrap_or_default());
@@ -273,6 +282,9 @@ mod tests {
         let h = headers(&[("forwarded", r#"for=198.51.100.7;host="x\",for=10.0.0.9""#)]);
         assert_eq!(rfc7239("10.0.0.1", &h, &proxies), Some(ip("198.51.100.7")));
         assert_eq!(split_unquoted(r#"a="x,y",b"#, ','), [r#"a="x,y""#, "b"]);
+        // `for` twice in one element is malformed: the client is unknown.
+        let h = headers(&[("forwarded", "for=10.1.1.1;for=203.0.113.5")]);
+        assert_eq!(rfc7239("10.0.0.1", &h, &proxies), None);
     }
 
     #[test]

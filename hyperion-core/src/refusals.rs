@@ -1,15 +1,18 @@
-//! Unauthenticated noise, counted apart: a request refused before any key
-//! was accepted (401) is not recorded on its own but counted per client
+//! Refusals at the door, counted apart: a request refused before its key
+//! was accepted (401), or with a key refused for its address or its rate
+//! limit (403, 429), is not recorded on its own but counted per key, client
 //! address and minute, and each count becomes one audit event when its
-//! minute is over (or when the audit log is read). So a flood of bogus keys
-//! costs the audit log at most one event per address and minute, and past
-//! [`MAX_ADDRESSES_PER_MINUTE`] addresses, one more for all the others.
+//! minute is over (or when the audit log is read). So a flood of bogus keys,
+//! or of a stolen key from elsewhere, costs the audit log at most one event
+//! per key, address and minute, and past [`MAX_ADDRESSES_PER_MINUTE`] of
+//! those, one more for all the others.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Mutex, PoisonError};
 
 use crate::audit::AuditEvent;
+use crate::keys::KeyId;
 
 /// Distinct client addresses counted apart within one minute.
 pub const MAX_ADDRESSES_PER_MINUTE: usize = 1000;
@@ -24,9 +27,9 @@ pub(crate) struct RefusalCounter {
 struct Minute {
     /// Unix time / 60 of the events counted.
     minute: i64,
-    /// Per client address (`None`: unknown, or one address too many), the
-    /// first refusal and how many there were.
-    counts: HashMap<Option<IpAddr>, (AuditEvent, u64)>,
+    /// Per key (none for 401s) and client address (`None`: unknown, or one
+    /// too many), the first refusal and how many there were.
+    counts: HashMap<(Option<KeyId>, Option<IpAddr>), (AuditEvent, u64)>,
 }
 
 fn minute_of(event: &AuditEvent) -> i64 {
@@ -38,7 +41,7 @@ impl Minute {
     fn take(&mut self) -> Vec<AuditEvent> {
         self.counts
             .drain()
-            .map(|(client, (first, count))| summary(client, first, count))
+            .map(|((_, client), (first, count))| summary(client, first, count))
             .collect()
     }
 }
@@ -51,8 +54,13 @@ fn summary(client: Option<IpAddr>, mut first: AuditEvent, count: u64) -> AuditEv
             (None, Some(_)) => "from many addresses",
             (None, None) => "from clients whose address is unknown",
         };
+        let why = match first.status {
+            Some(401) => "without a usable key".to_owned(),
+            Some(status) => format!("with this key ({status})"),
+            None => String::new(),
+        };
         first.detail = Some(format!(
-            "{count} requests without a usable key refused {from} in this minute; the first: {}",
+            "{count} requests {why} refused {from} in this minute; the first: {}",
             first.detail.as_deref().unwrap_or("")
         ));
         first.client_ip = client;
@@ -74,12 +82,13 @@ impl RefusalCounter {
             Vec::new()
         };
         let full = state.counts.len() >= MAX_ADDRESSES_PER_MINUTE;
-        let client = event
-            .client_ip
-            .filter(|ip| !full || state.counts.contains_key(&Some(*ip)));
+        let mut slot = (event.key_id.clone(), event.client_ip);
+        if full && !state.counts.contains_key(&slot) {
+            slot = (None, None);
+        }
         state
             .counts
-            .entry(client)
+            .entry(slot)
             .and_modify(|(_, count)| *count += 1)
             .or_insert((event, 1));
         finished
@@ -174,5 +183,29 @@ mod tests {
         let many = events.iter().find(|e| e.client_ip.is_none()).unwrap();
         assert_eq!(many.count, 500);
         assert!(many.detail.as_deref().unwrap().contains("many addresses"));
+    }
+
+    #[test]
+    fn a_keys_refusals_are_counted_apart_from_the_anonymous_ones() {
+        let counter = RefusalCounter::default();
+        let t = time::macros::datetime!(2026-11-29 10:00:05 UTC);
+        let mut stolen = refusal(t, "192.0.2.9");
+        stolen.key_id = KeyId::parse("key_stolen");
+        stolen.status = Some(403);
+        for _ in 0..1000 {
+            counter.count(stolen.clone());
+            counter.count(refusal(t, "192.0.2.9"));
+        }
+        let events = counter.take_all();
+        assert_eq!(events.len(), 2);
+        let keyed = events.iter().find(|e| e.key_id.is_some()).unwrap();
+        assert_eq!(keyed.count, 1000);
+        assert!(
+            keyed
+                .detail
+                .as_deref()
+                .unwrap()
+                .contains("with this key (403)")
+        );
     }
 }

@@ -56,6 +56,45 @@ impl Default for ServeOptions {
     }
 }
 
+/// What [`serve`] runs: a tower service of hyper requests that answers
+/// without failing (an axum `Router`, `warp::service(filter)`, ...).
+pub trait HttpService<B>:
+    tower_service::Service<
+        http::Request<Incoming>,
+        Response = http::Response<B>,
+        Error = Infallible,
+        Future: Send + 'static,
+    > + Clone
+    + Send
+    + 'static
+{
+}
+
+impl<S, B> HttpService<B> for S where
+    S: tower_service::Service<
+            http::Request<Incoming>,
+            Response = http::Response<B>,
+            Error = Infallible,
+            Future: Send + 'static,
+        > + Clone
+        + Send
+        + 'static
+{
+}
+
+/// A response body [`serve`] can send.
+pub trait ResponseBody:
+    http_body::Body<Data: Send, Error: Into<Box<dyn std::error::Error + Send + Sync>>> + Send + 'static
+{
+}
+
+impl<B> ResponseBody for B where
+    B: http_body::Body<Data: Send, Error: Into<Box<dyn std::error::Error + Send + Sync>>>
+        + Send
+        + 'static
+{
+}
+
 /// The socket peer of a connection: [`serve`] puts it in every request's
 /// extensions, where the adapters read it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,17 +109,8 @@ pub async fn serve<S, B>(
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()>
 where
-    S: tower_service::Service<
-            http::Request<Incoming>,
-            Response = http::Response<B>,
-            Error = Infallible,
-        > + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-    B: http_body::Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    S: HttpService<B>,
+    B: ResponseBody,
 {
     let (stop, stopping) = tokio::sync::watch::channel(false);
     let mut connections = JoinSet::new();
@@ -128,17 +158,8 @@ async fn serve_connection<S, B>(
     options: ServeOptions,
     mut stopping: tokio::sync::watch::Receiver<bool>,
 ) where
-    S: tower_service::Service<
-            http::Request<Incoming>,
-            Response = http::Response<B>,
-            Error = Infallible,
-        > + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-    B: http_body::Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    S: HttpService<B>,
+    B: ResponseBody,
 {
     let answering = Arc::new(AtomicUsize::new(0));
     let service = WithPeer {

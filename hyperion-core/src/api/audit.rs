@@ -30,9 +30,10 @@ pub(crate) async fn list(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiErr
         before: ctx.query.cursor::<u64>()?,
         limit: ctx.query.page_size()?,
         actor: text("actor")?,
-        key_id: match text("key_id")? {
+        // Unlike the text filters, an empty `key_id` is no key id: 400.
+        key_id: match ctx.query.get("key_id")? {
             None => None,
-            Some(id) => Some(KeyId::parse(&id).ok_or_else(|| {
+            Some(id) => Some(KeyId::parse(id).ok_or_else(|| {
                 ApiError::Validation("query parameter `key_id` is not a key id".to_owned())
             })?),
         },

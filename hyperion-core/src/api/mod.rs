@@ -339,30 +339,18 @@ impl HyperionApi {
             path = %LogSafe(&head.path),
         );
         let reads_only = matches!(head.method, Method::GET | Method::HEAD | Method::OPTIONS);
+        let answering = Self::answer_caught(
+            self.clone(),
+            head,
+            body,
+            request_id.clone(),
+            client_id.clone(),
+        )
+        .instrument(span);
         let answer = if reads_only {
-            let ids = RequestIds {
-                server: &request_id,
-                client: client_id.as_deref(),
-            };
-            AssertUnwindSafe(self.respond(&head, body, ids))
-                .catch_unwind()
-                .instrument(span)
-                .await
-                .ok()
+            answering.await
         } else {
-            let api = self.clone();
-            let (server, client) = (request_id.clone(), client_id.clone());
-            let mutation = async move {
-                let ids = RequestIds {
-                    server: &server,
-                    client: client.as_deref(),
-                };
-                AssertUnwindSafe(api.respond(&head, body, ids))
-                    .catch_unwind()
-                    .await
-                    .ok()
-            };
-            tokio::spawn(mutation.instrument(span)).await.ok().flatten()
+            tokio::spawn(answering).await.ok().flatten()
         };
         let mut response = answer.unwrap_or_else(|| {
             ApiResponse::error(
@@ -375,6 +363,30 @@ impl HyperionApi {
             response.set_header(CLIENT_REQUEST_ID_HEADER, client_id);
         }
         response
+    }
+
+    /// [`HyperionApi::respond`] on owned values (so that it can run as a
+    /// task of its own), with a panic caught: `None`.
+    async fn answer_caught<S, B, E>(
+        api: HyperionApi,
+        head: RequestHead,
+        body: S,
+        server_id: String,
+        client_id: Option<String>,
+    ) -> Option<ApiResponse>
+    where
+        S: Stream<Item = Result<B, E>> + Send,
+        B: Buf + Send,
+        E: std::fmt::Display + Send,
+    {
+        let ids = RequestIds {
+            server: &server_id,
+            client: client_id.as_deref(),
+        };
+        AssertUnwindSafe(api.respond(&head, body, ids))
+            .catch_unwind()
+            .await
+            .ok()
     }
 
     /// Route, authenticate, admit (allowlist, rate limit), read the body,
@@ -464,7 +476,11 @@ impl HyperionApi {
                 if let Some(why) = address.why_unknown {
                     event.detail = Some(format!("{err} (client address unknown: {why})"));
                 }
-                services.audit.record(event).await;
+                // Counted per key, address and minute: a stolen key used
+                // from elsewhere cannot flood the audit log either.
+                for event in services.refusals.count(event) {
+                    services.audit.record(event).await;
+                }
                 let mut response = ApiResponse::error(&err, request_id);
                 if let Some(rate) = rate {
                     response.set_rate_limit_headers(&rate);

@@ -69,8 +69,9 @@ pub struct ValidKeyRequest {
 impl MintRequest {
     /// Checks every field; the error names the field at fault.
     pub fn validate(self) -> Result<ValidKeyRequest, InvalidValue> {
+        // The contract's maxLength counts the label as sent, before trimming.
         let label = self.label.trim().to_owned();
-        if label.is_empty() || label.chars().count() > MAX_LABEL_CHARS {
+        if label.is_empty() || self.label.chars().count() > MAX_LABEL_CHARS {
             return Err(InvalidValue(format!(
                 "label must be 1 to {MAX_LABEL_CHARS} characters"
             )));
@@ -151,6 +152,10 @@ mod tests {
         for (body, needle) in [
             (with("label", json!("  ")), "label"),
             (with("label", json!("a\u{7}b")), "label"),
+            (
+                with("label", json!(format!("\t{}", "x".repeat(100)))),
+                "label",
+            ),
             (with("caps", json!(["root"])), "root"),
             (with("scope", json!("everything")), "scope"),
             (

@@ -228,6 +228,29 @@ pub async fn a_flood_of_bogus_keys_is_counted_not_recorded(s: &TestServer) {
         assert!(!text.contains("\\n2030"), "{text}");
         assert!(!text.contains("\\u001b"), "{text}");
     }
+    // A key used from where it may not be (stolen, say) is counted too.
+    let elsewhere = mint_with(s, json!({"ip_allowlist": ["10.0.0.0/8"]})).await;
+    let stolen_id = s.get("/api/v1/keys?limit=200", &s.keys.admin).await.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["ip_allowlist"] == json!(["10.0.0.0/8"]))
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for _ in 0..300 {
+        s.get("/api/v1/me", &elsewhere)
+            .await
+            .assert_error(403, "forbidden");
+    }
+    let stolen = s
+        .get(&format!("/api/v1/audit?key_id={stolen_id}"), &s.keys.admin)
+        .await;
+    let rows = stolen.body["items"].as_array().unwrap();
+    assert!(rows.len() <= 2, "{}", stolen.text);
+    let counted: u64 = rows.iter().map(|e| e["count"].as_u64().unwrap()).sum();
+    assert_eq!(counted, 300, "{}", stolen.text);
     // The real event is still there, whatever the flood did.
     let real = s
         .get("/api/v1/audit?action=hosting.suspend", &s.keys.admin)
