@@ -12,9 +12,11 @@ use super::RequestContext;
 use crate::authz::{HostingRule, require_hosting_access, route_rule};
 use crate::error::ApiError;
 use crate::http::ApiResponse;
+use crate::http::routes::Endpoint;
 use crate::idempotency::{
     Claim, IdempotencyScope, IdempotencyStore, MAX_IDEMPOTENCY_KEY_LEN, StoredResponse,
 };
+use crate::model::{HostingId, HostingSelector};
 
 /// The request header.
 pub const IDEMPOTENCY_KEY_HEADER: HeaderName = HeaderName::from_static("idempotency-key");
@@ -100,6 +102,7 @@ where
         Claim::Fresh => {}
         Claim::Replay(stored) => {
             still_allowed(ctx).await?;
+            still_there(ctx, &stored).await?;
             return Ok(replay(stored));
         }
         Claim::InFlight => {
@@ -160,6 +163,37 @@ async fn still_allowed(ctx: &RequestContext<'_>) -> Result<(), ApiError> {
         .await?;
     }
     Ok(())
+}
+
+/// A replayed create must not point at a hosting that is gone: a client
+/// would take the 201 for a hosting it can use. Then the key is spent (409),
+/// and a new one creates the hosting again.
+async fn still_there(ctx: &RequestContext<'_>, stored: &StoredResponse) -> Result<(), ApiError> {
+    if ctx.route.spec.endpoint != Endpoint::CreateHosting {
+        return Ok(());
+    }
+    let created = serde_json::from_slice::<serde_json::Value>(&stored.body)
+        .ok()
+        .and_then(|body| {
+            body["id"]
+                .as_str()
+                .and_then(|id| id.parse::<HostingId>().ok())
+        });
+    let Some(id) = created else {
+        return Ok(());
+    };
+    match ctx
+        .services
+        .cluster
+        .locate(&HostingSelector::Id(id.clone()))
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(ApiError::NotFound(_)) => Err(ApiError::Conflict(format!(
+            "this Idempotency-Key created hosting `{id}`, which has been deleted since; send a new key to create it again"
+        ))),
+        Err(err) => Err(err),
+    }
 }
 
 fn replay(stored: StoredResponse) -> ApiResponse {

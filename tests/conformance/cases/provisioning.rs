@@ -254,8 +254,12 @@ pub async fn create_of_an_existing_name_is_a_conflict(s: &TestServer) {
     assert_eq!(total_hostings(s).await, 30);
 }
 
+fn body_of_once() -> Value {
+    json!({"domain": "once.example.test"})
+}
+
 pub async fn idempotent_create_replays_and_never_creates_twice(s: &TestServer) {
-    let body = json!({"domain": "once.example.test"});
+    let body = body_of_once();
     let first = create_with_idempotency(s, "retry-1", &body).await;
     first.assert_ok(201);
     assert_eq!(first.header("idempotent-replayed"), None);
@@ -290,6 +294,26 @@ pub async fn idempotent_create_replays_and_never_creates_twice(s: &TestServer) {
         assert!(reply.status == 201 || reply.status == 409, "{}", reply.text);
     }
     assert_eq!(total_hostings(s).await, 32);
+
+    // A replay never points at a hosting that is gone: once it is deleted,
+    // the key is spent (409), and a new key creates it again.
+    let once = first.body["id"].as_str().unwrap().to_owned();
+    let deleted = s
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/hostings/{once}"),
+            Some(&s.keys.admin),
+        )
+        .await;
+    deleted.assert_ok(202);
+    s.wait_for_job(deleted.body["job_id"].as_str().unwrap(), &s.keys.admin)
+        .await;
+    let stale = create_with_idempotency(s, "retry-1", &body_of_once()).await;
+    stale.assert_error(409, "conflict");
+    assert!(stale.text.contains("deleted"), "{}", stale.text);
+    create_with_idempotency(s, "retry-3", &body_of_once())
+        .await
+        .assert_ok(201);
 
     for bad in ["", &"k".repeat(256), "tab\there"] {
         let request = s
