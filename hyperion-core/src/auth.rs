@@ -20,9 +20,11 @@ fn unauthorized(message: &str) -> ApiError {
 }
 
 /// Authenticates a request by its headers: the key must be well formed,
-/// known, not revoked, not expired, and its owner must still exist. The
-/// principal's capabilities are the key's intersected with the owner's
-/// current ones.
+/// known, not revoked, not expired, and so must every key above it in its
+/// minting chain, and their owners must still exist. The principal holds
+/// only what every key of the chain holds (capabilities, scope, expiry),
+/// intersected with each owner's current capabilities, and carries each
+/// key's network and rate limits for [`admit`].
 pub async fn authenticate(
     headers: &HeaderMap,
     keys: &dyn KeyStore,
