@@ -108,8 +108,6 @@ fn principal(scope: KeyScope) -> Principal {
         owner: minted.record.owner,
         scope,
         expires_at: None,
-        ip_allowlist: Vec::new(),
-        rate_limit_per_min: 0,
     }
 }
 

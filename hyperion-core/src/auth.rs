@@ -88,8 +88,6 @@ pub async fn authenticate(
         owner: record.owner,
         scope,
         expires_at,
-        ip_allowlist: record.ip_allowlist,
-        rate_limit_per_min: record.rate_limit_per_min,
         chain,
     })
 }

@@ -41,10 +41,6 @@ pub struct Principal {
     pub scope: KeyScope,
     /// When the key expires.
     pub expires_at: Option<OffsetDateTime>,
-    /// Client addresses the key may be used from (empty: anywhere).
-    pub ip_allowlist: Vec<String>,
-    /// Requests per minute (0: unlimited).
-    pub rate_limit_per_min: u32,
     /// The network and rate limits of the key and of every key above it in
     /// its minting chain (the key first): a request must pass all of them.
     pub chain: Vec<ChainLimit>,
@@ -494,8 +490,6 @@ mod tests {
             caps,
             scope,
             expires_at: None,
-            ip_allowlist: Vec::new(),
-            rate_limit_per_min: 0,
             chain: vec![ChainLimit {
                 key_id: KeyId::parse("key_test").unwrap(),
                 ip_allowlist: Vec::new(),

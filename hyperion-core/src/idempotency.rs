@@ -257,7 +257,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_full_store_evicts_in_kept_order_without_scanning() {
+    async fn a_full_store_keeps_the_newest_answers() {
         let store = MemoryIdempotencyStore::new(DEFAULT_IDEMPOTENCY_TTL, 1000);
         for n in 0..5000 {
             let key = format!("k{n}");

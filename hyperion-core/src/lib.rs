@@ -42,6 +42,7 @@ pub use api::{ApiConfig, HyperionApi, HyperionApiBuilder};
 pub use audit::{AuditEvent, AuditOutcome, AuditSink, MemoryAuditSink, TracingAuditSink};
 pub use authz::Principal;
 pub use capability::{CapSet, Capability};
+pub use client_ip::ForwardedHeader;
 pub use cluster::Cluster;
 pub use error::ApiError;
 pub use http::{ApiResponse, RequestHead};
@@ -49,7 +50,7 @@ pub use jobs::{Job, JobId, JobRunner, JobState, TokioJobRunner};
 pub use keys::{ApiKeyRecord, KeyScope, KeyStore, MintedKey, NewKey};
 pub use model::{
     Domain, Hosting, HostingDetail, HostingId, HostingSelector, HostingState, NodeId, NodeInfo,
-    OwnerId,
+    OwnerId, SuspendedBy,
 };
 pub use node::{Node, NodeError};
 pub use owner::OwnerDirectory;

@@ -226,6 +226,8 @@ pub(crate) async fn mint(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiErr
     };
     inherit_limits(principal, &mut terms);
     check_mint(principal, &terms)?;
+    // One key change at a time: the label and cap checks and the insert are one step.
+    let _one_at_a_time = ctx.services.key_changes.lock().await;
     let at = now();
     let siblings: Vec<ApiKeyRecord> = ctx
         .services
@@ -353,8 +355,8 @@ pub(crate) async fn revoke(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiE
     let key = visible_key(ctx).await?;
     ctx.set_target(key.id.as_str());
     let keys = ctx.services.keys.as_ref();
-    // One revocation at a time: the last-admin check and the writes are one step.
-    let _one_at_a_time = ctx.services.revocations.lock().await;
+    // One key change at a time: the last-admin check and the writes are one step.
+    let _one_at_a_time = ctx.services.key_changes.lock().await;
     let at = now();
     let ending = key_and_descendants(keys, key.clone()).await?;
     let ends_an_admin = ending

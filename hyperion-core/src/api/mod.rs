@@ -49,7 +49,7 @@ use crate::model::now;
 use crate::openapi;
 use crate::owner::OwnerDirectory;
 use crate::placement::{FewestHostings, PlacementStrategy};
-use crate::ratelimit::RateLimiter;
+use crate::ratelimit::{RateDecision, RateLimiter};
 use crate::refusals::RefusalCounter;
 use crate::request_id::{client_request_id, fresh};
 
@@ -166,9 +166,10 @@ pub(crate) struct Services {
     pub(crate) idempotency: Arc<dyn IdempotencyStore>,
     pub(crate) placement: Arc<dyn PlacementStrategy>,
     pub(crate) reservations: provisioning::DomainReservations,
-    /// Held while a revocation over HTTP decides and writes, so that two keys
-    /// revoking each other at once cannot both pass the last-admin check.
-    pub(crate) revocations: tokio::sync::Mutex<()>,
+    /// Held while a mint or a revocation over HTTP checks and writes, so
+    /// that two at once cannot both pass the last-admin check, the per-owner
+    /// cap or the label check.
+    pub(crate) key_changes: tokio::sync::Mutex<()>,
     /// Refusals of requests without a usable key, counted per address and minute.
     pub(crate) refusals: RefusalCounter,
     /// Bytes of request bodies being read at once.
@@ -282,7 +283,7 @@ impl HyperionApiBuilder {
                 .unwrap_or_else(|| Arc::new(MemoryIdempotencyStore::default())),
             placement: self.placement.unwrap_or_else(|| Arc::new(FewestHostings)),
             reservations: provisioning::DomainReservations::default(),
-            revocations: tokio::sync::Mutex::new(()),
+            key_changes: tokio::sync::Mutex::new(()),
             refusals: RefusalCounter::default(),
             body_budget: BodyBudget::new(self.config.body_bytes_in_flight),
             config: self.config,
@@ -481,25 +482,19 @@ impl HyperionApi {
                 for event in services.refusals.count(event) {
                     services.audit.record(event).await;
                 }
-                let mut response = ApiResponse::error(&err, request_id);
-                if let Some(rate) = rate {
-                    response.set_rate_limit_headers(&rate);
-                }
-                return response;
+                return with_rate_headers(ApiResponse::error(&err, request_id), rate);
             }
         };
         // What the route alone decides (capability, scope all) is decided
-        // before any body byte is read.
+        // before any body byte is read; counted like the refusals above.
         if let Err(err) = check_route(&principal, route.spec.endpoint) {
-            services
-                .audit
-                .record(refusal(&err, Some(&principal), None))
-                .await;
-            let mut response = ApiResponse::error(&err, request_id);
-            if let Some(rate) = rate {
-                response.set_rate_limit_headers(&rate);
+            for event in services
+                .refusals
+                .count(refusal(&err, Some(&principal), None))
+            {
+                services.audit.record(event).await;
             }
-            return response;
+            return with_rate_headers(ApiResponse::error(&err, request_id), rate);
         }
         let body = if route.spec.takes_body {
             let config = &services.config;
@@ -542,12 +537,17 @@ impl HyperionApi {
         };
         audit_outcome(&ctx, &result).await;
         let result = result.map_err(|err| hide_nodes_from_tenants(&ctx.principal, err));
-        let mut response = result.unwrap_or_else(|err| ApiResponse::error(&err, request_id));
-        if let Some(rate) = rate {
-            response.set_rate_limit_headers(&rate);
-        }
-        response
+        let response = result.unwrap_or_else(|err| ApiResponse::error(&err, request_id));
+        with_rate_headers(response, rate)
     }
+}
+
+/// `response` with the `RateLimit` headers of `rate`, for a limited key.
+fn with_rate_headers(mut response: ApiResponse, rate: Option<RateDecision>) -> ApiResponse {
+    if let Some(rate) = rate {
+        response.set_rate_limit_headers(&rate);
+    }
+    response
 }
 
 /// Records a request in the audit log: every mutation, whatever its outcome,

@@ -13,6 +13,8 @@ use crate::error::ApiError;
 /// none) before its first byte is read, and gives it back when read.
 pub(crate) struct BodyBudget {
     kib: Arc<Semaphore>,
+    /// The whole budget, in KiB: no body asks for more than all of it.
+    total_kib: usize,
 }
 
 impl BodyBudget {
@@ -21,6 +23,7 @@ impl BodyBudget {
         let kib = bytes.div_ceil(1024).clamp(1, Semaphore::MAX_PERMITS);
         BodyBudget {
             kib: Arc::new(Semaphore::new(kib)),
+            total_kib: kib,
         }
     }
 
@@ -31,7 +34,9 @@ impl BodyBudget {
         limit: usize,
     ) -> Result<OwnedSemaphorePermit, ApiError> {
         let bytes = declared_len.map_or(limit, |len| len.min(limit as u64) as usize);
-        let kib = u32::try_from(bytes.div_ceil(1024).max(1)).unwrap_or(u32::MAX);
+        // A body limit above the whole budget still lets one body in at a time.
+        let kib = bytes.div_ceil(1024).clamp(1, self.total_kib);
+        let kib = u32::try_from(kib).unwrap_or(u32::MAX);
         Arc::clone(&self.kib)
             .try_acquire_many_owned(kib)
             .map_err(|_| ApiError::Overloaded {
@@ -142,6 +147,12 @@ mod tests {
         assert!(budget.reserve(Some(10), 64 * 1024).is_ok());
         drop(first);
         assert!(budget.reserve(Some(60 * 1024), 64 * 1024).is_ok());
+        // A budget below the body limit still admits one body at a time.
+        let small = BodyBudget::new(10 * 1024);
+        let one = small.reserve(None, 64 * 1024).unwrap();
+        assert!(small.reserve(Some(1), 64 * 1024).is_err());
+        drop(one);
+        assert!(small.reserve(None, 64 * 1024).is_ok());
     }
 
     #[tokio::test]

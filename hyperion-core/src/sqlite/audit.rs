@@ -52,11 +52,10 @@ impl SqliteAuditLog {
     /// Deletes what the retention no longer keeps; answers how many events went.
     pub async fn prune(&self) -> Result<u64, StoreError> {
         let retention = self.retention;
-        let oldest = retention.max_age.map(|age| {
-            stamp(
-                crate::model::now()
-                    - time::Duration::seconds(age.as_secs().min(i64::MAX as u64) as i64),
-            )
+        // An age too large to subtract from now keeps everything.
+        let oldest = retention.max_age.and_then(|age| {
+            let age = time::Duration::try_from(age).ok()?;
+            crate::model::now().checked_sub(age).map(stamp)
         });
         self.db
             .run(move |c| {
