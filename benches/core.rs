@@ -20,15 +20,16 @@ use std::sync::Arc;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
-use hyperion::auth::authenticate;
-use hyperion::authz::{Access, require_hosting_access};
-use hyperion::http::routes::match_route;
-use hyperion::keys::{GrantLevel, KeyScope};
 use hyperion::memory::{MemoryKeyStore, MemoryOwnerDirectory};
+use hyperion::model::{HostingSelector, OwnerId};
 use hyperion::sim::SimClusterSpec;
 use hyperion::{
-    ApiError, ApiResponse, CapSet, Capability, Cluster, HostingSelector, HyperionApi, KeyStore,
-    NewKey, Node, OwnerId, Principal, RequestHead,
+    ApiError, ApiResponse, AuditActor, CapSet, Capability, Cluster, GrantLevel, HyperionApi,
+    KeyScope, KeyStore, NewKey, RequestHead,
+};
+// Internals measured one by one (feature `bench-internals` of the core).
+use hyperion_core::bench_internals::{
+    Access, ChainLimit, Principal, authenticate, match_route, require_hosting_access,
 };
 use tokio::runtime::Runtime;
 
@@ -40,12 +41,7 @@ fn runtime() -> Runtime {
 }
 
 fn cluster(spec: &SimClusterSpec) -> Cluster {
-    let nodes: Vec<Arc<dyn Node>> = spec
-        .build()
-        .into_iter()
-        .map(|node| node as Arc<dyn Node>)
-        .collect();
-    Cluster::new(nodes)
+    Cluster::new(spec.build_nodes())
 }
 
 fn bearer(secret: &str) -> HeaderMap {
@@ -101,7 +97,7 @@ fn principal(scope: KeyScope) -> Principal {
     let minted = NewKey::new("bench", "owner-1".parse().unwrap(), CapSet::all()).mint();
     Principal {
         caps: CapSet::all(),
-        chain: vec![hyperion::authz::ChainLimit::of(&minted.record)],
+        chain: vec![ChainLimit::of(&minted.record)],
         key_id: minted.record.id,
         label: minted.record.label,
         prefix: minted.record.prefix,
@@ -221,12 +217,14 @@ fn api_with_admin(rt: &Runtime, spec: &SimClusterSpec) -> (HyperionApi, HeaderMa
     let admin: OwnerId = "admin".parse().unwrap();
     let owners = Arc::new(MemoryOwnerDirectory::new());
     owners.set(admin.clone(), CapSet::all());
-    let api = HyperionApi::builder(cluster(spec))
+    let api = HyperionApi::builder(cluster(spec), owners)
         .key_store(Arc::new(MemoryKeyStore::new()))
-        .owner_directory(owners)
         .build();
     let minted = rt
-        .block_on(api.mint_key(NewKey::new("bench", admin, CapSet::all())))
+        .block_on(api.mint_key(
+            &AuditActor::new("bench").expect("a valid actor"),
+            NewKey::new("bench", admin, CapSet::all()),
+        ))
         .expect("minted");
     (api, bearer(minted.secret.expose()))
 }

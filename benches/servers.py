@@ -14,7 +14,7 @@ HOST = "127.0.0.1"
 
 def build(*examples):
     """Builds the release examples named."""
-    command = ["cargo", "build", "--release"]
+    command = ["cargo", "build", "--release", "--all-features"]
     for example in examples:
         command += ["--example", example]
     subprocess.run(command, cwd=ROOT, check=True)

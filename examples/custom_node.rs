@@ -13,12 +13,12 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use hyperion::memory::MemoryOwnerDirectory;
 use hyperion::model::{
-    HostingKind, Limits, NodeStatus, PhpVersion, Quota, SuspendedBy, VhostOptions,
+    Hosting, HostingDetail, HostingId, HostingKind, HostingSelector, HostingState, Limits, NodeId,
+    NodeInfo, NodeStatus, OwnerId, PhpVersion, Quota, SuspendedBy, VhostOptions,
 };
-use hyperion::node::{DeleteOptions, ListQuery, NodePage};
 use hyperion::{
-    CapSet, Cluster, Hosting, HostingDetail, HostingId, HostingSelector, HostingState, HyperionApi,
-    NewKey, Node, NodeError, NodeId, NodeInfo,
+    AuditActor, CapSet, Cluster, DeleteOptions, HyperionApi, ListQuery, NewKey, Node, NodeError,
+    NodePage,
 };
 
 /// A pretend backend: one server and the sites it says it runs.
@@ -55,8 +55,13 @@ impl PretendBackend {
                 suspended_by: None,
             })
             .collect();
+        PretendBackend::holding(node, sites)
+    }
+
+    /// A backend that holds exactly `sites` (what the contract suite seeds).
+    fn holding(id: NodeId, sites: Vec<HostingDetail>) -> Self {
         PretendBackend {
-            id: node,
+            id,
             sites: Mutex::new(sites),
         }
     }
@@ -106,19 +111,9 @@ impl Node for PretendBackend {
             .sites
             .lock()
             .map_err(|_| NodeError::Other("poisoned".into()))?;
-        let mut matching: Vec<Hosting> = sites
-            .iter()
-            .map(|site| site.summary.clone())
-            .filter(|hosting| query.matches(hosting))
-            .collect();
-        matching.sort_by(|a, b| a.id.cmp(&b.id));
-        let total = matching.len() as u64;
-        let items = matching
-            .into_iter()
-            .filter(|h| query.after.as_ref().is_none_or(|after| h.id > *after))
-            .take(query.limit + 1)
-            .collect();
-        Ok(NodePage { items, total })
+        // The whole list contract (filters, id order, cursor, `limit + 1`,
+        // total) in one call.
+        Ok(query.page(sites.iter().map(|site| &site.summary)))
     }
 
     async fn find_hosting(
@@ -185,13 +180,14 @@ async fn main() -> std::io::Result<()> {
         Arc::new(PretendBackend::new("web-b", &["docs.example.org"])),
     ];
     let owners = Arc::new(MemoryOwnerDirectory::new());
-    let owner: hyperion::OwnerId = "ops".parse().expect("valid owner id");
+    let owner: OwnerId = "ops".parse().expect("valid owner id");
     owners.set(owner.clone(), CapSet::all());
-    let api = HyperionApi::builder(Cluster::new(nodes))
-        .owner_directory(owners)
-        .build();
+    let api = HyperionApi::builder(Cluster::new(nodes), owners).build();
     let key = api
-        .mint_key(NewKey::new("custom-node-demo", owner, CapSet::all()))
+        .mint_key(
+            &AuditActor::new("panel:setup").expect("a valid actor"),
+            NewKey::new("custom-node-demo", owner, CapSet::all()),
+        )
         .await
         .map_err(std::io::Error::other)?;
     println!("admin key (shown once): {}", key.secret.expose());
@@ -200,4 +196,18 @@ async fn main() -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:8083").await?;
     let app = hyperion::axum::router::<()>(api).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app).await
+}
+
+/// The example's node passes the contract the API relies on (run by
+/// `cargo test --workspace --all-features`).
+#[cfg(test)]
+mod contract {
+    use super::*;
+    use hyperion_testkit::node_contract::NodeSeed;
+
+    async fn pretend_backend(seed: NodeSeed) -> Arc<dyn Node> {
+        Arc::new(PretendBackend::holding(seed.node, seed.hostings))
+    }
+
+    hyperion_testkit::node_contract_suite!(pretend_backend);
 }

@@ -7,8 +7,9 @@
 use std::sync::Arc;
 
 use hyperion::memory::MemoryOwnerDirectory;
+use hyperion::model::OwnerId;
 use hyperion::sim::SimClusterSpec;
-use hyperion::{CapSet, Cluster, HyperionApi, NewKey, Node};
+use hyperion::{AuditActor, CapSet, Cluster, HyperionApi, NewKey};
 use warp::Filter;
 
 #[tokio::main]
@@ -17,19 +18,16 @@ async fn main() -> std::io::Result<()> {
         .with_writer(std::io::stderr)
         .init();
 
-    let nodes = SimClusterSpec::default()
-        .build()
-        .into_iter()
-        .map(|node| node as Arc<dyn Node>)
-        .collect();
+    let nodes = SimClusterSpec::default().build_nodes();
     let owners = Arc::new(MemoryOwnerDirectory::new());
-    let owner: hyperion::OwnerId = "panel-admin".parse().expect("valid owner id");
+    let owner: OwnerId = "panel-admin".parse().expect("valid owner id");
     owners.set(owner.clone(), CapSet::all());
-    let api = HyperionApi::builder(Cluster::new(nodes))
-        .owner_directory(owners)
-        .build();
+    let api = HyperionApi::builder(Cluster::new(nodes), owners).build();
     let key = api
-        .mint_key(NewKey::new("embed-demo", owner, CapSet::all()))
+        .mint_key(
+            &AuditActor::new("panel:setup").expect("a valid actor"),
+            NewKey::new("embed-demo", owner, CapSet::all()),
+        )
         .await
         .map_err(std::io::Error::other)?;
     println!("admin key (shown once): {}", key.secret.expose());

@@ -20,12 +20,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
-use hyperion::client_ip::ForwardedHeader;
 use hyperion::memory::{MemoryKeyStore, MemoryOwnerDirectory};
+use hyperion::model::{NodeId, OwnerId};
 use hyperion::sim::{SimClusterSpec, SimFault};
 use hyperion::sqlite::{AuditRetention, SqliteStores};
 use hyperion::{
-    ApiConfig, CapSet, Cluster, HyperionApi, NewKey, Node, NodeId, OwnerId, TokioJobRunner,
+    ApiConfig, AuditActor, CapSet, Cluster, ForwardedHeader, HyperionApi, NewKey, Node,
+    TokioJobRunner,
 };
 use ipnet::IpNet;
 use tokio::net::TcpListener;
@@ -81,7 +82,7 @@ struct Args {
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
     node_timeout_ms: u64,
     /// Largest accepted request body, in bytes.
-    #[arg(long, default_value_t = hyperion::api::DEFAULT_BODY_LIMIT)]
+    #[arg(long, default_value_t = ApiConfig::default().body_limit)]
     body_limit: usize,
     /// Make this simulated node fail every call; repeatable.
     #[arg(long = "fail-node", value_name = "ID")]
@@ -113,7 +114,10 @@ struct Args {
 }
 
 fn parse_cidr(text: &str) -> Result<IpNet, String> {
-    hyperion::keys::parse_allowlist_entry(text).map_err(|err| err.0)
+    // A network, or one address (a network of one).
+    text.parse::<IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("`{text}` is neither an IP address nor a network in CIDR notation"))
 }
 
 #[tokio::main]
@@ -169,7 +173,7 @@ async fn run(args: Args) -> Result<(), String> {
     let admin: OwnerId = "admin".parse().expect("valid owner id");
     let owners = Arc::new(MemoryOwnerDirectory::new());
     owners.set(admin.clone(), CapSet::all());
-    let mut builder = HyperionApi::builder(cluster);
+    let mut builder = HyperionApi::builder(cluster, owners);
     let (jobs, fresh_keys) = match &args.data_dir {
         Some(dir) => {
             let mut stores = SqliteStores::open_dir(dir).map_err(|err| err.to_string())?;
@@ -194,7 +198,6 @@ async fn run(args: Args) -> Result<(), String> {
         }
     };
     let api = builder
-        .owner_directory(owners)
         .config(ApiConfig {
             body_limit: args.body_limit,
             trusted_proxies: args.trusted_proxies.clone(),
@@ -211,13 +214,19 @@ async fn run(args: Args) -> Result<(), String> {
         .map_err(|err| format!("cannot listen on {}: {err}", args.addr))?;
     let mut out = std::io::stdout().lock();
     if fresh_keys || args.mint_admin {
+        // A break-glass key's label names its moment: an owner's active
+        // keys never share a label.
         let label = if fresh_keys {
-            "admin"
+            "admin".to_owned()
         } else {
-            "break-glass admin"
+            format!(
+                "break-glass admin {}",
+                time::OffsetDateTime::now_utc().unix_timestamp()
+            )
         };
+        let actor = AuditActor::new("serve:startup").expect("a valid actor");
         let minted = api
-            .mint_key(NewKey::new(label, admin, CapSet::all()))
+            .mint_key(&actor, NewKey::new(label, admin, CapSet::all()))
             .await
             .map_err(|err| format!("cannot mint the admin key: {err}"))?;
         match &args.key_file {

@@ -1,6 +1,31 @@
 #![doc = include_str!("../README.md")]
 
-pub use hyperion_core::*;
+// The facade names everything it re-exports, so that what the core adds
+// later becomes public here only by a decision made in this file.
+
+pub use hyperion_core::{
+    ApiConfig, ApiError, ApiKeyRecord, ApiResponse, AuditActor, AuditEvent, AuditLog, AuditOutcome,
+    AuditPage, AuditQuery, AuditSink, CapSet, Capability, Claim, Cluster, DeleteOptions,
+    FewestHostings, ForwardedHeader, Grant, GrantLevel, HyperionApi, HyperionApiBuilder,
+    IdempotencyScope, IdempotencyStore, Job, JobArchive, JobFailure, JobId, JobOutcome,
+    JobProgress, JobRunner, JobSpec, JobState, JobTask, KeyHash, KeyId, KeyScope, KeyStore,
+    KeyView, ListQuery, MintedKey, NewKey, Node, NodeError, NodePage, OwnerDirectory,
+    PlacementStrategy, RawApiKey, RequestHead, RequestedGrant, StoreError, StoredResponse,
+    TeeAuditSink, TokioJobRunner, TracingAuditSink,
+};
+pub use hyperion_core::{headers, memory, model, openapi};
+
+/// mockall mocks of every integration trait (feature `mock`).
+#[cfg(feature = "mock")]
+pub use hyperion_core::mock;
+
+/// The simulated node and cluster (feature `sim`), for examples and tests.
+#[cfg(feature = "sim")]
+pub use hyperion_core::sim;
+
+/// Durable stores in one SQLite file (feature `sqlite`).
+#[cfg(feature = "sqlite")]
+pub use hyperion_core::sqlite;
 
 /// The axum adapter (feature `axum`): [`axum::router`] mounts `/api/v1`.
 #[cfg(feature = "axum")]

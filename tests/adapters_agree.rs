@@ -2,21 +2,18 @@
 //! at once answers the same requests with the same status, the same headers
 //! and the same bytes.
 
-#[allow(dead_code)]
-#[path = "conformance/harness.rs"]
-mod harness;
-#[allow(dead_code)]
-#[path = "conformance/servers.rs"]
-mod servers;
+mod support;
 
-use harness::{TestServer, domain, hosting_id};
+use hyperion_testkit::conformance::{TestServer, domain, hosting_id};
 use reqwest::Method;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn axum_and_warp_answer_byte_for_byte_the_same() {
-    let server = TestServer::start(|api, listener| Box::pin(servers::axum(api, listener))).await;
+    let server =
+        TestServer::start(|api, listener, prefix| Box::pin(support::axum(api, listener, prefix)))
+            .await;
     let warp_base = server
-        .serve_also(|api, listener| Box::pin(servers::warp(api, listener)))
+        .serve_also(|api, listener, prefix| Box::pin(support::warp(api, listener, prefix)))
         .await;
     let admin = Some(server.keys.admin.as_str());
     let viewer = Some(server.keys.viewer.as_str());

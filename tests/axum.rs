@@ -1,5 +1,5 @@
-//! The conformance suite against the axum adapter.
+//! The conformance suite against the axum adapter, through the testkit alone.
 
-mod conformance;
+mod support;
 
-conformance::conformance_suite!(conformance::servers::axum);
+hyperion_testkit::conformance_suite!(support::axum);

@@ -2,7 +2,7 @@
 //! no raw API key, no key hash and no password reached the logs: not through
 //! a span, an event, a `Debug` print or an audit event.
 
-mod conformance;
+mod support;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -84,7 +84,11 @@ fn check_logs() {
         leaked.len(),
         &leaked[..leaked.len().min(3)]
     );
-    for key in conformance::harness::FIXTURE_KEYS.lock().unwrap().iter() {
+    for key in hyperion_testkit::conformance::FIXTURE_KEYS
+        .lock()
+        .unwrap()
+        .iter()
+    {
         let hash: String = Sha256::digest(key.as_bytes())
             .iter()
             .map(|b| format!("{b:02x}"))
@@ -93,7 +97,7 @@ fn check_logs() {
         assert!(!text.contains(&hash), "a key hash is in the logs");
     }
     for password in [
-        conformance::cases::WP_PASSWORD,
+        hyperion_testkit::conformance::WP_PASSWORD,
         "hunter2-hunter2",
         "s3cret-pass",
     ] {
@@ -101,4 +105,4 @@ fn check_logs() {
     }
 }
 
-conformance::conformance_suite!(in_one_test conformance::servers::axum, capture_everything, check_logs);
+hyperion_testkit::conformance_suite!(in_one_test support::axum, capture_everything, check_logs);

@@ -16,9 +16,11 @@ fn api() -> HyperionApi {
         .into_iter()
         .map(|n| n as std::sync::Arc<dyn Node>)
         .collect();
-    HyperionApi::builder(Cluster::new(nodes))
-        .owner_directory(std::sync::Arc::new(MemoryOwnerDirectory::new()))
-        .build()
+    HyperionApi::builder(
+        Cluster::new(nodes),
+        std::sync::Arc::new(MemoryOwnerDirectory::new()),
+    )
+    .build()
 }
 
 /// Starts `adapter`'s helper with `options`; answers its address, the

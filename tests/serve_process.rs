@@ -123,7 +123,8 @@ async fn mint_admin_breaks_the_glass_on_a_directory_that_holds_keys() {
         "{out:?}"
     );
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["key"]["label"], "break-glass admin");
+    let label = body["key"]["label"].as_str().unwrap_or_default();
+    assert!(label.starts_with("break-glass admin "), "{label}");
     assert_eq!(body["scope"], "all");
     assert_eq!(old_status, 200);
 }

@@ -1,5 +1,6 @@
-//! The conformance suite against the durable SQLite stores (axum).
+//! The conformance suite against the durable SQLite stores (axum), through
+//! the testkit alone.
 
-mod conformance;
+mod support;
 
-conformance::conformance_suite!(with_sqlite_stores conformance::servers::axum);
+hyperion_testkit::conformance_suite!(with_sqlite_stores support::axum);

@@ -1,5 +1,5 @@
-//! The conformance suite against the warp adapter.
+//! The conformance suite against the warp adapter, through the testkit alone.
 
-mod conformance;
+mod support;
 
-conformance::conformance_suite!(conformance::servers::warp);
+hyperion_testkit::conformance_suite!(support::warp);

@@ -4,14 +4,14 @@
 
 #![no_main]
 
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use arbitrary::Arbitrary;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
-use hyperion_core::memory::{MemoryKeyStore, MemoryOwnerDirectory};
 use hyperion_core::sim::SimClusterSpec;
-use hyperion_core::{CapSet, Cluster, HyperionApi, NewKey, Node, RequestHead};
+use hyperion_core::{HyperionApi, RequestHead};
+use hyperion_testkit::fixtures::api_with_admin;
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug)]
@@ -38,22 +38,12 @@ fn fixture() -> &'static Fixture {
             .enable_time()
             .build()
             .unwrap();
-        let nodes = SimClusterSpec::default()
-            .build()
-            .into_iter()
-            .map(|n| n as Arc<dyn Node>)
-            .collect();
-        let owners = Arc::new(MemoryOwnerDirectory::new());
-        owners.set("admin".parse().unwrap(), CapSet::all());
-        let api = HyperionApi::builder(Cluster::new(nodes))
-            .key_store(Arc::new(MemoryKeyStore::new()))
-            .owner_directory(owners)
-            .build();
-        let key = runtime
-            .block_on(api.mint_key(NewKey::new("fuzz", "admin".parse().unwrap(), CapSet::all())))
-            .unwrap();
-        let key = key.secret.expose().to_owned();
-        Fixture { runtime, api, key }
+        let fixture = runtime.block_on(api_with_admin(SimClusterSpec::default().build_nodes()));
+        Fixture {
+            runtime,
+            api: fixture.api,
+            key: fixture.admin_key,
+        }
     })
 }
 

@@ -25,7 +25,7 @@ use std::net::SocketAddr;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, OriginalUri, Request, State};
 use axum::response::Response;
 use axum::routing::any;
 pub use hyperion_core::server::ServeOptions;
@@ -36,6 +36,9 @@ use tower::ServiceExt;
 
 /// An axum router serving every `/api/v1` route, for any outer state `S`:
 /// merge or nest it into your own app, beside your own routes and layers.
+/// Nested (`Router::new().nest("/panel", router(api))`), the API answers at
+/// `/panel/api/v1`, and its links (`Location`, the OpenAPI server URL)
+/// carry `/panel`.
 ///
 /// The peer address comes from [`ConnectInfo`] when the app is served with
 /// `into_make_service_with_connect_info::<SocketAddr>()`.
@@ -56,7 +59,16 @@ async fn answer(State(api): State<HyperionApi>, request: Request) -> Response {
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(peer)| *peer);
-    let head = RequestHead::new(parts.method, &parts.uri, parts.headers, peer);
+    // Nested (`.nest("/panel", router(api))`), axum hands over the path
+    // without the prefix; the original URI still has it, and every link the
+    // API answers must carry it.
+    let prefix = parts
+        .extensions
+        .get::<OriginalUri>()
+        .and_then(|OriginalUri(original)| original.path().strip_suffix(parts.uri.path()))
+        .unwrap_or_default()
+        .to_owned();
+    let head = RequestHead::new(parts.method, &parts.uri, parts.headers, peer).with_prefix(prefix);
     api.handle(head, body.into_data_stream())
         .await
         .into_http()

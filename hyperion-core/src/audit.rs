@@ -2,16 +2,15 @@
 //! what, on what, and how it ended. Secrets never enter an event: events are
 //! built from ids, labels and outcomes only.
 
-use std::collections::VecDeque;
 use std::net::IpAddr;
-use std::sync::{Mutex, PoisonError};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::keys::{KeyId, StoreError};
-use crate::model::{OwnerId, wire_enum};
+use crate::keys::KeyId;
+use crate::model::{InvalidValue, OwnerId, wire_enum};
+use crate::store::StoreError;
 
 /// How an audited action ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -42,7 +41,7 @@ pub struct AuditEvent {
     /// The request id the client sent, when sane (never trusted as ours).
     #[serde(default)]
     pub client_request_id: Option<String>,
-    /// Who: `apikey:<label>`, or `anonymous`.
+    /// Who: `apikey:<label>`, `anonymous`, or an [`AuditActor`] for changes made from Rust.
     pub actor: String,
     /// The key used, if one was: the actor's label is the key's name, this
     /// is its identity.
@@ -123,9 +122,81 @@ impl std::fmt::Display for LogSafe<'_> {
     }
 }
 
+/// Who made a change from Rust (the integrator's panel, a script), as the
+/// audit log names them: for example `panel:alice`. It can never pass for
+/// an API key or for an unauthenticated request: `apikey:...` and
+/// `anonymous` are refused, and so are control characters and names longer
+/// than 100 characters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditActor(String);
+
+/// The actor of requests that presented no usable key.
+pub(crate) const ANONYMOUS_ACTOR: &str = "anonymous";
+
+/// The longest [`AuditActor`], in characters.
+pub const MAX_ACTOR_CHARS: usize = 100;
+
+impl AuditActor {
+    /// Checks and wraps `name`.
+    pub fn new(name: impl Into<String>) -> Result<Self, InvalidValue> {
+        let name = name.into();
+        if name.is_empty() || name.chars().count() > MAX_ACTOR_CHARS {
+            return Err(InvalidValue(format!(
+                "an audit actor must be 1 to {MAX_ACTOR_CHARS} characters"
+            )));
+        }
+        if name.chars().any(char::is_control) {
+            return Err(InvalidValue(
+                "an audit actor must not hold control characters".to_owned(),
+            ));
+        }
+        if name.starts_with("apikey:") || name == ANONYMOUS_ACTOR {
+            return Err(InvalidValue(format!(
+                "`{name}` is how the audit log names API keys and unauthenticated requests"
+            )));
+        }
+        Ok(AuditActor(name))
+    }
+
+    /// The name as the audit log shows it.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 impl AuditEvent {
-    /// The event with every client-controlled text escaped and capped (see
-    /// [`bounded_text`]): what every sink may write as it is.
+    /// An event of a change made from Rust by `actor`: no request, no key,
+    /// no client address.
+    pub(crate) fn of_integrator(
+        actor: &AuditActor,
+        action: &str,
+        target: &str,
+        outcome: AuditOutcome,
+        detail: Option<String>,
+    ) -> Self {
+        AuditEvent {
+            id: 0,
+            at: crate::model::now(),
+            request_id: String::new(),
+            client_request_id: None,
+            actor: actor.0.clone(),
+            key_id: None,
+            owner: None,
+            key_prefix: None,
+            action: action.to_owned(),
+            target: target.to_owned(),
+            outcome,
+            status: None,
+            client_ip: None,
+            detail,
+            count: 1,
+        }
+        .bounded()
+    }
+
+    /// The event with every client-controlled text made fit for a log line:
+    /// control characters escaped, each text capped at 256 characters. The
+    /// API records only bounded events; what every sink may write as it is.
     pub fn bounded(mut self) -> Self {
         let cap = |text: &mut String| {
             if text.len() > MAX_AUDIT_TEXT_CHARS
@@ -151,14 +222,15 @@ impl AuditEvent {
         self
     }
 
-    /// Whether it records a request that presented no usable key.
+    /// Whether it records a request that presented no usable key (not a
+    /// change an integrator made from Rust, which has no key either).
     pub fn is_anonymous(&self) -> bool {
-        self.key_id.is_none()
+        self.key_id.is_none() && self.actor == ANONYMOUS_ACTOR
     }
 }
 
 /// Where audit events go.
-#[cfg_attr(feature = "mock", mockall::automock)]
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait AuditSink: Send + Sync {
     /// Records one event. Must not fail the request: a sink that cannot write
@@ -245,106 +317,6 @@ impl AuditSink for TracingAuditSink {
     }
 }
 
-/// How many events [`MemoryAuditSink`] keeps unless told otherwise.
-pub const DEFAULT_AUDIT_WINDOW: usize = 10_000;
-
-/// Keeps the newest events in memory, up to a bound, and reads them back.
-/// Events of unauthenticated requests are kept in a window of their own, so
-/// that no flood of them can push out the events of real keys.
-#[derive(Debug)]
-pub struct MemoryAuditSink {
-    events: Mutex<Windows>,
-    capacity: usize,
-}
-
-#[derive(Debug, Default)]
-struct Windows {
-    authenticated: VecDeque<AuditEvent>,
-    anonymous: VecDeque<AuditEvent>,
-    next_id: u64,
-}
-
-impl Default for MemoryAuditSink {
-    fn default() -> Self {
-        Self::new(DEFAULT_AUDIT_WINDOW)
-    }
-}
-
-impl MemoryAuditSink {
-    /// A sink that keeps the newest `capacity` events of keys, and apart from
-    /// them the newest `capacity` events of unauthenticated requests.
-    pub fn new(capacity: usize) -> Self {
-        MemoryAuditSink {
-            events: Mutex::new(Windows {
-                next_id: 1,
-                ..Windows::default()
-            }),
-            capacity: capacity.max(1),
-        }
-    }
-
-    /// The kept events, oldest first.
-    pub fn events(&self) -> Vec<AuditEvent> {
-        let windows = self.events.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut events: Vec<AuditEvent> = windows
-            .authenticated
-            .iter()
-            .chain(&windows.anonymous)
-            .cloned()
-            .collect();
-        events.sort_unstable_by_key(|e| e.id);
-        events
-    }
-}
-
-#[async_trait]
-impl AuditLog for MemoryAuditSink {
-    async fn query(&self, query: &AuditQuery) -> Result<AuditPage, StoreError> {
-        let windows = self.events.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut matching: Vec<&AuditEvent> = windows
-            .authenticated
-            .iter()
-            .chain(&windows.anonymous)
-            .filter(|e| query.matches(e))
-            .collect();
-        matching.sort_unstable_by_key(|e| std::cmp::Reverse(e.id));
-        let total = matching.len() as u64;
-        let limit = query.limit.max(1);
-        let mut items: Vec<AuditEvent> = matching
-            .into_iter()
-            .filter(|e| query.before.is_none_or(|before| e.id < before))
-            .take(limit + 1)
-            .cloned()
-            .collect();
-        let next_cursor = (items.len() > limit).then(|| items[limit - 1].id.to_string());
-        items.truncate(limit);
-        Ok(AuditPage {
-            items,
-            next_cursor,
-            total,
-        })
-    }
-}
-
-#[async_trait]
-impl AuditSink for MemoryAuditSink {
-    async fn record(&self, event: AuditEvent) {
-        let mut event = event.bounded();
-        let mut windows = self.events.lock().unwrap_or_else(PoisonError::into_inner);
-        event.id = windows.next_id;
-        windows.next_id += 1;
-        let window = if event.is_anonymous() {
-            &mut windows.anonymous
-        } else {
-            &mut windows.authenticated
-        };
-        if window.len() == self.capacity {
-            window.pop_front();
-        }
-        window.push_back(event);
-    }
-}
-
 /// Sends every event to two sinks (e.g. memory for the API and tracing for the logs).
 pub struct TeeAuditSink<A, B>(pub A, pub B);
 
@@ -360,118 +332,5 @@ impl<A: AuditSink, B: AuditSink> AuditSink for TeeAuditSink<A, B> {
     async fn record(&self, event: AuditEvent) {
         self.0.record(event.clone()).await;
         self.1.record(event).await;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn event(n: u32) -> AuditEvent {
-        AuditEvent {
-            id: 0,
-            key_prefix: None,
-            at: crate::model::now(),
-            request_id: format!("r{n}"),
-            client_request_id: None,
-            actor: "anonymous".into(),
-            key_id: None,
-            owner: None,
-            action: "hosting.suspend".into(),
-            target: "h1".into(),
-            outcome: AuditOutcome::Ok,
-            status: Some(200),
-            client_ip: None,
-            detail: None,
-            count: 1,
-        }
-    }
-
-    #[tokio::test]
-    async fn memory_sink_keeps_a_bounded_window() {
-        let sink = MemoryAuditSink::new(2);
-        for n in 0..3 {
-            sink.record(event(n)).await;
-        }
-        let kept: Vec<_> = sink.events().into_iter().map(|e| e.request_id).collect();
-        assert_eq!(kept, ["r1", "r2"]);
-    }
-
-    #[tokio::test]
-    async fn anonymous_events_cannot_push_out_a_keys_events() {
-        let sink = MemoryAuditSink::new(3);
-        let mut real = event(0);
-        real.key_id = crate::keys::KeyId::parse("key_real");
-        sink.record(real).await;
-        for n in 1..100 {
-            sink.record(event(n)).await;
-        }
-        let kept = sink.events();
-        assert_eq!(kept.len(), 4);
-        assert_eq!(kept[0].request_id, "r0", "the key's event is still there");
-        assert_eq!(kept[3].request_id, "r99");
-    }
-
-    #[test]
-    fn client_text_is_escaped_and_capped() {
-        let forged =
-            "x\n2030-01-01T00:00:00Z  INFO hyperion::audit: audit actor=apikey:admin\u{1b}[31m";
-        let safe = bounded_text(forged, 256);
-        assert!(!safe.chars().any(char::is_control), "{safe}");
-        assert!(safe.contains("\\n2030"), "{safe}");
-        assert!(safe.contains("\\u{1b}"), "{safe}");
-        let long = "a".repeat(60_000);
-        let cut = bounded_text(&long, 256);
-        assert_eq!(cut.chars().count(), 256 + "…[cut]".chars().count());
-        assert!(cut.ends_with("…[cut]"));
-        let mut event = event(1);
-        event.target = long;
-        event.detail = Some("b\rc".to_owned());
-        let event = event.bounded();
-        assert!(event.target.len() < 300);
-        assert_eq!(event.detail.as_deref(), Some("b\\rc"));
-        // Plain text passes unchanged.
-        assert_eq!(bounded_text("hosting h1 ok", 256), "hosting h1 ok");
-    }
-
-    #[tokio::test]
-    async fn reads_newest_first_with_a_cursor_and_filters() {
-        let sink = MemoryAuditSink::new(100);
-        for n in 0..5 {
-            let mut e = event(n);
-            if n % 2 == 0 {
-                e.outcome = AuditOutcome::Denied;
-            }
-            sink.record(e).await;
-        }
-        let page = sink
-            .query(&AuditQuery {
-                limit: 2,
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        let ids: Vec<u64> = page.items.iter().map(|e| e.id).collect();
-        assert_eq!(ids, [5, 4]);
-        assert_eq!(page.total, 5);
-        assert_eq!(page.next_cursor.as_deref(), Some("4"));
-        let next = sink
-            .query(&AuditQuery {
-                limit: 2,
-                before: Some(4),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        assert_eq!(next.items.iter().map(|e| e.id).collect::<Vec<_>>(), [3, 2]);
-        let denied = sink
-            .query(&AuditQuery {
-                limit: 10,
-                outcome: Some(AuditOutcome::Denied),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        assert_eq!(denied.total, 3);
     }
 }

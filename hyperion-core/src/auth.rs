@@ -24,7 +24,7 @@ fn unauthorized(message: &str) -> ApiError {
 /// minting chain, and their owners must still exist. The principal holds
 /// only what every key of the chain holds (capabilities, scope, expiry),
 /// intersected with each owner's current capabilities, and carries each
-/// key's network and rate limits for [`admit`].
+/// key's network and rate limits for `admit`.
 pub async fn authenticate(
     headers: &HeaderMap,
     keys: &dyn KeyStore,

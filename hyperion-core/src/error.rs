@@ -198,6 +198,14 @@ impl From<NodeError> for ApiError {
     }
 }
 
+/// A storage failure reaches the client as `internal`; its message stays in
+/// the server's logs.
+impl From<crate::store::StoreError> for ApiError {
+    fn from(err: crate::store::StoreError) -> Self {
+        ApiError::internal(err.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,9 +15,10 @@ use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::keys::{KeyId, StoreError};
+use crate::keys::KeyId;
 use crate::model::{now, wire_enum};
 use crate::random;
+use crate::store::StoreError;
 
 /// A job's public id (`job_...`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -171,7 +172,7 @@ impl JobProgress {
 }
 
 /// Runs jobs and keeps their records.
-#[cfg_attr(feature = "mock", mockall::automock)]
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait JobRunner: Send + Sync {
     /// Records a queued job, starts `task` in the background and returns

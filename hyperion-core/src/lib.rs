@@ -1,61 +1,99 @@
 //! # hyperion-core
 //!
-//! Everything of the Hyperion API kit that is not HTTP-framework code:
-//! hostings and how they are addressed, capabilities, API keys,
-//! authentication and authorization, the [`Node`] and [`JobRunner`] traits,
-//! jobs, audit, the route table, the error envelope and the `/api/v1`
-//! endpoint logic. Adapters (`hyperion-axum`, `hyperion-warp`) only convert a
-//! framework's request into a [`RequestHead`] plus a body stream, call
-//! [`HyperionApi::handle`], and copy the [`ApiResponse`] back.
+//! Everything of the Hyperion API kit that is not HTTP-framework code. Most
+//! integrators use it through the `hyperion` facade; adapter authors and
+//! node implementors depend on it directly.
+//!
+//! ## What you build, and with what
+//!
+//! - **An API** ([`HyperionApi`]): [`HyperionApi::builder`] takes your
+//!   [`Cluster`] of [`Node`]s and your [`OwnerDirectory`]; every store you do
+//!   not give is in memory ([`memory`]), or durable with `sqlite` (feature
+//!   `sqlite`). [`ApiConfig`] holds the limits and deadlines.
+//! - **Keys from Rust**: [`HyperionApi::mint_key`] and
+//!   [`HyperionApi::revoke_key`], checked as `POST /keys` is and audited
+//!   under the [`AuditActor`] you name.
+//! - **An adapter** for a web framework: turn each request into a
+//!   [`RequestHead`] plus a body stream, call [`HyperionApi::handle`], and
+//!   copy the [`ApiResponse`] back. `server` (feature `server`) is a ready
+//!   HTTP/1.1 server with deadlines for adapters that want one.
+//! - **A node** ([`Node`]): the one trait between the API and the machines
+//!   that host sites. [`ListQuery::page`] answers a list request in one call;
+//!   the `hyperion-testkit` crate checks an implementation against the
+//!   contract the API relies on.
+//! - **Stores of your own**: [`KeyStore`], [`AuditSink`] and [`AuditLog`],
+//!   [`JobRunner`] and [`JobArchive`], [`IdempotencyStore`],
+//!   [`PlacementStrategy`].
+//!
+//! The wire types (hostings, settings, operations) are in [`model`]; the
+//! OpenAPI document is in [`openapi`]; names of the headers the API reads
+//! and writes are in [`headers`]. `sim` (feature `sim`) is a simulated
+//! node for examples and tests; `mock` (feature `mock`) has mockall mocks of
+//! every integration trait.
 
-pub mod api;
-pub mod audit;
-pub mod auth;
-pub mod authz;
-pub mod capability;
-pub mod client_ip;
-pub mod cluster;
-pub mod error;
-pub mod http;
-pub mod idempotency;
-pub mod jobs;
-pub mod keys;
-pub mod locator;
+mod api;
+mod audit;
+mod auth;
+mod authz;
+mod capability;
+mod cluster;
+mod error;
+mod http;
+mod idempotency;
+mod jobs;
+mod keys;
 pub mod memory;
 pub mod model;
-pub mod node;
+mod node;
 pub mod openapi;
-pub mod owner;
-pub mod placement;
+mod owner;
 mod random;
-pub mod ratelimit;
+mod ratelimit;
 mod refusals;
-pub mod request_id;
 #[cfg(feature = "server")]
 pub mod server;
+#[cfg(any(test, feature = "sim"))]
 pub mod sim;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
-pub mod upstream;
+mod store;
+mod upstream;
 
 pub use api::{ApiConfig, HyperionApi, HyperionApiBuilder};
-pub use audit::{AuditEvent, AuditOutcome, AuditSink, MemoryAuditSink, TracingAuditSink};
-pub use authz::Principal;
-pub use capability::{CapSet, Capability};
-pub use client_ip::ForwardedHeader;
-pub use cluster::Cluster;
-pub use error::ApiError;
-pub use http::{ApiResponse, RequestHead};
-pub use jobs::{Job, JobId, JobRunner, JobState, TokioJobRunner};
-pub use keys::{ApiKeyRecord, KeyScope, KeyStore, MintedKey, NewKey};
-pub use model::{
-    Domain, Hosting, HostingDetail, HostingId, HostingSelector, HostingState, NodeId, NodeInfo,
-    OwnerId, SuspendedBy,
+pub use audit::{
+    AuditActor, AuditEvent, AuditLog, AuditOutcome, AuditPage, AuditQuery, AuditSink, TeeAuditSink,
+    TracingAuditSink,
 };
-pub use node::{Node, NodeError};
+pub use capability::{CapSet, Capability};
+pub use cluster::{Cluster, FewestHostings, PlacementStrategy};
+pub use error::ApiError;
+pub use http::client_ip::ForwardedHeader;
+pub use http::{ApiResponse, RequestHead};
+pub use idempotency::{Claim, IdempotencyScope, IdempotencyStore, StoredResponse};
+pub use jobs::{
+    Job, JobArchive, JobFailure, JobId, JobOutcome, JobProgress, JobRunner, JobSpec, JobState,
+    JobTask, TokioJobRunner,
+};
+pub use keys::{
+    ApiKeyRecord, Grant, GrantLevel, KeyHash, KeyId, KeyScope, KeyStore, KeyView, MintedKey,
+    NewKey, RawApiKey, RequestedGrant,
+};
+pub use node::{DeleteOptions, ListQuery, Node, NodeError, NodePage};
 pub use owner::OwnerDirectory;
+pub use store::StoreError;
 
-/// mockall mocks of the integration traits (feature `mock`).
+/// Names of the HTTP headers the API reads and writes beyond the standard
+/// ones, for clients and for adapters that log them.
+pub mod headers {
+    pub use crate::api::{
+        CLIENT_REQUEST_ID_HEADER, IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_REPLAYED_HEADER,
+        REQUEST_ID_HEADER,
+    };
+}
+
+/// mockall mocks of every integration trait (feature `mock`), for testing a
+/// panel's code against a node, a store or an owner directory that answers
+/// what the test says.
 #[cfg(feature = "mock")]
 pub mod mock {
     pub use crate::audit::MockAuditSink;
@@ -64,4 +102,15 @@ pub mod mock {
     pub use crate::keys::MockKeyStore;
     pub use crate::node::MockNode;
     pub use crate::owner::MockOwnerDirectory;
+}
+
+/// Internals that the workspace's benchmarks measure one by one (feature
+/// `bench-internals`). Not part of the API: anything here may change in
+/// any release.
+#[cfg(feature = "bench-internals")]
+#[doc(hidden)]
+pub mod bench_internals {
+    pub use crate::auth::authenticate;
+    pub use crate::authz::{Access, ChainLimit, Principal, require_hosting_access};
+    pub use crate::http::routes::match_route;
 }

@@ -79,6 +79,46 @@ impl ListQuery {
                 .as_ref()
                 .is_none_or(|only| only.contains(&hosting.id))
     }
+
+    /// Whether `hosting` comes after the cursor.
+    pub fn is_after_cursor(&self, hosting: &Hosting) -> bool {
+        self.after.as_ref().is_none_or(|after| hosting.id > *after)
+    }
+
+    /// The whole answer to this query over `hostings`, given in any order:
+    /// the matching ones after the cursor, in id order, at most `limit + 1`
+    /// of them, and how many match in all. A node over any store answers a
+    /// page correctly with this one call; one that keeps its hostings
+    /// indexed by id can use [`ListQuery::page_in_id_order`] instead.
+    pub fn page<'a>(&self, hostings: impl IntoIterator<Item = &'a Hosting>) -> NodePage {
+        let mut matching: Vec<&Hosting> = hostings
+            .into_iter()
+            .filter(|hosting| self.matches(hosting))
+            .collect();
+        let total = matching.len() as u64;
+        matching.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        let from = matching.partition_point(|hosting| !self.is_after_cursor(hosting));
+        self.page_in_id_order(matching[from..].iter().copied(), total)
+    }
+
+    /// The answer for a node that can walk its hostings in id order from
+    /// the cursor on (`from_cursor`: ids greater than [`ListQuery::after`],
+    /// ascending, not yet filtered) and counts the matches itself (`total`,
+    /// ignoring the cursor): the filters are applied here, and the walk
+    /// stops after `limit + 1` matches.
+    pub fn page_in_id_order<'a>(
+        &self,
+        from_cursor: impl IntoIterator<Item = &'a Hosting>,
+        total: u64,
+    ) -> NodePage {
+        let items = from_cursor
+            .into_iter()
+            .filter(|hosting| self.matches(hosting))
+            .take(self.limit.saturating_add(1))
+            .cloned()
+            .collect();
+        NodePage { items, total }
+    }
 }
 
 /// One node's answer to a [`ListQuery`].
@@ -101,7 +141,7 @@ pub struct DeleteOptions {
 
 /// One enrolled server. Every method is called with canonical ids: the core
 /// resolves domains before it asks a node to change anything.
-#[cfg_attr(feature = "mock", mockall::automock)]
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait Node: Send + Sync {
     /// Its id (constant).

@@ -5,11 +5,11 @@
 use async_trait::async_trait;
 
 use crate::capability::CapSet;
-use crate::keys::StoreError;
 use crate::model::OwnerId;
+use crate::store::StoreError;
 
 /// The integrator's directory of key owners (their panel's users or accounts).
-#[cfg_attr(feature = "mock", mockall::automock)]
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait OwnerDirectory: Send + Sync {
     /// The owner's current capabilities, or `None` when the owner is gone or

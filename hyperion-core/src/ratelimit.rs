@@ -63,7 +63,8 @@ impl RateLimiter {
     }
 
     /// Decides one request of `key`, limited to `limit_per_min`, at `now`.
-    pub fn check(&self, key: &KeyId, limit_per_min: u32, now: Instant) -> RateDecision {
+    #[cfg(test)]
+    fn check(&self, key: &KeyId, limit_per_min: u32, now: Instant) -> RateDecision {
         self.check_all(&[(key, limit_per_min)], now)
     }
 
@@ -143,7 +144,8 @@ impl RateLimiter {
     }
 
     /// How many keys are tracked now.
-    pub fn tracked_keys(&self) -> usize {
+    #[cfg(test)]
+    fn tracked_keys(&self) -> usize {
         self.tat
             .lock()
             .unwrap_or_else(PoisonError::into_inner)

@@ -9,12 +9,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use http::{HeaderMap, Method};
-use hyperion_core::keys::{GrantLevel, KeyScope};
 use hyperion_core::memory::{MemoryKeyStore, MemoryOwnerDirectory};
 use hyperion_core::sim::SimClusterSpec;
 use hyperion_core::{
     ApiResponse, CapSet, Capability, Cluster, HyperionApi, NewKey, Node, RequestHead,
 };
+use hyperion_core::{GrantLevel, KeyScope};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -60,9 +60,8 @@ fn api() -> HyperionApi {
         .collect();
     let owners = Arc::new(MemoryOwnerDirectory::new());
     owners.set("owner".parse().unwrap(), CapSet::all());
-    HyperionApi::builder(Cluster::new(nodes))
+    HyperionApi::builder(Cluster::new(nodes), owners)
         .key_store(Arc::new(MemoryKeyStore::new()))
-        .owner_directory(owners)
         .build()
 }
 
@@ -112,7 +111,7 @@ proptest! {
             let api = api();
             let mut new = NewKey::new("prop", "owner".parse().unwrap(), caps);
             new.scope = scope_from(&grants);
-            let key = api.mint_key(new).await.unwrap().secret.expose().to_owned();
+            let key = api.mint_key(&hyperion_core::AuditActor::new("test").unwrap(), new).await.unwrap().secret.expose().to_owned();
             for (endpoint, target, by_domain) in requests {
                 if endpoint == ENDPOINTS.len() {
                     let reply = send(&api, &key, Method::GET, "/api/v1/hostings?limit=200", None).await;
@@ -168,7 +167,7 @@ proptest! {
             let api = api();
             let mut new = NewKey::new("minter", "owner".parse().unwrap(), minter_caps);
             new.scope = minter_grants.as_ref().map_or(KeyScope::All, scope_from);
-            let minter = api.mint_key(new).await.unwrap().secret.expose().to_owned();
+            let minter = api.mint_key(&hyperion_core::AuditActor::new("test").unwrap(), new).await.unwrap().secret.expose().to_owned();
             let scope = match &asked_grants {
                 None => json!("all"),
                 Some(grants) => json!({"grants": grants.iter().map(|(i, manage)| json!({

@@ -7,12 +7,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyperion_core::audit::{AuditEvent, AuditLog, AuditOutcome, AuditQuery, AuditSink};
-use hyperion_core::idempotency::{Claim, IdempotencyScope, IdempotencyStore, StoredResponse};
-use hyperion_core::jobs::{JobRunner, JobSpec, JobState};
-use hyperion_core::keys::{GrantLevel, KeyId, KeyScope, KeyStore, NewKey};
 use hyperion_core::sqlite::SqliteStores;
-use hyperion_core::{CapSet, JobId};
+use hyperion_core::{
+    AuditEvent, AuditLog, AuditOutcome, AuditQuery, AuditSink, CapSet, Claim, GrantLevel,
+    IdempotencyScope, IdempotencyStore, JobId, JobRunner, JobSpec, JobState, KeyId, KeyScope,
+    KeyStore, NewKey, StoredResponse,
+};
 
 fn spec() -> JobSpec {
     JobSpec {
@@ -301,11 +301,11 @@ async fn a_job_running_when_the_process_is_killed_ends_failed_after_the_restart(
 /// request, so nothing has to be cascaded at revocation time to hold.
 #[tokio::test]
 async fn a_revoked_parent_ends_its_children_across_a_restart() {
-    use hyperion_core::auth::authenticate;
     use hyperion_core::memory::MemoryOwnerDirectory;
+    use hyperion_core::{Cluster, HyperionApi, RequestHead};
 
     let dir = tempfile::tempdir().unwrap();
-    let owner: hyperion_core::OwnerId = "o".parse().unwrap();
+    let owner: hyperion_core::model::OwnerId = "o".parse().unwrap();
     let (child_secret, parent_id) = {
         let stores = SqliteStores::open_dir(dir.path()).unwrap();
         let parent = NewKey::new("parent", owner.clone(), CapSet::all()).mint();
@@ -330,18 +330,27 @@ async fn a_revoked_parent_ends_its_children_across_a_restart() {
         "the child itself is not marked"
     );
     assert_eq!(child_record.created_by.as_ref(), Some(&parent_id));
-    let owners = MemoryOwnerDirectory::new();
+    let owners = Arc::new(MemoryOwnerDirectory::new());
     owners.set(owner, CapSet::all());
+    let api = stores
+        .install(HyperionApi::builder(Cluster::new(Vec::new()), owners))
+        .build();
     let mut headers = http::HeaderMap::new();
     headers.insert(
         http::header::AUTHORIZATION,
         format!("Bearer {child_secret}").parse().unwrap(),
     );
-    let refused = authenticate(&headers, stores.keys.as_ref(), &owners)
-        .await
-        .unwrap_err();
-    assert_eq!(refused.code(), "unauthorized");
-    assert!(refused.to_string().contains("minting chain"), "{refused}");
+    let uri: http::Uri = "/api/v1/me".parse().unwrap();
+    let head = RequestHead::new(http::Method::GET, &uri, headers, None);
+    let refused = api
+        .handle(
+            head,
+            futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>(),
+        )
+        .await;
+    assert_eq!(refused.status, http::StatusCode::UNAUTHORIZED);
+    let body = String::from_utf8_lossy(&refused.body).into_owned();
+    assert!(body.contains("minting chain"), "{body}");
 }
 
 /// 4,000 keyless requests for a 60,000-character path used to grow the
@@ -363,11 +372,13 @@ async fn keyless_floods_do_not_grow_the_database() {
     let owners = Arc::new(MemoryOwnerDirectory::new());
     owners.set("o".parse().unwrap(), CapSet::all());
     let api = stores
-        .install(HyperionApi::builder(Cluster::new(nodes)))
-        .owner_directory(owners)
+        .install(HyperionApi::builder(Cluster::new(nodes), owners))
         .build();
     let admin = api
-        .mint_key(NewKey::new("admin", "o".parse().unwrap(), CapSet::all()))
+        .mint_key(
+            &hyperion_core::AuditActor::new("test").unwrap(),
+            NewKey::new("admin", "o".parse().unwrap(), CapSet::all()),
+        )
         .await
         .unwrap();
     let long: http::Uri = format!("/api/v1/hostings/{}", "x".repeat(60_000))

@@ -23,11 +23,14 @@ pub use hyperion_core::server::ServeOptions;
 use hyperion_core::{HyperionApi, RequestHead};
 use tokio::net::TcpListener;
 use warp::Filter;
-use warp::filters::path::FullPath;
+use warp::filters::path::{FullPath, Peek};
 use warp::http::{HeaderMap, Method, Response};
 
 /// A filter answering every request under `/api/v1` (any method), and
 /// rejecting (so that your other routes get a chance) everything else.
+/// Behind a prefix (`warp::path("panel").and(routes(api))`), the API
+/// answers at `/panel/api/v1`, and its links (`Location`, the OpenAPI
+/// server URL) carry `/panel`.
 ///
 /// The peer address comes from [`warp::addr::remote`] (warp's own server),
 /// or from [`serve`].
@@ -36,28 +39,48 @@ pub fn routes(
 ) -> impl Filter<Extract = (Response<Bytes>,), Error = warp::Rejection> + Clone + Send + Sync + 'static
 {
     let raw_query = warp::query::raw().or(warp::any().map(String::new)).unify();
-    warp::path!("api" / "v1" / ..)
+    // Before `/api/v1` is matched: the whole path, and what is left of it
+    // after the filters in front of this one (a prefix such as
+    // `warp::path("panel")`), so that links can carry that prefix.
+    warp::path::full()
+        .and(warp::path::peek())
+        .and(warp::path!("api" / "v1" / ..))
         .and(warp::method())
-        .and(warp::path::full())
         .and(raw_query)
         .and(warp::header::headers_cloned())
         .and(peer_address())
         .and(warp::body::stream())
         .then(
-            move |method: Method, path: FullPath, query: String, headers: HeaderMap, peer, body| {
+            move |full: FullPath,
+                  rest: Peek,
+                  method: Method,
+                  query: String,
+                  headers: HeaderMap,
+                  peer,
+                  body| {
                 let api = api.clone();
                 async move {
+                    let (prefix, path) = split_mount(full.as_str(), rest.as_str());
                     let head = RequestHead {
                         method,
-                        path: path.as_str().to_owned(),
+                        path,
                         query: (!query.is_empty()).then_some(query),
                         headers,
                         peer,
+                        prefix,
                     };
                     api.handle(head, body).await.into_http()
                 }
             },
         )
+}
+
+/// Splits a request path into the prefix the app mounted the API under and
+/// the path from `/api/v1` on; `rest` is what the filters in front left.
+fn split_mount(full: &str, rest: &str) -> (String, String) {
+    let path = format!("/{rest}");
+    let prefix = full.strip_suffix(path.as_str()).unwrap_or_default();
+    (prefix.to_owned(), path)
 }
 
 /// The peer: warp's own server's, else the one [`serve`] put in the request.

@@ -1,97 +1,67 @@
-//! `PATCH /hostings/{id}/{limits,php,vhost,expiry,quota}`: synchronous
-//! configuration changes (capability `hosting_edit_config`), answered with
-//! the new value. Patches are validated and merged here; the node receives
-//! the complete new value.
+//! The API's own settings ([`ApiConfig`]): limits, deadlines, trusted
+//! proxies. The hostings' settings (PHP, limits, vhost) are the model's
+//! `settings` and the `PATCH` endpoints in `settings.rs`.
 
-use http::StatusCode;
-use serde_json::json;
+use std::time::Duration;
 
-use super::RequestContext;
-use crate::authz::resolve_manage;
-use crate::capability::Capability;
-use crate::cluster::Located;
-use crate::error::ApiError;
-use crate::http::ApiResponse;
-use crate::model::{
-    ConfigChange, ExpiryPatch, HostingDetail, HostingKind, LimitsPatch, PhpPatch, QuotaPatch,
-    VhostPatch,
-};
+use crate::http::client_ip::ForwardedHeader;
 
-/// Which setting a PATCH changes.
-#[derive(Clone, Copy)]
-pub(crate) enum Setting {
-    Limits,
-    Php,
-    Vhost,
-    Expiry,
-    Quota,
+/// Request bodies larger than this are refused unless configured otherwise.
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+
+/// How long a job may wait on one node call unless configured otherwise.
+pub const DEFAULT_JOB_NODE_DEADLINE: Duration = Duration::from_secs(15 * 60);
+
+/// Tunables of the API.
+#[derive(Clone, Debug)]
+pub struct ApiConfig {
+    /// Largest accepted request body, in bytes.
+    pub body_limit: usize,
+    /// Deadline of one node call made by a background job (they are slow by nature).
+    pub job_node_deadline: Duration,
+    /// Proxies whose forwarding headers are believed: a request from one of
+    /// them is from the client its [`ApiConfig::forwarded_header`] names
+    /// (walked right to left, past other trusted proxies). Empty:
+    /// `X-Forwarded-For` and `Forwarded` are ignored.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The one header the trusted proxies write the client into; the other
+    /// is ignored, since a proxy passes it through from the client.
+    pub forwarded_header: ForwardedHeader,
+    /// How long a request body may take to arrive; past it, 408.
+    pub body_deadline: Duration,
+    /// Bytes of request bodies being read at once, across all requests
+    /// (each reserves its declared length, or `body_limit`); past it, 503
+    /// with `Retry-After`.
+    pub body_bytes_in_flight: usize,
+    /// How many active keys one owner may hold; minting past it is 409.
+    pub max_active_keys_per_owner: usize,
+    /// Networks a grants-scoped key may still point a reverse proxy at,
+    /// although they are loopback, link-local, private or unspecified
+    /// (refused by default, so that no tenant can make a node call inside
+    /// the provider's network).
+    pub tenant_upstream_allowed: Vec<ipnet::IpNet>,
 }
 
-impl Setting {
-    /// The change this request's body makes to `current`.
-    fn change(
-        self,
-        ctx: &RequestContext<'_>,
-        current: &HostingDetail,
-    ) -> Result<ConfigChange, ApiError> {
-        Ok(match self {
-            Setting::Limits => {
-                ConfigChange::Limits(ctx.json_body::<LimitsPatch>()?.apply(&current.limits)?)
-            }
-            Setting::Php => {
-                let patch: PhpPatch = ctx.json_body()?;
-                if current.kind != HostingKind::Php {
-                    return Err(ApiError::Conflict(format!(
-                        "a {} hosting has no PHP version",
-                        current.kind
-                    )));
-                }
-                ConfigChange::Php(patch.version)
-            }
-            Setting::Vhost => {
-                ConfigChange::Vhost(ctx.json_body::<VhostPatch>()?.apply(&current.vhost)?)
-            }
-            Setting::Expiry => ConfigChange::Expiry(ctx.json_body::<ExpiryPatch>()?.apply()?),
-            Setting::Quota => {
-                ConfigChange::Quota(ctx.json_body::<QuotaPatch>()?.apply(&current.quota)?)
-            }
-        })
-    }
+/// How long a body may take to arrive unless configured otherwise.
+pub const DEFAULT_BODY_DEADLINE: Duration = Duration::from_secs(60);
 
-    /// The new value, as answered.
-    fn render(self, detail: &HostingDetail) -> serde_json::Value {
-        match self {
-            Setting::Limits => json!(detail.limits),
-            Setting::Php => json!({"php_version": detail.summary.php_version}),
-            Setting::Vhost => json!(detail.vhost),
-            Setting::Expiry => json!({"expires_at": detail.expires_at.map(|at| {
-                at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
-            })}),
-            Setting::Quota => json!(detail.quota),
+/// Bytes of bodies read at once unless configured otherwise.
+pub const DEFAULT_BODY_BYTES_IN_FLIGHT: usize = 64 * 1024 * 1024;
+
+/// Active keys one owner may hold unless configured otherwise.
+pub const DEFAULT_MAX_ACTIVE_KEYS_PER_OWNER: usize = 1000;
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            body_limit: DEFAULT_BODY_LIMIT,
+            job_node_deadline: DEFAULT_JOB_NODE_DEADLINE,
+            trusted_proxies: Vec::new(),
+            forwarded_header: ForwardedHeader::default(),
+            body_deadline: DEFAULT_BODY_DEADLINE,
+            body_bytes_in_flight: DEFAULT_BODY_BYTES_IN_FLIGHT,
+            max_active_keys_per_owner: DEFAULT_MAX_ACTIVE_KEYS_PER_OWNER,
+            tenant_upstream_allowed: Vec::new(),
         }
     }
-}
-
-/// One `PATCH`: authorize, validate and merge, apply on the node.
-pub(crate) async fn patch(
-    ctx: &RequestContext<'_>,
-    setting: Setting,
-) -> Result<ApiResponse, ApiError> {
-    let selector = ctx.hosting_selector()?;
-    let Located { node, hosting } = resolve_manage(
-        &ctx.principal,
-        &ctx.services.cluster,
-        &selector,
-        Capability::HostingEditConfig,
-    )
-    .await?;
-    let id = &hosting.summary.id;
-    ctx.set_target(id.as_str());
-    let change = setting.change(ctx, &hosting)?;
-    let updated = ctx
-        .services
-        .cluster
-        .call(node.as_ref(), node.update_config(id, &change))
-        .await?;
-    Ok(ApiResponse::json(StatusCode::OK, &setting.render(&updated)))
 }

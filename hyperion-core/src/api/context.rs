@@ -26,10 +26,12 @@ pub(crate) struct RequestContext<'a> {
     pub(crate) client_request_id: Option<&'a str>,
     /// The request path as sent (still percent-encoded).
     pub(crate) raw_path: &'a str,
+    /// Where the app mounted `/api/v1` (see [`crate::RequestHead::prefix`]).
+    pub(crate) prefix: &'a str,
     pub(crate) route: RouteMatch,
     pub(crate) query: Query,
     pub(crate) body: Bytes,
-    /// The client address (see [`crate::client_ip`]).
+    /// The client address (see [`crate::http::client_ip`]).
     pub(crate) peer: Option<IpAddr>,
     /// What the request acted on, once the endpoint knows (a canonical hosting
     /// id, a new key id); the audit event names it.
@@ -125,7 +127,10 @@ impl RequestContext<'_> {
                 status: "accepted",
             },
         );
-        response.set_header(http::header::LOCATION, &format!("/api/v1/jobs/{}", job.id));
+        response.set_header(
+            http::header::LOCATION,
+            &self.link(&format!("/jobs/{}", job.id)),
+        );
         Ok(response)
     }
 
@@ -135,6 +140,12 @@ impl RequestContext<'_> {
     }
 
     /// An audit event for an action of this request's principal.
+    /// The path a client follows to `path` (e.g. `/jobs/j1`): under
+    /// `/api/v1`, under the prefix the app mounted the API at.
+    pub(crate) fn link(&self, path: &str) -> String {
+        format!("{}{}{path}", self.prefix, crate::http::BASE_PATH)
+    }
+
     pub(crate) fn audit_event(
         &self,
         action: &str,

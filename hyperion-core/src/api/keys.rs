@@ -11,6 +11,7 @@ use http::StatusCode;
 use serde::Serialize;
 
 use super::{HyperionApi, RequestContext};
+use crate::audit::{AuditActor, AuditEvent, AuditOutcome};
 use crate::authz::{
     MAX_CHAIN_DEPTH, MintTerms, Principal, check_mint, inherit_limits, is_full_admin,
     may_manage_key, require,
@@ -19,22 +20,95 @@ use crate::capability::Capability;
 use crate::error::ApiError;
 use crate::http::{ApiResponse, parse_json_body};
 use crate::keys::{
-    ApiKeyRecord, KeyId, KeyScope, KeyStore, KeyView, MintRequest, MintedKey, NewKey,
-    RequestedGrant, StoreError,
+    ApiKeyRecord, KeyId, KeyScope, KeyStore, KeyView, MAX_GRANTS, MintRequest, MintedKey, NewKey,
+    RequestedGrant, check_label, normalize_allowlist,
 };
 use crate::model::{HostingSelector, OwnerId, now};
+use crate::store::StoreError;
 
 /// How many grants are resolved against the nodes at once.
 const GRANT_LOOKUPS_IN_FLIGHT: usize = 16;
 
 impl HyperionApi {
-    /// Mints a key for an integrator (e.g. from their own settings page) and
-    /// stores it. The returned secret is the only copy: hand it over once.
-    /// The owner is whoever `new.owner` names; use [`HyperionApi::resolve_grants`]
-    /// to build a grants scope from ids or domains.
-    pub async fn mint_key(&self, new: NewKey) -> Result<MintedKey, StoreError> {
+    /// Mints a key from Rust (e.g. the integrator's own settings page) and
+    /// stores it. It is checked exactly as `POST /keys` checks a request
+    /// (label, expiry, allowlist, grants that exist, the per-owner cap, no
+    /// second active key of the owner with the same label) and audited as
+    /// `key.mint` by `actor`. The returned secret is the only copy: hand it
+    /// over once. Use [`HyperionApi::resolve_grants`] to build a grants scope
+    /// from ids or domains.
+    pub async fn mint_key(&self, actor: &AuditActor, new: NewKey) -> Result<MintedKey, ApiError> {
+        let result = self.mint_checked(new).await;
+        let target = result
+            .as_ref()
+            .map_or("", |minted| minted.record.id.as_str());
+        self.audit_rust_call(actor, "key.mint", target, &result)
+            .await;
+        result
+    }
+
+    async fn mint_checked(&self, mut new: NewKey) -> Result<MintedKey, ApiError> {
+        new.label = check_label(&new.label)?;
+        if new.expires_at.is_some_and(|at| at <= now()) {
+            return Err(ApiError::Validation(
+                "expires_at must be in the future".to_owned(),
+            ));
+        }
+        new.ip_allowlist = normalize_allowlist(&new.ip_allowlist)?;
+        if let KeyScope::Grants(grants) = &new.scope {
+            if grants.len() > MAX_GRANTS {
+                return Err(ApiError::Validation(format!(
+                    "scope holds more than {MAX_GRANTS} grants"
+                )));
+            }
+            let requested = grants
+                .iter()
+                .map(|(id, level)| RequestedGrant {
+                    hosting: HostingSelector::Id(id.clone()),
+                    level: *level,
+                })
+                .collect();
+            resolve_grants(self, None, requested).await?;
+        }
+        if let Some(parent) = &new.created_by {
+            if self.services.keys.get(parent).await?.is_none() {
+                return Err(ApiError::Validation(format!(
+                    "created_by: no key `{parent}`"
+                )));
+            }
+        }
+        self.store_new_key(new).await
+    }
+
+    /// Stores a checked key, one key change at a time, so that the label and
+    /// cap checks and the insert are one step.
+    async fn store_new_key(&self, new: NewKey) -> Result<MintedKey, ApiError> {
+        let services = &self.services;
+        let _one_at_a_time = services.key_changes.lock().await;
+        let at = now();
+        let siblings: Vec<ApiKeyRecord> = services
+            .keys
+            .unrevoked_of_owner(&new.owner)
+            .await?
+            .into_iter()
+            .filter(|key| key.is_active_at(at))
+            .collect();
+        // The audit names a key `apikey:<label>`: no key may borrow the name
+        // of another active key of the same owner.
+        if siblings.iter().any(|key| key.label == new.label) {
+            return Err(ApiError::Validation(format!(
+                "label: another active key of this owner is already labelled `{}`",
+                new.label
+            )));
+        }
+        let cap = services.config.max_active_keys_per_owner;
+        if siblings.len() >= cap {
+            return Err(ApiError::Conflict(format!(
+                "this owner already holds {cap} active keys, the most allowed; revoke some first"
+            )));
+        }
         let minted = new.mint();
-        self.services.keys.insert(minted.record.clone()).await?;
+        services.keys.insert(minted.record.clone()).await?;
         Ok(minted)
     }
 
@@ -57,15 +131,29 @@ impl HyperionApi {
             .collect())
     }
 
-    /// One key.
+    /// One key, as `GET /keys/{id}` shows it (never its hash).
     pub async fn get_key(&self, id: &KeyId) -> Result<Option<KeyView>, StoreError> {
         Ok(self.services.keys.get(id).await?.map(|key| key.view()))
     }
 
     /// Revokes a key and every key it minted, down its whole chain: their
-    /// next requests are refused. `false` if there is no such key.
-    pub async fn revoke_key(&self, id: &KeyId) -> Result<bool, StoreError> {
+    /// next requests are refused. Audited as `key.revoke` by `actor`.
+    /// `false` if there is no such key.
+    pub async fn revoke_key(&self, actor: &AuditActor, id: &KeyId) -> Result<bool, ApiError> {
+        let result = self.revoke_chain(id).await;
+        let done = match &result {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(key_not_found()),
+            Err(err) => Err(err.clone()),
+        };
+        self.audit_rust_call(actor, "key.revoke", id.as_str(), &done)
+            .await;
+        result
+    }
+
+    async fn revoke_chain(&self, id: &KeyId) -> Result<bool, ApiError> {
         let keys = self.services.keys.as_ref();
+        let _one_at_a_time = self.services.key_changes.lock().await;
         let Some(key) = keys.get(id).await? else {
             return Ok(false);
         };
@@ -74,6 +162,22 @@ impl HyperionApi {
             keys.revoke(&key.id, at).await?;
         }
         Ok(true)
+    }
+
+    /// Records a key change made from Rust, with the integrator's actor.
+    async fn audit_rust_call<T>(
+        &self,
+        actor: &AuditActor,
+        action: &str,
+        target: &str,
+        result: &Result<T, ApiError>,
+    ) {
+        let (outcome, detail) = match result {
+            Ok(_) => (AuditOutcome::Ok, None),
+            Err(err) => (AuditOutcome::Failed, Some(err.to_string())),
+        };
+        let event = AuditEvent::of_integrator(actor, action, target, outcome, detail);
+        self.services.audit.record(event).await;
     }
 }
 
@@ -226,31 +330,6 @@ pub(crate) async fn mint(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiErr
     };
     inherit_limits(principal, &mut terms);
     check_mint(principal, &terms)?;
-    // One key change at a time: the label and cap checks and the insert are one step.
-    let _one_at_a_time = ctx.services.key_changes.lock().await;
-    let at = now();
-    let siblings: Vec<ApiKeyRecord> = ctx
-        .services
-        .keys
-        .unrevoked_of_owner(&principal.owner)
-        .await?
-        .into_iter()
-        .filter(|key| key.is_active_at(at))
-        .collect();
-    // The audit names a key `apikey:<label>`: no key may borrow the name of
-    // another active key of the same owner.
-    if siblings.iter().any(|key| key.label == request.label) {
-        return Err(ApiError::Validation(format!(
-            "label: another active key of this owner is already labelled `{}`",
-            request.label
-        )));
-    }
-    let cap = ctx.services.config.max_active_keys_per_owner;
-    if siblings.len() >= cap {
-        return Err(ApiError::Conflict(format!(
-            "this owner already holds {cap} active keys, the most allowed; revoke some first"
-        )));
-    }
     let new = NewKey {
         label: request.label,
         owner: principal.owner.clone(),
@@ -261,7 +340,7 @@ pub(crate) async fn mint(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiErr
         ip_allowlist: terms.ip_allowlist,
         rate_limit_per_min: terms.rate_limit_per_min,
     };
-    let minted = ctx.api.mint_key(new).await?;
+    let minted = ctx.api.store_new_key(new).await?;
     ctx.set_target(minted.record.id.as_str());
     let mut response = ApiResponse::json(
         StatusCode::CREATED,
@@ -272,7 +351,7 @@ pub(crate) async fn mint(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiErr
     );
     response.set_header(
         http::header::LOCATION,
-        &format!("/api/v1/keys/{}", minted.record.id),
+        &ctx.link(&format!("/keys/{}", minted.record.id)),
     );
     Ok(response)
 }

@@ -16,7 +16,8 @@ mod me;
 mod nodes;
 mod operations;
 mod provisioning;
-#[cfg(all(test, feature = "mock"))]
+mod settings;
+#[cfg(test)]
 mod tests;
 
 use std::panic::AssertUnwindSafe;
@@ -30,96 +31,39 @@ use http::{HeaderMap, Method, StatusCode};
 use tracing::Instrument;
 
 use crate::audit::{
-    AuditEvent, AuditLog, AuditOutcome, AuditSink, LogSafe, MemoryAuditSink, TeeAuditSink,
-    TracingAuditSink,
+    AuditEvent, AuditLog, AuditOutcome, AuditSink, LogSafe, TeeAuditSink, TracingAuditSink,
 };
 use crate::auth::{admit, authenticate, presented_prefix};
 use crate::authz::{Principal, check_route};
-use crate::client_ip::{ForwardedHeader, client_address};
 use crate::cluster::Cluster;
+use crate::cluster::{FewestHostings, PlacementStrategy};
 use crate::error::ApiError;
 use crate::http::body::BodyBudget;
+use crate::http::client_ip::client_address;
+use crate::http::request_id::{client_request_id, fresh};
 use crate::http::routes::{Endpoint, match_route};
 use crate::http::{ApiResponse, Query, RequestHead, read_within};
-use crate::idempotency::{IdempotencyStore, MemoryIdempotencyStore};
+use crate::idempotency::IdempotencyStore;
 use crate::jobs::{JobRunner, TokioJobRunner};
 use crate::keys::KeyStore;
-use crate::memory::{MemoryKeyStore, MemoryOwnerDirectory};
+use crate::memory::{MemoryAuditSink, MemoryIdempotencyStore, MemoryKeyStore};
 use crate::model::now;
 use crate::openapi;
 use crate::owner::OwnerDirectory;
-use crate::placement::{FewestHostings, PlacementStrategy};
 use crate::ratelimit::{RateDecision, RateLimiter};
 use crate::refusals::RefusalCounter;
-use crate::request_id::{client_request_id, fresh};
 
+pub use config::ApiConfig;
 pub(crate) use context::RequestContext;
 pub use idempotent::{IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_REPLAYED_HEADER};
 
-pub use crate::request_id::{CLIENT_REQUEST_ID_HEADER, REQUEST_ID_HEADER};
+pub use crate::http::request_id::{CLIENT_REQUEST_ID_HEADER, REQUEST_ID_HEADER};
 
 /// The server's id of a request, and the client's own when it sent a sane one.
 #[derive(Clone, Copy)]
 struct RequestIds<'a> {
     server: &'a str,
     client: Option<&'a str>,
-}
-
-/// Request bodies larger than this are refused unless configured otherwise.
-pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
-
-/// How long a job may wait on one node call unless configured otherwise.
-pub const DEFAULT_JOB_NODE_DEADLINE: Duration = Duration::from_secs(15 * 60);
-
-/// Tunables of the API.
-#[derive(Clone, Debug)]
-pub struct ApiConfig {
-    /// Largest accepted request body, in bytes.
-    pub body_limit: usize,
-    /// Deadline of one node call made by a background job (they are slow by nature).
-    pub job_node_deadline: Duration,
-    /// Proxies whose forwarding headers are believed (see [`crate::client_ip`]).
-    /// Empty: `X-Forwarded-For` and `Forwarded` are ignored.
-    pub trusted_proxies: Vec<ipnet::IpNet>,
-    /// The one header the trusted proxies write the client into; the other
-    /// is ignored, since a proxy passes it through from the client.
-    pub forwarded_header: ForwardedHeader,
-    /// How long a request body may take to arrive; past it, 408.
-    pub body_deadline: Duration,
-    /// Bytes of request bodies being read at once, across all requests
-    /// (each reserves its declared length, or `body_limit`); past it, 503
-    /// with `Retry-After`.
-    pub body_bytes_in_flight: usize,
-    /// How many active keys one owner may hold; minting past it is 409.
-    pub max_active_keys_per_owner: usize,
-    /// Networks a grants-scoped key may still point a reverse proxy at,
-    /// although they are loopback, link-local, private or unspecified
-    /// (refused by default: see [`crate::upstream`]).
-    pub tenant_upstream_allowed: Vec<ipnet::IpNet>,
-}
-
-/// How long a body may take to arrive unless configured otherwise.
-pub const DEFAULT_BODY_DEADLINE: Duration = Duration::from_secs(60);
-
-/// Bytes of bodies read at once unless configured otherwise.
-pub const DEFAULT_BODY_BYTES_IN_FLIGHT: usize = 64 * 1024 * 1024;
-
-/// Active keys one owner may hold unless configured otherwise.
-pub const DEFAULT_MAX_ACTIVE_KEYS_PER_OWNER: usize = 1000;
-
-impl Default for ApiConfig {
-    fn default() -> Self {
-        ApiConfig {
-            body_limit: DEFAULT_BODY_LIMIT,
-            job_node_deadline: DEFAULT_JOB_NODE_DEADLINE,
-            trusted_proxies: Vec::new(),
-            forwarded_header: ForwardedHeader::default(),
-            body_deadline: DEFAULT_BODY_DEADLINE,
-            body_bytes_in_flight: DEFAULT_BODY_BYTES_IN_FLIGHT,
-            max_active_keys_per_owner: DEFAULT_MAX_ACTIVE_KEYS_PER_OWNER,
-            tenant_upstream_allowed: Vec::new(),
-        }
-    }
 }
 
 impl Services {
@@ -187,7 +131,7 @@ pub struct HyperionApi {
 pub struct HyperionApiBuilder {
     cluster: Cluster,
     keys: Option<Arc<dyn KeyStore>>,
-    owners: Option<Arc<dyn OwnerDirectory>>,
+    owners: Arc<dyn OwnerDirectory>,
     jobs: Option<Arc<dyn JobRunner>>,
     audit: Option<Arc<dyn AuditSink>>,
     audit_log: Option<Arc<dyn AuditLog>>,
@@ -201,14 +145,6 @@ impl HyperionApiBuilder {
     #[must_use]
     pub fn key_store(mut self, keys: Arc<dyn KeyStore>) -> Self {
         self.keys = Some(keys);
-        self
-    }
-
-    /// Who owns keys and what they may do now (default: an empty
-    /// [`MemoryOwnerDirectory`], in which no key works).
-    #[must_use]
-    pub fn owner_directory(mut self, owners: Arc<dyn OwnerDirectory>) -> Self {
-        self.owners = Some(owners);
         self
     }
 
@@ -269,9 +205,7 @@ impl HyperionApiBuilder {
         let services = Arc::new(Services {
             cluster: self.cluster,
             keys: self.keys.unwrap_or_else(|| Arc::new(MemoryKeyStore::new())),
-            owners: self
-                .owners
-                .unwrap_or_else(|| Arc::new(MemoryOwnerDirectory::new())),
+            owners: self.owners,
             jobs: self
                 .jobs
                 .unwrap_or_else(|| Arc::new(TokioJobRunner::default())),
@@ -294,12 +228,16 @@ impl HyperionApiBuilder {
 }
 
 impl HyperionApi {
-    /// Starts building an API over `cluster`.
-    pub fn builder(cluster: Cluster) -> HyperionApiBuilder {
+    /// Starts building an API over `cluster`, whose keys belong to the
+    /// owners in `owners`: your panel's users (or resellers), and what each
+    /// may do now. A key works only while its owner is there, and never does
+    /// more than its owner may; there is no default, since an empty
+    /// directory would make every key fail with 401.
+    pub fn builder(cluster: Cluster, owners: Arc<dyn OwnerDirectory>) -> HyperionApiBuilder {
         HyperionApiBuilder {
             cluster,
             keys: None,
-            owners: None,
+            owners,
             jobs: None,
             audit: None,
             audit_log: None,
@@ -446,7 +384,7 @@ impl HyperionApi {
                 _ => ApiResponse::rendered(
                     StatusCode::OK,
                     "application/json",
-                    openapi::document_bytes(),
+                    openapi::document_bytes_under(&head.prefix),
                 ),
             };
         }
@@ -516,6 +454,7 @@ impl HyperionApi {
             request_id,
             client_request_id: ids.client,
             raw_path: &head.path,
+            prefix: &head.prefix,
             route,
             query: Query::parse(head.query.as_deref()),
             body: body.as_ref().cloned().unwrap_or_default(),
@@ -598,7 +537,7 @@ fn hide_nodes_from_tenants(principal: &Principal, err: ApiError) -> ApiError {
 
 /// Calls the endpoint function of the matched route.
 async fn dispatch(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiError> {
-    use config::Setting;
+    use settings::Setting;
     match ctx.route.spec.endpoint {
         // Served before authentication, in `respond`.
         Endpoint::OpenApi | Endpoint::Docs => {
@@ -611,11 +550,11 @@ async fn dispatch(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiError> {
         Endpoint::SuspendHosting => hostings::suspend(ctx).await,
         Endpoint::ResumeHosting => hostings::resume(ctx).await,
         Endpoint::DeleteHosting => hostings::delete(ctx).await,
-        Endpoint::PatchLimits => config::patch(ctx, Setting::Limits).await,
-        Endpoint::PatchPhp => config::patch(ctx, Setting::Php).await,
-        Endpoint::PatchVhost => config::patch(ctx, Setting::Vhost).await,
-        Endpoint::PatchExpiry => config::patch(ctx, Setting::Expiry).await,
-        Endpoint::PatchQuota => config::patch(ctx, Setting::Quota).await,
+        Endpoint::PatchLimits => settings::patch(ctx, Setting::Limits).await,
+        Endpoint::PatchPhp => settings::patch(ctx, Setting::Php).await,
+        Endpoint::PatchVhost => settings::patch(ctx, Setting::Vhost).await,
+        Endpoint::PatchExpiry => settings::patch(ctx, Setting::Expiry).await,
+        Endpoint::PatchQuota => settings::patch(ctx, Setting::Quota).await,
         Endpoint::StartBackup => operations::backup(ctx).await,
         Endpoint::ListBackups => operations::list_backups(ctx).await,
         Endpoint::StartRestore => operations::restore(ctx).await,

@@ -262,7 +262,7 @@ pub(crate) async fn create(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiE
     let mut response = hosting_response(principal, StatusCode::CREATED, &detail)?;
     response.set_header(
         http::header::LOCATION,
-        &format!("/api/v1/hostings/{}", detail.summary.id),
+        &ctx.link(&format!("/hostings/{}", detail.summary.id)),
     );
     Ok(response)
 }

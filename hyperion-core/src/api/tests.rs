@@ -10,7 +10,7 @@ use crate::HyperionApi;
 use crate::capability::{CapSet, Capability};
 use crate::cluster::Cluster;
 use crate::http::{ApiResponse, RequestHead};
-use crate::keys::{GrantLevel, KeyScope, NewKey};
+use crate::keys::{GrantLevel, KeyScope, KeyStore, NewKey};
 use crate::memory::{MemoryKeyStore, MemoryOwnerDirectory};
 use crate::model::{HostingDetail, HostingId, HostingSelector, HostingState, NodeId, SuspendedBy};
 use crate::node::MockNode;
@@ -40,17 +40,22 @@ struct Harness {
 async fn harness(node: MockNode, caps: CapSet, scope: KeyScope) -> Harness {
     let owners = Arc::new(MemoryOwnerDirectory::new());
     owners.set("owner".parse().unwrap(), CapSet::all());
-    let api = HyperionApi::builder(Cluster::new(vec![Arc::new(node)]))
-        .key_store(Arc::new(MemoryKeyStore::new()))
-        .owner_directory(owners)
+    let keys = Arc::new(MemoryKeyStore::new());
+    let api = HyperionApi::builder(Cluster::new(vec![Arc::new(node)]), owners)
+        .key_store(keys.clone())
         .build();
     let mut new = NewKey::new("test", "owner".parse().unwrap(), caps);
     new.scope = scope;
-    let minted = api.mint_key(new).await.unwrap();
-    Harness {
-        api,
-        key: minted.secret.expose().to_owned(),
-    }
+    let key = stored_key(&keys, new).await;
+    Harness { api, key }
+}
+
+/// The raw key of `new`, stored straight into `keys`: not through
+/// `mint_key`, whose checks and audit event would reach the mocks.
+async fn stored_key(keys: &MemoryKeyStore, new: NewKey) -> String {
+    let minted = new.mint();
+    keys.insert(minted.record).await.unwrap();
+    minted.secret.expose().to_owned()
 }
 
 impl Harness {
@@ -198,16 +203,13 @@ mod provisioning {
     async fn api_with(node: MockNode, audit: MockAuditSink) -> (HyperionApi, String) {
         let owners = Arc::new(MemoryOwnerDirectory::new());
         owners.set("owner".parse().unwrap(), CapSet::all());
-        let api = HyperionApi::builder(Cluster::new(vec![Arc::new(node)]))
-            .key_store(Arc::new(MemoryKeyStore::new()))
-            .owner_directory(owners)
+        let keys = Arc::new(MemoryKeyStore::new());
+        let api = HyperionApi::builder(Cluster::new(vec![Arc::new(node)]), owners)
+            .key_store(keys.clone())
             .audit_sink(Arc::new(audit))
             .build();
-        let key = api
-            .mint_key(NewKey::new("ops", "owner".parse().unwrap(), CapSet::all()))
-            .await
-            .unwrap();
-        (api, key.secret.expose().to_owned())
+        let new = NewKey::new("ops", "owner".parse().unwrap(), CapSet::all());
+        (api, super::stored_key(&keys, new).await)
     }
 
     async fn send(
@@ -410,20 +412,18 @@ mod location {
             .returning(|_| Ok(None));
         let owners = Arc::new(MemoryOwnerDirectory::new());
         owners.set("o".parse().unwrap(), CapSet::all());
-        let api = HyperionApi::builder(Cluster::new(vec![Arc::new(holder), Arc::new(other)]))
-            .key_store(Arc::new(MemoryKeyStore::new()))
-            .owner_directory(owners)
-            .build();
-        let key = api
-            .mint_key(NewKey::new("k", "o".parse().unwrap(), CapSet::all()))
-            .await
-            .unwrap();
+        let keys = Arc::new(MemoryKeyStore::new());
+        let api = HyperionApi::builder(
+            Cluster::new(vec![Arc::new(holder), Arc::new(other)]),
+            owners,
+        )
+        .key_store(keys.clone())
+        .build();
+        let key =
+            super::stored_key(&keys, NewKey::new("k", "o".parse().unwrap(), CapSet::all())).await;
         for _ in 0..3 {
             let mut headers = HeaderMap::new();
-            headers.insert(
-                "authorization",
-                format!("Bearer {}", key.secret.expose()).parse().unwrap(),
-            );
+            headers.insert("authorization", format!("Bearer {key}").parse().unwrap());
             let path = format!("/api/v1/hostings/{DOMAIN}");
             let head = RequestHead::new(Method::GET, &path.parse().unwrap(), headers, None);
             let body = futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>();

@@ -6,18 +6,20 @@
 //! read the same request differently.
 
 pub(crate) mod body;
+pub(crate) mod client_ip;
 mod json_body;
 pub(crate) mod query;
 mod request;
+pub(crate) mod request_id;
 mod response;
 pub mod routes;
 
-pub use body::{read_limited, read_within};
+pub use body::read_within;
 pub use json_body::parse_json_body;
 pub use query::Query;
 pub use request::RequestHead;
-pub use response::{ApiResponse, ErrorBody, ErrorEnvelope};
-pub use routes::{Endpoint, ROUTES, RouteMatch, RouteSpec};
+pub use response::ApiResponse;
+pub use routes::RouteMatch;
 
 /// The path prefix every route lives under.
 pub const BASE_PATH: &str = "/api/v1";

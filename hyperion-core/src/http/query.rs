@@ -130,3 +130,30 @@ mod tests {
         assert_eq!(q.get("cursor").unwrap(), Some("\u{FFFD}\u{FFFD}"));
     }
 }
+
+#[cfg(test)]
+mod hostile_input {
+    use super::Query;
+    use crate::model::HostingId;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        #[test]
+        fn cursors_parse_or_refuse(text in any::<String>()) {
+            let query = Query::parse(Some(&format!("cursor={text}")));
+            let _ = query.cursor::<HostingId>();
+            let _ = query.cursor::<u64>();
+        }
+
+        #[test]
+        fn query_strings_never_panic(raw in any::<String>(), name in "[a-z_]{1,12}") {
+            let query = Query::parse(Some(&raw));
+            let _ = query.get(&name);
+            let _ = query.flag(&name);
+            let _ = query.page_size();
+            let _ = query.parse_value::<u64>(&name);
+        }
+    }
+}

@@ -15,6 +15,11 @@ pub struct RequestHead {
     pub headers: HeaderMap,
     /// The socket peer, when the framework knows it.
     pub peer: Option<SocketAddr>,
+    /// Where the app mounted `/api/v1`, when it nested the API under a
+    /// path (e.g. `/panel`); empty at the root. `path` starts at `/api/v1`
+    /// either way; every link the API answers (`Location` headers, the
+    /// OpenAPI server URL) starts with this prefix.
+    pub prefix: String,
 }
 
 impl RequestHead {
@@ -31,6 +36,16 @@ impl RequestHead {
             query: uri.query().map(str::to_owned),
             headers,
             peer,
+            prefix: String::new(),
         }
+    }
+
+    /// The same head, for an API mounted under `prefix` (see
+    /// [`RequestHead::prefix`]): an adapter whose framework strips the
+    /// prefix from the path it hands over gives it back here.
+    #[must_use]
+    pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
     }
 }

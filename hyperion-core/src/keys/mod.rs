@@ -12,12 +12,13 @@ mod secret;
 mod store;
 
 pub use allowlist::{allowlist_permits, normalize_allowlist, parse_allowlist_entry};
-pub use request::{MintRequest, RequestedGrant, ValidKeyRequest};
+pub use request::RequestedGrant;
+pub(crate) use request::{MAX_GRANTS, MintRequest, check_label};
 
 pub use record::{ApiKeyRecord, KeyId, KeyView, MintedKey, NewKey};
 pub use scope::{Grant, GrantLevel, KeyScope};
-pub use secret::{BearerToken, KEY_PREFIX, KeyHash, RAW_KEY_LEN, RawApiKey};
-pub use store::{KeyStore, StoreError};
+pub use secret::{BearerToken, KeyHash, RawApiKey};
+pub use store::KeyStore;
 
 #[cfg(feature = "mock")]
 pub use store::MockKeyStore;

@@ -66,21 +66,28 @@ pub struct ValidKeyRequest {
     pub rate_limit_per_min: u32,
 }
 
+/// A key's label, trimmed, or why it is refused: 1 to [`MAX_LABEL_CHARS`]
+/// characters as sent (the contract's `maxLength` counts them before
+/// trimming), no control character.
+pub(crate) fn check_label(label: &str) -> Result<String, InvalidValue> {
+    let trimmed = label.trim();
+    if trimmed.is_empty() || label.chars().count() > MAX_LABEL_CHARS {
+        return Err(InvalidValue(format!(
+            "label must be 1 to {MAX_LABEL_CHARS} characters"
+        )));
+    }
+    if trimmed.chars().any(char::is_control) {
+        return Err(InvalidValue(
+            "label must not hold control characters".to_owned(),
+        ));
+    }
+    Ok(trimmed.to_owned())
+}
+
 impl MintRequest {
     /// Checks every field; the error names the field at fault.
     pub fn validate(self) -> Result<ValidKeyRequest, InvalidValue> {
-        // The contract's maxLength counts the label as sent, before trimming.
-        let label = self.label.trim().to_owned();
-        if label.is_empty() || self.label.chars().count() > MAX_LABEL_CHARS {
-            return Err(InvalidValue(format!(
-                "label must be 1 to {MAX_LABEL_CHARS} characters"
-            )));
-        }
-        if label.chars().any(char::is_control) {
-            return Err(InvalidValue(
-                "label must not hold control characters".to_owned(),
-            ));
-        }
+        let label = check_label(&self.label)?;
         let caps = self
             .caps
             .iter()

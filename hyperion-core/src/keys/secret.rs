@@ -11,7 +11,8 @@ pub const KEY_PREFIX: &str = "hyp_";
 const SECRET_CHARS: usize = 43;
 
 /// Length of a raw key, prefix included.
-pub const RAW_KEY_LEN: usize = KEY_PREFIX.len() + SECRET_CHARS;
+#[cfg(test)]
+const RAW_KEY_LEN: usize = KEY_PREFIX.len() + SECRET_CHARS;
 
 /// How many characters of the raw key make its display prefix (`hyp_` + 8).
 const DISPLAY_PREFIX_LEN: usize = KEY_PREFIX.len() + 8;
@@ -167,5 +168,22 @@ mod tests {
             assert!(BearerToken::parse(bad.as_bytes()).is_none(), "{bad:?}");
         }
         assert!(BearerToken::parse(b"Bearer hyp_\xff\xfe").is_none());
+    }
+}
+
+#[cfg(test)]
+mod hostile_input {
+    use super::BearerToken;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        #[test]
+        fn authorization_headers_never_panic(raw in prop::collection::vec(any::<u8>(), 0..200)) {
+            let _ = BearerToken::parse(&raw);
+            let text = format!("Bearer hyp_{}", String::from_utf8_lossy(&raw));
+            let _ = BearerToken::parse(text.as_bytes());
+        }
     }
 }

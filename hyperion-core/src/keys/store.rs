@@ -5,21 +5,11 @@ use super::record::{ApiKeyRecord, KeyId};
 use super::scope::GrantLevel;
 use super::secret::KeyHash;
 use crate::model::{HostingId, OwnerId};
-
-/// A storage failure. Shown to clients only as `internal`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("storage error: {0}")]
-pub struct StoreError(pub String);
-
-impl From<StoreError> for crate::ApiError {
-    fn from(err: StoreError) -> Self {
-        crate::ApiError::internal(err.to_string())
-    }
-}
+use crate::store::StoreError;
 
 /// Where key records live. The integrator may implement it over their own
 /// database; [`crate::memory::MemoryKeyStore`] is the in-memory one.
-#[cfg_attr(feature = "mock", mockall::automock)]
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait KeyStore: Send + Sync {
     /// Stores a new record.

@@ -9,18 +9,20 @@ use std::sync::Arc;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use time::OffsetDateTime;
 
-mod config;
 mod ops;
+mod settings;
 pub(crate) mod timestamp;
+mod values;
 
-pub use config::{
+pub use ops::{
+    Backup, BackupId, Certificate, CreateHostingRequest, NewHosting, RenewReport, RestoreMode,
+    RestoreRequest, WpInstall, WpInstallRequest,
+};
+pub use settings::{
     BasicAuthPatch, BasicAuthView, BreachAction, CacheSettings, ConfigChange, ExpiryPatch, Limits,
     LimitsPatch, PhpPatch, Quota, QuotaPatch, Redirect, VhostChange, VhostOptions, VhostPatch,
 };
-pub use ops::{
-    Backup, BackupId, Certificate, CreateHostingRequest, NewHosting, RenewReport, RestoreMode,
-    RestoreRequest, SecretString, WpInstall, WpInstallRequest,
-};
+pub use values::{MAX_URL_CHARS, SecretString};
 
 /// A value a client sent that is not acceptable; the message says why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

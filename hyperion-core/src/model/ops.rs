@@ -3,41 +3,11 @@
 
 use std::fmt;
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::config::validate_http_url;
+use super::values::{SecretString, validate_http_url};
 use super::{Domain, HostingId, HostingKind, InvalidValue, NodeId, PhpVersion, wire_enum};
-
-/// A write-only secret from a client (a password). Its `Debug` prints
-/// nothing, and it cannot be serialized: it never reaches a response, a job
-/// record, a log or an audit event.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SecretString(String);
-
-impl SecretString {
-    /// Wraps a secret.
-    pub fn new(secret: impl Into<String>) -> Self {
-        SecretString(secret.into())
-    }
-
-    /// The secret, for the node that must apply it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for SecretString {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SecretString(<redacted>)")
-    }
-}
-
-impl<'de> Deserialize<'de> for SecretString {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        String::deserialize(deserializer).map(SecretString)
-    }
-}
 
 /// Most aliases one hosting may have.
 pub const MAX_ALIASES: usize = 50;

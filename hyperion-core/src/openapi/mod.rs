@@ -663,6 +663,18 @@ pub fn document_bytes() -> Bytes {
         .clone()
 }
 
+/// The OpenAPI document as served from an app that mounted `/api/v1`
+/// under `prefix` (e.g. `/panel`): the same document, its server URL the
+/// prefix, so that clients generated from it call the right paths.
+pub fn document_bytes_under(prefix: &str) -> Bytes {
+    if prefix.is_empty() {
+        return document_bytes();
+    }
+    let mut document = document().clone();
+    document["servers"] = serde_json::json!([{ "url": prefix }]);
+    Bytes::from(serde_json::to_vec_pretty(&document).expect("the document serializes"))
+}
+
 /// The readable page of the contract, self-contained (no network needed).
 pub fn docs_page() -> Bytes {
     static PAGE: OnceLock<Bytes> = OnceLock::new();

@@ -9,7 +9,8 @@ use crate::capability::Capability;
 use crate::jobs::JobState;
 use crate::keys::GrantLevel;
 use crate::model::{
-    BreachAction, HostingKind, HostingState, NodeStatus, PhpVersion, RestoreMode, SuspendedBy,
+    BreachAction, HostingKind, HostingState, MAX_URL_CHARS, NodeStatus, PhpVersion, RestoreMode,
+    SuspendedBy,
 };
 
 /// `{"$ref": "#/components/schemas/<name>"}`
@@ -125,7 +126,7 @@ pub(crate) fn all() -> Map<String, Value> {
         "Redirect",
         closed(
             json!({
-                "to": {"type": "string", "pattern": HTTP_URL_PATTERN, "maxLength": 2048},
+                "to": {"type": "string", "pattern": HTTP_URL_PATTERN, "maxLength": MAX_URL_CHARS},
                 "status": {"type": "integer", "enum": [301, 302, 307, 308]},
             }),
             &["status"],
@@ -350,7 +351,7 @@ pub(crate) fn all() -> Map<String, Value> {
                 "aliases": {"type": "array", "maxItems": 50, "items": domain()},
                 "database": {"type": "boolean"},
                 "system_user": {"type": "string", "pattern": "^[a-z_][a-z0-9_-]{0,31}$"},
-                "proxy_upstream_url": {"type": "string", "pattern": HTTP_URL_PATTERN, "maxLength": 2048},
+                "proxy_upstream_url": {"type": "string", "pattern": HTTP_URL_PATTERN, "maxLength": MAX_URL_CHARS},
                 "node": id(),
             }),
             &[
@@ -472,7 +473,7 @@ pub(crate) fn all() -> Map<String, Value> {
         "WpInstallRequest",
         closed(
             json!({
-                "site_url": {"type": "string", "pattern": HTTP_URL_PATTERN, "maxLength": 2048},
+                "site_url": {"type": "string", "pattern": HTTP_URL_PATTERN, "maxLength": MAX_URL_CHARS},
                 "title": {"type": "string", "minLength": 1, "maxLength": 200},
                 "admin_user": {"type": "string", "pattern": "^[A-Za-z0-9._@-]{1,60}$"},
                 "admin_email": {"type": "string", "maxLength": 254, "pattern": "^[^@\\s]+@[^@\\s]+$"},

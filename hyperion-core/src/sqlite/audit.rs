@@ -3,7 +3,7 @@ use rusqlite::{Row, params_from_iter};
 
 use super::{Database, corrupt, parse_stamp, stamp};
 use crate::audit::{AuditEvent, AuditLog, AuditOutcome, AuditPage, AuditQuery, AuditSink};
-use crate::keys::StoreError;
+use crate::store::StoreError;
 
 /// The audit log in SQLite, readable newest first, kept as long as its
 /// [`AuditRetention`] says.

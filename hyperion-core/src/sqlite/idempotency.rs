@@ -8,7 +8,7 @@ use super::Database;
 use crate::idempotency::{
     Claim, DEFAULT_IDEMPOTENCY_TTL, IdempotencyScope, IdempotencyStore, StoredResponse,
 };
-use crate::keys::StoreError;
+use crate::store::StoreError;
 
 /// Idempotency records in SQLite: kept answers survive a restart.
 #[derive(Clone)]

@@ -5,8 +5,8 @@ use rusqlite::{OptionalExtension, Row, params};
 
 use super::{Database, corrupt, parse_opt_stamp, parse_stamp, stamp};
 use crate::jobs::{Job, JobArchive, JobId, JobState};
-use crate::keys::StoreError;
 use crate::model::now;
+use crate::store::StoreError;
 
 /// Job records in SQLite. Writes are queued to one writer thread, so a job
 /// reporting progress never blocks on the database; a new job's record is

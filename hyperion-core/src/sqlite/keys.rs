@@ -4,8 +4,9 @@ use time::OffsetDateTime;
 
 use super::{Database, corrupt, parse_opt_stamp, parse_stamp, stamp};
 use crate::capability::CapSet;
-use crate::keys::{ApiKeyRecord, GrantLevel, KeyHash, KeyId, KeyScope, KeyStore, StoreError};
+use crate::keys::{ApiKeyRecord, GrantLevel, KeyHash, KeyId, KeyScope, KeyStore};
 use crate::model::{HostingId, OwnerId};
+use crate::store::StoreError;
 
 /// API keys in SQLite: the SHA-256 of each key, never the key.
 #[derive(Clone)]

@@ -22,12 +22,15 @@ use rusqlite::Connection;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::keys::StoreError;
+use crate::store::StoreError;
 
 pub use audit::{AuditRetention, SqliteAuditLog};
 pub use idempotency::SqliteIdempotencyStore;
 pub use jobs::{INTERRUPTED, SqliteJobArchive};
 pub use keys::SqliteKeyStore;
+/// The rusqlite these stores are built on (0.43, `bundled`): a panel that
+/// needs SQLite itself uses this one, since one build links one `sqlite3`.
+pub use rusqlite;
 
 /// The schema, one migration per version; append only.
 const MIGRATIONS: &[&str] = &[

@@ -1,23 +1,19 @@
-//! A simulated node and cluster: in memory, deterministic for a seed, with
-//! optional latency and fault injection. For examples, tests and benches: no
-//! real server, no root, no network.
+//! The simulated node: hostings in memory, indexed by id, domain and state,
+//! with latency and faults a test sets while it runs.
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{PoisonError, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sha2::{Digest, Sha256};
-use time::OffsetDateTime;
-use time::macros::datetime;
 
 use crate::jobs::JobProgress;
 use crate::model::{
     Backup, BackupId, Certificate, ConfigChange, Domain, Hosting, HostingDetail, HostingId,
     HostingKind, HostingSelector, HostingState, Limits, NewHosting, NodeId, NodeInfo, NodeStatus,
-    PhpVersion, Quota, RenewReport, RestoreMode, SuspendedBy, VhostOptions, WpInstall,
+    Quota, RenewReport, RestoreMode, SuspendedBy, VhostOptions, WpInstall,
 };
 use crate::node::{DeleteOptions, ListQuery, Node, NodeError, NodePage};
 
@@ -300,12 +296,6 @@ impl Node for SimNode {
                         .map(|(_, hosting)| hosting),
                 ),
             };
-            let items: Vec<Hosting> = candidates
-                .map(|h| &h.summary)
-                .filter(|h| query.matches(h))
-                .take(query.limit + 1)
-                .cloned()
-                .collect();
             let total = match (&query.only, unfiltered) {
                 (None, true) => state.hostings.len(),
                 (None, false) if query.domain_contains.is_none() => {
@@ -330,7 +320,7 @@ impl Node for SimNode {
                     .filter(|h| query.matches(&h.summary))
                     .count(),
             } as u64;
-            NodePage { items, total }
+            query.page_in_id_order(candidates.map(|h| &h.summary), total)
         }))
     }
 
@@ -553,181 +543,5 @@ impl Node for SimNode {
             renewed: state.certificates.len() as u64,
             skipped: (state.hostings.len() - state.certificates.len()) as u64,
         }))
-    }
-}
-
-/// What to simulate: same spec, same hostings with the same ids, every time.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SimClusterSpec {
-    /// Seed of the hosting ids.
-    pub seed: u64,
-    /// Number of nodes, named `node-1` .. `node-K`.
-    pub nodes: usize,
-    /// Number of hostings, spread round-robin, domains `site-0001.example.test` ...
-    pub hostings: usize,
-    /// Latency of every node call.
-    pub latency: Duration,
-}
-
-impl Default for SimClusterSpec {
-    fn default() -> Self {
-        SimClusterSpec {
-            seed: 1,
-            nodes: 3,
-            hostings: 30,
-            latency: Duration::ZERO,
-        }
-    }
-}
-
-const SIM_EPOCH: OffsetDateTime = datetime!(2026-01-01 00:00:00 UTC);
-
-impl SimClusterSpec {
-    /// The id of hosting number `index`: 16 hex digits derived from the seed.
-    pub fn hosting_id(&self, index: usize) -> HostingId {
-        let digest = Sha256::new()
-            .chain_update(self.seed.to_be_bytes())
-            .chain_update((index as u64).to_be_bytes())
-            .finalize();
-        let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-        format!("h{hex}").parse().expect("hex ids are valid")
-    }
-
-    /// The full description of hosting number `index` on `node`.
-    pub fn hosting(&self, index: usize, node: &NodeId) -> HostingDetail {
-        let number = index + 1;
-        let domain: Domain = format!("site-{number:04}.example.test")
-            .parse()
-            .expect("generated domains are valid");
-        let state = if index % 10 == 3 {
-            HostingState::Suspended
-        } else {
-            HostingState::Active
-        };
-        let php = PhpVersion::ALL[index % PhpVersion::ALL.len()];
-        HostingDetail {
-            summary: Hosting {
-                id: self.hosting_id(index),
-                domain: domain.clone(),
-                state,
-                php_version: Some(php),
-                node_id: node.clone(),
-                created_at: SIM_EPOCH + time::Duration::hours(index as i64),
-            },
-            kind: HostingKind::Php,
-            aliases: vec![format!("www.{domain}").parse().expect("valid alias")],
-            system_user: format!("site{number:04}"),
-            root_dir: format!("/var/www/{domain}/public"),
-            limits: Limits::default(),
-            vhost: VhostOptions::default(),
-            quota: Quota::default(),
-            database: index % 2 == 0,
-            proxy_upstream_url: None,
-            expires_at: None,
-            suspended_by: (state == HostingState::Suspended).then_some(SuspendedBy::Operator),
-        }
-    }
-
-    /// Builds the nodes with their hostings.
-    pub fn build(&self) -> Vec<Arc<SimNode>> {
-        let nodes: Vec<Arc<SimNode>> = (1..=self.nodes.max(1))
-            .map(|n| {
-                let id = format!("node-{n}").parse().expect("valid node id");
-                Arc::new(SimNode::new(id, self.latency))
-            })
-            .collect();
-        for index in 0..self.hostings {
-            let node = &nodes[index % nodes.len()];
-            node.insert(self.hosting(index, node.id()));
-        }
-        nodes
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn same_spec_same_hostings() {
-        let spec = SimClusterSpec::default();
-        let a = spec.build();
-        let b = spec.build();
-        assert_eq!(a.len(), 3);
-        assert_eq!(a.iter().map(|n| n.len()).sum::<usize>(), 30);
-        assert_eq!(spec.hosting_id(7), SimClusterSpec::default().hosting_id(7));
-        assert_ne!(
-            spec.hosting_id(7),
-            SimClusterSpec { seed: 2, ..spec }.hosting_id(7)
-        );
-        assert_eq!(a[0].len(), b[0].len());
-    }
-
-    #[tokio::test]
-    async fn lists_in_id_order_after_the_cursor_with_filters() {
-        let node = SimClusterSpec {
-            nodes: 1,
-            ..Default::default()
-        }
-        .build()
-        .remove(0);
-        let all = node
-            .list_hostings(&ListQuery {
-                limit: 100,
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        assert_eq!(all.total, 30);
-        assert!(all.items.windows(2).all(|w| w[0].id < w[1].id));
-        let after = all.items[9].id.clone();
-        let page = node
-            .list_hostings(&ListQuery {
-                after: Some(after.clone()),
-                limit: 5,
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        assert_eq!(page.items.len(), 6);
-        assert_eq!(page.items[0].id, all.items[10].id);
-        assert_eq!(page.total, 30);
-        let suspended = node
-            .list_hostings(&ListQuery {
-                limit: 100,
-                state: Some(HostingState::Suspended),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        assert_eq!(suspended.total, 3);
-    }
-
-    #[tokio::test]
-    async fn finds_by_alias_and_transitions_states() {
-        let node = SimClusterSpec {
-            nodes: 1,
-            ..Default::default()
-        }
-        .build()
-        .remove(0);
-        let alias = HostingSelector::Domain("www.site-0001.example.test".parse().unwrap());
-        let found = node.find_hosting(&alias).await.unwrap().unwrap();
-        let id = found.summary.id;
-        assert_eq!(
-            node.suspend(&id, SuspendedBy::Tenant).await,
-            Ok(HostingState::Suspended)
-        );
-        assert_eq!(
-            node.suspend(&id, SuspendedBy::Tenant).await,
-            Ok(HostingState::Suspended)
-        );
-        assert_eq!(node.resume(&id).await, Ok(HostingState::Active));
-        node.delete(&id, DeleteOptions::default()).await.unwrap();
-        assert_eq!(node.find_hosting(&alias).await, Ok(None));
-        assert_eq!(
-            node.suspend(&id, SuspendedBy::Tenant).await,
-            Err(NodeError::NotFound)
-        );
     }
 }

@@ -7,19 +7,45 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyperion::keys::KeyScope;
-use hyperion::memory::{MemoryKeyStore, MemoryOwnerDirectory};
-use hyperion::sim::{SimClusterSpec, SimNode};
-use hyperion::{
-    ApiConfig, CapSet, Capability, Cluster, HostingId, HyperionApi, KeyStore, NewKey, Node, OwnerId,
+use hyperion_core::memory::{MemoryKeyStore, MemoryOwnerDirectory};
+use hyperion_core::model::{HostingId, OwnerId};
+use hyperion_core::sim::{SimClusterSpec, SimNode};
+use hyperion_core::{
+    ApiConfig, AuditActor, CapSet, Capability, Cluster, HyperionApi, KeyScope, KeyStore, NewKey,
+    Node,
 };
 use reqwest::Method;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 use tokio::net::TcpListener;
 
-/// Serves an API on a bound listener until the test ends.
-pub type ServeFn = fn(HyperionApi, TcpListener) -> Pin<Box<dyn Future<Output = ()> + Send>>;
+/// What an adapter author writes to be tested: serve `api` on the bound
+/// `listener` until the test ends, with `/api/v1` mounted under `prefix`
+/// (empty: at the root of the app; otherwise a path such as `/panel`, which
+/// every link the API answers must then carry).
+pub type ServeFn = fn(
+    api: HyperionApi,
+    listener: TcpListener,
+    prefix: &'static str,
+) -> Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Where the keys, jobs, audit log and idempotency records of the API under
+/// test live.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stores {
+    /// The in-memory stores (the builder's defaults).
+    Memory,
+    /// The durable SQLite stores, in a fresh temporary directory.
+    Sqlite,
+}
+
+/// The prefix the nested-mount case serves the API under.
+pub const NESTED_PREFIX: &str = "/panel/hyp";
+
+/// The integrator the fixture's keys are minted by, in the audit log.
+pub fn fixture_actor() -> AuditActor {
+    AuditActor::new("panel:fixture").expect("a valid actor")
+}
 
 /// The simulated cluster every case runs against: 3 nodes, 30 hostings.
 pub const SPEC: SimClusterSpec = SimClusterSpec {
@@ -115,17 +141,16 @@ pub struct TestServer {
 }
 
 impl TestServer {
-    /// Builds a fresh fixture and serves it with `serve` on a loopback port.
+    /// Builds a fresh fixture with in-memory stores and serves it with
+    /// `serve` on a loopback port.
     pub async fn start(serve: ServeFn) -> TestServer {
-        Self::start_with(serve, false).await
+        Self::start_with(serve, Stores::Memory).await
     }
 
-    /// [`TestServer::start`] with the SQLite stores in a fresh directory.
-    pub async fn start_sqlite(serve: ServeFn) -> TestServer {
-        Self::start_with(serve, true).await
-    }
-
-    async fn start_with(serve: ServeFn, durable: bool) -> TestServer {
+    /// Builds a fresh fixture on `stores` and serves it with `serve` on a
+    /// loopback port.
+    pub async fn start_with(serve: ServeFn, stores: Stores) -> TestServer {
+        let durable = stores == Stores::Sqlite;
         let nodes = SPEC.build();
         let cluster = Cluster::new(
             nodes
@@ -135,9 +160,9 @@ impl TestServer {
         )
         .with_deadline(NODE_DEADLINE);
         let data_dir = durable.then(|| tempfile::tempdir().expect("a temporary directory"));
-        let stores = data_dir
-            .as_ref()
-            .map(|dir| hyperion::sqlite::SqliteStores::open_dir(dir.path()).expect("open SQLite"));
+        let stores = data_dir.as_ref().map(|dir| {
+            hyperion_core::sqlite::SqliteStores::open_dir(dir.path()).expect("open SQLite")
+        });
         let key_store: Arc<dyn KeyStore> = match &stores {
             Some(stores) => stores.keys.clone(),
             None => Arc::new(MemoryKeyStore::new()),
@@ -146,50 +171,50 @@ impl TestServer {
         owners.set(owner("admin"), CapSet::all());
         owners.set(owner("demotable"), CapSet::all());
         let config = fixture_config();
-        let mut builder = HyperionApi::builder(cluster);
+        let mut builder = HyperionApi::builder(cluster, owners.clone());
         if let Some(stores) = &stores {
             builder = stores.install(builder);
         }
-        let api = builder
-            .key_store(key_store.clone())
-            .owner_directory(owners.clone())
-            .config(config)
-            .build();
+        let api = builder.key_store(key_store.clone()).config(config).build();
 
+        let actor = fixture_actor();
         let mint = |label: &str, owner_name: &str, caps: CapSet| {
             NewKey::new(label, owner(owner_name), caps)
         };
-        let raw = |minted: hyperion::MintedKey| minted.secret.expose().to_owned();
+        let raw = |minted: hyperion_core::MintedKey| minted.secret.expose().to_owned();
         let admin = raw(api
-            .mint_key(mint("admin", "admin", CapSet::all()))
+            .mint_key(&actor, mint("admin", "admin", CapSet::all()))
             .await
             .unwrap());
         let viewer_caps = [Capability::HostingView].into_iter().collect();
         let viewer = raw(api
-            .mint_key(mint("viewer", "admin", viewer_caps))
+            .mint_key(&actor, mint("viewer", "admin", viewer_caps))
             .await
             .unwrap());
         let powerless = raw(api
-            .mint_key(mint("powerless", "admin", CapSet::empty()))
+            .mint_key(&actor, mint("powerless", "admin", CapSet::empty()))
             .await
             .unwrap());
         let revoked_key = api
-            .mint_key(mint("revoked", "admin", CapSet::all()))
+            .mint_key(&actor, mint("revoked", "admin", CapSet::all()))
             .await
             .unwrap();
         key_store
-            .revoke(&revoked_key.record.id, hyperion::model::now())
+            .revoke(&revoked_key.record.id, hyperion_core::model::now())
             .await
             .unwrap();
+        // Already expired: stored straight, as no mint accepts a past expiry.
         let mut expiring = mint("expired", "admin", CapSet::all());
-        expiring.expires_at = Some(hyperion::model::now() - time::Duration::minutes(1));
-        let expired = raw(api.mint_key(expiring).await.unwrap());
+        expiring.expires_at = Some(hyperion_core::model::now() - time::Duration::minutes(1));
+        let expiring = expiring.mint();
+        key_store.insert(expiring.record.clone()).await.unwrap();
+        let expired = raw(expiring);
         let demotable = raw(api
-            .mint_key(mint("demotable", "demotable", CapSet::all()))
+            .mint_key(&actor, mint("demotable", "demotable", CapSet::all()))
             .await
             .unwrap());
         let spare = raw(api
-            .mint_key(mint("spare", "admin", CapSet::empty()))
+            .mint_key(&actor, mint("spare", "admin", CapSet::empty()))
             .await
             .unwrap());
 
@@ -201,7 +226,7 @@ impl TestServer {
             .await
             .expect("bind loopback");
         let addr: SocketAddr = listener.local_addr().expect("local addr");
-        tokio::spawn(serve(api.clone(), listener));
+        tokio::spawn(serve(api.clone(), listener, ""));
         let client = reqwest::Client::builder()
             .no_proxy()
             .timeout(Duration::from_secs(20))
@@ -244,16 +269,27 @@ impl TestServer {
     pub async fn serve_with_config(&self, change: impl FnOnce(&mut ApiConfig)) -> String {
         let mut config = fixture_config();
         change(&mut config);
-        let api = HyperionApi::builder(self.api.cluster().clone())
+        let api = HyperionApi::builder(self.api.cluster().clone(), self.owners.clone())
             .key_store(self.key_store.clone())
-            .owner_directory(self.owners.clone())
             .config(config)
             .build();
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind loopback");
         let addr = listener.local_addr().expect("local addr");
-        tokio::spawn((self.serve)(api, listener));
+        tokio::spawn((self.serve)(api, listener, ""));
+        format!("http://{addr}")
+    }
+
+    /// Serves the same API on the adapter under test with `/api/v1` nested
+    /// under [`NESTED_PREFIX`]; returns the base URL of the app (the API is
+    /// at `<base>/panel/hyp/api/v1`).
+    pub async fn serve_nested(&self) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let addr = listener.local_addr().expect("local addr");
+        tokio::spawn((self.serve)(self.api.clone(), listener, NESTED_PREFIX));
         format!("http://{addr}")
     }
 
@@ -263,7 +299,7 @@ impl TestServer {
             .await
             .expect("bind loopback");
         let addr = listener.local_addr().expect("local addr");
-        tokio::spawn(serve(self.api.clone(), listener));
+        tokio::spawn(serve(self.api.clone(), listener, ""));
         format!("http://{addr}")
     }
 
@@ -272,7 +308,7 @@ impl TestServer {
         let mut new = NewKey::new(label, owner("admin"), caps);
         new.scope = scope;
         self.api
-            .mint_key(new)
+            .mint_key(&fixture_actor(), new)
             .await
             .unwrap()
             .secret

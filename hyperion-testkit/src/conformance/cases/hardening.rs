@@ -3,19 +3,9 @@
 
 use std::time::Duration;
 
+use super::prelude::*;
 use futures::StreamExt;
-use reqwest::Method;
-use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-use super::{grants, sorted_keys};
-use crate::conformance::harness::{
-    BODY_LIMIT, NODE_DEADLINE, Reply, TestServer, domain, hosting_id,
-};
-use hyperion::CapSet;
-use hyperion::client_ip::ForwardedHeader;
-use hyperion::keys::GrantLevel;
-use hyperion::sim::SimFault;
 
 /// Mints a key over HTTP as admin with `extra` fields; answers the raw key.
 async fn mint_with(s: &TestServer, extra: Value) -> String {
@@ -59,6 +49,7 @@ async fn get_at(
     s.send(request).await
 }
 
+/// Case: Spoofed forwarding headers cannot pass an allowlist.
 pub async fn spoofed_forwarding_headers_cannot_pass_an_allowlist(s: &TestServer) {
     let key = mint_with(s, json!({"ip_allowlist": ["203.0.113.0/24"]})).await;
     // The peer (127.0.0.1) is not a trusted proxy: forwarding headers are ignored.
@@ -85,6 +76,7 @@ pub async fn spoofed_forwarding_headers_cannot_pass_an_allowlist(s: &TestServer)
     reply.assert_error(403, "forbidden");
 }
 
+/// Case: A trusted proxy forwards the client address.
 pub async fn a_trusted_proxy_forwards_the_client_address(s: &TestServer) {
     let key = mint_with(
         s,
@@ -310,6 +302,7 @@ pub async fn a_mutation_whose_client_hangs_up_still_ends_and_is_audited(s: &Test
     assert_eq!(found.body["total"], 1, "{}", found.text);
 }
 
+/// Case: Rate limits say the true wait.
 pub async fn rate_limits_say_the_true_wait(s: &TestServer) {
     let limited = mint_with(s, json!({"rate_limit_per_min": 3})).await;
     for remaining in ["2", "1", "0"] {
@@ -346,6 +339,7 @@ pub async fn rate_limits_say_the_true_wait(s: &TestServer) {
     assert_eq!(other.header("ratelimit-limit"), None);
 }
 
+/// Case: A hung node costs at most the deadline.
 pub async fn a_hung_node_costs_at_most_the_deadline(s: &TestServer) {
     s.nodes[1].set_fault(SimFault::Hang);
     let admin = &s.keys.admin;
@@ -389,6 +383,7 @@ pub async fn a_hung_node_costs_at_most_the_deadline(s: &TestServer) {
     assert_eq!(nodes.body["items"][1]["status"], "unavailable");
 }
 
+/// Case: A failing node is a 502 and lists go on.
 pub async fn a_failing_node_is_a_502_and_lists_go_on(s: &TestServer) {
     s.nodes[2].set_fault(SimFault::Fail);
     let admin = &s.keys.admin;
@@ -421,6 +416,7 @@ pub async fn a_failing_node_is_a_502_and_lists_go_on(s: &TestServer) {
         .assert_error(502, "upstream_error");
 }
 
+/// Case: A panicking endpoint is a 500 and the server goes on.
 pub async fn a_panicking_endpoint_is_a_500_and_the_server_goes_on(s: &TestServer) {
     s.nodes[1].set_fault(SimFault::Panic);
     for _ in 0..3 {
@@ -441,6 +437,7 @@ pub async fn a_panicking_endpoint_is_a_500_and_the_server_goes_on(s: &TestServer
     }
 }
 
+/// Case: Bodies over the limit are 413 without being read.
 pub async fn bodies_over_the_limit_are_413_without_being_read(s: &TestServer) {
     let big = json!({"label": "x".repeat(BODY_LIMIT), "caps": [], "scope": "all"});
     s.mint_over_http(&s.keys.admin, big)
@@ -583,6 +580,7 @@ async fn audit(s: &TestServer, query: &str) -> Value {
     reply.body
 }
 
+/// Case: The audit log shows who did what and who was refused.
 pub async fn the_audit_log_shows_who_did_what_and_who_was_refused(s: &TestServer) {
     let suspend = format!("/api/v1/hostings/{}/suspend", hosting_id(0));
     s.call(Method::POST, &suspend, Some(&s.keys.admin))
@@ -590,7 +588,8 @@ pub async fn the_audit_log_shows_who_did_what_and_who_was_refused(s: &TestServer
         .assert_ok(200);
     let refused = s.call(Method::POST, &suspend, Some(&s.keys.viewer)).await;
     refused.assert_error(403, "forbidden");
-    let unknown = hyperion::NewKey::new("ghost", "admin".parse().unwrap(), CapSet::all()).mint();
+    let unknown =
+        hyperion_core::NewKey::new("ghost", "admin".parse().unwrap(), CapSet::all()).mint();
     s.call(Method::POST, &suspend, Some(unknown.secret.expose()))
         .await
         .assert_error(401, "unauthorized");
@@ -705,6 +704,7 @@ pub async fn the_audit_log_shows_who_did_what_and_who_was_refused(s: &TestServer
         .assert_error(403, "forbidden");
 }
 
+/// Case: Hostile inputs answer 4xx envelopes.
 pub async fn hostile_inputs_answer_4xx_envelopes(s: &TestServer) {
     let admin = &s.keys.admin;
     let paths = [

@@ -1,6 +1,10 @@
 //! The cluster: every enrolled node, asked concurrently and never one after
 //! another, each call bounded by a deadline.
 
+mod locator;
+mod placement;
+
+pub use placement::{FewestHostings, PlacementStrategy};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,11 +15,11 @@ use std::collections::{BinaryHeap, HashMap};
 use futures::stream::{FuturesUnordered, StreamExt};
 
 use crate::error::ApiError;
-use crate::locator::Locator;
 use crate::model::{
     Hosting, HostingDetail, HostingId, HostingSelector, NodeId, NodeInfo, NodeStatus,
 };
 use crate::node::{ListQuery, Node, NodeError};
+use locator::Locator;
 
 /// How long a node may take to answer one call unless configured otherwise.
 pub const DEFAULT_NODE_DEADLINE: Duration = Duration::from_secs(10);
@@ -56,7 +60,8 @@ pub struct Cluster {
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
 
 impl Cluster {
-    /// A cluster of `nodes`, each call bounded by [`DEFAULT_NODE_DEADLINE`].
+    /// A cluster of `nodes`, each call bounded by a deadline of 10 seconds
+    /// (see [`Cluster::with_deadline`]).
     pub fn new(nodes: Vec<Arc<dyn Node>>) -> Self {
         let by_id = nodes
             .iter()

@@ -1,5 +1,7 @@
-//! In-memory implementations of the storage traits, for examples, tests,
-//! benches and small deployments that accept losing state on restart.
+//! Every in-memory store together: keys, owners, the audit log and
+//! idempotency records. For examples, tests, benches and small deployments
+//! that accept losing state on restart; `sqlite` (feature `sqlite`) has the
+//! durable ones.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{PoisonError, RwLock};
@@ -8,9 +10,16 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::capability::CapSet;
-use crate::keys::{ApiKeyRecord, GrantLevel, KeyHash, KeyId, KeyStore, StoreError};
+use crate::keys::{ApiKeyRecord, GrantLevel, KeyHash, KeyId, KeyStore};
 use crate::model::{HostingId, OwnerId};
 use crate::owner::OwnerDirectory;
+use crate::store::StoreError;
+
+mod audit;
+mod idempotency;
+
+pub use audit::{DEFAULT_AUDIT_WINDOW, MemoryAuditSink};
+pub use idempotency::MemoryIdempotencyStore;
 
 /// Key records in memory, indexed by id and by hash.
 #[derive(Debug, Default)]

@@ -3,14 +3,7 @@
 //! hostings and nodes outside its grants; the operator's decisions stay the
 //! operator's. Each case is the request that got through before.
 
-use reqwest::Method;
-use serde_json::{Value, json};
-
-use super::grants;
-use crate::conformance::harness::{Reply, SUSPENDED, TestServer, domain, hosting_id};
-use hyperion::keys::{GrantLevel, KeyScope};
-use hyperion::sim::SimFault;
-use hyperion::{CapSet, Capability, NewKey};
+use super::prelude::*;
 
 /// Mints over HTTP as `minter`; asserts 201 and answers (raw key, key id).
 async fn mint_as(s: &TestServer, minter: &str, body: Value) -> (String, String) {
@@ -152,7 +145,7 @@ pub async fn revoking_a_key_ends_its_whole_minting_chain(s: &TestServer) {
     s.get("/api/v1/me", &second_child).await.assert_ok(200);
     let tenant_id = s.key_id("chain root").await;
     s.key_store
-        .revoke(&tenant_id.parse().unwrap(), hyperion::model::now())
+        .revoke(&tenant_id.parse().unwrap(), hyperion_core::model::now())
         .await
         .unwrap();
     s.get("/api/v1/me", &second_child)
@@ -560,7 +553,7 @@ pub async fn reading_a_job_needs_a_capability(s: &TestServer) {
     );
     let starter = s
         .api
-        .mint_key(new)
+        .mint_key(&fixture_actor(), new)
         .await
         .unwrap()
         .secret
@@ -592,7 +585,7 @@ pub async fn idempotent_replays_recheck_the_caller(s: &TestServer) {
     new.scope = grants(&[(0, GrantLevel::Manage)]);
     let key = s
         .api
-        .mint_key(new)
+        .mint_key(&fixture_actor(), new)
         .await
         .unwrap()
         .secret

@@ -5,8 +5,8 @@
 use serde::{Deserialize, Deserializer, Serialize};
 use time::OffsetDateTime;
 
+use super::values::{SecretString, validate_http_url};
 use super::{InvalidValue, PhpVersion, wire_enum};
-use crate::model::ops::SecretString;
 
 /// Reads a field that may be absent (`None`), `null` (`Some(None)`) or set.
 fn double_option<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
@@ -183,20 +183,6 @@ pub struct VhostChange {
     pub options: VhostOptions,
     /// A new basic-auth password, write-only.
     pub basic_auth_password: Option<SecretString>,
-}
-
-pub(crate) fn validate_http_url(field: &str, url: &str) -> Result<(), InvalidValue> {
-    let bad = || InvalidValue(format!("{field} must be an absolute http or https URL"));
-    if url.len() > 2048 {
-        return Err(InvalidValue(format!(
-            "{field} is longer than 2048 characters"
-        )));
-    }
-    let uri: http::Uri = url.parse().map_err(|_| bad())?;
-    match (uri.scheme_str(), uri.host()) {
-        (Some("http" | "https"), Some(host)) if !host.is_empty() => Ok(()),
-        _ => Err(bad()),
-    }
 }
 
 impl VhostPatch {

@@ -180,7 +180,8 @@ pub fn client_address(
 }
 
 /// [`client_address`] with `X-Forwarded-For`, as an address alone.
-pub fn client_ip(
+#[cfg(test)]
+fn client_ip(
     peer: Option<IpAddr>,
     headers: &HeaderMap,
     trusted_proxies: &[IpNet],

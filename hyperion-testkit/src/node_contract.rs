@@ -1,0 +1,588 @@
+//! The `Node` contract suite: what the API relies on from every [`Node`],
+//! checked against yours.
+//!
+//! You give a factory that builds a fresh node under test holding exactly
+//! the hostings of a [`NodeSeed`]; one line makes one test per check:
+//!
+//! ```ignore
+//! async fn my_node(seed: hyperion_testkit::node_contract::NodeSeed) -> std::sync::Arc<dyn hyperion_core::Node> {
+//!     let node = MyNode::new(seed.node);
+//!     for hosting in seed.hostings {
+//!         node.insert(hosting); // however your test double or sandbox is filled
+//!     }
+//!     std::sync::Arc::new(node)
+//! }
+//! hyperion_testkit::node_contract_suite!(my_node);
+//! ```
+//!
+//! The checks: lists in id order, with the cursor, `limit + 1` items and a
+//! total that ignores the cursor; every filter (state, domain text, a
+//! tenant's grants) alone and together; find by id, by domain and by alias;
+//! suspend and resume answering the state they reach and doing nothing when
+//! already there, with the suspender recorded; delete; `NotFound` for an
+//! unknown hosting on every call that names one (the API answers 404 for
+//! it, and 502 for `Unavailable`); and provisioning calls that either work
+//! or answer `Unsupported` (the API answers 502 for them then).
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use hyperion_core::model::{
+    Domain, Hosting, HostingDetail, HostingId, HostingKind, HostingSelector, HostingState,
+    NewHosting, NodeId, PhpVersion, SuspendedBy,
+};
+use hyperion_core::sim::SimClusterSpec;
+use hyperion_core::{DeleteOptions, JobProgress, ListQuery, Node, NodeError};
+
+/// What a fresh node under test must hold: its id and its hostings.
+#[derive(Clone, Debug)]
+pub struct NodeSeed {
+    /// The id the node must answer from [`Node::id`] and put in every
+    /// hosting's `node_id`.
+    pub node: NodeId,
+    /// The hostings it holds at the start: ids, domains, aliases, states
+    /// (some suspended, by the operator) and PHP versions vary.
+    pub hostings: Vec<HostingDetail>,
+}
+
+/// How many hostings a seed holds: enough for several pages.
+pub const SEED_HOSTINGS: usize = 23;
+
+impl NodeSeed {
+    /// The seed every check starts from.
+    pub fn standard() -> Self {
+        let spec = SimClusterSpec {
+            seed: 42,
+            nodes: 1,
+            hostings: SEED_HOSTINGS,
+            ..SimClusterSpec::default()
+        };
+        let node: NodeId = "node-under-test".parse().expect("a valid node id");
+        let hostings = (0..SEED_HOSTINGS)
+            .map(|index| spec.hosting(index, &node))
+            .collect();
+        NodeSeed { node, hostings }
+    }
+
+    fn summaries(&self) -> Vec<Hosting> {
+        let mut all: Vec<Hosting> = self.hostings.iter().map(|h| h.summary.clone()).collect();
+        all.sort_by(|a, b| a.id.cmp(&b.id));
+        all
+    }
+}
+
+/// Builds a node under test from a seed.
+pub type NodeFactory = fn(NodeSeed) -> Pin<Box<dyn Future<Output = Arc<dyn Node>> + Send>>;
+
+/// A fresh node from `factory`, with its seed.
+async fn fresh(factory: NodeFactory) -> (Arc<dyn Node>, NodeSeed) {
+    let seed = NodeSeed::standard();
+    let node = factory(seed.clone()).await;
+    assert_eq!(
+        node.id(),
+        &seed.node,
+        "Node::id must answer the seed's node id"
+    );
+    (node, seed)
+}
+
+fn query(limit: usize) -> ListQuery {
+    ListQuery {
+        limit,
+        ..ListQuery::default()
+    }
+}
+
+/// Walks every page of `query` (its `limit` as page size) and checks the
+/// paging rules on each; answers every item and the totals seen.
+async fn walk(node: &dyn Node, mut query: ListQuery) -> (Vec<Hosting>, Vec<u64>) {
+    let mut seen: Vec<Hosting> = Vec::new();
+    let mut totals = Vec::new();
+    for _ in 0..1000 {
+        let page = node
+            .list_hostings(&query)
+            .await
+            .expect("list_hostings answers");
+        totals.push(page.total);
+        assert!(
+            page.items.len() <= query.limit + 1,
+            "a page holds at most limit + 1 items ({} for limit {})",
+            page.items.len(),
+            query.limit
+        );
+        for pair in page.items.windows(2) {
+            assert!(
+                pair[0].id < pair[1].id,
+                "items come in strictly ascending id order: {} then {}",
+                pair[0].id,
+                pair[1].id
+            );
+        }
+        if let (Some(after), Some(first)) = (&query.after, page.items.first()) {
+            assert!(
+                first.id > *after,
+                "items come after the cursor {after}, not {}",
+                first.id
+            );
+        }
+        let more = page.items.len() > query.limit;
+        seen.extend(page.items.into_iter().take(query.limit));
+        if !more {
+            return (seen, totals);
+        }
+        query.after = seen.last().map(|h| h.id.clone());
+    }
+    panic!("listing never ended");
+}
+
+fn ids(hostings: &[Hosting]) -> Vec<HostingId> {
+    hostings.iter().map(|h| h.id.clone()).collect()
+}
+
+/// Pages of 5 cover every hosting once, in id order, with `limit + 1`
+/// telling that another page exists, and the same total on every page.
+pub async fn lists_every_hosting_once_in_id_order(factory: NodeFactory) {
+    let (node, seed) = fresh(factory).await;
+    let (seen, totals) = walk(node.as_ref(), query(5)).await;
+    assert_eq!(
+        ids(&seen),
+        ids(&seed.summaries()),
+        "pages cover every hosting once"
+    );
+    assert!(
+        totals.iter().all(|t| *t == SEED_HOSTINGS as u64),
+        "the total counts every match, whatever the cursor: {totals:?}"
+    );
+    for (listed, seeded) in seen.iter().zip(seed.summaries()) {
+        assert_eq!(listed, &seeded, "a listed hosting is the one held");
+    }
+}
+
+/// A page of exactly the remaining items has no extra item, and a cursor
+/// past the last id gives an empty page with the full total.
+pub async fn page_edges_are_exact(factory: NodeFactory) {
+    let (node, seed) = fresh(factory).await;
+    let all = seed.summaries();
+    let exact = node
+        .list_hostings(&query(SEED_HOSTINGS))
+        .await
+        .expect("list_hostings answers");
+    assert_eq!(exact.items.len(), SEED_HOSTINGS, "no extra item at the end");
+    let one_less = node
+        .list_hostings(&query(SEED_HOSTINGS - 1))
+        .await
+        .expect("list_hostings answers");
+    assert_eq!(
+        one_less.items.len(),
+        SEED_HOSTINGS,
+        "limit + 1 items when more remain"
+    );
+    let past = ListQuery {
+        after: all.last().map(|h| h.id.clone()),
+        ..query(10)
+    };
+    let empty = node
+        .list_hostings(&past)
+        .await
+        .expect("list_hostings answers");
+    assert!(empty.items.is_empty(), "nothing after the last id");
+    assert_eq!(
+        empty.total, SEED_HOSTINGS as u64,
+        "the total ignores the cursor"
+    );
+    let none = node
+        .list_hostings(&query(0))
+        .await
+        .expect("list_hostings answers");
+    assert!(none.items.len() <= 1, "limit 0 answers at most one item");
+}
+
+/// Each filter alone and all together keep exactly the matching hostings,
+/// and the total counts exactly them.
+pub async fn filters_keep_exactly_the_matches(factory: NodeFactory) {
+    let (node, seed) = fresh(factory).await;
+    let all = seed.summaries();
+    let granted: BTreeSet<HostingId> = all.iter().step_by(3).map(|h| h.id.clone()).collect();
+    let cases: Vec<(&str, ListQuery)> = vec![
+        (
+            "state suspended",
+            ListQuery {
+                state: Some(HostingState::Suspended),
+                ..query(4)
+            },
+        ),
+        (
+            "state active",
+            ListQuery {
+                state: Some(HostingState::Active),
+                ..query(4)
+            },
+        ),
+        (
+            "domain contains `site-001`",
+            ListQuery {
+                domain_contains: Some("site-001".to_owned()),
+                ..query(4)
+            },
+        ),
+        (
+            "domain contains nothing held",
+            ListQuery {
+                domain_contains: Some("no-such-name".to_owned()),
+                ..query(4)
+            },
+        ),
+        (
+            "a tenant's grants",
+            ListQuery {
+                only: Some(Arc::new(granted.clone())),
+                ..query(4)
+            },
+        ),
+        (
+            "no grants at all",
+            ListQuery {
+                only: Some(Arc::new(BTreeSet::new())),
+                ..query(4)
+            },
+        ),
+        (
+            "grants, state and domain together",
+            ListQuery {
+                only: Some(Arc::new(granted)),
+                state: Some(HostingState::Active),
+                domain_contains: Some("site-00".to_owned()),
+                ..query(2)
+            },
+        ),
+    ];
+    for (what, filter) in cases {
+        let expected: Vec<HostingId> = all
+            .iter()
+            .filter(|h| filter.matches(h))
+            .map(|h| h.id.clone())
+            .collect();
+        let (seen, totals) = walk(node.as_ref(), filter).await;
+        assert_eq!(ids(&seen), expected, "{what}: exactly the matches");
+        assert!(
+            totals.iter().all(|t| *t == expected.len() as u64),
+            "{what}: the total counts the matches ({} expected, {totals:?} answered)",
+            expected.len()
+        );
+    }
+}
+
+/// Find answers the hosting by id, by primary domain and by alias, and
+/// `None` (not an error) for what the node does not hold.
+pub async fn finds_by_id_domain_and_alias(factory: NodeFactory) {
+    let (node, seed) = fresh(factory).await;
+    for held in seed.hostings.iter().take(5) {
+        let id = &held.summary.id;
+        let by_id = node
+            .find_hosting(&HostingSelector::Id(id.clone()))
+            .await
+            .expect("find_hosting answers");
+        assert_eq!(by_id.as_ref(), Some(held), "found by id: the detail held");
+        let by_domain = node
+            .find_hosting(&HostingSelector::Domain(held.summary.domain.clone()))
+            .await
+            .expect("find_hosting answers");
+        assert_eq!(
+            by_domain.map(|h| h.summary.id),
+            Some(id.clone()),
+            "found by domain"
+        );
+        for alias in &held.aliases {
+            let by_alias = node
+                .find_hosting(&HostingSelector::Domain(alias.clone()))
+                .await
+                .expect("find_hosting answers");
+            assert_eq!(
+                by_alias.map(|h| h.summary.id),
+                Some(id.clone()),
+                "found by alias {alias}"
+            );
+        }
+        // Selectors reach a node normalised: a domain in any case parses
+        // to the same lowercase name.
+        let shouted: Domain = held
+            .summary
+            .domain
+            .as_str()
+            .to_uppercase()
+            .parse()
+            .expect("a valid domain");
+        let by_shout = node
+            .find_hosting(&HostingSelector::Domain(shouted))
+            .await
+            .expect("find_hosting answers");
+        assert_eq!(
+            by_shout.map(|h| h.summary.id),
+            Some(id.clone()),
+            "found by domain in capitals"
+        );
+    }
+    let missing = node
+        .find_hosting(&HostingSelector::Id(unknown_id()))
+        .await
+        .expect("find_hosting answers");
+    assert!(missing.is_none(), "an unknown id is None, not an error");
+    let missing = node
+        .find_hosting(&HostingSelector::Domain(
+            "not-held.example.test".parse().expect("a valid domain"),
+        ))
+        .await
+        .expect("find_hosting answers");
+    assert!(missing.is_none(), "an unknown domain is None, not an error");
+}
+
+fn unknown_id() -> HostingId {
+    "hffffffffffffffff".parse().expect("a valid hosting id")
+}
+
+/// Suspend and resume answer the state reached, do nothing when already
+/// there, show in lists and details, and the suspender is recorded.
+pub async fn suspend_and_resume_are_idempotent(factory: NodeFactory) {
+    let (node, seed) = fresh(factory).await;
+    let active = seed
+        .hostings
+        .iter()
+        .find(|h| h.summary.state == HostingState::Active)
+        .expect("the seed holds an active hosting");
+    let id = &active.summary.id;
+    for _ in 0..2 {
+        let state = node
+            .suspend(id, SuspendedBy::Tenant)
+            .await
+            .expect("suspend answers");
+        assert_eq!(state, HostingState::Suspended);
+    }
+    let detail = find(node.as_ref(), id).await;
+    assert_eq!(detail.summary.state, HostingState::Suspended);
+    assert_eq!(
+        detail.suspended_by,
+        Some(SuspendedBy::Tenant),
+        "the suspender is recorded"
+    );
+    // The operator's word on a tenant's suspension replaces it.
+    node.suspend(id, SuspendedBy::Operator)
+        .await
+        .expect("suspend answers");
+    assert_eq!(
+        find(node.as_ref(), id).await.suspended_by,
+        Some(SuspendedBy::Operator),
+        "an operator's suspension replaces a tenant's"
+    );
+    let suspended = ListQuery {
+        state: Some(HostingState::Suspended),
+        ..query(100)
+    };
+    let page = node.list_hostings(&suspended).await.expect("list answers");
+    assert!(
+        page.items.iter().any(|h| h.id == *id),
+        "a suspended hosting is listed as suspended"
+    );
+    for _ in 0..2 {
+        let state = node.resume(id).await.expect("resume answers");
+        assert_eq!(state, HostingState::Active);
+    }
+    let detail = find(node.as_ref(), id).await;
+    assert_eq!(detail.summary.state, HostingState::Active);
+    assert_eq!(
+        detail.suspended_by, None,
+        "an active hosting has no suspender"
+    );
+}
+
+async fn find(node: &dyn Node, id: &HostingId) -> HostingDetail {
+    node.find_hosting(&HostingSelector::Id(id.clone()))
+        .await
+        .expect("find_hosting answers")
+        .expect("the hosting is held")
+}
+
+/// Delete removes the hosting from finds and lists; it is then unknown.
+pub async fn delete_removes_the_hosting(factory: NodeFactory) {
+    let (node, seed) = fresh(factory).await;
+    let gone = &seed.hostings[0];
+    let id = &gone.summary.id;
+    node.delete(id, DeleteOptions::default())
+        .await
+        .expect("delete answers");
+    let found = node
+        .find_hosting(&HostingSelector::Id(id.clone()))
+        .await
+        .expect("find_hosting answers");
+    assert!(found.is_none(), "a deleted hosting is not found by id");
+    let found = node
+        .find_hosting(&HostingSelector::Domain(gone.summary.domain.clone()))
+        .await
+        .expect("find_hosting answers");
+    assert!(found.is_none(), "a deleted hosting is not found by domain");
+    let (seen, totals) = walk(node.as_ref(), query(50)).await;
+    assert!(!ids(&seen).contains(id), "a deleted hosting is not listed");
+    assert_eq!(totals, [SEED_HOSTINGS as u64 - 1], "and not counted");
+    let again = node.delete(id, DeleteOptions::default()).await;
+    assert_eq!(
+        again,
+        Err(NodeError::NotFound),
+        "deleting it again is NotFound"
+    );
+}
+
+/// Every call naming a hosting the node does not hold answers `NotFound`
+/// (the API's 404), never another error and never a panic.
+pub async fn unknown_hostings_are_not_found(factory: NodeFactory) {
+    let (node, _) = fresh(factory).await;
+    let id = unknown_id();
+    let progress = JobProgress::new(|_, _| {});
+    assert_eq!(
+        node.suspend(&id, SuspendedBy::Operator).await,
+        Err(NodeError::NotFound),
+        "suspend"
+    );
+    assert_eq!(node.resume(&id).await, Err(NodeError::NotFound), "resume");
+    assert_eq!(
+        node.delete(&id, DeleteOptions::default()).await,
+        Err(NodeError::NotFound),
+        "delete"
+    );
+    for (call, answer) in [
+        ("list_backups", node.list_backups(&id).await.map(|_| ())),
+        ("backup", node.backup(&id, &progress).await.map(|_| ())),
+        (
+            "issue_certificate",
+            node.issue_certificate(&id, true, &progress)
+                .await
+                .map(|_| ()),
+        ),
+    ] {
+        assert!(
+            matches!(answer, Err(NodeError::NotFound | NodeError::Unsupported(_))),
+            "{call} of an unknown hosting is NotFound (or Unsupported): {answer:?}"
+        );
+    }
+}
+
+/// A node's description names the node.
+pub async fn info_describes_the_node(factory: NodeFactory) {
+    let (node, seed) = fresh(factory).await;
+    let info = node.info().await.expect("info answers");
+    assert_eq!(info.id, seed.node, "info names the node");
+}
+
+/// Provisioning either works (create answers the hosting as asked, which
+/// is then found and listed; a second create of its domain is a
+/// `Conflict`) or answers `Unsupported`: never another error.
+pub async fn provisioning_works_or_is_unsupported(factory: NodeFactory) {
+    let (node, seed) = fresh(factory).await;
+    let new = NewHosting {
+        id: "h0123456789abcdef".parse().expect("a valid hosting id"),
+        domain: "fresh.example.test".parse().expect("a valid domain"),
+        kind: HostingKind::Php,
+        php_version: Some(PhpVersion::ALL[0]),
+        aliases: vec!["www.fresh.example.test".parse().expect("a valid domain")],
+        database: false,
+        system_user: "freshuser".to_owned(),
+        proxy_upstream_url: None,
+    };
+    match node.create(&new).await {
+        Err(NodeError::Unsupported(_)) => {}
+        Err(other) => panic!("create answers the hosting or Unsupported, not {other:?}"),
+        Ok(created) => {
+            assert_eq!(created.summary.id, new.id, "the id the core chose");
+            assert_eq!(created.summary.domain, new.domain);
+            assert_eq!(created.summary.node_id, seed.node);
+            assert_eq!(created.summary.state, HostingState::Active);
+            assert_eq!(created.aliases, new.aliases);
+            assert_eq!(created.system_user, new.system_user);
+            assert_eq!(
+                find(node.as_ref(), &new.id).await,
+                created,
+                "found as created"
+            );
+            let by_alias = node
+                .find_hosting(&HostingSelector::Domain(new.aliases[0].clone()))
+                .await
+                .expect("find_hosting answers");
+            assert_eq!(by_alias.map(|h| h.summary.id), Some(new.id.clone()));
+            let (seen, _) = walk(node.as_ref(), query(50)).await;
+            assert!(ids(&seen).contains(&new.id), "listed after create");
+            let again = NewHosting {
+                id: "h0123456789abcdee".parse().expect("a valid hosting id"),
+                system_user: "otheruser".to_owned(),
+                ..new.clone()
+            };
+            assert!(
+                matches!(node.create(&again).await, Err(NodeError::Conflict(_))),
+                "creating a held domain again is a Conflict"
+            );
+        }
+    }
+    let held = &seed.hostings[1].summary.id;
+    let progress = JobProgress::new(|_, _| {});
+    for (call, answer) in [
+        ("list_backups", node.list_backups(held).await.map(|_| ())),
+        ("backup", node.backup(held, &progress).await.map(|_| ())),
+        (
+            "issue_certificate",
+            node.issue_certificate(held, true, &progress)
+                .await
+                .map(|_| ()),
+        ),
+        (
+            "renew_certificates",
+            node.renew_certificates(&progress).await.map(|_| ()),
+        ),
+    ] {
+        assert!(
+            matches!(answer, Ok(()) | Err(NodeError::Unsupported(_))),
+            "{call} works or answers Unsupported: {answer:?}"
+        );
+    }
+}
+
+/// Every check, by name (see [`node_contract_suite!`](crate::node_contract_suite)).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __every_node_check {
+    ($factory:path) => {
+        $crate::__node_checks! { $factory;
+            lists_every_hosting_once_in_id_order,
+            page_edges_are_exact,
+            filters_keep_exactly_the_matches,
+            finds_by_id_domain_and_alias,
+            suspend_and_resume_are_idempotent,
+            delete_removes_the_hosting,
+            unknown_hostings_are_not_found,
+            info_describes_the_node,
+            provisioning_works_or_is_unsupported,
+        }
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __node_checks {
+    ($factory:path; $($check:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $check() {
+                $crate::node_contract::$check(|seed| ::std::boxed::Box::pin($factory(seed))).await;
+            }
+        )*
+    };
+}
+
+/// Checks a [`Node`] implementation against the contract the API relies
+/// on: `node_contract_suite!(factory)` makes one `#[tokio::test]` per check,
+/// where `factory` is an `async fn(NodeSeed) -> Arc<dyn Node>` building a
+/// fresh node that holds exactly the seed's hostings.
+#[macro_export]
+macro_rules! node_contract_suite {
+    ($factory:path) => {
+        $crate::__every_node_check!($factory);
+    };
+}
