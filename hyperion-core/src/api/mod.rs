@@ -384,7 +384,7 @@ impl HyperionApi {
                 _ => ApiResponse::rendered(
                     StatusCode::OK,
                     "application/json",
-                    openapi::document_bytes_under(&head.prefix),
+                    openapi::document_bytes_under(&head.link_prefix()),
                 ),
             };
         }
@@ -447,6 +447,7 @@ impl HyperionApi {
         } else {
             Ok(Bytes::new())
         };
+        let prefix = head.link_prefix();
         let ctx = RequestContext {
             api: self,
             services,
@@ -454,7 +455,7 @@ impl HyperionApi {
             request_id,
             client_request_id: ids.client,
             raw_path: &head.path,
-            prefix: &head.prefix,
+            prefix: &prefix,
             route,
             query: Query::parse(head.query.as_deref()),
             body: body.as_ref().cloned().unwrap_or_default(),

@@ -130,6 +130,24 @@ pub async fn a_nested_mount_keeps_every_link(s: &TestServer) {
         doc.body["servers"][0]["url"], NESTED_PREFIX,
         "the document's server URL is where the API is mounted"
     );
+    // A path that doubles the first slash must never give a link to another
+    // host (`//panel/...` is host `panel` to a client): where the app routes
+    // it to the API at all, its links still start with one slash.
+    let doubled = s
+        .send(
+            s.client
+                .post(format!("{app}/{NESTED_PREFIX}/api/v1/hostings"))
+                .bearer_auth(admin)
+                .json(&json!({"domain": "doubled.example.test"})),
+        )
+        .await;
+    if let Some(location) = doubled.header("location") {
+        assert!(
+            location.starts_with(&format!("{NESTED_PREFIX}/api/v1/")),
+            "a link stays on this server: {location}"
+        );
+    }
+
     // Mounted at the root, the same API still says `/`.
     let root_doc = s.call(Method::GET, "/api/v1/openapi.json", None).await;
     assert_eq!(root_doc.body["servers"][0]["url"], "/");
