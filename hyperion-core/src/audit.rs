@@ -76,12 +76,12 @@ fn one() -> u64 {
 
 /// Longest kept text of any audit field a client controls (target, detail,
 /// request ids, key prefix), in characters.
-pub const MAX_AUDIT_TEXT_CHARS: usize = 256;
+pub(crate) const MAX_AUDIT_TEXT_CHARS: usize = 256;
 
 /// `text` fit for a log line and a store: every control character escaped
 /// (`\n`, `\u{1b}`, ...), so no client can start a forged line or send
 /// terminal escapes, and at most `max_chars` characters, cut with a marker.
-pub fn bounded_text(text: &str, max_chars: usize) -> String {
+pub(crate) fn bounded_text(text: &str, max_chars: usize) -> String {
     const MARKER: &str = "…[cut]";
     let mut out = String::with_capacity(text.len().min(max_chars + MARKER.len()));
     let mut kept = 0;
@@ -104,7 +104,7 @@ pub fn bounded_text(text: &str, max_chars: usize) -> String {
 
 /// Shows a client-controlled text in a log line with every control
 /// character escaped, without allocating (for spans and log fields).
-pub struct LogSafe<'a>(pub &'a str);
+pub(crate) struct LogSafe<'a>(pub &'a str);
 
 impl std::fmt::Display for LogSafe<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -134,7 +134,7 @@ pub struct AuditActor(String);
 pub(crate) const ANONYMOUS_ACTOR: &str = "anonymous";
 
 /// The longest [`AuditActor`], in characters.
-pub const MAX_ACTOR_CHARS: usize = 100;
+pub(crate) const MAX_ACTOR_CHARS: usize = 100;
 
 impl AuditActor {
     /// Checks and wraps `name`.
@@ -164,34 +164,82 @@ impl AuditActor {
     }
 }
 
+/// Who an audit event names: an API key (with its id and owner), an
+/// integrator's [`AuditActor`], or `anonymous`.
+#[derive(Clone, Debug)]
+pub(crate) struct Requester {
+    pub(crate) actor: String,
+    pub(crate) key_id: Option<KeyId>,
+    pub(crate) owner: Option<OwnerId>,
+    /// The display prefix of a presented key that was refused, if it parsed.
+    pub(crate) key_prefix: Option<String>,
+}
+
+impl Requester {
+    /// A request that presented no usable key (`key_prefix`: what it presented).
+    pub(crate) fn anonymous(key_prefix: Option<String>) -> Self {
+        Requester {
+            actor: ANONYMOUS_ACTOR.to_owned(),
+            key_id: None,
+            owner: None,
+            key_prefix,
+        }
+    }
+}
+
+/// The request an event records: the server's id, the client's own, and
+/// the client's address. Empty for changes made from Rust.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct RequestFacts<'a> {
+    pub(crate) request_id: &'a str,
+    pub(crate) client_request_id: Option<&'a str>,
+    pub(crate) client_ip: Option<IpAddr>,
+}
+
+/// What happened: the action, on what, how it ended.
+#[derive(Clone, Debug)]
+pub(crate) struct Happening<'a> {
+    pub(crate) action: &'a str,
+    pub(crate) target: &'a str,
+    pub(crate) outcome: AuditOutcome,
+    pub(crate) status: Option<u16>,
+    pub(crate) detail: Option<String>,
+}
+
 impl AuditEvent {
-    /// An event of a change made from Rust by `actor`: no request, no key,
-    /// no client address.
-    pub(crate) fn of_integrator(
-        actor: &AuditActor,
-        action: &str,
-        target: &str,
-        outcome: AuditOutcome,
-        detail: Option<String>,
-    ) -> Self {
+    /// The one way events are built: who, in which request, did what. The
+    /// event comes bounded (see [`AuditEvent::bounded`]).
+    pub(crate) fn new(who: Requester, request: RequestFacts<'_>, what: Happening<'_>) -> Self {
         AuditEvent {
             id: 0,
             at: crate::model::now(),
-            request_id: String::new(),
-            client_request_id: None,
+            request_id: request.request_id.to_owned(),
+            client_request_id: request.client_request_id.map(str::to_owned),
+            actor: who.actor,
+            key_id: who.key_id,
+            owner: who.owner,
+            key_prefix: who.key_prefix,
+            action: what.action.to_owned(),
+            target: what.target.to_owned(),
+            outcome: what.outcome,
+            status: what.status,
+            client_ip: request.client_ip,
+            detail: what.detail,
+            count: 1,
+        }
+        .bounded()
+    }
+
+    /// An event of a change made from Rust by `actor`: no request, no key,
+    /// no client address.
+    pub(crate) fn of_integrator(actor: &AuditActor, what: Happening<'_>) -> Self {
+        let who = Requester {
             actor: actor.0.clone(),
             key_id: None,
             owner: None,
             key_prefix: None,
-            action: action.to_owned(),
-            target: target.to_owned(),
-            outcome,
-            status: None,
-            client_ip: None,
-            detail,
-            count: 1,
-        }
-        .bounded()
+        };
+        AuditEvent::new(who, RequestFacts::default(), what)
     }
 
     /// The event with every client-controlled text made fit for a log line:

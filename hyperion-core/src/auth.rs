@@ -95,7 +95,7 @@ pub async fn authenticate(
 /// The keys above `record` in its minting chain, nearest first. A key whose
 /// minter is gone from the store, or whose chain is longer than any mint
 /// could make it (a store edited by hand), is refused.
-pub async fn minting_chain(
+pub(crate) async fn minting_chain(
     record: &ApiKeyRecord,
     keys: &dyn KeyStore,
 ) -> Result<Vec<ApiKeyRecord>, ApiError> {
@@ -116,7 +116,7 @@ pub async fn minting_chain(
 
 /// The display prefix of the presented key, when the header holds a
 /// well-formed one: the audit of a 401 names it, never the key itself.
-pub fn presented_prefix(headers: &HeaderMap) -> Option<String> {
+pub(crate) fn presented_prefix(headers: &HeaderMap) -> Option<String> {
     let header = headers.get(AUTHORIZATION)?;
     BearerToken::parse(header.as_bytes()).map(|token| token.display_prefix())
 }
@@ -126,7 +126,7 @@ pub fn presented_prefix(headers: &HeaderMap) -> Option<String> {
 /// chain (a parent's limit is shared by everything it minted). Answers the
 /// tightest limiter decision, for the `RateLimit` headers, when any key of
 /// the chain is limited.
-pub fn admit(
+pub(crate) fn admit(
     principal: &Principal,
     client: Option<IpAddr>,
     limiter: &RateLimiter,

@@ -71,12 +71,22 @@ impl ChainLimit {
 
 /// How many keys a minting chain may hold, the root included: deep enough
 /// for any real delegation, shallow enough to walk on every request.
-pub const MAX_CHAIN_DEPTH: usize = 8;
+pub(crate) const MAX_CHAIN_DEPTH: usize = 8;
 
 impl Principal {
     /// The audit actor: `apikey:<label>`.
     pub fn actor(&self) -> String {
         format!("apikey:{}", self.label)
+    }
+
+    /// How the audit log names this key: its actor, id and owner.
+    pub(crate) fn requester(&self) -> crate::audit::Requester {
+        crate::audit::Requester {
+            actor: self.actor(),
+            key_id: Some(self.key_id.clone()),
+            owner: Some(self.owner.clone()),
+            key_prefix: None,
+        }
     }
 
     /// The tightest rate limit of the chain (0: none is limited).
@@ -109,7 +119,7 @@ pub enum Access {
 }
 
 /// Refuses unless the principal holds `cap`.
-pub fn require(principal: &Principal, cap: Capability) -> Result<(), ApiError> {
+pub(crate) fn require(principal: &Principal, cap: Capability) -> Result<(), ApiError> {
     if principal.caps.contains(cap) {
         Ok(())
     } else {
@@ -121,7 +131,7 @@ pub fn require(principal: &Principal, cap: Capability) -> Result<(), ApiError> {
 }
 
 /// Refuses unless the principal's scope is the whole cluster.
-pub fn require_cluster_scope(principal: &Principal) -> Result<(), ApiError> {
+pub(crate) fn require_cluster_scope(principal: &Principal) -> Result<(), ApiError> {
     if principal.scope.is_all() {
         Ok(())
     } else {
@@ -135,7 +145,7 @@ pub fn require_cluster_scope(principal: &Principal) -> Result<(), ApiError> {
 /// The scope decision for one known hosting: `Ok` when the principal's scope
 /// allows `access`, 404 when it has no grant (as if the hosting did not
 /// exist), 403 when it has only a `view` grant and wants to manage.
-pub fn decide_hosting_access(
+pub(crate) fn decide_hosting_access(
     principal: &Principal,
     hosting: &HostingId,
     access: Access,
@@ -191,7 +201,7 @@ pub async fn require_hosting_access(
 
 /// [`require_hosting_access`] for a change: resolves id or domain to the
 /// hosting and its node, then demands `cap` and a manage right on it.
-pub async fn resolve_manage(
+pub(crate) async fn resolve_manage(
     principal: &Principal,
     cluster: &Cluster,
     selector: &HostingSelector,
@@ -203,7 +213,7 @@ pub async fn resolve_manage(
 /// What a key asks to mint: every right the new key would hold, with the
 /// limits it inherits already filled in (see [`inherit_limits`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MintTerms {
+pub(crate) struct MintTerms {
     /// Capabilities.
     pub caps: CapSet,
     /// Scope, with grants resolved to canonical ids.
@@ -220,7 +230,7 @@ pub struct MintTerms {
 /// the minter's chain, no rate limit means the minter's tightest one. So a
 /// child never silently works from more places, or more often, than its
 /// parent.
-pub fn inherit_limits(principal: &Principal, terms: &mut MintTerms) {
+pub(crate) fn inherit_limits(principal: &Principal, terms: &mut MintTerms) {
     if terms.ip_allowlist.is_empty() {
         terms.ip_allowlist = principal.nearest_allowlist().to_vec();
     }
@@ -259,7 +269,7 @@ fn allowlist_within(inner: &[String], outer: &[String]) -> Result<(), String> {
 ///
 /// Grants must already be resolved to ids the principal can see (see
 /// `api::keys`); a grant outside its scope is refused like an unknown hosting.
-pub fn check_mint(principal: &Principal, terms: &MintTerms) -> Result<(), ApiError> {
+pub(crate) fn check_mint(principal: &Principal, terms: &MintTerms) -> Result<(), ApiError> {
     let excess = terms.caps.difference(principal.caps);
     if !excess.is_empty() {
         let names: Vec<&str> = excess.iter().map(Capability::as_str).collect();
@@ -332,7 +342,7 @@ pub fn check_mint(principal: &Principal, terms: &MintTerms) -> Result<(), ApiErr
 /// (`minted_by_principal`), and, for a scope-all key, any key whose
 /// capabilities lie within its own. A key holding less than another can
 /// never list or revoke it.
-pub fn may_manage_key(
+pub(crate) fn may_manage_key(
     principal: &Principal,
     key: &ApiKeyRecord,
     minted_by_principal: bool,
@@ -344,14 +354,14 @@ pub fn may_manage_key(
 /// A key that holds every right there is: every capability, scope all.
 /// The last active one cannot be revoked over the API, so that no key
 /// can lock the operator out.
-pub fn is_full_admin(key: &ApiKeyRecord) -> bool {
+pub(crate) fn is_full_admin(key: &ApiKeyRecord) -> bool {
     key.caps == CapSet::all() && key.scope.is_all()
 }
 
 /// Whether the principal may read `job`: its starter always; another key
 /// needs scope all and the capability of the action that started the job
 /// (or `hosting_view`, for a job on a hosting). Anything else is 404.
-pub fn may_read_job(principal: &Principal, job: &Job) -> bool {
+pub(crate) fn may_read_job(principal: &Principal, job: &Job) -> bool {
     if job.started_by.as_ref() == Some(&principal.key_id) {
         return true;
     }
@@ -369,7 +379,7 @@ pub fn may_read_job(principal: &Principal, job: &Job) -> bool {
 
 /// Whether a route's rights depend on its hosting (`{id}` names one).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum HostingRule {
+pub(crate) enum HostingRule {
     /// No hosting involved.
     None,
     /// Needs any grant (read) or a manage grant (change) on the hosting.
@@ -381,7 +391,7 @@ pub enum HostingRule {
 /// its hosting. One table, so that the endpoints, idempotent replays and the
 /// OpenAPI document (`x-required-scope`) can never disagree.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RouteRule {
+pub(crate) struct RouteRule {
     /// The capability, when the route needs one (`/me` and jobs do not:
     /// a job's starter always reads it).
     pub cap: Option<Capability>,
@@ -392,7 +402,7 @@ pub struct RouteRule {
 }
 
 /// The rule of `endpoint`.
-pub const fn route_rule(endpoint: Endpoint) -> RouteRule {
+pub(crate) const fn route_rule(endpoint: Endpoint) -> RouteRule {
     use Capability as C;
     const fn rule(cap: Option<Capability>, cluster_scope: bool, hosting: HostingRule) -> RouteRule {
         RouteRule {
@@ -438,7 +448,7 @@ pub const fn route_rule(endpoint: Endpoint) -> RouteRule {
 
 /// Checks what the route alone decides: its capability, then its scope.
 /// Runs before any body byte is read and before any hosting is looked up.
-pub fn check_route(principal: &Principal, endpoint: Endpoint) -> Result<(), ApiError> {
+pub(crate) fn check_route(principal: &Principal, endpoint: Endpoint) -> Result<(), ApiError> {
     let rule = route_rule(endpoint);
     if let Some(cap) = rule.cap {
         require(principal, cap)?;
@@ -450,7 +460,7 @@ pub fn check_route(principal: &Principal, endpoint: Endpoint) -> Result<(), ApiE
 }
 
 /// Who a suspension by this principal is recorded as.
-pub fn suspender(principal: &Principal) -> SuspendedBy {
+pub(crate) fn suspender(principal: &Principal) -> SuspendedBy {
     if principal.scope.is_all() {
         SuspendedBy::Operator
     } else {
@@ -461,7 +471,7 @@ pub fn suspender(principal: &Principal) -> SuspendedBy {
 /// Whether the principal may resume a hosting suspended by `by`: a scope-all
 /// key always, a tenant only what a tenant suspended (an unknown origin
 /// counts as the operator's).
-pub fn may_resume(principal: &Principal, by: Option<SuspendedBy>) -> Result<(), ApiError> {
+pub(crate) fn may_resume(principal: &Principal, by: Option<SuspendedBy>) -> Result<(), ApiError> {
     if principal.scope.is_all() || by == Some(SuspendedBy::Tenant) {
         Ok(())
     } else {

@@ -16,10 +16,10 @@ use crate::keys::KeyId;
 use crate::store::StoreError;
 
 /// How long answers are kept unless configured otherwise.
-pub const DEFAULT_IDEMPOTENCY_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+pub(crate) const DEFAULT_IDEMPOTENCY_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// Longest accepted `Idempotency-Key`.
-pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
+pub(crate) const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 
 /// Whose retry this is: the API key that sent it and the client's idempotency key.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

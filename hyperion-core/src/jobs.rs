@@ -167,7 +167,8 @@ impl JobProgress {
 
     /// Records the current step and progress (clamped to 0..=100).
     pub fn step(&self, step: &str, percent: u8) {
-        (self.report)(step, percent.min(100));
+        let most = crate::model::bounds::PROGRESS_PERCENT.max;
+        (self.report)(step, percent.min(most as u8));
     }
 }
 
@@ -201,7 +202,7 @@ pub trait JobArchive: Send + Sync {
 }
 
 /// How many finished jobs [`TokioJobRunner`] keeps before forgetting the oldest.
-pub const DEFAULT_FINISHED_JOBS_KEPT: usize = 10_000;
+pub(crate) const DEFAULT_FINISHED_JOBS_KEPT: usize = 10_000;
 
 #[derive(Default)]
 struct JobTable {

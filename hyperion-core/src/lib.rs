@@ -31,6 +31,11 @@
 //! node for examples and tests; `mock` (feature `mock`) has mockall mocks of
 //! every integration trait.
 
+// Every `pub` item is reachable from outside, or it says `pub(crate)`: the
+// public surface is what lib.rs re-exports, decided here. Checked in the
+// all-features build, where the benches' hidden internals are reachable too.
+#![cfg_attr(feature = "bench-internals", warn(unreachable_pub))]
+
 mod api;
 mod audit;
 mod auth;

@@ -31,7 +31,7 @@ pub struct RateDecision {
 }
 
 /// GCRA state of every limited key.
-pub struct RateLimiter {
+pub(crate) struct RateLimiter {
     /// Theoretical arrival time per key.
     tat: Mutex<HashMap<KeyId, Instant>>,
     max_keys: usize,
@@ -55,7 +55,7 @@ fn ceil_secs(d: Duration) -> u64 {
 
 impl RateLimiter {
     /// A limiter that tracks at most `max_keys` keys at a time.
-    pub fn new(max_keys: usize) -> Self {
+    pub(crate) fn new(max_keys: usize) -> Self {
         RateLimiter {
             tat: Mutex::default(),
             max_keys: max_keys.max(1),
@@ -72,7 +72,7 @@ impl RateLimiter {
     /// minting chain at once: it passes only if every key has room, and then
     /// uses room in each; when refused, nothing is used and the answer waits
     /// for the slowest key. The decision shown is the tightest one.
-    pub fn check_all(&self, keys: &[(&KeyId, u32)], now: Instant) -> RateDecision {
+    pub(crate) fn check_all(&self, keys: &[(&KeyId, u32)], now: Instant) -> RateDecision {
         let mut tats = self.tat.lock().unwrap_or_else(PoisonError::into_inner);
         // First look: does every key have room?
         let refused = keys

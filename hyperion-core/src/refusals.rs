@@ -15,7 +15,7 @@ use crate::audit::AuditEvent;
 use crate::keys::KeyId;
 
 /// Distinct client addresses counted apart within one minute.
-pub const MAX_ADDRESSES_PER_MINUTE: usize = 1000;
+pub(crate) const MAX_ADDRESSES_PER_MINUTE: usize = 1000;
 
 /// The counts of the current minute.
 #[derive(Default)]

@@ -23,7 +23,7 @@ const RESOLVE_DEADLINE: Duration = Duration::from_secs(3);
 /// Whether `ip` is an address a tenant's upstream must not reach: loopback,
 /// link-local, private (RFC 1918, shared CGNAT space, IPv6 unique-local),
 /// unspecified, broadcast or multicast; IPv4-mapped IPv6 is judged as IPv4.
-pub fn is_internal_address(ip: IpAddr) -> bool {
+pub(crate) fn is_internal_address(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => is_internal_v4(v4),
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
@@ -76,7 +76,7 @@ fn is_internal_v6(ip: Ipv6Addr) -> bool {
 /// Checks the upstream URL a grants-scoped key asks for: every address its
 /// host stands for must be outside the internal ranges, or inside a network
 /// the operator allowed. The URL's form was checked before.
-pub async fn check_tenant_upstream(url: &str, allowed: &[IpNet]) -> Result<(), ApiError> {
+pub(crate) async fn check_tenant_upstream(url: &str, allowed: &[IpNet]) -> Result<(), ApiError> {
     let refused = |why: String| ApiError::Validation(format!("proxy_upstream_url: {why}"));
     let uri: http::Uri = url
         .parse()

@@ -44,11 +44,19 @@ pub fn admin_owner() -> OwnerId {
 }
 
 /// An API over `nodes` with in-memory stores and a full admin key, minted
-/// as `fixture:admin` in the audit log.
+/// as `fixture:admin` in the audit log. Node calls have the default
+/// deadline (10 s); [`api_with_admin_on`] takes a cluster of your own.
 pub async fn api_with_admin(nodes: Vec<Arc<dyn Node>>) -> ApiWithAdmin {
+    api_with_admin_on(Cluster::new(nodes)).await
+}
+
+/// [`api_with_admin`] over `cluster`, e.g. one with a short deadline, so
+/// that a test of a hanging node does not wait 10 s:
+/// `Cluster::new(nodes).with_deadline(Duration::from_millis(200))`.
+pub async fn api_with_admin_on(cluster: Cluster) -> ApiWithAdmin {
     let owners = Arc::new(MemoryOwnerDirectory::new());
     owners.set(admin_owner(), CapSet::all());
-    let api = HyperionApi::builder(Cluster::new(nodes), owners.clone()).build();
+    let api = HyperionApi::builder(cluster, owners.clone()).build();
     let actor = AuditActor::new("fixture:admin").expect("a valid actor");
     let minted = api
         .mint_key(&actor, NewKey::new("admin", admin_owner(), CapSet::all()))

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use hyperion_core::sim::SimClusterSpec;
 use hyperion_core::{Cluster, HyperionApi, Node, RequestHead};
 use hyperion_testkit::faults::{Fault, Faults, FaultyNode, NodeCall};
-use hyperion_testkit::fixtures::{ApiWithAdmin, api_with_admin};
+use hyperion_testkit::fixtures::{ApiWithAdmin, api_with_admin, api_with_admin_on};
 
 /// One simulated node behind a fault wrapper, with an API over it.
 async fn faulty_api() -> (ApiWithAdmin, Arc<Faults>) {
@@ -68,32 +68,18 @@ async fn a_hang_ends_at_the_clusters_deadline() {
         ..SimClusterSpec::default()
     };
     let node = FaultyNode::new(spec.build_nodes().remove(0));
-    let faults = node.faults();
-    faults.set_all(Fault::Hang);
-    let fixture = api_with_admin(vec![Arc::new(node) as Arc<dyn Node>]).await;
-    let cluster = Cluster::new(fixture.api.cluster().nodes().to_vec())
+    node.faults().set_all(Fault::Hang);
+    let cluster = Cluster::new(vec![Arc::new(node) as Arc<dyn Node>])
         .with_deadline(Duration::from_millis(200));
-    let api = HyperionApi::builder(cluster, fixture.owners.clone()).build();
-    // The key lives in the first API's store: mint one in this one.
-    let actor = hyperion_core::AuditActor::new("test").unwrap();
-    let key = api
-        .mint_key(
-            &actor,
-            hyperion_core::NewKey::new(
-                "admin",
-                hyperion_testkit::fixtures::admin_owner(),
-                hyperion_core::CapSet::all(),
-            ),
-        )
-        .await
-        .unwrap();
+    let fixture = api_with_admin_on(cluster).await;
     let (status, body) = get(
-        &api,
-        key.secret.expose(),
+        &fixture.api,
+        &fixture.admin_key,
         "/api/v1/hostings/site-0001.example.test",
     )
     .await;
     assert_eq!(status, 504, "{body}");
+    assert_eq!(body["error"]["code"], "upstream_timeout");
 }
 
 #[tokio::test]

@@ -33,15 +33,14 @@ pub async fn answer(
 ) -> Response<Full<Bytes>> {
     let (parts, body) = request.into_parts();
     let mut head = RequestHead::new(parts.method, &parts.uri, parts.headers, Some(peer));
-    if let Some(rest) = head
+    let under_prefix = head
         .path
         .strip_prefix(prefix)
-        .filter(|_| !prefix.is_empty())
-    {
-        if rest.starts_with('/') {
-            head.path = rest.to_owned();
-            head.prefix = prefix.to_owned();
-        }
+        .filter(|rest| !prefix.is_empty() && rest.starts_with('/'))
+        .map(str::to_owned);
+    if let Some(rest) = under_prefix {
+        head.path = rest;
+        head.prefix = prefix.to_owned();
     }
     // The body as the core takes it: a stream of data chunks.
     let body = body.into_data_stream();

@@ -7,10 +7,10 @@ use std::time::Duration;
 use crate::http::client_ip::ForwardedHeader;
 
 /// Request bodies larger than this are refused unless configured otherwise.
-pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+pub(crate) const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 
 /// How long a job may wait on one node call unless configured otherwise.
-pub const DEFAULT_JOB_NODE_DEADLINE: Duration = Duration::from_secs(15 * 60);
+pub(crate) const DEFAULT_JOB_NODE_DEADLINE: Duration = Duration::from_secs(15 * 60);
 
 /// Tunables of the API.
 #[derive(Clone, Debug)]
@@ -43,13 +43,13 @@ pub struct ApiConfig {
 }
 
 /// How long a body may take to arrive unless configured otherwise.
-pub const DEFAULT_BODY_DEADLINE: Duration = Duration::from_secs(60);
+pub(crate) const DEFAULT_BODY_DEADLINE: Duration = Duration::from_secs(60);
 
 /// Bytes of bodies read at once unless configured otherwise.
-pub const DEFAULT_BODY_BYTES_IN_FLIGHT: usize = 64 * 1024 * 1024;
+pub(crate) const DEFAULT_BODY_BYTES_IN_FLIGHT: usize = 64 * 1024 * 1024;
 
 /// Active keys one owner may hold unless configured otherwise.
-pub const DEFAULT_MAX_ACTIVE_KEYS_PER_OWNER: usize = 1000;
+pub(crate) const DEFAULT_MAX_ACTIVE_KEYS_PER_OWNER: usize = 1000;
 
 impl Default for ApiConfig {
     fn default() -> Self {

@@ -1,6 +1,6 @@
 use std::future::Future;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{HyperionApi, Services};
-use crate::audit::{AuditEvent, AuditOutcome};
+use crate::audit::{AuditEvent, AuditOutcome, Happening, RequestFacts};
 use crate::authz::Principal;
 use crate::error::ApiError;
 use crate::http::{ApiResponse, Query, RouteMatch, parse_json_body};
@@ -17,6 +17,19 @@ use crate::jobs::{JobFailure, JobOutcome, JobProgress, JobSpec};
 use crate::model::{HostingSelector, NodeId, now};
 
 /// Everything an endpoint needs about its request, parsed once.
+/// What an endpoint acted on, handed back to the pipeline for the audit
+/// event once the endpoint knows it (the canonical id of a hosting named by
+/// domain, the id of a new key), whether the request then succeeds or not.
+#[derive(Debug, Default)]
+pub(crate) struct AuditTarget(Option<String>);
+
+impl AuditTarget {
+    /// Names what the request acts on.
+    pub(crate) fn set(&mut self, target: &str) {
+        self.0 = Some(target.to_owned());
+    }
+}
+
 pub(crate) struct RequestContext<'a> {
     pub(crate) api: &'a HyperionApi,
     pub(crate) services: &'a Services,
@@ -33,22 +46,14 @@ pub(crate) struct RequestContext<'a> {
     pub(crate) body: Bytes,
     /// The client address (see [`crate::http::client_ip`]).
     pub(crate) peer: Option<IpAddr>,
-    /// What the request acted on, once the endpoint knows (a canonical hosting
-    /// id, a new key id); the audit event names it.
-    pub(crate) target: Mutex<Option<String>>,
 }
 
 impl RequestContext<'_> {
-    /// Names what this request acts on, for its audit event.
-    pub(crate) fn set_target(&self, target: &str) {
-        *self.target.lock().unwrap_or_else(PoisonError::into_inner) = Some(target.to_owned());
-    }
-
-    /// What this request acted on: the endpoint's word, else the raw `{id}`.
-    pub(crate) fn target(&self) -> String {
-        self.target
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+    /// What this request acted on, for its audit event: what the endpoint
+    /// handed back, else the raw `{id}` it was asked about.
+    pub(crate) fn target(&self, handed_back: &AuditTarget) -> String {
+        handed_back
+            .0
             .clone()
             .or_else(|| self.route.param("id").map(str::to_owned))
             .unwrap_or_default()
@@ -81,11 +86,11 @@ impl RequestContext<'_> {
     }
 
     /// Starts `work` as a background job for a slow mutation and answers
-    /// `202 {"job_id","status":"accepted"}` with `Location`. When the job
-    /// ends, its outcome is audited as `action` on `target`.
+    /// `202 {"job_id","status":"accepted"}` with `Location`. The job's kind
+    /// is the route's action; when the job ends, its outcome is audited as
+    /// that action on `target`.
     pub(crate) async fn start_job<F, Fut>(
         &self,
-        action: &str,
         target: &str,
         work: F,
     ) -> Result<ApiResponse, ApiError>
@@ -93,6 +98,9 @@ impl RequestContext<'_> {
         F: FnOnce(JobProgress) -> Fut + Send + 'static,
         Fut: Future<Output = JobOutcome> + Send + 'static,
     {
+        let endpoint = self.route.spec.endpoint;
+        debug_assert!(endpoint.starts_job(), "{endpoint:?} does not start jobs");
+        let action = endpoint.action();
         let audit = Arc::clone(&self.services.audit);
         let mut finished = self.audit_event(action, target, AuditOutcome::Ok, None, None);
         let spec = JobSpec {
@@ -139,13 +147,13 @@ impl RequestContext<'_> {
         self.services.config.job_node_deadline
     }
 
-    /// An audit event for an action of this request's principal.
     /// The path a client follows to `path` (e.g. `/jobs/j1`): under
     /// `/api/v1`, under the prefix the app mounted the API at.
     pub(crate) fn link(&self, path: &str) -> String {
         format!("{}{}{path}", self.prefix, crate::http::BASE_PATH)
     }
 
+    /// An audit event for an action of this request's principal.
     pub(crate) fn audit_event(
         &self,
         action: &str,
@@ -154,24 +162,23 @@ impl RequestContext<'_> {
         status: Option<u16>,
         detail: Option<String>,
     ) -> AuditEvent {
-        AuditEvent {
-            id: 0,
-            key_prefix: None,
-            at: now(),
-            request_id: self.request_id.to_owned(),
-            client_request_id: self.client_request_id.map(str::to_owned),
-            actor: self.principal.actor(),
-            key_id: Some(self.principal.key_id.clone()),
-            owner: Some(self.principal.owner.clone()),
-            action: action.to_owned(),
-            target: target.to_owned(),
+        let what = Happening {
+            action,
+            target,
             outcome,
             status,
-            client_ip: self.peer,
             detail,
-            count: 1,
+        };
+        AuditEvent::new(self.principal.requester(), self.facts(), what)
+    }
+
+    /// This request, as its audit events record it.
+    pub(crate) fn facts(&self) -> RequestFacts<'_> {
+        RequestFacts {
+            request_id: self.request_id,
+            client_request_id: self.client_request_id,
+            client_ip: self.peer,
         }
-        .bounded()
     }
 }
 

@@ -7,8 +7,8 @@ use http::StatusCode;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::RequestContext;
 use super::context::within_deadline;
+use super::{AuditTarget, RequestContext};
 use crate::authz::{
     Access, Principal, may_resume, require, require_hosting_access, resolve_manage, suspender,
 };
@@ -175,18 +175,28 @@ impl Toggle {
 }
 
 /// `POST /hostings/{id}/suspend`.
-pub(crate) async fn suspend(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiError> {
-    toggle(ctx, Toggle::Suspend).await
+pub(crate) async fn suspend(
+    ctx: &RequestContext<'_>,
+    target: &mut AuditTarget,
+) -> Result<ApiResponse, ApiError> {
+    toggle(ctx, target, Toggle::Suspend).await
 }
 
 /// `POST /hostings/{id}/resume`.
-pub(crate) async fn resume(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiError> {
-    toggle(ctx, Toggle::Resume).await
+pub(crate) async fn resume(
+    ctx: &RequestContext<'_>,
+    target: &mut AuditTarget,
+) -> Result<ApiResponse, ApiError> {
+    toggle(ctx, target, Toggle::Resume).await
 }
 
 /// Suspend or resume, synchronously; already being there is a 200 no-op that
 /// does not call the node.
-async fn toggle(ctx: &RequestContext<'_>, toggle: Toggle) -> Result<ApiResponse, ApiError> {
+async fn toggle(
+    ctx: &RequestContext<'_>,
+    target: &mut AuditTarget,
+    toggle: Toggle,
+) -> Result<ApiResponse, ApiError> {
     let selector = ctx.hosting_selector()?;
     let located = resolve_manage(
         &ctx.principal,
@@ -196,7 +206,7 @@ async fn toggle(ctx: &RequestContext<'_>, toggle: Toggle) -> Result<ApiResponse,
     )
     .await?;
     let id = &located.hosting.summary.id;
-    ctx.set_target(id.as_str());
+    target.set(id.as_str());
     let (from, to) = toggle.states();
     let current = located.hosting.summary.state;
     let recorded = located.hosting.suspended_by;
@@ -261,7 +271,7 @@ pub(crate) async fn delete(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiE
     let node = located.node;
     let deadline = ctx.job_deadline();
     let cluster = ctx.services.cluster.clone();
-    ctx.start_job("hosting.delete", &target, move |progress| async move {
+    ctx.start_job(&target, move |progress| async move {
         progress.step(&format!("deleting on {}", node.id()), 10);
         within_deadline(deadline, node.id(), node.delete(&id, options)).await?;
         cluster.locator().forget(&id);

@@ -10,8 +10,8 @@ use futures::{StreamExt, TryStreamExt};
 use http::StatusCode;
 use serde::Serialize;
 
-use super::{HyperionApi, RequestContext};
-use crate::audit::{AuditActor, AuditEvent, AuditOutcome};
+use super::{AuditTarget, HyperionApi, RequestContext};
+use crate::audit::{AuditActor, AuditEvent, AuditOutcome, Happening};
 use crate::authz::{
     MAX_CHAIN_DEPTH, MintTerms, Principal, check_mint, inherit_limits, is_full_admin,
     may_manage_key, require,
@@ -176,7 +176,14 @@ impl HyperionApi {
             Ok(_) => (AuditOutcome::Ok, None),
             Err(err) => (AuditOutcome::Failed, Some(err.to_string())),
         };
-        let event = AuditEvent::of_integrator(actor, action, target, outcome, detail);
+        let what = Happening {
+            action,
+            target,
+            outcome,
+            status: None,
+            detail,
+        };
+        let event = AuditEvent::of_integrator(actor, what);
         self.services.audit.record(event).await;
     }
 }
@@ -313,7 +320,10 @@ impl<'a> Lineage<'a> {
 }
 
 /// `POST /keys`: 201 with the raw key, once.
-pub(crate) async fn mint(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiError> {
+pub(crate) async fn mint(
+    ctx: &RequestContext<'_>,
+    target: &mut AuditTarget,
+) -> Result<ApiResponse, ApiError> {
     let principal = &ctx.principal;
     require(principal, Capability::ApiKeysManage)?;
     let request = parse_json_body::<MintRequest>(&ctx.body)?.validate()?;
@@ -341,7 +351,7 @@ pub(crate) async fn mint(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiErr
         rate_limit_per_min: terms.rate_limit_per_min,
     };
     let minted = ctx.api.store_new_key(new).await?;
-    ctx.set_target(minted.record.id.as_str());
+    target.set(minted.record.id.as_str());
     let mut response = ApiResponse::json(
         StatusCode::CREATED,
         &Minted {
@@ -430,9 +440,12 @@ pub(crate) async fn show(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiErr
 /// whole chain; their next requests are 401. Revoking a revoked key is a 200
 /// no-op that keeps the first revocation time. The last active full admin
 /// key cannot be revoked over the API (409), so no key locks the operator out.
-pub(crate) async fn revoke(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiError> {
+pub(crate) async fn revoke(
+    ctx: &RequestContext<'_>,
+    target: &mut AuditTarget,
+) -> Result<ApiResponse, ApiError> {
     let key = visible_key(ctx).await?;
-    ctx.set_target(key.id.as_str());
+    target.set(key.id.as_str());
     let keys = ctx.services.keys.as_ref();
     // One key change at a time: the last-admin check and the writes are one step.
     let _one_at_a_time = ctx.services.key_changes.lock().await;

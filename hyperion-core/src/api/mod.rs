@@ -21,7 +21,7 @@ mod settings;
 mod tests;
 
 use std::panic::AssertUnwindSafe;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, Bytes};
@@ -31,7 +31,8 @@ use http::{HeaderMap, Method, StatusCode};
 use tracing::Instrument;
 
 use crate::audit::{
-    AuditEvent, AuditLog, AuditOutcome, AuditSink, LogSafe, TeeAuditSink, TracingAuditSink,
+    AuditEvent, AuditLog, AuditOutcome, AuditSink, Happening, LogSafe, RequestFacts, Requester,
+    TeeAuditSink, TracingAuditSink,
 };
 use crate::auth::{admit, authenticate, presented_prefix};
 use crate::authz::{Principal, check_route};
@@ -54,7 +55,7 @@ use crate::ratelimit::{RateDecision, RateLimiter};
 use crate::refusals::RefusalCounter;
 
 pub use config::ApiConfig;
-pub(crate) use context::RequestContext;
+pub(crate) use context::{AuditTarget, RequestContext};
 pub use idempotent::{IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_REPLAYED_HEADER};
 
 pub use crate::http::request_id::{CLIENT_REQUEST_ID_HEADER, REQUEST_ID_HEADER};
@@ -328,8 +329,10 @@ impl HyperionApi {
             .ok()
     }
 
-    /// Route, authenticate, admit (allowlist, rate limit), read the body,
-    /// run the endpoint, audit.
+    /// The request pipeline, stage by stage: route; serve the public routes;
+    /// authenticate; admit (allowlist, rate limit); check what the route
+    /// alone decides, before any body byte is read; read the body; run the
+    /// endpoint (once per `Idempotency-Key`); audit; answer.
     async fn respond<S, B, E>(
         &self,
         head: &RequestHead,
@@ -341,145 +344,196 @@ impl HyperionApi {
         B: Buf + Send,
         E: std::fmt::Display + Send,
     {
-        let request_id = ids.server;
         let services = &*self.services;
+        let route = match match_route(&head.method, &head.path) {
+            Ok(route) => route,
+            Err(err) => return ApiResponse::error(&err, ids.server),
+        };
+        if route.spec.public {
+            return public_answer(route.spec.endpoint, &head.link_prefix());
+        }
         let address = client_address(
             head.peer.map(|peer| peer.ip()),
             &head.headers,
             &services.config.trusted_proxies,
             services.config.forwarded_header,
         );
-        let client = address.ip;
-        let route = match match_route(&head.method, &head.path) {
-            Ok(route) => route,
-            Err(err) => return ApiResponse::error(&err, request_id),
+        let door = Door {
+            services,
+            request: RequestFacts {
+                request_id: ids.server,
+                client_request_id: ids.client,
+                client_ip: address.ip,
+            },
+            action: route.spec.endpoint.action(),
+            target: route.param("id").unwrap_or_default(),
         };
-        let refusal = |err: &ApiError, who: Option<&Principal>, key_prefix| {
-            AuditEvent {
-                id: 0,
-                at: now(),
-                request_id: request_id.to_owned(),
-                client_request_id: ids.client.map(str::to_owned),
-                actor: who.map_or_else(|| "anonymous".to_owned(), Principal::actor),
-                key_id: who.map(|p| p.key_id.clone()),
-                owner: who.map(|p| p.owner.clone()),
-                key_prefix,
-                action: route.spec.endpoint.action().to_owned(),
-                target: route.param("id").unwrap_or_default().to_owned(),
-                outcome: AuditOutcome::Denied,
-                status: Some(err.status().as_u16()),
-                client_ip: client,
-                detail: Some(err.to_string()),
-                count: 1,
-            }
-            .bounded()
-        };
-        if route.spec.public {
-            return match route.spec.endpoint {
-                Endpoint::Docs => ApiResponse::rendered(
-                    StatusCode::OK,
-                    "text/html; charset=utf-8",
-                    openapi::docs_page(),
-                ),
-                _ => ApiResponse::rendered(
-                    StatusCode::OK,
-                    "application/json",
-                    openapi::document_bytes_under(&head.link_prefix()),
-                ),
-            };
-        }
-        let principal = match authenticate(
-            &head.headers,
-            services.keys.as_ref(),
-            services.owners.as_ref(),
-        )
-        .await
-        {
+        let principal = match door.authenticate(&head.headers).await {
             Ok(principal) => principal,
-            Err(err) => {
-                if err.is_refusal() {
-                    // Counted per address and minute, never one event each:
-                    // no flood of bogus keys can crowd out real events.
-                    let prefix = presented_prefix(&head.headers);
-                    for event in services.refusals.count(refusal(&err, None, prefix)) {
-                        services.audit.record(event).await;
-                    }
-                }
-                return ApiResponse::error(&err, request_id);
-            }
+            Err(refused) => return refused,
         };
-        let rate = match admit(&principal, client, &services.limiter) {
+        let rate = match door.admit(&principal, address.why_unknown).await {
             Ok(rate) => rate,
-            Err((err, rate)) => {
-                let mut event = refusal(&err, Some(&principal), None);
-                if let Some(why) = address.why_unknown {
-                    event.detail = Some(format!("{err} (client address unknown: {why})"));
-                }
-                // Counted per key, address and minute: a stolen key used
-                // from elsewhere cannot flood the audit log either.
-                for event in services.refusals.count(event) {
-                    services.audit.record(event).await;
-                }
-                return with_rate_headers(ApiResponse::error(&err, request_id), rate);
-            }
+            Err(refused) => return refused,
         };
-        // What the route alone decides (capability, scope all) is decided
-        // before any body byte is read; counted like the refusals above.
-        if let Err(err) = check_route(&principal, route.spec.endpoint) {
-            for event in services
-                .refusals
-                .count(refusal(&err, Some(&principal), None))
-            {
-                services.audit.record(event).await;
-            }
-            return with_rate_headers(ApiResponse::error(&err, request_id), rate);
+        if let Err(refused) = door.check_route(&principal, route.spec.endpoint).await {
+            return with_rate_headers(refused, rate);
         }
-        let body = if route.spec.takes_body {
-            let config = &services.config;
-            let declared = content_length(&head.headers);
-            // Room in the server's budget first, then the body, within its deadline.
-            match services.body_budget.reserve(declared, config.body_limit) {
-                Ok(_reserved) => {
-                    read_within(body, config.body_limit, declared, config.body_deadline).await
-                }
-                Err(err) => Err(err),
-            }
-        } else {
-            Ok(Bytes::new())
-        };
+        let body = read_body(services, route.spec.takes_body, &head.headers, body).await;
         let prefix = head.link_prefix();
         let ctx = RequestContext {
             api: self,
             services,
             principal,
-            request_id,
+            request_id: ids.server,
             client_request_id: ids.client,
             raw_path: &head.path,
             prefix: &prefix,
             route,
             query: Query::parse(head.query.as_deref()),
             body: body.as_ref().cloned().unwrap_or_default(),
-            peer: client,
-            target: Mutex::default(),
+            peer: address.ip,
         };
-        let result = match body {
-            Err(err) => Err(err),
-            Ok(_) => AssertUnwindSafe(async {
-                if ctx.route.spec.idempotent {
-                    idempotent::run_idempotent(&ctx, &head.headers, dispatch(&ctx)).await
-                } else {
-                    dispatch(&ctx).await
-                }
-            })
-            .catch_unwind()
-            .await
-            .unwrap_or_else(|_| Err(ApiError::internal("an endpoint panicked"))),
+        let (target, result) = match body {
+            Err(err) => (AuditTarget::default(), Err(err)),
+            Ok(_) => run_endpoint(&ctx, &head.headers).await,
         };
-        audit_outcome(&ctx, &result).await;
+        audit_outcome(&ctx, &target, &result).await;
         let result = result.map_err(|err| hide_nodes_from_tenants(&ctx.principal, err));
-        let response = result.unwrap_or_else(|err| ApiResponse::error(&err, request_id));
+        let response = result.unwrap_or_else(|err| ApiResponse::error(&err, ids.server));
         with_rate_headers(response, rate)
     }
+}
+
+/// The contract and its page, served without a key.
+fn public_answer(endpoint: Endpoint, prefix: &str) -> ApiResponse {
+    match endpoint {
+        Endpoint::Docs => ApiResponse::rendered(
+            StatusCode::OK,
+            "text/html; charset=utf-8",
+            openapi::docs_page(),
+        ),
+        _ => ApiResponse::rendered(
+            StatusCode::OK,
+            "application/json",
+            openapi::document_bytes_under(prefix),
+        ),
+    }
+}
+
+/// The stages at the door, before any body byte is read: each refusal is
+/// answered at once and counted (per key or address and minute, never one
+/// audit event each), so that no flood of refused requests can crowd out
+/// the events of real keys.
+struct Door<'a> {
+    services: &'a Services,
+    request: RequestFacts<'a>,
+    action: &'static str,
+    target: &'a str,
+}
+
+impl Door<'_> {
+    /// The key presented, with its whole minting chain, or the refusal.
+    async fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, ApiResponse> {
+        let services = self.services;
+        match authenticate(headers, services.keys.as_ref(), services.owners.as_ref()).await {
+            Ok(principal) => Ok(principal),
+            Err(err) if err.is_refusal() => {
+                let who = Requester::anonymous(presented_prefix(headers));
+                Err(self.refuse(&err, who, None).await)
+            }
+            Err(err) => Err(ApiResponse::error(&err, self.request.request_id)),
+        }
+    }
+
+    /// The key's network and rate limits, with the rate it has left.
+    async fn admit(
+        &self,
+        principal: &Principal,
+        why_unknown: Option<&'static str>,
+    ) -> Result<Option<RateDecision>, ApiResponse> {
+        match admit(principal, self.request.client_ip, &self.services.limiter) {
+            Ok(rate) => Ok(rate),
+            Err((err, rate)) => {
+                let detail =
+                    why_unknown.map(|why| format!("{err} (client address unknown: {why})"));
+                let refused = self.refuse(&err, principal.requester(), detail).await;
+                Err(with_rate_headers(refused, rate))
+            }
+        }
+    }
+
+    /// What the route alone decides (capability, scope `all`).
+    async fn check_route(
+        &self,
+        principal: &Principal,
+        endpoint: Endpoint,
+    ) -> Result<(), ApiResponse> {
+        match check_route(principal, endpoint) {
+            Ok(()) => Ok(()),
+            Err(err) => Err(self.refuse(&err, principal.requester(), None).await),
+        }
+    }
+
+    /// Counts the refusal `err` of `who` (recording the counts of minutes
+    /// that have ended) and answers its envelope.
+    async fn refuse(&self, err: &ApiError, who: Requester, detail: Option<String>) -> ApiResponse {
+        let what = Happening {
+            action: self.action,
+            target: self.target,
+            outcome: AuditOutcome::Denied,
+            status: Some(err.status().as_u16()),
+            detail: Some(detail.unwrap_or_else(|| err.to_string())),
+        };
+        let event = AuditEvent::new(who, self.request, what);
+        for event in self.services.refusals.count(event) {
+            self.services.audit.record(event).await;
+        }
+        ApiResponse::error(err, self.request.request_id)
+    }
+}
+
+/// The body, if the route takes one: room in the server's budget first,
+/// then the body itself, within its limit and its deadline.
+async fn read_body<S, B, E>(
+    services: &Services,
+    takes_body: bool,
+    headers: &HeaderMap,
+    body: S,
+) -> Result<Bytes, ApiError>
+where
+    S: Stream<Item = Result<B, E>> + Send,
+    B: Buf + Send,
+    E: std::fmt::Display + Send,
+{
+    if !takes_body {
+        return Ok(Bytes::new());
+    }
+    let config = &services.config;
+    let declared = content_length(headers);
+    let _reserved = services.body_budget.reserve(declared, config.body_limit)?;
+    read_within(body, config.body_limit, declared, config.body_deadline).await
+}
+
+/// Runs the endpoint (through the `Idempotency-Key` wrapper where the
+/// route takes one), a panic caught as `500`; hands back what it acted on.
+async fn run_endpoint(
+    ctx: &RequestContext<'_>,
+    headers: &HeaderMap,
+) -> (AuditTarget, Result<ApiResponse, ApiError>) {
+    let mut target = AuditTarget::default();
+    let result = AssertUnwindSafe(async {
+        let endpoint = dispatch(ctx, &mut target);
+        if ctx.route.spec.idempotent {
+            idempotent::run_idempotent(ctx, headers, endpoint).await
+        } else {
+            endpoint.await
+        }
+    })
+    .catch_unwind()
+    .await
+    .unwrap_or_else(|_| Err(ApiError::internal("an endpoint panicked")));
+    (target, result)
 }
 
 /// `response` with the `RateLimit` headers of `rate`, for a limited key.
@@ -492,7 +546,11 @@ fn with_rate_headers(mut response: ApiResponse, rate: Option<RateDecision>) -> A
 
 /// Records a request in the audit log: every mutation, whatever its outcome,
 /// and every refusal. Successful reads are not audited.
-async fn audit_outcome(ctx: &RequestContext<'_>, result: &Result<ApiResponse, ApiError>) {
+async fn audit_outcome(
+    ctx: &RequestContext<'_>,
+    target: &AuditTarget,
+    result: &Result<ApiResponse, ApiError>,
+) {
     let (outcome, status, detail) = match result {
         Ok(response) => (AuditOutcome::Ok, response.status.as_u16(), None),
         Err(err) if err.is_refusal() => (
@@ -516,7 +574,7 @@ async fn audit_outcome(ctx: &RequestContext<'_>, result: &Result<ApiResponse, Ap
     let is_mutation = ctx.route.spec.method != Method::GET;
     if is_mutation || outcome == AuditOutcome::Denied {
         let action = ctx.route.spec.endpoint.action();
-        let event = ctx.audit_event(action, &ctx.target(), outcome, Some(status), detail);
+        let event = ctx.audit_event(action, &ctx.target(target), outcome, Some(status), detail);
         ctx.services.audit.record(event).await;
     }
 }
@@ -537,7 +595,10 @@ fn hide_nodes_from_tenants(principal: &Principal, err: ApiError) -> ApiError {
 }
 
 /// Calls the endpoint function of the matched route.
-async fn dispatch(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiError> {
+async fn dispatch(
+    ctx: &RequestContext<'_>,
+    target: &mut AuditTarget,
+) -> Result<ApiResponse, ApiError> {
     use settings::Setting;
     match ctx.route.spec.endpoint {
         // Served before authentication, in `respond`.
@@ -546,28 +607,28 @@ async fn dispatch(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiError> {
         }
         Endpoint::Me => me::show(ctx).await,
         Endpoint::ListHostings => hostings::list(ctx).await,
-        Endpoint::CreateHosting => provisioning::create(ctx).await,
+        Endpoint::CreateHosting => provisioning::create(ctx, target).await,
         Endpoint::GetHosting => hostings::show(ctx).await,
-        Endpoint::SuspendHosting => hostings::suspend(ctx).await,
-        Endpoint::ResumeHosting => hostings::resume(ctx).await,
+        Endpoint::SuspendHosting => hostings::suspend(ctx, target).await,
+        Endpoint::ResumeHosting => hostings::resume(ctx, target).await,
         Endpoint::DeleteHosting => hostings::delete(ctx).await,
-        Endpoint::PatchLimits => settings::patch(ctx, Setting::Limits).await,
-        Endpoint::PatchPhp => settings::patch(ctx, Setting::Php).await,
-        Endpoint::PatchVhost => settings::patch(ctx, Setting::Vhost).await,
-        Endpoint::PatchExpiry => settings::patch(ctx, Setting::Expiry).await,
-        Endpoint::PatchQuota => settings::patch(ctx, Setting::Quota).await,
-        Endpoint::StartBackup => operations::backup(ctx).await,
+        Endpoint::PatchLimits => settings::patch(ctx, target, Setting::Limits).await,
+        Endpoint::PatchPhp => settings::patch(ctx, target, Setting::Php).await,
+        Endpoint::PatchVhost => settings::patch(ctx, target, Setting::Vhost).await,
+        Endpoint::PatchExpiry => settings::patch(ctx, target, Setting::Expiry).await,
+        Endpoint::PatchQuota => settings::patch(ctx, target, Setting::Quota).await,
+        Endpoint::StartBackup => operations::backup(ctx, target).await,
         Endpoint::ListBackups => operations::list_backups(ctx).await,
-        Endpoint::StartRestore => operations::restore(ctx).await,
-        Endpoint::IssueCertificate => operations::issue_certificate(ctx).await,
-        Endpoint::InstallWordPress => operations::install_wordpress(ctx).await,
+        Endpoint::StartRestore => operations::restore(ctx, target).await,
+        Endpoint::IssueCertificate => operations::issue_certificate(ctx, target).await,
+        Endpoint::InstallWordPress => operations::install_wordpress(ctx, target).await,
         Endpoint::RenewAllCertificates => operations::renew_all(ctx).await,
         Endpoint::ListNodes => nodes::list(ctx).await,
         Endpoint::GetJob => jobs::show(ctx).await,
-        Endpoint::MintKey => keys::mint(ctx).await,
+        Endpoint::MintKey => keys::mint(ctx, target).await,
         Endpoint::ListKeys => keys::list(ctx).await,
         Endpoint::GetKey => keys::show(ctx).await,
-        Endpoint::RevokeKey => keys::revoke(ctx).await,
+        Endpoint::RevokeKey => keys::revoke(ctx, target).await,
         Endpoint::ListAudit => audit::list(ctx).await,
     }
 }

@@ -7,8 +7,8 @@ use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::RequestContext;
 use super::context::within_deadline;
+use super::{AuditTarget, RequestContext};
 use crate::authz::{
     Access, require, require_cluster_scope, require_hosting_access, resolve_manage,
 };
@@ -19,7 +19,10 @@ use crate::jobs::JobFailure;
 use crate::model::{Backup, RestoreRequest, WpInstallRequest};
 
 /// `POST /hostings/{id}/backup` (capability `backup_run`).
-pub(crate) async fn backup(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiError> {
+pub(crate) async fn backup(
+    ctx: &RequestContext<'_>,
+    target: &mut AuditTarget,
+) -> Result<ApiResponse, ApiError> {
     let selector = ctx.hosting_selector()?;
     ctx.optional_json_body::<NoOptions>()?;
     let located = resolve_manage(
@@ -30,10 +33,10 @@ pub(crate) async fn backup(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiE
     )
     .await?;
     let id = located.hosting.summary.id.clone();
-    let target = id.to_string();
-    ctx.set_target(&target);
+    let on = id.to_string();
+    target.set(&on);
     let (node, deadline) = (located.node, ctx.job_deadline());
-    ctx.start_job("hosting.backup", &target, move |progress| async move {
+    ctx.start_job(&on, move |progress| async move {
         progress.step("starting the backup", 5);
         let backup = within_deadline(deadline, node.id(), node.backup(&id, &progress)).await?;
         Ok(Some(
@@ -75,7 +78,10 @@ pub(crate) async fn list_backups(ctx: &RequestContext<'_>) -> Result<ApiResponse
 
 /// `POST /hostings/{id}/restore` (capability `backup_restore`). An unknown
 /// backup is refused before any job starts.
-pub(crate) async fn restore(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiError> {
+pub(crate) async fn restore(
+    ctx: &RequestContext<'_>,
+    target: &mut AuditTarget,
+) -> Result<ApiResponse, ApiError> {
     let selector = ctx.hosting_selector()?;
     let request: RestoreRequest = ctx.json_body()?;
     let located = resolve_manage(
@@ -86,7 +92,7 @@ pub(crate) async fn restore(ctx: &RequestContext<'_>) -> Result<ApiResponse, Api
     )
     .await?;
     let id = located.hosting.summary.id.clone();
-    ctx.set_target(id.as_str());
+    target.set(id.as_str());
     let node = located.node;
     let backups = ctx
         .services
@@ -99,9 +105,9 @@ pub(crate) async fn restore(ctx: &RequestContext<'_>) -> Result<ApiResponse, Api
             request.backup_id
         )));
     }
-    let target = id.to_string();
+    let on = id.to_string();
     let deadline = ctx.job_deadline();
-    ctx.start_job("hosting.restore", &target, move |progress| async move {
+    ctx.start_job(&on, move |progress| async move {
         progress.step(
             &format!("restoring {} ({})", request.backup_id, request.mode),
             5,
@@ -127,7 +133,10 @@ struct CertificateRequest {
 }
 
 /// `POST /hostings/{id}/cert` `{staging?}` (capability `cert_manage`).
-pub(crate) async fn issue_certificate(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiError> {
+pub(crate) async fn issue_certificate(
+    ctx: &RequestContext<'_>,
+    target: &mut AuditTarget,
+) -> Result<ApiResponse, ApiError> {
     let selector = ctx.hosting_selector()?;
     let request: CertificateRequest = ctx.optional_json_body()?;
     let located = resolve_manage(
@@ -138,10 +147,10 @@ pub(crate) async fn issue_certificate(ctx: &RequestContext<'_>) -> Result<ApiRes
     )
     .await?;
     let id = located.hosting.summary.id.clone();
-    let target = id.to_string();
-    ctx.set_target(&target);
+    let on = id.to_string();
+    target.set(&on);
     let (node, deadline) = (located.node, ctx.job_deadline());
-    ctx.start_job("hosting.cert", &target, move |progress| async move {
+    ctx.start_job(&on, move |progress| async move {
         progress.step("requesting the certificate", 5);
         let certificate = within_deadline(
             deadline,
@@ -157,7 +166,10 @@ pub(crate) async fn issue_certificate(ctx: &RequestContext<'_>) -> Result<ApiRes
 /// `POST /hostings/{id}/wp/install` (capability `wp_manage`). The admin
 /// password goes to the node and nowhere else: not into the job record, its
 /// result, a log or an audit event.
-pub(crate) async fn install_wordpress(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiError> {
+pub(crate) async fn install_wordpress(
+    ctx: &RequestContext<'_>,
+    target: &mut AuditTarget,
+) -> Result<ApiResponse, ApiError> {
     let selector = ctx.hosting_selector()?;
     let install = ctx.json_body::<WpInstallRequest>()?.validate()?;
     let located = resolve_manage(
@@ -168,10 +180,10 @@ pub(crate) async fn install_wordpress(ctx: &RequestContext<'_>) -> Result<ApiRes
     )
     .await?;
     let id = located.hosting.summary.id.clone();
-    let target = id.to_string();
-    ctx.set_target(&target);
+    let on = id.to_string();
+    target.set(&on);
     let (node, deadline) = (located.node, ctx.job_deadline());
-    ctx.start_job("hosting.wp_install", &target, move |progress| async move {
+    ctx.start_job(&on, move |progress| async move {
         progress.step("installing WordPress", 5);
         within_deadline(
             deadline,
@@ -194,7 +206,7 @@ pub(crate) async fn renew_all(ctx: &RequestContext<'_>) -> Result<ApiResponse, A
     ctx.optional_json_body::<NoOptions>()?;
     let nodes: Vec<_> = ctx.services.cluster.nodes().to_vec();
     let deadline = ctx.job_deadline();
-    ctx.start_job("certs.renew_all", "cluster", move |progress| async move {
+    ctx.start_job("cluster", move |progress| async move {
         let total = nodes.len().max(1);
         let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let sweeps = nodes.iter().map(|node| {

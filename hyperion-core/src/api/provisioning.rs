@@ -5,8 +5,8 @@ use std::sync::{Mutex, PoisonError};
 
 use http::StatusCode;
 
-use super::RequestContext;
 use super::hostings::hosting_response;
+use super::{AuditTarget, RequestContext};
 use crate::authz::require;
 use crate::capability::Capability;
 use crate::error::ApiError;
@@ -143,7 +143,10 @@ async fn holds_others_below(ctx: &RequestContext<'_>, name: &Domain) -> Result<b
 }
 
 /// `POST /hostings`.
-pub(crate) async fn create(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiError> {
+pub(crate) async fn create(
+    ctx: &RequestContext<'_>,
+    target: &mut AuditTarget,
+) -> Result<ApiResponse, ApiError> {
     let principal = &ctx.principal;
     require(principal, Capability::HostingCreate)?;
     let tenant = !principal.scope.is_all();
@@ -245,7 +248,7 @@ pub(crate) async fn create(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiE
         }
     };
 
-    ctx.set_target(new.id.as_str());
+    target.set(new.id.as_str());
     let detail = cluster.call(node.as_ref(), node.create(&new)).await?;
     cluster.locator().learn_detail(&detail, node.id());
     if tenant {

@@ -6,7 +6,7 @@
 use http::StatusCode;
 use serde_json::json;
 
-use super::RequestContext;
+use super::{AuditTarget, RequestContext};
 use crate::authz::resolve_manage;
 use crate::capability::Capability;
 use crate::cluster::Located;
@@ -75,6 +75,7 @@ impl Setting {
 /// One `PATCH`: authorize, validate and merge, apply on the node.
 pub(crate) async fn patch(
     ctx: &RequestContext<'_>,
+    target: &mut AuditTarget,
     setting: Setting,
 ) -> Result<ApiResponse, ApiError> {
     let selector = ctx.hosting_selector()?;
@@ -86,7 +87,7 @@ pub(crate) async fn patch(
     )
     .await?;
     let id = &hosting.summary.id;
-    ctx.set_target(id.as_str());
+    target.set(id.as_str());
     let change = setting.change(ctx, &hosting)?;
     let updated = ctx
         .services

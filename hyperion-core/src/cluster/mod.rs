@@ -22,7 +22,7 @@ use crate::node::{ListQuery, Node, NodeError};
 use locator::Locator;
 
 /// How long a node may take to answer one call unless configured otherwise.
-pub const DEFAULT_NODE_DEADLINE: Duration = Duration::from_secs(10);
+pub(crate) const DEFAULT_NODE_DEADLINE: Duration = Duration::from_secs(10);
 
 /// A hosting and the node that holds it.
 #[derive(Clone)]
@@ -57,7 +57,7 @@ pub struct Cluster {
 }
 
 /// How many node calls one request makes at once unless configured otherwise.
-pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
+pub(crate) const DEFAULT_MAX_IN_FLIGHT: usize = 64;
 
 impl Cluster {
     /// A cluster of `nodes`, each call bounded by a deadline of 10 seconds
@@ -262,7 +262,7 @@ impl Cluster {
 
 /// The error for a set of failed nodes: a timeout if every one timed out
 /// (504), a node failure otherwise (502).
-pub fn worst_failure(failures: Vec<(NodeId, NodeError)>) -> ApiError {
+pub(crate) fn worst_failure(failures: Vec<(NodeId, NodeError)>) -> ApiError {
     let names: Vec<String> = failures.iter().map(|(node, _)| node.to_string()).collect();
     if failures
         .iter()
@@ -350,7 +350,7 @@ impl<F: Future> Bounded<F> {
 
 /// K-way merge of pages each sorted by id: the first `take` hostings in id
 /// order, in O(take × log(pages)), whatever the pages' lengths.
-pub fn merge_by_id(pages: Vec<Vec<Hosting>>, take: usize) -> Vec<Hosting> {
+pub(crate) fn merge_by_id(pages: Vec<Vec<Hosting>>, take: usize) -> Vec<Hosting> {
     let mut pages: Vec<std::vec::IntoIter<Hosting>> =
         pages.into_iter().map(Vec::into_iter).collect();
     let mut heads: BinaryHeap<Reverse<(HostingId, usize)>> = BinaryHeap::new();

@@ -47,7 +47,7 @@ impl BodyBudget {
 
 /// [`read_limited`] within `deadline`: a body that has not arrived by then
 /// is answered 408.
-pub async fn read_within<S, B, E>(
+pub(crate) async fn read_within<S, B, E>(
     body: S,
     limit: usize,
     declared_len: Option<u64>,
@@ -71,7 +71,7 @@ where
 ///
 /// `declared_len` is the `Content-Length`, if the client sent one; a declared
 /// length over the limit is refused before reading anything.
-pub async fn read_limited<S, B, E>(
+pub(crate) async fn read_limited<S, B, E>(
     body: S,
     limit: usize,
     declared_len: Option<u64>,

@@ -28,7 +28,7 @@ pub enum ForwardedHeader {
 
 /// Who sent a request, as far as can be told.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ClientAddress {
+pub(crate) struct ClientAddress {
     /// The client's address; `None` when it cannot be determined.
     pub ip: Option<IpAddr>,
     /// Why it could not be, for the audit of a refusal.
@@ -57,7 +57,7 @@ fn trusted(nets: &[IpNet], ip: IpAddr) -> bool {
 }
 
 /// IPv4-mapped IPv6 (`::ffff:a.b.c.d`) as plain IPv4.
-pub fn canonical(ip: IpAddr) -> IpAddr {
+pub(crate) fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
         IpAddr::V4(_) => ip,
@@ -146,7 +146,7 @@ fn hops(headers: &HeaderMap, header: ForwardedHeader) -> Option<Result<Vec<Strin
 
 /// The client address of a request from `peer` with `headers`, given the
 /// trusted proxies and the header they write.
-pub fn client_address(
+pub(crate) fn client_address(
     peer: Option<IpAddr>,
     headers: &HeaderMap,
     trusted_proxies: &[IpNet],

@@ -5,7 +5,7 @@ use crate::error::ApiError;
 /// Parses a JSON request body into `T`. Every failure (empty body, malformed
 /// JSON, a wrong type, an unknown field) is a validation error whose message
 /// names the field at fault.
-pub fn parse_json_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+pub(crate) fn parse_json_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     // A struct would also deserialize from a JSON array (by position):
     // only an object is a body this API takes.
     if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {

@@ -12,14 +12,14 @@ pub(crate) mod query;
 mod request;
 pub(crate) mod request_id;
 mod response;
-pub mod routes;
+pub(crate) mod routes;
 
-pub use body::read_within;
-pub use json_body::parse_json_body;
-pub use query::Query;
+pub(crate) use body::read_within;
+pub(crate) use json_body::parse_json_body;
+pub(crate) use query::Query;
 pub use request::RequestHead;
 pub use response::ApiResponse;
-pub use routes::RouteMatch;
+pub(crate) use routes::RouteMatch;
 
 /// The path prefix every route lives under.
-pub const BASE_PATH: &str = "/api/v1";
+pub(crate) const BASE_PATH: &str = "/api/v1";

@@ -3,20 +3,20 @@ use std::str::FromStr;
 use crate::error::ApiError;
 
 /// Page size when the client does not ask for one.
-pub const DEFAULT_PAGE_SIZE: usize = 50;
+pub(crate) const DEFAULT_PAGE_SIZE: usize = 50;
 /// Largest page a client may ask for.
-pub const MAX_PAGE_SIZE: usize = 200;
+pub(crate) const MAX_PAGE_SIZE: usize = 200;
 
 /// A parsed query string. Parameters the endpoint does not know are ignored;
 /// a known parameter given twice is a validation error, never a silent pick.
 #[derive(Debug, Clone, Default)]
-pub struct Query {
+pub(crate) struct Query {
     pairs: Vec<(String, String)>,
 }
 
 impl Query {
     /// Parses a raw query string (`a=1&b=x%20y`).
-    pub fn parse(raw: Option<&str>) -> Self {
+    pub(crate) fn parse(raw: Option<&str>) -> Self {
         let pairs = raw
             .map(|raw| {
                 form_urlencoded::parse(raw.as_bytes())
@@ -28,7 +28,7 @@ impl Query {
     }
 
     /// The value of `name`, if present once.
-    pub fn get(&self, name: &str) -> Result<Option<&str>, ApiError> {
+    pub(crate) fn get(&self, name: &str) -> Result<Option<&str>, ApiError> {
         let mut values = self
             .pairs
             .iter()
@@ -44,7 +44,7 @@ impl Query {
     }
 
     /// The value of `name` parsed as `T`; an unparsable value is a validation error.
-    pub fn parse_value<T>(&self, name: &str) -> Result<Option<T>, ApiError>
+    pub(crate) fn parse_value<T>(&self, name: &str) -> Result<Option<T>, ApiError>
     where
         T: FromStr,
         T::Err: std::fmt::Display,
@@ -58,7 +58,7 @@ impl Query {
     }
 
     /// The `limit` of a list: 1..=[`MAX_PAGE_SIZE`], [`DEFAULT_PAGE_SIZE`] when absent.
-    pub fn page_size(&self) -> Result<usize, ApiError> {
+    pub(crate) fn page_size(&self) -> Result<usize, ApiError> {
         let limit = self
             .parse_value::<usize>("limit")?
             .unwrap_or(DEFAULT_PAGE_SIZE);
@@ -73,7 +73,7 @@ impl Query {
 
     /// The `cursor` of a list, as the id type `T` it is keyed on. An empty
     /// cursor is the first page.
-    pub fn cursor<T: FromStr>(&self) -> Result<Option<T>, ApiError> {
+    pub(crate) fn cursor<T: FromStr>(&self) -> Result<Option<T>, ApiError> {
         self.get("cursor")?
             .filter(|cursor| !cursor.is_empty())
             .map(|cursor| {
@@ -88,7 +88,7 @@ impl Query {
 
     /// A boolean flag: absent is false; present bare, `true` or `1` is true;
     /// `false` or `0` is false; anything else is a validation error.
-    pub fn flag(&self, name: &str) -> Result<bool, ApiError> {
+    pub(crate) fn flag(&self, name: &str) -> Result<bool, ApiError> {
         match self.get(name)? {
             None => Ok(false),
             Some("" | "true" | "1") => Ok(true),

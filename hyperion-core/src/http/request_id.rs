@@ -26,7 +26,7 @@ pub const CLIENT_REQUEST_ID_HEADER: http::HeaderName =
     http::HeaderName::from_static("x-client-request-id");
 
 /// Longest client-chosen request id that is kept.
-pub const MAX_CLIENT_REQUEST_ID_LEN: usize = 128;
+pub(crate) const MAX_CLIENT_REQUEST_ID_LEN: usize = 128;
 
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
@@ -36,7 +36,7 @@ static PROCESS_PART: LazyLock<String> = LazyLock::new(|| random::base62(10));
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// The client's `X-Request-Id` when it is 1..=128 of `[A-Za-z0-9._-]`.
-pub fn client_request_id(headers: &HeaderMap) -> Option<String> {
+pub(crate) fn client_request_id(headers: &HeaderMap) -> Option<String> {
     headers
         .get(&REQUEST_ID_HEADER)
         .and_then(|value| value.to_str().ok())
@@ -54,7 +54,7 @@ fn is_acceptable(id: &str) -> bool {
 
 /// A fresh id of the server's: `req_`, the process part, then the counter in
 /// 10 base62 digits (62^10 > 2^59: it does not wrap within any process's life).
-pub fn fresh() -> String {
+pub(crate) fn fresh() -> String {
     let mut n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let mut digits = [b'0'; 10];
     for digit in digits.iter_mut().rev() {

@@ -20,14 +20,14 @@ pub struct ApiResponse {
 
 /// The wire shape of every error: `{"error":{"code","message","request_id"}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ErrorEnvelope {
+pub(crate) struct ErrorEnvelope {
     /// The error itself.
     pub error: ErrorBody,
 }
 
 /// The inside of an [`ErrorEnvelope`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ErrorBody {
+pub(crate) struct ErrorBody {
     /// Stable machine-readable code (`not_found`, `validation`, ...).
     pub code: String,
     /// Human-readable explanation.

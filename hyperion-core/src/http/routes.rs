@@ -70,7 +70,22 @@ pub enum Endpoint {
 }
 
 impl Endpoint {
-    /// The action name the audit log records (`hosting.suspend`, `key.mint`, ...).
+    /// Whether it answers 202 and does its work in a job, whose `kind` is
+    /// its [`Endpoint::action`].
+    pub const fn starts_job(self) -> bool {
+        matches!(
+            self,
+            Endpoint::DeleteHosting
+                | Endpoint::StartBackup
+                | Endpoint::StartRestore
+                | Endpoint::IssueCertificate
+                | Endpoint::InstallWordPress
+                | Endpoint::RenewAllCertificates
+        )
+    }
+
+    /// The action name the audit log records (`hosting.suspend`, `key.mint`,
+    /// ...); for an endpoint that starts a job, the job's `kind` too.
     pub const fn action(self) -> &'static str {
         match self {
             Endpoint::OpenApi => "openapi.read",
@@ -170,8 +185,17 @@ const fn creating(pattern: &'static str, endpoint: Endpoint) -> RouteSpec {
     }
 }
 
+/// Every job kind: the actions of the endpoints that start jobs.
+pub(crate) fn job_kinds() -> Vec<&'static str> {
+    ROUTES
+        .iter()
+        .filter(|route| route.endpoint.starts_job())
+        .map(|route| route.endpoint.action())
+        .collect()
+}
+
 /// Every route of the API.
-pub const ROUTES: &[RouteSpec] = &[
+pub(crate) const ROUTES: &[RouteSpec] = &[
     public("/openapi.json", Endpoint::OpenApi),
     public("/docs", Endpoint::Docs),
     route(Method::GET, "/me", Endpoint::Me),

@@ -11,13 +11,16 @@ mod scope;
 mod secret;
 mod store;
 
-pub use allowlist::{allowlist_permits, normalize_allowlist, parse_allowlist_entry};
+pub(crate) use allowlist::{
+    MAX_ALLOWLIST_ENTRIES, allowlist_permits, normalize_allowlist, parse_allowlist_entry,
+};
 pub use request::RequestedGrant;
-pub(crate) use request::{MAX_GRANTS, MintRequest, check_label};
+pub(crate) use request::{MAX_GRANTS, MAX_LABEL_CHARS, MintRequest, check_label};
 
 pub use record::{ApiKeyRecord, KeyId, KeyView, MintedKey, NewKey};
 pub use scope::{Grant, GrantLevel, KeyScope};
-pub use secret::{BearerToken, KeyHash, RawApiKey};
+pub(crate) use secret::BearerToken;
+pub use secret::{KeyHash, RawApiKey};
 pub use store::KeyStore;
 
 #[cfg(feature = "mock")]

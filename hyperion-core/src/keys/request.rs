@@ -8,14 +8,14 @@ use crate::capability::{CapSet, Capability};
 use crate::model::{HostingSelector, InvalidValue, now};
 
 /// Longest accepted label, in characters.
-pub const MAX_LABEL_CHARS: usize = 100;
+pub(crate) const MAX_LABEL_CHARS: usize = 100;
 /// Most grants one key may hold.
-pub const MAX_GRANTS: usize = 1000;
+pub(crate) const MAX_GRANTS: usize = 1000;
 
 /// The body of `POST /api/v1/keys`, as sent.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct MintRequest {
+pub(crate) struct MintRequest {
     /// Label.
     pub label: String,
     /// Capability names.
@@ -51,7 +51,7 @@ fn selector_from_str<'de, D: serde::Deserializer<'de>>(d: D) -> Result<HostingSe
 
 /// A mint request that passed validation; grants are not resolved yet.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ValidKeyRequest {
+pub(crate) struct ValidKeyRequest {
     /// Trimmed label.
     pub label: String,
     /// Capabilities.
@@ -86,7 +86,7 @@ pub(crate) fn check_label(label: &str) -> Result<String, InvalidValue> {
 
 impl MintRequest {
     /// Checks every field; the error names the field at fault.
-    pub fn validate(self) -> Result<ValidKeyRequest, InvalidValue> {
+    pub(crate) fn validate(self) -> Result<ValidKeyRequest, InvalidValue> {
         let label = check_label(&self.label)?;
         let caps = self
             .caps

@@ -5,7 +5,7 @@ use sha2::{Digest, Sha256};
 use crate::random;
 
 /// What every raw key starts with.
-pub const KEY_PREFIX: &str = "hyp_";
+pub(crate) const KEY_PREFIX: &str = "hyp_";
 
 /// Base62 characters after the prefix: 43 × log2(62) ≈ 256.03 bits.
 const SECRET_CHARS: usize = 43;
@@ -78,12 +78,12 @@ impl fmt::Debug for KeyHash {
 
 /// The token of an `Authorization: Bearer ...` header, checked for shape but
 /// not yet looked up. Its `Debug` prints nothing of it.
-pub struct BearerToken(String);
+pub(crate) struct BearerToken(String);
 
 impl BearerToken {
     /// Parses an `Authorization` header value. `None` when it is not
     /// `Bearer hyp_<43 base62>` (scheme case-insensitive).
-    pub fn parse(header: &[u8]) -> Option<Self> {
+    pub(crate) fn parse(header: &[u8]) -> Option<Self> {
         let header = std::str::from_utf8(header).ok()?;
         let (scheme, token) = header.split_once(' ')?;
         if !scheme.eq_ignore_ascii_case("bearer") {
@@ -96,12 +96,12 @@ impl BearerToken {
     }
 
     /// What the store is searched by.
-    pub fn hash(&self) -> KeyHash {
+    pub(crate) fn hash(&self) -> KeyHash {
         KeyHash::of(&self.0)
     }
 
     /// The display prefix of the presented key, for audit of refusals.
-    pub fn display_prefix(&self) -> String {
+    pub(crate) fn display_prefix(&self) -> String {
         self.0[..DISPLAY_PREFIX_LEN].to_owned()
     }
 }

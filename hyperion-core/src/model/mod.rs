@@ -9,11 +9,13 @@ use std::sync::Arc;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use time::OffsetDateTime;
 
+pub(crate) mod bounds;
 mod ops;
 mod settings;
 pub(crate) mod timestamp;
 mod values;
 
+pub(crate) use ops::MAX_ALIASES;
 pub use ops::{
     Backup, BackupId, Certificate, CreateHostingRequest, NewHosting, RenewReport, RestoreMode,
     RestoreRequest, WpInstall, WpInstallRequest,

@@ -6,11 +6,14 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use super::bounds::{
+    MAX_EMAIL_LEN, MAX_SYSTEM_USER, MAX_WP_ADMIN_USER, PASSWORD_CHARS, WP_TITLE_CHARS,
+};
 use super::values::{SecretString, validate_http_url};
 use super::{Domain, HostingId, HostingKind, InvalidValue, NodeId, PhpVersion, wire_enum};
 
 /// Most aliases one hosting may have.
-pub const MAX_ALIASES: usize = 50;
+pub(crate) const MAX_ALIASES: usize = 50;
 
 /// `POST /hostings`, as sent.
 #[derive(Debug, Deserialize)]
@@ -64,7 +67,7 @@ pub struct NewHosting {
 
 /// System accounts no hosting may run as, whoever asks: the usual accounts
 /// of a Linux server and its services (and every `systemd-*` one).
-pub const RESERVED_SYSTEM_USERS: &[&str] = &[
+pub(crate) const RESERVED_SYSTEM_USERS: &[&str] = &[
     "root",
     "daemon",
     "bin",
@@ -120,14 +123,14 @@ pub const RESERVED_SYSTEM_USERS: &[&str] = &[
 ];
 
 /// Whether `name` is a reserved system account.
-pub fn is_reserved_system_user(name: &str) -> bool {
+pub(crate) fn is_reserved_system_user(name: &str) -> bool {
     RESERVED_SYSTEM_USERS.contains(&name) || name.starts_with("systemd-")
 }
 
 fn is_system_user(name: &str) -> bool {
     let mut bytes = name.bytes();
     matches!(bytes.next(), Some(b'a'..=b'z' | b'_'))
-        && name.len() <= 32
+        && name.len() <= MAX_SYSTEM_USER
         && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
 }
 
@@ -354,23 +357,24 @@ impl WpInstallRequest {
     pub fn validate(self) -> Result<WpInstall, InvalidValue> {
         validate_http_url("site_url", &self.site_url)?;
         let title = self.title.trim().to_owned();
-        if title.is_empty() || title.chars().count() > 200 || title.chars().any(char::is_control) {
-            return Err(InvalidValue(
-                "title must be 1 to 200 printable characters".to_owned(),
-            ));
+        if !WP_TITLE_CHARS.contains_chars(&title) || title.chars().any(char::is_control) {
+            return Err(InvalidValue(format!(
+                "title must be {} to {} printable characters",
+                WP_TITLE_CHARS.min, WP_TITLE_CHARS.max
+            )));
         }
         let user_ok = !self.admin_user.is_empty()
-            && self.admin_user.len() <= 60
+            && self.admin_user.len() <= MAX_WP_ADMIN_USER
             && self
                 .admin_user
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@'));
         if !user_ok {
-            return Err(InvalidValue(
-                "admin_user must be 1 to 60 of A-Z, a-z, 0-9, '.', '_', '-' or '@'".to_owned(),
-            ));
+            return Err(InvalidValue(format!(
+                "admin_user must be 1 to {MAX_WP_ADMIN_USER} of A-Z, a-z, 0-9, '.', '_', '-' or '@'"
+            )));
         }
-        let email_ok = self.admin_email.len() <= 254
+        let email_ok = self.admin_email.len() <= MAX_EMAIL_LEN
             && self
                 .admin_email
                 .split_once('@')
@@ -384,11 +388,11 @@ impl WpInstallRequest {
                 "admin_email is not an e-mail address".to_owned(),
             ));
         }
-        let password_len = self.admin_password.expose().chars().count();
-        if !(8..=128).contains(&password_len) {
-            return Err(InvalidValue(
-                "admin_password must be 8 to 128 characters".to_owned(),
-            ));
+        if !PASSWORD_CHARS.contains_chars(self.admin_password.expose()) {
+            return Err(InvalidValue(format!(
+                "admin_password must be {} to {} characters",
+                PASSWORD_CHARS.min, PASSWORD_CHARS.max
+            )));
         }
         let locale = self.locale.unwrap_or_else(|| "en_US".to_owned());
         let locale_ok = matches!(locale.len(), 2 | 5)

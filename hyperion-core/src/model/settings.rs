@@ -5,6 +5,10 @@
 use serde::{Deserialize, Deserializer, Serialize};
 use time::OffsetDateTime;
 
+use super::bounds::{
+    CACHE_TTL_SECONDS, CPU_PERCENT, MAX_BASIC_AUTH_USER, MAX_PROCESSES, MEMORY_MB, PASSWORD_CHARS,
+    QUOTA, REDIRECT_STATUSES,
+};
 use super::values::{SecretString, validate_http_url};
 use super::{InvalidValue, PhpVersion, wire_enum};
 
@@ -13,16 +17,6 @@ fn double_option<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(deserializer).map(Some)
-}
-
-fn in_range(field: &str, value: u64, min: u64, max: u64) -> Result<(), InvalidValue> {
-    if (min..=max).contains(&value) {
-        Ok(())
-    } else {
-        Err(InvalidValue(format!(
-            "{field} must be between {min} and {max}"
-        )))
-    }
 }
 
 /// Resource limits of a hosting.
@@ -69,9 +63,9 @@ impl LimitsPatch {
             memory_mb: self.memory_mb.unwrap_or(current.memory_mb),
             max_processes: self.max_processes.unwrap_or(current.max_processes),
         };
-        in_range("cpu_percent", next.cpu_percent.into(), 1, 3200)?;
-        in_range("memory_mb", next.memory_mb.into(), 64, 262_144)?;
-        in_range("max_processes", next.max_processes.into(), 1, 10_000)?;
+        CPU_PERCENT.check("cpu_percent", next.cpu_percent.into())?;
+        MEMORY_MB.check("memory_mb", next.memory_mb.into())?;
+        MAX_PROCESSES.check("max_processes", next.max_processes.into())?;
         Ok(next)
     }
 }
@@ -201,27 +195,25 @@ impl VhostPatch {
             Some(None) => options.basic_auth = None,
             Some(Some(auth)) => {
                 let user_ok = !auth.user.is_empty()
-                    && auth.user.len() <= 64
+                    && auth.user.len() <= MAX_BASIC_AUTH_USER
                     && auth
                         .user
                         .bytes()
                         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
                 if !user_ok {
-                    return Err(InvalidValue(
-                        "basic_auth.user must be 1 to 64 of A-Z, a-z, 0-9, '.', '_' or '-'"
-                            .to_owned(),
-                    ));
+                    return Err(InvalidValue(format!(
+                        "basic_auth.user must be 1 to {MAX_BASIC_AUTH_USER} of A-Z, a-z, 0-9, '.', '_' or '-'"
+                    )));
                 }
                 let had_password = current.basic_auth.as_ref().is_some_and(|a| a.password_set);
                 match &auth.password {
-                    Some(password) => {
-                        let len = password.expose().chars().count();
-                        if !(8..=128).contains(&len) {
-                            return Err(InvalidValue(
-                                "basic_auth.password must be 8 to 128 characters".to_owned(),
-                            ));
-                        }
+                    Some(password) if !PASSWORD_CHARS.contains_chars(password.expose()) => {
+                        return Err(InvalidValue(format!(
+                            "basic_auth.password must be {} to {} characters",
+                            PASSWORD_CHARS.min, PASSWORD_CHARS.max
+                        )));
                     }
+                    Some(_) => {}
                     None if !had_password => {
                         return Err(InvalidValue(
                             "basic_auth.password is required to turn basic auth on".to_owned(),
@@ -241,7 +233,7 @@ impl VhostPatch {
             Some(None) => options.redirect = None,
             Some(Some(redirect)) => {
                 validate_http_url("redirect.to", &redirect.to)?;
-                if ![301, 302, 307, 308].contains(&redirect.status) {
+                if !REDIRECT_STATUSES.contains(&redirect.status) {
                     return Err(InvalidValue(
                         "redirect.status must be 301, 302, 307 or 308".to_owned(),
                     ));
@@ -250,7 +242,7 @@ impl VhostPatch {
             }
         }
         if let Some(cache) = self.cache {
-            in_range("cache.ttl_seconds", cache.ttl_seconds.into(), 0, 31_536_000)?;
+            CACHE_TTL_SECONDS.check("cache.ttl_seconds", cache.ttl_seconds.into())?;
             options.cache = cache;
         }
         Ok(VhostChange {
@@ -346,9 +338,6 @@ pub struct QuotaPatch {
     pub action_on_breach: Option<BreachAction>,
 }
 
-/// Largest quota value accepted (one PiB in MiB; far beyond any real limit).
-const MAX_QUOTA: u64 = 1 << 30;
-
 impl QuotaPatch {
     /// The quota after this patch: values in 1..=2^30, soft no higher than hard.
     pub fn apply(&self, current: &Quota) -> Result<Quota, InvalidValue> {
@@ -369,7 +358,7 @@ impl QuotaPatch {
             ("bandwidth_hard_gb", next.bandwidth_hard_gb),
         ] {
             if let Some(value) = value {
-                in_range(field, value, 1, MAX_QUOTA)?;
+                QUOTA.check(field, value)?;
             }
         }
         for (soft_name, soft, hard_name, hard) in [

@@ -11,7 +11,10 @@ use serde::{Deserializer, Serializer};
 use time::{OffsetDateTime, UtcOffset};
 
 /// Writes `at` as RFC 3339.
-pub fn serialize<S: Serializer>(at: &OffsetDateTime, serializer: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn serialize<S: Serializer>(
+    at: &OffsetDateTime,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
     match whole_second_utc(at) {
         Some(bytes) => {
             // Only ASCII digits and separators were written.
@@ -23,7 +26,9 @@ pub fn serialize<S: Serializer>(at: &OffsetDateTime, serializer: S) -> Result<S:
 }
 
 /// Reads an RFC 3339 timestamp.
-pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<OffsetDateTime, D::Error> {
+pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<OffsetDateTime, D::Error> {
     time::serde::rfc3339::deserialize(deserializer)
 }
 
@@ -52,11 +57,11 @@ fn put_digits(slot: &mut [u8], mut value: u32) {
 }
 
 /// The same for `Option<OffsetDateTime>`: `null` when absent.
-pub mod option {
+pub(crate) mod option {
     use super::*;
 
     /// Writes `at` as RFC 3339, or `null`.
-    pub fn serialize<S: Serializer>(
+    pub(crate) fn serialize<S: Serializer>(
         at: &Option<OffsetDateTime>,
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
@@ -67,7 +72,7 @@ pub mod option {
     }
 
     /// Reads an RFC 3339 timestamp or `null`.
-    pub fn deserialize<'de, D: Deserializer<'de>>(
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
         deserializer: D,
     ) -> Result<Option<OffsetDateTime>, D::Error> {
         time::serde::rfc3339::option::deserialize(deserializer)

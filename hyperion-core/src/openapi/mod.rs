@@ -713,6 +713,31 @@ mod tests {
         );
     }
 
+    /// Drift: an operation is documented as starting a job (202) exactly
+    /// when its endpoint starts one, and jobs' kinds are those endpoints'
+    /// actions.
+    #[test]
+    fn job_starting_operations_are_the_routes_that_start_jobs() {
+        let doc = document();
+        for route in ROUTES {
+            let path = format!("/api/v1{}", route.pattern);
+            let method = route.method.as_str().to_ascii_lowercase();
+            let answers_202 = doc["paths"][&path][&method]["responses"]
+                .get("202")
+                .is_some();
+            assert_eq!(answers_202, route.endpoint.starts_job(), "{method} {path}");
+        }
+        let kinds = &doc["components"]["schemas"]["Job"]["properties"]["kind"]["enum"];
+        assert_eq!(kinds.as_array().map(Vec::len), Some(6), "{kinds}");
+        assert!(
+            kinds
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|k| k == "hosting.delete")
+        );
+    }
+
     #[test]
     fn every_route_and_nothing_else_is_documented() {
         let doc = document();

@@ -7,10 +7,15 @@ use serde_json::{Map, Value, json};
 use crate::audit::AuditOutcome;
 use crate::capability::Capability;
 use crate::jobs::JobState;
-use crate::keys::GrantLevel;
+use crate::keys::{GrantLevel, MAX_ALLOWLIST_ENTRIES, MAX_GRANTS, MAX_LABEL_CHARS};
+use crate::model::bounds::{
+    Bounds, CACHE_TTL_SECONDS, CPU_PERCENT, MAX_BASIC_AUTH_USER, MAX_EMAIL_LEN, MAX_PROCESSES,
+    MAX_SYSTEM_USER, MAX_WP_ADMIN_USER, MEMORY_MB, PASSWORD_CHARS, PROGRESS_PERCENT, QUOTA,
+    REDIRECT_STATUSES, WP_TITLE_CHARS,
+};
 use crate::model::{
-    BreachAction, HostingKind, HostingState, MAX_URL_CHARS, NodeStatus, PhpVersion, RestoreMode,
-    SuspendedBy,
+    BreachAction, HostingKind, HostingState, MAX_ALIASES, MAX_DOMAIN_LEN, MAX_URL_CHARS,
+    NodeStatus, PhpVersion, RestoreMode, SuspendedBy,
 };
 
 /// `{"$ref": "#/components/schemas/<name>"}`
@@ -24,6 +29,13 @@ fn nullable(schema: Value) -> Value {
 
 fn names<T: Copy>(all: &[T], name: impl Fn(T) -> &'static str) -> Value {
     Value::from(all.iter().map(|v| name(*v)).collect::<Vec<_>>())
+}
+
+/// A write-only password a client sets.
+fn password() -> Value {
+    let mut schema = text(PASSWORD_CHARS);
+    schema["writeOnly"] = Value::Bool(true);
+    schema
 }
 
 /// An object with these properties, all required unless listed in `optional`.
@@ -55,15 +67,20 @@ const DOMAIN_PATTERN: &str = "^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\\.[A
 const HTTP_URL_PATTERN: &str = "^https?://[^\\s/?#]+";
 
 fn domain() -> Value {
-    json!({"type": "string", "pattern": DOMAIN_PATTERN, "maxLength": 253})
+    json!({"type": "string", "pattern": DOMAIN_PATTERN, "maxLength": MAX_DOMAIN_LEN})
 }
 
 fn id() -> Value {
     json!({"type": "string", "pattern": ID_PATTERN})
 }
 
-fn bounded(min: u64, max: u64) -> Value {
-    json!({"type": "integer", "minimum": min, "maximum": max})
+fn bounded(bounds: Bounds) -> Value {
+    json!({"type": "integer", "minimum": bounds.min, "maximum": bounds.max})
+}
+
+/// A string of `bounds` characters.
+fn text(bounds: Bounds) -> Value {
+    json!({"type": "string", "minLength": bounds.min, "maxLength": bounds.max})
 }
 
 /// Every schema of `components.schemas`.
@@ -115,9 +132,9 @@ pub(crate) fn all() -> Map<String, Value> {
         "Limits",
         object(
             json!({
-                "cpu_percent": bounded(1, 3200),
-                "memory_mb": bounded(64, 262_144),
-                "max_processes": bounded(1, 10_000),
+                "cpu_percent": bounded(CPU_PERCENT),
+                "memory_mb": bounded(MEMORY_MB),
+                "max_processes": bounded(MAX_PROCESSES),
             }),
             &[],
         ),
@@ -127,7 +144,7 @@ pub(crate) fn all() -> Map<String, Value> {
         closed(
             json!({
                 "to": {"type": "string", "pattern": HTTP_URL_PATTERN, "maxLength": MAX_URL_CHARS},
-                "status": {"type": "integer", "enum": [301, 302, 307, 308]},
+                "status": {"type": "integer", "enum": REDIRECT_STATUSES},
             }),
             &["status"],
         ),
@@ -137,7 +154,7 @@ pub(crate) fn all() -> Map<String, Value> {
         closed(
             json!({
                 "enabled": {"type": "boolean"},
-                "ttl_seconds": bounded(0, 31_536_000),
+                "ttl_seconds": bounded(CACHE_TTL_SECONDS),
             }),
             &[],
         ),
@@ -155,7 +172,7 @@ pub(crate) fn all() -> Map<String, Value> {
             &[],
         ),
     );
-    let quota_value = || nullable(bounded(1, 1 << 30));
+    let quota_value = || nullable(bounded(QUOTA));
     add(
         "BreachAction",
         json!({"type": "string", "enum": names(BreachAction::ALL, BreachAction::as_str)}),
@@ -247,10 +264,10 @@ pub(crate) fn all() -> Map<String, Value> {
         object(
             json!({
                 "id": {"type": "string"},
-                "kind": {"type": "string"},
+                "kind": {"type": "string", "enum": crate::http::routes::job_kinds()},
                 "target": {"type": "string"},
                 "state": {"type": "string", "enum": names(JobState::ALL, JobState::as_str)},
-                "progress": bounded(0, 100),
+                "progress": bounded(PROGRESS_PERCENT),
                 "step": nullable(json!({"type": "string"})),
                 "error": nullable(json!({"type": "string"})),
                 "result": {},
@@ -325,17 +342,17 @@ pub(crate) fn all() -> Map<String, Value> {
         "MintRequest",
         closed(
             json!({
-                "label": {"type": "string", "minLength": 1, "maxLength": 100},
+                "label": {"type": "string", "minLength": 1, "maxLength": MAX_LABEL_CHARS},
                 "caps": {"type": "array", "items": capability},
                 "scope": {"oneOf": [
                     {"type": "string", "const": "all"},
-                    closed(json!({"grants": {"type": "array", "maxItems": 1000, "items": closed(json!({
+                    closed(json!({"grants": {"type": "array", "maxItems": MAX_GRANTS, "items": closed(json!({
                         "hosting": {"type": "string", "description": "Hosting id or domain"},
                         "level": level,
                     }), &[])}}), &[]),
                 ]},
                 "expires_at": nullable(timestamp()),
-                "ip_allowlist": {"type": "array", "maxItems": 100, "items": {"type": "string"}},
+                "ip_allowlist": {"type": "array", "maxItems": MAX_ALLOWLIST_ENTRIES, "items": {"type": "string"}},
                 "rate_limit_per_min": {"type": "integer", "minimum": 0, "maximum": u32::MAX},
             }),
             &["expires_at", "ip_allowlist", "rate_limit_per_min"],
@@ -348,9 +365,9 @@ pub(crate) fn all() -> Map<String, Value> {
                 "domain": domain(),
                 "php_version": php.clone(),
                 "kind": schema_ref("HostingKind"),
-                "aliases": {"type": "array", "maxItems": 50, "items": domain()},
+                "aliases": {"type": "array", "maxItems": MAX_ALIASES, "items": domain()},
                 "database": {"type": "boolean"},
-                "system_user": {"type": "string", "pattern": "^[a-z_][a-z0-9_-]{0,31}$"},
+                "system_user": {"type": "string", "pattern": format!("^[a-z_][a-z0-9_-]{{0,{}}}$", MAX_SYSTEM_USER - 1)},
                 "proxy_upstream_url": {"type": "string", "pattern": HTTP_URL_PATTERN, "maxLength": MAX_URL_CHARS},
                 "node": id(),
             }),
@@ -369,9 +386,9 @@ pub(crate) fn all() -> Map<String, Value> {
         "LimitsPatch",
         closed(
             json!({
-                "cpu_percent": bounded(1, 3200),
-                "memory_mb": bounded(64, 262_144),
-                "max_processes": bounded(1, 10_000),
+                "cpu_percent": bounded(CPU_PERCENT),
+                "memory_mb": bounded(MEMORY_MB),
+                "max_processes": bounded(MAX_PROCESSES),
             }),
             &["cpu_percent", "memory_mb", "max_processes"],
         ),
@@ -391,8 +408,8 @@ pub(crate) fn all() -> Map<String, Value> {
                 "force_https": {"type": "boolean"},
                 "maintenance": {"type": "boolean"},
                 "basic_auth": nullable(closed(json!({
-                    "user": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"},
-                    "password": {"type": "string", "minLength": 8, "maxLength": 128, "writeOnly": true},
+                    "user": {"type": "string", "pattern": format!("^[A-Za-z0-9._-]{{1,{MAX_BASIC_AUTH_USER}}}$")},
+                    "password": password(),
                 }), &["password"])),
                 "redirect": nullable(schema_ref("Redirect")),
                 "cache": schema_ref("CacheSettings"),
@@ -474,10 +491,10 @@ pub(crate) fn all() -> Map<String, Value> {
         closed(
             json!({
                 "site_url": {"type": "string", "pattern": HTTP_URL_PATTERN, "maxLength": MAX_URL_CHARS},
-                "title": {"type": "string", "minLength": 1, "maxLength": 200},
-                "admin_user": {"type": "string", "pattern": "^[A-Za-z0-9._@-]{1,60}$"},
-                "admin_email": {"type": "string", "maxLength": 254, "pattern": "^[^@\\s]+@[^@\\s]+$"},
-                "admin_password": {"type": "string", "minLength": 8, "maxLength": 128, "writeOnly": true},
+                "title": text(WP_TITLE_CHARS),
+                "admin_user": {"type": "string", "pattern": format!("^[A-Za-z0-9._@-]{{1,{MAX_WP_ADMIN_USER}}}$")},
+                "admin_email": {"type": "string", "maxLength": MAX_EMAIL_LEN, "pattern": "^[^@\\s]+@[^@\\s]+$"},
+                "admin_password": password(),
                 "locale": {"type": "string", "pattern": "^[a-z]{2}(_[A-Z]{2})?$"},
             }),
             &["locale"],

@@ -35,7 +35,9 @@ pub type ServeFn = fn(
 pub enum Stores {
     /// The in-memory stores (the builder's defaults).
     Memory,
-    /// The durable SQLite stores, in a fresh temporary directory.
+    /// The durable SQLite stores, in a fresh temporary directory (feature
+    /// `sqlite` of this crate).
+    #[cfg(feature = "sqlite")]
     Sqlite,
 }
 
@@ -150,7 +152,6 @@ impl TestServer {
     /// Builds a fresh fixture on `stores` and serves it with `serve` on a
     /// loopback port.
     pub async fn start_with(serve: ServeFn, stores: Stores) -> TestServer {
-        let durable = stores == Stores::Sqlite;
         let nodes = SPEC.build();
         let cluster = Cluster::new(
             nodes
@@ -159,23 +160,25 @@ impl TestServer {
                 .collect(),
         )
         .with_deadline(NODE_DEADLINE);
-        let data_dir = durable.then(|| tempfile::tempdir().expect("a temporary directory"));
-        let stores = data_dir.as_ref().map(|dir| {
-            hyperion_core::sqlite::SqliteStores::open_dir(dir.path()).expect("open SQLite")
-        });
-        let key_store: Arc<dyn KeyStore> = match &stores {
-            Some(stores) => stores.keys.clone(),
-            None => Arc::new(MemoryKeyStore::new()),
-        };
         let owners = Arc::new(MemoryOwnerDirectory::new());
         owners.set(owner("admin"), CapSet::all());
         owners.set(owner("demotable"), CapSet::all());
-        let config = fixture_config();
-        let mut builder = HyperionApi::builder(cluster, owners.clone());
-        if let Some(stores) = &stores {
-            builder = stores.install(builder);
-        }
-        let api = builder.key_store(key_store.clone()).config(config).build();
+        let builder = HyperionApi::builder(cluster, owners.clone());
+        let (data_dir, builder, key_store): (_, _, Arc<dyn KeyStore>) = match stores {
+            Stores::Memory => (None, builder, Arc::new(MemoryKeyStore::new())),
+            #[cfg(feature = "sqlite")]
+            Stores::Sqlite => {
+                let dir = tempfile::tempdir().expect("a temporary directory");
+                let durable =
+                    hyperion_core::sqlite::SqliteStores::open_dir(dir.path()).expect("open SQLite");
+                let keys = durable.keys.clone();
+                (Some(dir), durable.install(builder), keys)
+            }
+        };
+        let api = builder
+            .key_store(key_store.clone())
+            .config(fixture_config())
+            .build();
 
         let actor = fixture_actor();
         let mint = |label: &str, owner_name: &str, caps: CapSet| {

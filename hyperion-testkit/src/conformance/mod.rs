@@ -11,7 +11,7 @@
 //!
 //! Each case becomes its own `#[tokio::test]`, so a failure names itself;
 //! `conformance_suite!(with_sqlite_stores my_serve)` runs them again over
-//! the durable SQLite stores. The test crate needs `tokio` (features
+//! the durable SQLite stores (feature `sqlite`). The test crate needs `tokio` (features
 //! `macros` and `rt-multi-thread`) among its dev-dependencies.
 
 mod cases;
@@ -193,7 +193,8 @@ pub const CASE_COUNT: usize = __cases::CASE_COUNT;
 /// - `conformance_suite!(serve)` makes one `#[tokio::test]` per case, over
 ///   the in-memory stores;
 /// - `conformance_suite!(with_sqlite_stores serve)` does the same over the
-///   durable SQLite stores, each test in a fresh directory;
+///   durable SQLite stores, each test in a fresh directory (feature
+///   `sqlite` of this crate);
 /// - `conformance_suite!(in_one_test serve, before, after)` runs every case
 ///   in one test, between `before()` and `after()` (to capture the logs of
 ///   the whole suite, for instance).
