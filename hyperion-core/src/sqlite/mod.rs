@@ -30,6 +30,7 @@ pub use jobs::{INTERRUPTED, SqliteJobArchive};
 pub use keys::SqliteKeyStore;
 /// The rusqlite these stores are built on (0.43, `bundled`): a panel that
 /// needs SQLite itself uses this one, since one build links one `sqlite3`.
+#[doc(no_inline)]
 pub use rusqlite;
 
 /// The schema, one migration per version; append only.
