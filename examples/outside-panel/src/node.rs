@@ -8,8 +8,8 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
 use hyperion::model::{
-    Hosting, HostingDetail, HostingId, HostingSelector, HostingState, Limits, NewHosting, NodeId,
-    NodeInfo, NodeStatus, Quota, SuspendedBy, VhostOptions,
+    HostingDetail, HostingId, HostingSelector, HostingState, NewHosting, NodeId, NodeInfo,
+    NodeStatus, SuspendedBy,
 };
 use hyperion::{DeleteOptions, ListQuery, Node, NodeError, NodePage};
 
@@ -131,27 +131,7 @@ impl Node for MapNode {
                 "{taken} is already served here"
             )));
         }
-        let detail = HostingDetail {
-            summary: Hosting {
-                id: new.id.clone(),
-                domain: new.domain.clone(),
-                state: HostingState::Active,
-                php_version: new.php_version,
-                node_id: self.id.clone(),
-                created_at: hyperion::model::now(),
-            },
-            kind: new.kind,
-            aliases: new.aliases.clone(),
-            system_user: new.system_user.clone(),
-            root_dir: format!("/srv/{}", new.domain),
-            limits: Limits::default(),
-            vhost: VhostOptions::default(),
-            quota: Quota::default(),
-            database: new.database,
-            proxy_upstream_url: new.proxy_upstream_url.clone(),
-            expires_at: None,
-            suspended_by: None,
-        };
+        let detail = new.created_on(&self.id, format!("/srv/{}", new.domain));
         hostings.insert(new.id.clone(), detail.clone());
         Ok(detail)
     }

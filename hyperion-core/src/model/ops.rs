@@ -10,7 +10,10 @@ use super::bounds::{
     MAX_EMAIL_LEN, MAX_SYSTEM_USER, MAX_WP_ADMIN_USER, PASSWORD_CHARS, WP_TITLE_CHARS,
 };
 use super::values::{SecretString, validate_http_url};
-use super::{Domain, HostingId, HostingKind, InvalidValue, NodeId, PhpVersion, wire_enum};
+use super::{
+    Domain, Hosting, HostingDetail, HostingId, HostingKind, HostingState, InvalidValue, Limits,
+    NodeId, PhpVersion, Quota, VhostOptions, wire_enum,
+};
 
 /// Most aliases one hosting may have.
 pub(crate) const MAX_ALIASES: usize = 50;
@@ -63,6 +66,36 @@ pub struct NewHosting {
     pub system_user: String,
     /// Upstream of a reverse proxy.
     pub proxy_upstream_url: Option<String>,
+}
+
+impl NewHosting {
+    /// The detail of this hosting once a node has created it on `node`,
+    /// with its files under `root_dir`: active, default limits, vhost and
+    /// quota, no expiry, no suspension. A node's `create` answers it (or
+    /// what its server reports, if that differs).
+    pub fn created_on(&self, node: &NodeId, root_dir: impl Into<String>) -> HostingDetail {
+        HostingDetail {
+            summary: Hosting {
+                id: self.id.clone(),
+                domain: self.domain.clone(),
+                state: HostingState::Active,
+                php_version: self.php_version,
+                node_id: node.clone(),
+                created_at: super::now(),
+            },
+            kind: self.kind,
+            aliases: self.aliases.clone(),
+            system_user: self.system_user.clone(),
+            root_dir: root_dir.into(),
+            limits: Limits::default(),
+            vhost: VhostOptions::default(),
+            quota: Quota::default(),
+            database: self.database,
+            proxy_upstream_url: self.proxy_upstream_url.clone(),
+            expires_at: None,
+            suspended_by: None,
+        }
+    }
 }
 
 /// System accounts no hosting may run as, whoever asks: the usual accounts

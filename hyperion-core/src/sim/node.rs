@@ -11,9 +11,9 @@ use async_trait::async_trait;
 
 use crate::jobs::JobProgress;
 use crate::model::{
-    Backup, BackupId, Certificate, ConfigChange, Domain, Hosting, HostingDetail, HostingId,
-    HostingKind, HostingSelector, HostingState, Limits, NewHosting, NodeId, NodeInfo, NodeStatus,
-    Quota, RenewReport, RestoreMode, SuspendedBy, VhostOptions, WpInstall,
+    Backup, BackupId, Certificate, ConfigChange, Domain, HostingDetail, HostingId, HostingKind,
+    HostingSelector, HostingState, NewHosting, NodeId, NodeInfo, NodeStatus, RenewReport,
+    RestoreMode, SuspendedBy, WpInstall,
 };
 use crate::node::{DeleteOptions, ListQuery, Node, NodeError, NodePage};
 
@@ -373,27 +373,7 @@ impl Node for SimNode {
                 new.system_user
             )));
         }
-        let detail = HostingDetail {
-            summary: Hosting {
-                id: new.id.clone(),
-                domain: new.domain.clone(),
-                state: HostingState::Active,
-                php_version: new.php_version,
-                node_id: self.id.clone(),
-                created_at: crate::model::now(),
-            },
-            kind: new.kind,
-            aliases: new.aliases.clone(),
-            system_user: new.system_user.clone(),
-            root_dir: format!("/var/www/{}/public", new.domain),
-            limits: Limits::default(),
-            vhost: VhostOptions::default(),
-            quota: Quota::default(),
-            database: new.database,
-            proxy_upstream_url: new.proxy_upstream_url.clone(),
-            expires_at: None,
-            suspended_by: None,
-        };
+        let detail = new.created_on(&self.id, format!("/var/www/{}/public", new.domain));
         self.write(|state| {
             if state.hostings.contains_key(&new.id) {
                 return Err(NodeError::Conflict(format!("hosting {} exists", new.id)));
