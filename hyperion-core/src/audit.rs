@@ -33,7 +33,7 @@ wire_enum!(AuditOutcome, "audit outcome", {
 pub struct AuditEvent {
     /// Position in the log, assigned by the log when recorded (newer is larger).
     pub id: u64,
-    /// When.
+    /// When it happened.
     #[serde(with = "crate::model::timestamp")]
     pub at: OffsetDateTime,
     /// The request it came from: always the server's own id.

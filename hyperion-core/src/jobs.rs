@@ -54,9 +54,9 @@ impl fmt::Display for JobId {
 pub enum JobState {
     /// Accepted, not started.
     Queued,
-    /// Working.
+    /// A runner is working on it.
     Running,
-    /// Done.
+    /// It ended well; its result, if any, is in `result`.
     Succeeded,
     /// Ended with an error.
     Failed,
@@ -78,15 +78,15 @@ impl JobState {
 /// A job record, as `GET /api/v1/jobs/{id}` shows it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Job {
-    /// Id.
+    /// Its id: `GET /jobs/{id}` reads it.
     pub id: JobId,
     /// What it does (`hosting.delete`, ...).
     pub kind: String,
     /// What it works on (a hosting id, ...).
     pub target: String,
-    /// Where it is.
+    /// Queued, running, or how it ended.
     pub state: JobState,
-    /// 0..=100.
+    /// How far it is, in percent (0..=100).
     pub progress: u8,
     /// What it is doing now.
     pub step: Option<String>,
@@ -100,13 +100,13 @@ pub struct Job {
     /// The key that started it; decides who may read it.
     #[serde(skip)]
     pub started_by: Option<KeyId>,
-    /// Accepted at.
+    /// When it was accepted.
     #[serde(with = "crate::model::timestamp")]
     pub created_at: OffsetDateTime,
-    /// Last change.
+    /// When its state, progress or step last changed.
     #[serde(with = "crate::model::timestamp")]
     pub updated_at: OffsetDateTime,
-    /// Ended at.
+    /// When it ended, once it has.
     #[serde(with = "crate::model::timestamp::option")]
     pub finished_at: Option<OffsetDateTime>,
 }

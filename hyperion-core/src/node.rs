@@ -32,7 +32,8 @@ pub enum NodeError {
     Unavailable {
         /// Which node.
         node: NodeId,
-        /// Why.
+        /// Why, in the node's words (the audit log keeps them; tenants
+        /// never see them).
         reason: String,
     },
     /// The node did not answer within the deadline.

@@ -253,9 +253,14 @@ impl HyperionApi {
         &self.services.cluster
     }
 
-    /// Answers one request. `body` is the request body as a stream of chunks;
-    /// it is read only when the route takes a body, and never past the
-    /// configured limit. A request that may change something (any method but
+    /// Answers one request. `body` is the request body as a stream of data
+    /// chunks: any `Stream<Item = Result<B, E>> + Send + 'static` with
+    /// `B: bytes::Buf` and `E: Display`. axum's `Body::into_data_stream()`
+    /// and warp's `warp::body::stream()` fit as they are; for hyper's
+    /// `Incoming` it is `http_body_util::BodyExt::into_data_stream(incoming)`.
+    /// It is read only when the route takes a body, never past the
+    /// configured limit, within the body deadline. Call it on a tokio
+    /// runtime: a request that may change something (any method but
     /// GET, HEAD and OPTIONS) runs as a task of its own on the tokio runtime:
     /// once it has reached a node it runs to its end, is audited and keeps
     /// its idempotency record, even if the caller stops waiting (the client

@@ -104,30 +104,31 @@ impl ApiKeyRecord {
 /// What the API shows of a key: never the raw key, never its hash.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct KeyView {
-    /// Public id.
+    /// Its public id, for `GET /keys/{id}` and `DELETE /keys/{id}`.
     pub id: KeyId,
-    /// Display prefix.
+    /// The first characters of the raw key (`hyp_` + 8), enough for a
+    /// person to tell their keys apart, never enough to use one.
     pub prefix: String,
-    /// Label.
+    /// The name people know it by; the audit log calls it `apikey:<label>`.
     pub label: String,
-    /// Owner.
+    /// Whose key it is; the owner's current capabilities clamp it.
     pub owner: OwnerId,
-    /// Capabilities granted at mint time.
+    /// Capabilities granted at mint time (the owner's clamp comes on top).
     pub caps: CapSet,
-    /// Scope.
+    /// The hostings it reaches: all, or its grants.
     pub scope: KeyScope,
-    /// Minted at.
+    /// When it was minted.
     #[serde(with = "crate::model::timestamp")]
     pub created_at: OffsetDateTime,
-    /// Expires at.
+    /// From this instant on it is refused, if it expires at all.
     #[serde(with = "crate::model::timestamp::option")]
     pub expires_at: Option<OffsetDateTime>,
-    /// Revoked at.
+    /// When it was revoked, if it was.
     #[serde(with = "crate::model::timestamp::option")]
     pub revoked_at: Option<OffsetDateTime>,
-    /// Minting key.
+    /// The key that minted it over the API; its revocation ends this one.
     pub created_by: Option<KeyId>,
-    /// Allowed client addresses.
+    /// Client addresses (CIDRs) it may be used from; empty means anywhere.
     pub ip_allowlist: Vec<String>,
     /// Requests per minute (0 = unlimited).
     pub rate_limit_per_min: u32,
@@ -136,15 +137,16 @@ pub struct KeyView {
 /// What to mint: everything about a key except its secret.
 #[derive(Clone, Debug)]
 pub struct NewKey {
-    /// Label.
+    /// The name people will know it by: unique among the owner's active
+    /// keys, 1 to 100 characters, no control character.
     pub label: String,
-    /// Owner.
+    /// Whose key it is (one of your [`crate::OwnerDirectory`]'s owners).
     pub owner: OwnerId,
-    /// Capabilities.
+    /// What it may do (its owner's current capabilities clamp it too).
     pub caps: CapSet,
-    /// Scope.
+    /// The hostings it reaches: [`KeyScope::All`] or grants.
     pub scope: KeyScope,
-    /// Expiry.
+    /// When it stops working (in the future), if ever.
     pub expires_at: Option<OffsetDateTime>,
     /// The key minting it, if minted over the API.
     pub created_by: Option<KeyId>,

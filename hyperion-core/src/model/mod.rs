@@ -245,7 +245,7 @@ pub(crate) use wire_enum;
 pub enum HostingState {
     /// Being set up.
     Provisioning,
-    /// Serving.
+    /// Serving its sites.
     Active,
     /// Switched off by an operator; can be resumed.
     Suspended,
@@ -373,7 +373,7 @@ impl HostingDetail {
 /// Whether a node is taking calls.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum NodeStatus {
-    /// Answering.
+    /// Answering the API.
     Online,
     /// Failing or not answering in time.
     Unavailable,

@@ -289,7 +289,7 @@ impl fmt::Display for BackupId {
 /// One backup of a hosting.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Backup {
-    /// Id.
+    /// Its id on the node: what `POST /hostings/{id}/restore` names.
     pub id: BackupId,
     /// When it was taken.
     #[serde(with = "crate::model::timestamp")]
@@ -381,7 +381,7 @@ pub struct WpInstall {
     pub admin_email: String,
     /// The admin password.
     pub admin_password: SecretString,
-    /// Locale.
+    /// The WordPress locale, such as `en_US` (default) or `de`.
     pub locale: String,
 }
 

@@ -164,7 +164,7 @@ pub struct VhostPatch {
     /// Redirect (`null` = off).
     #[serde(default, deserialize_with = "double_option")]
     pub redirect: Option<Option<Redirect>>,
-    /// Caching.
+    /// Response caching in front of the site.
     #[serde(default, deserialize_with = "crate::model::non_null")]
     pub cache: Option<CacheSettings>,
 }
@@ -324,7 +324,7 @@ pub struct QuotaPatch {
     /// Disk hard limit.
     #[serde(default, deserialize_with = "double_option")]
     pub disk_hard_mb: Option<Option<u64>>,
-    /// Memory.
+    /// Memory, in MiB.
     #[serde(default, deserialize_with = "double_option")]
     pub memory_mb: Option<Option<u64>>,
     /// Bandwidth soft limit.

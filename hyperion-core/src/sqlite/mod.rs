@@ -117,9 +117,9 @@ pub enum OpenError {
     /// The directory or file cannot be created, read or written.
     #[error("cannot use {path}: {reason}")]
     Unusable {
-        /// The path.
+        /// The database or directory at fault.
         path: PathBuf,
-        /// Why.
+        /// What SQLite or the file system said.
         reason: String,
     },
     /// Another process holds the data directory.
@@ -141,7 +141,7 @@ pub enum OpenError {
         path: PathBuf,
         /// Its version.
         found: i64,
-        /// Ours.
+        /// The newest version this build knows.
         supported: i64,
     },
 }

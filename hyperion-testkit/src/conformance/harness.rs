@@ -100,7 +100,7 @@ pub struct Keys {
     pub viewer: String,
     /// No capability at all.
     pub powerless: String,
-    /// Revoked.
+    /// All capabilities, revoked before the server started.
     pub revoked: String,
     /// Expired a minute ago.
     pub expired: String,
@@ -407,7 +407,7 @@ impl TestServer {
 pub struct Reply {
     /// HTTP status.
     pub status: u16,
-    /// Headers.
+    /// Every response header.
     pub headers: HeaderMap,
     /// Raw body.
     pub text: String,
