@@ -16,17 +16,16 @@
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::hint::black_box;
-use std::sync::Arc;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use hyperion::memory::{MemoryKeyStore, MemoryOwnerDirectory};
 use hyperion::model::{HostingSelector, OwnerId};
-use hyperion::sim::SimClusterSpec;
 use hyperion::{
-    ApiError, ApiResponse, AuditActor, CapSet, Capability, Cluster, GrantLevel, HyperionApi,
-    KeyScope, KeyStore, NewKey, RequestHead,
+    ApiError, ApiResponse, CapSet, Capability, Cluster, GrantLevel, HyperionApi, KeyScope,
+    KeyStore, NewKey, RequestHead,
 };
+use hyperion_core::sim::SimClusterSpec;
 // Internals measured one by one (feature `bench-internals` of the core).
 use hyperion_core::bench_internals::{
     Access, ChainLimit, Principal, authenticate, match_route, require_hosting_access,
@@ -214,19 +213,8 @@ fn response_rendering(c: &mut Criterion) {
 /// An API over `spec`'s simulated cluster with an admin key, and that key's
 /// `Authorization` header.
 fn api_with_admin(rt: &Runtime, spec: &SimClusterSpec) -> (HyperionApi, HeaderMap) {
-    let admin: OwnerId = "admin".parse().unwrap();
-    let owners = Arc::new(MemoryOwnerDirectory::new());
-    owners.set(admin.clone(), CapSet::all());
-    let api = HyperionApi::builder(cluster(spec), owners)
-        .key_store(Arc::new(MemoryKeyStore::new()))
-        .build();
-    let minted = rt
-        .block_on(api.mint_key(
-            &AuditActor::new("bench").expect("a valid actor"),
-            NewKey::new("bench", admin, CapSet::all()),
-        ))
-        .expect("minted");
-    (api, bearer(minted.secret.expose()))
+    let fixture = rt.block_on(hyperion_testkit::fixtures::api_with_admin_on(cluster(spec)));
+    (fixture.api, bearer(&fixture.admin_key))
 }
 
 /// One `GET` through `HyperionApi::handle`, as an adapter calls it; checks 200.

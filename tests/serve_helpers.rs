@@ -6,16 +6,12 @@ use std::time::Duration;
 
 use hyperion::memory::MemoryOwnerDirectory;
 use hyperion::sim::SimClusterSpec;
-use hyperion::{Cluster, HyperionApi, Node};
+use hyperion::{Cluster, HyperionApi};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 fn api() -> HyperionApi {
-    let nodes: Vec<std::sync::Arc<dyn Node>> = SimClusterSpec::default()
-        .build()
-        .into_iter()
-        .map(|n| n as std::sync::Arc<dyn Node>)
-        .collect();
+    let nodes = SimClusterSpec::default().build_nodes();
     HyperionApi::builder(
         Cluster::new(nodes),
         std::sync::Arc::new(MemoryOwnerDirectory::new()),
