@@ -278,7 +278,7 @@ async fn run(args: Args) -> Result<(), String> {
         Adapter::Axum => {
             hyperion::axum::serve(
                 listener,
-                hyperion::axum::router(api),
+                hyperion::axum::router(api.clone()),
                 options,
                 shutdown_signal(),
             )
@@ -287,7 +287,7 @@ async fn run(args: Args) -> Result<(), String> {
         Adapter::Warp => {
             hyperion::warp::serve(
                 listener,
-                hyperion::warp::routes(api),
+                hyperion::warp::routes(api.clone()),
                 options,
                 shutdown_signal(),
             )
@@ -295,7 +295,9 @@ async fn run(args: Args) -> Result<(), String> {
         }
     };
     served.map_err(|err| format!("server error: {err}"))?;
-    // No new requests now; answered or cut at the grace period. Let running jobs end.
+    // No new requests now: the refusals counted this minute go to the log.
+    api.flush_audit().await;
+    // Answered or cut at the grace period. Let running jobs end.
     let grace = Duration::from_secs(args.shutdown_grace_secs);
     let unfinished = jobs.drain(grace).await;
     if unfinished > 0 {

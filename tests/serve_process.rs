@@ -232,3 +232,68 @@ async fn sigterm_ends_serve_within_the_grace_period_whatever_clients_do() {
         drop(held);
     }
 }
+
+/// Requests refused at the door are counted per minute, not recorded one by
+/// one; a SIGTERM within that minute still writes their count to the log,
+/// which the next process on the data directory reads.
+#[tokio::test]
+async fn refusals_counted_before_a_sigterm_are_in_the_log_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    let key_file = dir.path().join("admin.key");
+    let port = free_port();
+    let (server, out) = start(&[
+        "--addr",
+        &format!("127.0.0.1:{port}"),
+        "--data-dir",
+        data,
+        "--key-file",
+        key_file.to_str().unwrap(),
+    ]);
+    assert!(out.last().unwrap().starts_with("serving"), "{out:?}");
+    let key = std::fs::read_to_string(&key_file).unwrap();
+    let bogus = format!("hyp_{}", "Z".repeat(43));
+    for _ in 0..3 {
+        let (status, _) = me(port, &bogus).await;
+        assert_eq!(status, 401);
+    }
+    let killed = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let mut server = server;
+    for _ in 0..300 {
+        if server.try_wait().unwrap().is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(server.try_wait().unwrap().is_some(), "serve stopped");
+
+    let port = free_port();
+    let (server, _) = start(&["--addr", &format!("127.0.0.1:{port}"), "--data-dir", data]);
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let _ = me(port, key.trim()).await;
+    let audit: serde_json::Value = client
+        .get(format!(
+            "http://127.0.0.1:{port}/api/v1/audit?outcome=denied"
+        ))
+        .bearer_auth(key.trim())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    stop(server);
+    let counted: u64 = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|event| event["status"] == 401)
+        .map(|event| event["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(counted, 3, "{audit}");
+}

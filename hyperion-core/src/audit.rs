@@ -145,9 +145,9 @@ impl AuditActor {
                 "an audit actor must be 1 to {MAX_ACTOR_CHARS} characters"
             )));
         }
-        if name.chars().any(char::is_control) {
+        if !name.chars().all(crate::model::is_shown) {
             return Err(InvalidValue(
-                "an audit actor must not hold control characters".to_owned(),
+                "an audit actor must not hold control or invisible characters".to_owned(),
             ));
         }
         if name.starts_with("apikey:") || name == ANONYMOUS_ACTOR {

@@ -30,12 +30,44 @@ pub async fn authenticate(
     keys: &dyn KeyStore,
     owners: &dyn OwnerDirectory,
 ) -> Result<Principal, ApiError> {
+    authenticate_naming(headers, keys, owners)
+        .await
+        .map_err(|refused| refused.error)
+}
+
+/// Why a request's key was not accepted, and which stored key it was when
+/// the key itself is known (revoked, expired, its chain or owner gone): the
+/// audit then counts the refusal against that key, so the use of a stolen,
+/// revoked key is seen as such and never merged into anonymous noise.
+pub(crate) struct Refused {
+    pub(crate) error: ApiError,
+    pub(crate) key: Option<ApiKeyRecord>,
+}
+
+impl From<crate::store::StoreError> for Refused {
+    fn from(error: crate::store::StoreError) -> Self {
+        ApiError::from(error).into()
+    }
+}
+
+impl From<ApiError> for Refused {
+    fn from(error: ApiError) -> Self {
+        Refused { error, key: None }
+    }
+}
+
+/// [`authenticate`], naming the stored key a refusal is about.
+pub(crate) async fn authenticate_naming(
+    headers: &HeaderMap,
+    keys: &dyn KeyStore,
+    owners: &dyn OwnerDirectory,
+) -> Result<Principal, Refused> {
     let mut values = headers.get_all(AUTHORIZATION).iter();
     let header = values
         .next()
         .ok_or_else(|| unauthorized("missing API key: send `Authorization: Bearer hyp_...`"))?;
     if values.next().is_some() {
-        return Err(unauthorized("more than one Authorization header"));
+        return Err(unauthorized("more than one Authorization header").into());
     }
     let token = BearerToken::parse(header.as_bytes())
         .ok_or_else(|| unauthorized("malformed Authorization header: expected `Bearer hyp_...`"))?;
@@ -43,18 +75,22 @@ pub async fn authenticate(
         .find_by_hash(&token.hash())
         .await?
         .ok_or_else(|| unauthorized("unknown API key"))?;
+    let known = |error: ApiError| Refused {
+        error,
+        key: Some(record.clone()),
+    };
     if record.revoked_at.is_some() {
-        return Err(unauthorized("this API key has been revoked"));
+        return Err(known(unauthorized("this API key has been revoked")));
     }
     let at = now();
     if !record.is_active_at(at) {
-        return Err(unauthorized("this API key has expired"));
+        return Err(known(unauthorized("this API key has expired")));
     }
-    let ancestors = minting_chain(&record, keys).await?;
+    let ancestors = minting_chain(&record, keys).await.map_err(known)?;
     if ancestors.iter().any(|key| !key.is_active_at(at)) {
-        return Err(unauthorized(
+        return Err(known(unauthorized(
             "a key above this API key in its minting chain was revoked or has expired",
-        ));
+        )));
     }
     let mut caps = record.caps;
     let mut scope = record.scope.clone();
@@ -63,10 +99,11 @@ pub async fn authenticate(
     let mut owners_seen: Vec<&OwnerId> = Vec::new();
     for key in std::iter::once(&record).chain(&ancestors) {
         if !owners_seen.contains(&&key.owner) {
-            let owner_caps = owners
-                .current_caps(&key.owner)
-                .await?
-                .ok_or_else(|| unauthorized("the owner of this API key is no longer active"))?;
+            let owner_caps = owners.current_caps(&key.owner).await?.ok_or_else(|| {
+                known(unauthorized(
+                    "the owner of this API key is no longer active",
+                ))
+            })?;
             caps = caps.intersection(owner_caps);
             owners_seen.push(&key.owner);
         }

@@ -8,6 +8,7 @@
 //! those, one more for all the others.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::net::IpAddr;
 use std::sync::{Mutex, PoisonError};
 
@@ -29,7 +30,15 @@ struct Minute {
     minute: i64,
     /// Per key (none for 401s) and client address (`None`: unknown, or one
     /// too many), the first refusal and how many there were.
-    counts: HashMap<(Option<KeyId>, Option<IpAddr>), (AuditEvent, u64)>,
+    counts: HashMap<(Option<KeyId>, Option<IpAddr>), Count>,
+}
+
+/// The first refusal of one slot, how many there were, and whether they
+/// presented different keys (then no one prefix stands for them all).
+struct Count {
+    first: AuditEvent,
+    count: u64,
+    mixed_prefixes: bool,
 }
 
 fn minute_of(event: &AuditEvent) -> i64 {
@@ -41,13 +50,23 @@ impl Minute {
     fn take(&mut self) -> Vec<AuditEvent> {
         self.counts
             .drain()
-            .map(|((_, client), (first, count))| summary(client, first, count))
+            .map(|((_, client), count)| summary(client, count))
             .collect()
     }
 }
 
 /// One audit event for `count` refusals from `client` in one minute.
-fn summary(client: Option<IpAddr>, mut first: AuditEvent, count: u64) -> AuditEvent {
+fn summary(client: Option<IpAddr>, counted: Count) -> AuditEvent {
+    let Count {
+        mut first,
+        count,
+        mixed_prefixes,
+    } = counted;
+    if mixed_prefixes {
+        // The first request's prefix would name a key the others did not
+        // present (anyone can send a known prefix with a bogus rest).
+        first.key_prefix = None;
+    }
     if count > 1 {
         let from = match (client, first.client_ip) {
             (Some(_), _) => "from this address",
@@ -60,7 +79,12 @@ fn summary(client: Option<IpAddr>, mut first: AuditEvent, count: u64) -> AuditEv
             None => String::new(),
         };
         first.detail = Some(format!(
-            "{count} requests {why} refused {from} in this minute; the first: {}",
+            "{count} requests {why} refused {from} in this minute{}; the first: {}",
+            if mixed_prefixes {
+                ", presenting different keys"
+            } else {
+                ""
+            },
             first.detail.as_deref().unwrap_or("")
         ));
         first.client_ip = client;
@@ -86,11 +110,20 @@ impl RefusalCounter {
         if full && !state.counts.contains_key(&slot) {
             slot = (None, None);
         }
-        state
-            .counts
-            .entry(slot)
-            .and_modify(|(_, count)| *count += 1)
-            .or_insert((event, 1));
+        match state.counts.entry(slot) {
+            Entry::Occupied(mut counted) => {
+                let counted = counted.get_mut();
+                counted.count += 1;
+                counted.mixed_prefixes |= counted.first.key_prefix != event.key_prefix;
+            }
+            Entry::Vacant(slot) => {
+                slot.insert(Count {
+                    first: event,
+                    count: 1,
+                    mixed_prefixes: false,
+                });
+            }
+        }
         finished
     }
 

@@ -248,7 +248,10 @@ async fn toggle(
 }
 
 /// `DELETE /hostings/{id}?keep_user&keep_database`: 202 and a job.
-pub(crate) async fn delete(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiError> {
+pub(crate) async fn delete(
+    ctx: &RequestContext<'_>,
+    target: &mut AuditTarget,
+) -> Result<ApiResponse, ApiError> {
     let selector = ctx.hosting_selector()?;
     let options = DeleteOptions {
         keep_user: ctx.query.flag("keep_user")?,
@@ -261,17 +264,18 @@ pub(crate) async fn delete(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiE
         Capability::HostingDelete,
     )
     .await?;
+    target.set(located.hosting.summary.id.as_str());
     if located.hosting.summary.state == HostingState::Deleting {
         return Err(ApiError::Conflict(
             "hosting is already being deleted".to_owned(),
         ));
     }
     let id = located.hosting.summary.id.clone();
-    let target = id.to_string();
+    let on = id.to_string();
     let node = located.node;
     let deadline = ctx.job_deadline();
     let cluster = ctx.services.cluster.clone();
-    ctx.start_job(&target, move |progress| async move {
+    ctx.start_job(&on, move |progress| async move {
         progress.step(&format!("deleting on {}", node.id()), 10);
         within_deadline(deadline, node.id(), node.delete(&id, options)).await?;
         cluster.locator().forget(&id);

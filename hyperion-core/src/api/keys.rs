@@ -95,7 +95,9 @@ impl HyperionApi {
             .collect();
         // The audit names a key `apikey:<label>`: no key may borrow the name
         // of another active key of the same owner.
-        if siblings.iter().any(|key| key.label == new.label) {
+        // Compared without case: `Admin` would pass for `admin` in a log.
+        let taken = new.label.to_lowercase();
+        if siblings.iter().any(|key| key.label.to_lowercase() == taken) {
             return Err(ApiError::Validation(format!(
                 "label: another active key of this owner is already labelled `{}`",
                 new.label

@@ -34,7 +34,7 @@ use crate::audit::{
     AuditEvent, AuditLog, AuditOutcome, AuditSink, Happening, LogSafe, RequestFacts, Requester,
     TeeAuditSink, TracingAuditSink,
 };
-use crate::auth::{admit, authenticate, presented_prefix};
+use crate::auth::{admit, authenticate_naming, presented_prefix};
 use crate::authz::{Principal, check_route};
 use crate::cluster::Cluster;
 use crate::cluster::{FewestHostings, PlacementStrategy};
@@ -248,6 +248,14 @@ impl HyperionApi {
         }
     }
 
+    /// Writes the audit events still held in memory: the counts of
+    /// requests refused at the door in the current minute, which are
+    /// otherwise written when their minute is over. Call it when the server
+    /// has stopped answering, so that a restart loses none of them.
+    pub async fn flush_audit(&self) {
+        self.services.record_refusal_counts().await;
+    }
+
     /// The cluster it serves.
     pub fn cluster(&self) -> &Cluster {
         &self.services.cluster
@@ -441,14 +449,29 @@ impl Door<'_> {
     /// The key presented, with its whole minting chain, or the refusal.
     async fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, ApiResponse> {
         let services = self.services;
-        match authenticate(headers, services.keys.as_ref(), services.owners.as_ref()).await {
-            Ok(principal) => Ok(principal),
-            Err(err) if err.is_refusal() => {
-                let who = Requester::anonymous(presented_prefix(headers));
-                Err(self.refuse(&err, who, None).await)
-            }
-            Err(err) => Err(ApiResponse::error(&err, self.request.request_id)),
+        let refused =
+            match authenticate_naming(headers, services.keys.as_ref(), services.owners.as_ref())
+                .await
+            {
+                Ok(principal) => return Ok(principal),
+                Err(refused) => refused,
+            };
+        let err = refused.error;
+        if !err.is_refusal() {
+            return Err(ApiResponse::error(&err, self.request.request_id));
         }
+        // A known key (revoked, expired, its chain or owner gone) is counted
+        // against that key; an unknown one with the anonymous refusals.
+        let who = match refused.key {
+            Some(key) => Requester {
+                actor: format!("apikey:{}", key.label),
+                key_id: Some(key.id),
+                owner: Some(key.owner),
+                key_prefix: Some(key.prefix),
+            },
+            None => Requester::anonymous(presented_prefix(headers)),
+        };
+        Err(self.refuse(&err, who, None).await)
     }
 
     /// The key's network and rate limits, with the rate it has left.
@@ -557,6 +580,12 @@ async fn audit_outcome(
     result: &Result<ApiResponse, ApiError>,
 ) {
     let (outcome, status, detail) = match result {
+        // A replay did nothing new: its event says so.
+        Ok(response) if response.headers.contains_key(IDEMPOTENT_REPLAYED_HEADER) => (
+            AuditOutcome::Ok,
+            response.status.as_u16(),
+            Some("an idempotent replay of the first answer; nothing was done again".to_owned()),
+        ),
         Ok(response) => (AuditOutcome::Ok, response.status.as_u16(), None),
         Err(err) if err.is_refusal() => (
             AuditOutcome::Denied,
@@ -579,7 +608,20 @@ async fn audit_outcome(
     let is_mutation = ctx.route.spec.method != Method::GET;
     if is_mutation || outcome == AuditOutcome::Denied {
         let action = ctx.route.spec.endpoint.action();
-        let event = ctx.audit_event(action, &ctx.target(target), outcome, Some(status), detail);
+        let mut on = ctx.target(target);
+        if on.is_empty() {
+            // A replayed create never ran the endpoint: what it made is
+            // where its answer points.
+            let location = result
+                .as_ref()
+                .ok()
+                .and_then(|response| response.headers.get(http::header::LOCATION))
+                .and_then(|location| location.to_str().ok());
+            if let Some(made) = location.and_then(|location| location.rsplit('/').next()) {
+                on = made.to_owned();
+            }
+        }
+        let event = ctx.audit_event(action, &on, outcome, Some(status), detail);
         ctx.services.audit.record(event).await;
     }
 }
@@ -616,7 +658,7 @@ async fn dispatch(
         Endpoint::GetHosting => hostings::show(ctx).await,
         Endpoint::SuspendHosting => hostings::suspend(ctx, target).await,
         Endpoint::ResumeHosting => hostings::resume(ctx, target).await,
-        Endpoint::DeleteHosting => hostings::delete(ctx).await,
+        Endpoint::DeleteHosting => hostings::delete(ctx, target).await,
         Endpoint::PatchLimits => settings::patch(ctx, target, Setting::Limits).await,
         Endpoint::PatchPhp => settings::patch(ctx, target, Setting::Php).await,
         Endpoint::PatchVhost => settings::patch(ctx, target, Setting::Vhost).await,
@@ -627,7 +669,7 @@ async fn dispatch(
         Endpoint::StartRestore => operations::restore(ctx, target).await,
         Endpoint::IssueCertificate => operations::issue_certificate(ctx, target).await,
         Endpoint::InstallWordPress => operations::install_wordpress(ctx, target).await,
-        Endpoint::RenewAllCertificates => operations::renew_all(ctx).await,
+        Endpoint::RenewAllCertificates => operations::renew_all(ctx, target).await,
         Endpoint::ListNodes => nodes::list(ctx).await,
         Endpoint::GetJob => jobs::show(ctx).await,
         Endpoint::MintKey => keys::mint(ctx, target).await,

@@ -200,7 +200,11 @@ pub(crate) async fn install_wordpress(
 
 /// `POST /certs/renew-all` (capability `cert_manage`, scope all): one job
 /// that sweeps every node at once and records which succeeded and which failed.
-pub(crate) async fn renew_all(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiError> {
+pub(crate) async fn renew_all(
+    ctx: &RequestContext<'_>,
+    target: &mut AuditTarget,
+) -> Result<ApiResponse, ApiError> {
+    target.set("cluster");
     require(&ctx.principal, Capability::CertManage)?;
     require_cluster_scope(&ctx.principal)?;
     ctx.optional_json_body::<NoOptions>()?;

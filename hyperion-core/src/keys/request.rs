@@ -5,7 +5,7 @@ use super::GrantLevel;
 use super::allowlist::normalize_allowlist;
 use super::scope::parse_scope;
 use crate::capability::{CapSet, Capability};
-use crate::model::{HostingSelector, InvalidValue, now};
+use crate::model::{HostingSelector, InvalidValue, is_shown, now};
 
 /// Longest accepted label, in characters.
 pub(crate) const MAX_LABEL_CHARS: usize = 100;
@@ -76,9 +76,9 @@ pub(crate) fn check_label(label: &str) -> Result<String, InvalidValue> {
             "label must be 1 to {MAX_LABEL_CHARS} characters"
         )));
     }
-    if trimmed.chars().any(char::is_control) {
+    if !trimmed.chars().all(is_shown) {
         return Err(InvalidValue(
-            "label must not hold control characters".to_owned(),
+            "label must not hold control or invisible characters".to_owned(),
         ));
     }
     Ok(trimmed.to_owned())

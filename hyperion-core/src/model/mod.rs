@@ -24,6 +24,7 @@ pub use settings::{
     BasicAuthPatch, BasicAuthView, BreachAction, CacheSettings, ConfigChange, ExpiryPatch, Limits,
     LimitsPatch, PhpPatch, Quota, QuotaPatch, Redirect, VhostChange, VhostOptions, VhostPatch,
 };
+pub(crate) use values::is_shown;
 pub use values::{MAX_URL_CHARS, SecretString};
 
 /// A value a client sent that is not acceptable; the message says why.

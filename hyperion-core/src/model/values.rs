@@ -55,3 +55,36 @@ pub(crate) fn validate_http_url(field: &str, url: &str) -> Result<(), InvalidVal
         _ => Err(bad()),
     }
 }
+
+/// Whether `c` would be invisible, or would reorder what is shown, in a log
+/// or a table: a format character (zero-width spaces and joiners, the
+/// byte-order mark, soft hyphen) or a bidirectional control. A name holding
+/// one could pass for another name.
+pub(crate) fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00ad}'
+            | '\u{034f}'
+            | '\u{061c}'
+            | '\u{115f}'
+            | '\u{1160}'
+            | '\u{17b4}'
+            | '\u{17b5}'
+            | '\u{180b}'..='\u{180f}'
+            | '\u{200b}'..='\u{200f}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2060}'..='\u{206f}'
+            | '\u{3164}'
+            | '\u{fe00}'..='\u{fe0f}'
+            | '\u{feff}'
+            | '\u{ffa0}'
+            | '\u{fff0}'..='\u{fffb}'
+            | '\u{e0000}'..='\u{e007f}'
+    )
+}
+
+/// Whether `c` may stand in a name people read (a key label, an audit
+/// actor): not a control character and not an invisible one.
+pub(crate) fn is_shown(c: char) -> bool {
+    !c.is_control() && !is_invisible(c)
+}

@@ -549,7 +549,11 @@ fn operation_object(endpoint: Endpoint) -> Value {
     if op.location {
         headers.insert("Location".into(), json!({"description": "Where the new resource or job is", "schema": {"type": "string"}, "required": true}));
     }
-    if op.body.is_some() || matches!(endpoint, Endpoint::CreateHosting) {
+    // Only where an Idempotency-Key is taken, from the route table itself.
+    let idempotent = ROUTES
+        .iter()
+        .any(|route| route.endpoint == endpoint && route.idempotent);
+    if idempotent {
         headers.insert(
             "Idempotent-Replayed".into(),
             json!({"description": "`true` on a replayed answer", "schema": {"type": "string"}}),
@@ -736,6 +740,33 @@ mod tests {
                 .iter()
                 .any(|k| k == "hosting.delete")
         );
+    }
+
+    /// Drift: `Idempotency-Key` and `Idempotent-Replayed` are documented on
+    /// exactly the routes that take the key.
+    #[test]
+    fn idempotency_is_documented_where_it_is_taken() {
+        let doc = document();
+        for route in ROUTES.iter().filter(|route| !route.public) {
+            let path = format!("/api/v1{}", route.pattern);
+            let method = route.method.as_str().to_ascii_lowercase();
+            let op = &doc["paths"][&path][&method];
+            let takes_key = op["parameters"]
+                .as_array()
+                .is_some_and(|params| params.iter().any(|p| p["name"] == "Idempotency-Key"));
+            assert_eq!(takes_key, route.idempotent, "{method} {path}: parameter");
+            let (status, answer) = op["responses"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .find(|(status, _)| status.starts_with('2'))
+                .unwrap();
+            let replays = answer["headers"].get("Idempotent-Replayed").is_some();
+            assert_eq!(
+                replays, route.idempotent,
+                "{method} {path} {status}: header"
+            );
+        }
     }
 
     #[test]

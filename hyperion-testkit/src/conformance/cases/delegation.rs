@@ -217,6 +217,22 @@ pub async fn audit_actors_cannot_be_impersonated(s: &TestServer) {
         )
         .await;
     borrowed.assert_error(400, "validation");
+    // Look-alikes of `admin` that a log reader cannot tell apart from it:
+    // other case, invisible characters, a bidi override.
+    for look_alike in [
+        "Admin",
+        "admin\u{2060}",
+        "admin\u{200b}",
+        "\u{202e}nimda",
+        "\u{feff}admin",
+    ] {
+        s.mint_over_http(
+            &tenant,
+            grant_body(look_alike, &["hosting_suspend"], &[(1, "manage")]),
+        )
+        .await
+        .assert_error_for(&format!("{look_alike:?}"), 400, "validation");
+    }
     let (child, child_id) = mint_as(
         s,
         &tenant,

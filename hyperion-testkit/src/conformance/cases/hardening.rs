@@ -243,6 +243,53 @@ pub async fn a_flood_of_bogus_keys_is_counted_not_recorded(s: &TestServer) {
     assert!(rows.len() <= 2, "{}", stolen.text);
     let counted: u64 = rows.iter().map(|e| e["count"].as_u64().unwrap()).sum();
     assert_eq!(counted, 300, "{}", stolen.text);
+    // A revoked key is known: its use is counted against it, never merged
+    // into the anonymous refusals, whatever else is sent beside it.
+    let revoked_id = s.key_id("revoked").await;
+    for _ in 0..5 {
+        s.get("/api/v1/me", &s.keys.revoked)
+            .await
+            .assert_error(401, "unauthorized");
+    }
+    let used = s
+        .get(&format!("/api/v1/audit?key_id={revoked_id}"), &s.keys.admin)
+        .await;
+    let rows = used.body["items"].as_array().unwrap();
+    let counted: u64 = rows.iter().map(|e| e["count"].as_u64().unwrap()).sum();
+    assert_eq!(counted, 5, "{}", used.text);
+    assert!(
+        rows.iter()
+            .all(|e| e["actor"] == "apikey:revoked" && e["status"] == 401),
+        "{}",
+        used.text
+    );
+    // Anyone can send the admin key's prefix with a bogus rest: among
+    // other keys, that prefix must not stand for the whole count.
+    let prefix = &s.keys.admin[..12];
+    // Twice at most: a minute may end between the two requests, once.
+    let mut merged = Vec::new();
+    for _ in 0..2 {
+        for key in [bogus(7), format!("{prefix}{}", "A".repeat(35))] {
+            s.get("/api/v1/me", &key)
+                .await
+                .assert_error(401, "unauthorized");
+        }
+        let anonymous = s
+            .get("/api/v1/audit?actor=anonymous&limit=200", &s.keys.admin)
+            .await;
+        merged = anonymous.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["count"] == 2)
+            .cloned()
+            .collect();
+        if !merged.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(merged.len(), 1, "{merged:?}");
+    assert_eq!(merged[0]["key_prefix"], Value::Null, "{merged:?}");
     // The real event is still there, whatever the flood did.
     let real = s
         .get("/api/v1/audit?action=hosting.suspend", &s.keys.admin)

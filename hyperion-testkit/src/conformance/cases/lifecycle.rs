@@ -49,6 +49,21 @@ pub async fn delete_runs_a_job_to_success_then_the_hosting_is_gone(s: &TestServe
     );
 
     let job = s.wait_for_job(job_id, &s.keys.admin).await;
+    // Asked by domain, audited by the hosting's id: the request (202) and
+    // the job's end alike.
+    let events = s
+        .get(
+            &format!("/api/v1/audit?action=hosting.delete&target={id}"),
+            &s.keys.admin,
+        )
+        .await;
+    let statuses: Vec<&Value> = events.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["status"])
+        .collect();
+    assert!(statuses.contains(&&Value::from(202)), "{}", events.text);
     assert_eq!(
         sorted_keys(&job),
         [

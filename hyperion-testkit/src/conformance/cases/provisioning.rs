@@ -268,6 +268,29 @@ pub async fn idempotent_create_replays_and_never_creates_twice(s: &TestServer) {
     assert_eq!(again.text, first.text);
     assert_eq!(again.header("location"), first.header("location"));
     assert_eq!(total_hostings(s).await, 31);
+    // The audit log tells the create from its replay.
+    let id = first.body["id"].as_str().unwrap();
+    let events = s
+        .get(
+            &format!("/api/v1/audit?action=hosting.create&target={id}"),
+            &s.keys.admin,
+        )
+        .await;
+    let details: Vec<&Value> = events.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["detail"])
+        .collect();
+    assert_eq!(details.len(), 2, "{}", events.text);
+    assert!(details.contains(&&Value::Null), "{}", events.text);
+    assert!(
+        details
+            .iter()
+            .any(|d| d.as_str().is_some_and(|d| d.contains("replay"))),
+        "{}",
+        events.text
+    );
 
     create_with_idempotency(s, "retry-1", &json!({"domain": "twice.example.test"}))
         .await
