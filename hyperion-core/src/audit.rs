@@ -320,7 +320,7 @@ impl AuditQuery {
 }
 
 /// One page of the audit log.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditPage {
     /// Newest first.
     pub items: Vec<AuditEvent>,

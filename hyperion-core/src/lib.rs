@@ -36,6 +36,7 @@
 // all-features build, where the benches' hidden internals are reachable too.
 #![cfg_attr(feature = "bench-internals", warn(unreachable_pub))]
 
+mod answers;
 mod api;
 mod audit;
 mod auth;
@@ -64,6 +65,10 @@ pub mod sqlite;
 mod store;
 mod upstream;
 
+pub use answers::{
+    BackupList, HostingPage, JobAccepted, KeyPage, KeySummary, Me, NewKeyAnswer, NodeList,
+    StateChange,
+};
 pub use api::{ApiConfig, HyperionApi, HyperionApiBuilder};
 pub use audit::{
     AuditActor, AuditEvent, AuditLog, AuditOutcome, AuditPage, AuditQuery, AuditSink, TeeAuditSink,

@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::StatusCode;
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{HyperionApi, Services};
+use crate::answers::JobAccepted;
 use crate::audit::{AuditEvent, AuditOutcome, Happening, RequestFacts};
 use crate::authz::Principal;
 use crate::error::ApiError;
@@ -130,9 +130,9 @@ impl RequestContext<'_> {
             .await?;
         let mut response = ApiResponse::json(
             StatusCode::ACCEPTED,
-            &Accepted {
-                job_id: job.id.as_str(),
-                status: "accepted",
+            &JobAccepted {
+                job_id: job.id.clone(),
+                status: "accepted".to_owned(),
             },
         );
         response.set_header(
@@ -180,12 +180,6 @@ impl RequestContext<'_> {
             client_ip: self.peer,
         }
     }
-}
-
-#[derive(Serialize)]
-struct Accepted<'a> {
-    job_id: &'a str,
-    status: &'static str,
 }
 
 /// Runs one node call inside a job, bounded by `deadline`; a failure becomes

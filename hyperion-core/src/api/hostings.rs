@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::context::within_deadline;
 use super::{AuditTarget, RequestContext};
+use crate::answers::{HostingPage, StateChange};
 use crate::authz::{
     Access, Principal, may_resume, require, require_hosting_access, resolve_manage, suspender,
 };
@@ -17,7 +18,7 @@ use crate::cluster::worst_failure;
 use crate::error::ApiError;
 use crate::http::ApiResponse;
 use crate::keys::KeyScope;
-use crate::model::{Hosting, HostingId, HostingState, MAX_DOMAIN_LEN, NodeId, SuspendedBy};
+use crate::model::{HostingId, HostingState, MAX_DOMAIN_LEN, NodeId, SuspendedBy};
 use crate::node::{DeleteOptions, ListQuery};
 
 /// A hosting, or a page of them, as the principal may see it: node names
@@ -45,18 +46,6 @@ fn hide_node_ids(value: &mut Value) {
             items.iter_mut().for_each(hide_node_ids);
         }
     }
-}
-
-#[derive(Serialize)]
-struct HostingPage {
-    items: Vec<Hosting>,
-    next_cursor: Option<HostingId>,
-    total: u64,
-    /// Whether some node did not answer, so hostings may be missing.
-    partial: bool,
-    /// Nodes whose hostings are missing from this answer (always present;
-    /// always empty for a grants-scoped key, which never learns node names).
-    unavailable_nodes: Vec<NodeId>,
 }
 
 /// `GET /hostings?limit&cursor&state&node&q&allow_partial`: only what the key may read.
@@ -151,12 +140,6 @@ pub(crate) async fn show(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiErr
     hosting_response(&ctx.principal, StatusCode::OK, &located.hosting)
 }
 
-#[derive(Serialize)]
-struct StateChange<'a> {
-    id: &'a HostingId,
-    state: HostingState,
-}
-
 /// Which way a suspend-or-resume goes.
 #[derive(Clone, Copy)]
 enum Toggle {
@@ -243,7 +226,10 @@ async fn toggle(
     let state = result?;
     Ok(ApiResponse::json(
         StatusCode::OK,
-        &StateChange { id, state },
+        &StateChange {
+            id: id.clone(),
+            state,
+        },
     ))
 }
 

@@ -8,9 +8,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use futures::{StreamExt, TryStreamExt};
 use http::StatusCode;
-use serde::Serialize;
 
 use super::{AuditTarget, HyperionApi, RequestContext};
+use crate::answers::{KeyPage, NewKeyAnswer};
 use crate::audit::{AuditActor, AuditEvent, AuditOutcome, Happening};
 use crate::authz::{
     MAX_CHAIN_DEPTH, MintTerms, Principal, check_mint, inherit_limits, is_full_admin,
@@ -240,14 +240,6 @@ fn key_not_found() -> ApiError {
     ApiError::NotFound("key not found".to_owned())
 }
 
-#[derive(Serialize)]
-struct Minted<'a> {
-    /// The raw key: this response is the only place it ever appears.
-    key: &'a str,
-    #[serde(flatten)]
-    view: KeyView,
-}
-
 /// `key` and every key minted below it, `key` first. Reads every record:
 /// revocation is rare, and a chain must end whole.
 async fn key_and_descendants(
@@ -356,8 +348,8 @@ pub(crate) async fn mint(
     target.set(minted.record.id.as_str());
     let mut response = ApiResponse::json(
         StatusCode::CREATED,
-        &Minted {
-            key: minted.secret.expose(),
+        &NewKeyAnswer {
+            key: minted.secret.expose().to_owned(),
             view: minted.record.view(),
         },
     );
@@ -366,13 +358,6 @@ pub(crate) async fn mint(
         &ctx.link(&format!("/keys/{}", minted.record.id)),
     );
     Ok(response)
-}
-
-#[derive(Serialize)]
-struct KeyPage {
-    items: Vec<KeyView>,
-    next_cursor: Option<KeyId>,
-    total: u64,
 }
 
 /// How many records `GET /keys` reads from the store at a time.

@@ -1,19 +1,13 @@
 //! `GET /nodes`: the cluster's nodes (cluster-wide: scope `all` only).
 
 use http::StatusCode;
-use serde::Serialize;
 
 use super::RequestContext;
+use crate::answers::NodeList;
 use crate::authz::{require, require_cluster_scope};
 use crate::capability::Capability;
 use crate::error::ApiError;
 use crate::http::ApiResponse;
-use crate::model::NodeInfo;
-
-#[derive(Serialize)]
-struct NodeList {
-    items: Vec<NodeInfo>,
-}
 
 pub(crate) async fn list(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiError> {
     require(&ctx.principal, Capability::NodesView)?;

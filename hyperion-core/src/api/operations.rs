@@ -4,11 +4,12 @@
 use std::sync::Arc;
 
 use http::StatusCode;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
 
 use super::context::within_deadline;
 use super::{AuditTarget, RequestContext};
+use crate::answers::BackupList;
 use crate::authz::{
     Access, require, require_cluster_scope, require_hosting_access, resolve_manage,
 };
@@ -16,7 +17,7 @@ use crate::capability::Capability;
 use crate::error::ApiError;
 use crate::http::ApiResponse;
 use crate::jobs::JobFailure;
-use crate::model::{Backup, RestoreRequest, WpInstallRequest};
+use crate::model::{RestoreRequest, WpInstallRequest};
 
 /// `POST /hostings/{id}/backup` (capability `backup_run`).
 pub(crate) async fn backup(
@@ -50,11 +51,6 @@ pub(crate) async fn backup(
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NoOptions {}
-
-#[derive(Serialize)]
-struct BackupList {
-    items: Vec<Backup>,
-}
 
 /// `GET /hostings/{id}/backups` (capability `backup_run`; a view grant may read).
 pub(crate) async fn list_backups(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiError> {

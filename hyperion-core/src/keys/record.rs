@@ -102,7 +102,7 @@ impl ApiKeyRecord {
 }
 
 /// What the API shows of a key: never the raw key, never its hash.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct KeyView {
     /// Its public id, for `GET /keys/{id}` and `DELETE /keys/{id}`.
     pub id: KeyId,

@@ -50,6 +50,7 @@ macro_rules! __every_conformance_case {
         hosting_list_has_the_documented_shape,
         hosting_detail_has_the_documented_shape,
         nodes_list_every_node,
+        every_answer_reads_back_into_its_type,
         // pagination and filters
         pagination_covers_every_hosting_once_in_order,
         page_size_defaults_and_bounds,

@@ -143,3 +143,83 @@ pub async fn nodes_list_every_node(s: &TestServer) {
         assert_eq!(node["draining"], false);
     }
 }
+
+/// Every answer reads back into the core's own type for it, field for
+/// field: what a client built on those types (`hyperion-client`) parses is
+/// what the server sends, on this adapter.
+pub async fn every_answer_reads_back_into_its_type(s: &TestServer) {
+    use hyperion_core::model::HostingDetail;
+    use hyperion_core::{
+        AuditPage, BackupList, HostingPage, Job, JobAccepted, KeyPage, KeyView, Me, NewKeyAnswer,
+        NodeList, StateChange,
+    };
+    fn read<T: serde::de::DeserializeOwned + serde::Serialize>(what: &str, reply: &Reply) -> T {
+        let typed: T = serde_json::from_str(&reply.text)
+            .unwrap_or_else(|err| panic!("{what}: {err}: {}", reply.text));
+        // Nothing is lost on the way: the type writes back the same JSON.
+        assert_eq!(
+            serde_json::to_value(&typed).unwrap(),
+            reply.body,
+            "{what} round trip"
+        );
+        typed
+    }
+    let admin = &s.keys.admin;
+    let me: Me = read("me", &s.get("/api/v1/me", admin).await);
+    assert_eq!(me.key.label, "admin");
+    let page: HostingPage = read("hostings", &s.get("/api/v1/hostings?limit=3", admin).await);
+    assert_eq!(page.items.len(), 3);
+    let id = hosting_id(2);
+    let _: HostingDetail = read(
+        "detail",
+        &s.get(&format!("/api/v1/hostings/{id}"), admin).await,
+    );
+    let _: NodeList = read("nodes", &s.get("/api/v1/nodes", admin).await);
+    let _: BackupList = read(
+        "backups",
+        &s.get(&format!("/api/v1/hostings/{id}/backups"), admin)
+            .await,
+    );
+    let suspended: StateChange = read(
+        "suspend",
+        &s.call(
+            Method::POST,
+            &format!("/api/v1/hostings/{id}/suspend"),
+            Some(admin),
+        )
+        .await,
+    );
+    assert_eq!(suspended.id, id);
+    let accepted: JobAccepted = read(
+        "backup",
+        &s.call(
+            Method::POST,
+            &format!("/api/v1/hostings/{id}/backup"),
+            Some(admin),
+        )
+        .await,
+    );
+    s.wait_for_job(accepted.job_id.as_str(), admin).await;
+    let job: Job = read(
+        "job",
+        &s.get(&format!("/api/v1/jobs/{}", accepted.job_id), admin)
+            .await,
+    );
+    assert_eq!(job.id, accepted.job_id);
+    let minted: NewKeyAnswer = read(
+        "mint",
+        &s.mint_over_http(admin, json!({"label": "typed", "caps": [], "scope": "all"}))
+            .await,
+    );
+    assert!(
+        !format!("{minted:?}").contains(&minted.key),
+        "Debug hides the key"
+    );
+    let _: KeyView = read(
+        "key",
+        &s.get(&format!("/api/v1/keys/{}", minted.view.id), admin)
+            .await,
+    );
+    let _: KeyPage = read("keys", &s.get("/api/v1/keys?limit=5", admin).await);
+    let _: AuditPage = read("audit", &s.get("/api/v1/audit?limit=5", admin).await);
+}
