@@ -25,6 +25,7 @@ fn unauthorized(message: &str) -> ApiError {
 /// only what every key of the chain holds (capabilities, scope, expiry),
 /// intersected with each owner's current capabilities, and carries each
 /// key's network and rate limits for `admit`.
+#[cfg(feature = "bench-internals")]
 pub async fn authenticate(
     headers: &HeaderMap,
     keys: &dyn KeyStore,
@@ -56,7 +57,8 @@ impl From<ApiError> for Refused {
     }
 }
 
-/// [`authenticate`], naming the stored key a refusal is about.
+/// Authenticates as `authenticate` does, naming the stored key a refusal
+/// is about.
 pub(crate) async fn authenticate_naming(
     headers: &HeaderMap,
     keys: &dyn KeyStore,

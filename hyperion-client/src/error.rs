@@ -1,0 +1,62 @@
+//! What a call can fail with: the API's own refusal (its envelope, with the
+//! HTTP status), or the way there.
+
+use std::time::Duration;
+
+/// A failed call.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The API answered with its error envelope.
+    #[error("{status} {code}: {message} (request {request_id})")]
+    Api {
+        /// The HTTP status.
+        status: u16,
+        /// The envelope's machine-readable code (`not_found`, `forbidden`, ...).
+        code: String,
+        /// What went wrong, for people.
+        message: String,
+        /// The server's id of the request, to quote to its operator.
+        request_id: String,
+    },
+    /// The server could not be reached, or the connection broke.
+    #[error("transport: {0}")]
+    Transport(#[source] reqwest::Error),
+    /// The server answered something that is not what the contract says.
+    #[error("unexpected answer ({status}): {detail}")]
+    Unexpected {
+        /// The HTTP status.
+        status: u16,
+        /// What did not fit.
+        detail: String,
+    },
+    /// A job did not end within the time the caller gave it; it goes on.
+    #[error("job {job_id} still running after {waited:?}")]
+    JobTimeout {
+        /// The job, to wait on again.
+        job_id: String,
+        /// How long was waited.
+        waited: Duration,
+    },
+    /// The base URL or a name in a path could not make a URL.
+    #[error("invalid request: {0}")]
+    Invalid(String),
+}
+
+impl Error {
+    /// The HTTP status, when the server answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Api { status, .. } | Error::Unexpected { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// The envelope's code, when the API refused.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Error::Api { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,235 @@
+//! The client against a real server on loopback (the axum adapter's own
+//! `serve`, over the simulated cluster): every kind of answer read into its
+//! type, refusals typed, and the retry rules of the contract.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::TryStreamExt;
+use hyperion_client::{AuditFilter, Client, Error, HostingFilter, RetryPolicy};
+use hyperion_core::sim::SimClusterSpec;
+use hyperion_core::{AuditActor, CapSet, Cluster, HyperionApi, JobState, NewKey, Node};
+use hyperion_testkit::faults::{Fault, Faults, FaultyNode, NodeCall};
+use hyperion_testkit::fixtures::{ApiWithAdmin, admin_owner, api_with_admin, api_with_admin_on};
+
+/// Serves `api` on a loopback port; answers its base URL.
+async fn serve(api: HyperionApi) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(hyperion_axum::serve(
+        listener,
+        hyperion_axum::router(api),
+        hyperion_axum::ServeOptions::default(),
+        std::future::pending(),
+    ));
+    base
+}
+
+async fn fixture() -> (ApiWithAdmin, Client) {
+    let fixture = api_with_admin(SimClusterSpec::default().build_nodes()).await;
+    let base = serve(fixture.api.clone()).await;
+    let client = Client::builder(base)
+        .key(fixture.admin_key.clone())
+        .build()
+        .unwrap();
+    (fixture, client)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_kind_of_answer_is_read_into_its_type() {
+    let (_fixture, client) = fixture().await;
+    assert_eq!(client.me().await.unwrap().key.label, "admin");
+    assert_eq!(client.nodes().await.unwrap().items.len(), 3);
+    let all: Vec<_> = client
+        .hostings(HostingFilter {
+            limit: Some(7),
+            ..HostingFilter::default()
+        })
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 30, "five pages of 7 and one of 2, followed");
+    assert!(all.windows(2).all(|pair| pair[0].id < pair[1].id));
+    let pages: Vec<_> = client
+        .hosting_pages(HostingFilter {
+            limit: Some(7),
+            ..HostingFilter::default()
+        })
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(pages.len(), 5);
+    assert!(pages.iter().all(|page| !page.partial));
+    let suspended: Vec<_> = client
+        .hostings(HostingFilter {
+            state: Some("suspended".into()),
+            ..HostingFilter::default()
+        })
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(suspended.len(), 3);
+
+    let detail = client.hosting("SITE-0002.example.test").await.unwrap();
+    assert_eq!(detail.summary.domain.as_str(), "site-0002.example.test");
+    let id = detail.summary.id.to_string();
+    assert!(!client.backups(&id).await.unwrap().items.is_empty());
+    assert_eq!(
+        client.suspend(&id).await.unwrap().state.as_str(),
+        "suspended"
+    );
+    assert_eq!(client.resume(&id).await.unwrap().state.as_str(), "active");
+
+    let started = client.start_backup(&id).await.unwrap();
+    let mut heard = 0;
+    let job = client
+        .wait_job(started.job_id.as_str(), Duration::from_secs(30), |_| {
+            heard += 1
+        })
+        .await
+        .unwrap();
+    assert_eq!(job.state, JobState::Succeeded);
+    assert!(heard >= 1);
+    let deleted = client.delete_hosting(&id, false, true).await.unwrap();
+    let job = client
+        .wait_job(deleted.job_id.as_str(), Duration::from_secs(30), |_| {})
+        .await
+        .unwrap();
+    assert_eq!(job.state, JobState::Succeeded);
+
+    let keys = client.keys_page(Some(10), None).await.unwrap();
+    let mine = &keys.items[0];
+    assert_eq!(client.key(mine.id.as_str()).await.unwrap(), *mine);
+    let audit = client
+        .audit_page(&AuditFilter {
+            action: Some("hosting.suspend".into()),
+            ..AuditFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(audit.items.len(), 1);
+    assert_eq!(client.openapi().await.unwrap()["openapi"], "3.1.0");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_are_typed_with_their_request_id() {
+    let (fixture, client) = fixture().await;
+    match client.hosting("missing.example.test").await {
+        Err(Error::Api {
+            status,
+            code,
+            request_id,
+            ..
+        }) => {
+            assert_eq!((status, code.as_str()), (404, "not_found"));
+            assert!(request_id.starts_with("req_"), "{request_id}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let base = serve(fixture.api.clone()).await;
+    let stranger = Client::builder(base)
+        .key(format!("hyp_{}", "x".repeat(43)))
+        .build()
+        .unwrap();
+    let refused = stranger.me().await.unwrap_err();
+    assert_eq!(
+        (refused.status(), refused.code()),
+        (Some(401), Some("unauthorized"))
+    );
+    assert!(
+        !format!("{stranger:?}").contains("xxxx"),
+        "Debug never shows the key"
+    );
+    assert!(matches!(
+        Client::builder("ftp://example.test").build(),
+        Err(Error::Invalid(_))
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_waits_its_retry_after_and_goes_on() {
+    let (fixture, client) = fixture().await;
+    let mut limited = NewKey::new("limited", admin_owner(), CapSet::all());
+    limited.rate_limit_per_min = 60;
+    let actor = AuditActor::new("test").unwrap();
+    let limited = fixture.api.mint_key(&actor, limited).await.unwrap();
+    let base = client.base().to_owned();
+    let patient = Client::builder(&base)
+        .key(limited.secret.expose())
+        .build()
+        .unwrap();
+    let impatient = Client::builder(&base)
+        .key(limited.secret.expose())
+        .retry(RetryPolicy::never())
+        .build()
+        .unwrap();
+    // The burst spent, a client without retries is refused...
+    let mut refused = None;
+    for _ in 0..80 {
+        if let Err(err) = impatient.me().await {
+            refused = Some(err);
+            break;
+        }
+    }
+    let refused = refused.expect("a 429 within the burst and a half");
+    assert_eq!(
+        (refused.status(), refused.code()),
+        (Some(429), Some("rate_limited"))
+    );
+    // ...while one that follows Retry-After gets through.
+    patient.me().await.unwrap();
+}
+
+/// One faulty node behind an API with a short deadline.
+async fn faulty() -> (Client, Arc<Faults>) {
+    let spec = SimClusterSpec {
+        nodes: 1,
+        ..SimClusterSpec::default()
+    };
+    let node = FaultyNode::new(spec.build_nodes().remove(0));
+    let faults = node.faults();
+    let cluster = Cluster::new(vec![Arc::new(node) as Arc<dyn Node>])
+        .with_deadline(Duration::from_millis(300));
+    let fixture = api_with_admin_on(cluster).await;
+    let base = serve(fixture.api.clone()).await;
+    let client = Client::builder(base)
+        .key(fixture.admin_key.clone())
+        .build()
+        .unwrap();
+    (client, faults)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_start_is_retried_through_502s_and_starts_once() {
+    let (client, faults) = faulty().await;
+    faults.set(NodeCall::FindHosting, Fault::Fail);
+    let healer = Arc::clone(&faults);
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        healer.clear();
+    });
+    let started = client.start_backup("site-0001.example.test").await.unwrap();
+    let job = client
+        .wait_job(started.job_id.as_str(), Duration::from_secs(30), |_| {})
+        .await
+        .unwrap();
+    assert_eq!(job.state, JobState::Succeeded);
+    assert!(faults.injected() >= 1, "the first attempts met the fault");
+    assert_eq!(
+        faults.calls(NodeCall::Backup),
+        1,
+        "one backup, whatever the retries"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unsafe_call_is_not_repeated_after_a_502() {
+    let (client, faults) = faulty().await;
+    faults.set(NodeCall::FindHosting, Fault::Fail);
+    let refused = client.suspend("site-0001.example.test").await.unwrap_err();
+    assert_eq!(refused.status(), Some(502));
+    assert_eq!(faults.calls(NodeCall::FindHosting), 1, "sent once");
+    // A read is repeated, up to the policy's attempts.
+    let _ = client.hosting("site-0001.example.test").await.unwrap_err();
+    assert_eq!(faults.calls(NodeCall::FindHosting), 1 + 5);
+}
