@@ -42,10 +42,13 @@ use std::time::{Duration, Instant};
 use futures::stream::{self, Stream, TryStreamExt};
 use http::{HeaderMap, Method, StatusCode};
 use hyperion_core::headers::IDEMPOTENCY_KEY_HEADER;
-use hyperion_core::model::{Hosting, HostingDetail, HostingId};
+use hyperion_core::model::{
+    CreateHostingRequest, ExpiryPatch, Hosting, HostingDetail, HostingId, Limits, LimitsPatch,
+    PhpPatch, Quota, QuotaPatch, RestoreRequest, VhostOptions, VhostPatch, WpInstallRequest,
+};
 use hyperion_core::{
-    AuditPage, BackupList, HostingPage, Job, JobAccepted, JobState, KeyPage, KeyView, Me, NodeList,
-    StateChange,
+    AuditPage, BackupList, ExpiryValue, HostingPage, Job, JobAccepted, JobState, KeyPage, KeyView,
+    Me, MintRequest, NewKeyAnswer, NodeList, PhpValue, StateChange,
 };
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::de::DeserializeOwned;
@@ -189,6 +192,14 @@ impl<'a> Call<'a> {
         }
     }
 
+    /// With `body` as its JSON body.
+    fn body(mut self, body: &impl serde::Serialize) -> Result<Self, Error> {
+        let body = serde_json::to_value(body)
+            .map_err(|err| Error::Invalid(format!("the request body: {err}")))?;
+        self.body = Some(body);
+        Ok(self)
+    }
+
     fn query(mut self, name: &'a str, value: Option<impl ToString>) -> Self {
         if let Some(value) = value {
             self.query.push((name, value.to_string()));
@@ -330,6 +341,50 @@ impl Client {
         self.call(Call::new(Method::GET, "/nodes".into())).await
     }
 
+    /// `GET /docs`: the contract as a page for people (HTML).
+    pub async fn docs(&self) -> Result<String, Error> {
+        let (status, _, body) = self.send(Call::new(Method::GET, "/docs".into())).await?;
+        if !status.is_success() {
+            return Err(api_error(status, &body));
+        }
+        String::from_utf8(body).map_err(|err| Error::Unexpected {
+            status: status.as_u16(),
+            detail: format!("the page is not UTF-8: {err}"),
+        })
+    }
+
+    /// The OpenAPI operations this client has a method for (by
+    /// `operationId`); a test fails when the contract gains one it lacks.
+    pub const OPERATIONS: &'static [&'static str] = &[
+        "getOpenApi",
+        "getDocs",
+        "getMe",
+        "listHostings",
+        "createHosting",
+        "getHosting",
+        "suspendHosting",
+        "resumeHosting",
+        "deleteHosting",
+        "patchLimits",
+        "patchPhp",
+        "patchVhost",
+        "patchExpiry",
+        "patchQuota",
+        "startBackup",
+        "listBackups",
+        "startRestore",
+        "issueCertificate",
+        "installWordPress",
+        "renewAllCertificates",
+        "listNodes",
+        "getJob",
+        "mintKey",
+        "listKeys",
+        "getKey",
+        "revokeKey",
+        "listAudit",
+    ];
+
     /// `GET /openapi.json`: the contract, as served.
     pub async fn openapi(&self) -> Result<serde_json::Value, Error> {
         self.call(Call::new(Method::GET, "/openapi.json".into()))
@@ -464,6 +519,94 @@ impl Client {
             .await
     }
 
+    /// `POST /hostings`: creates a hosting (sent with a fresh
+    /// `Idempotency-Key`, so that a retried create never makes two).
+    pub async fn create_hosting(
+        &self,
+        request: &CreateHostingRequest,
+    ) -> Result<HostingDetail, Error> {
+        self.create_hosting_once(request, &fresh_idempotency_key())
+            .await
+    }
+
+    /// [`Client::create_hosting`] with the caller's own `Idempotency-Key`
+    /// (to retry a create across runs of a script, say).
+    pub async fn create_hosting_once(
+        &self,
+        request: &CreateHostingRequest,
+        idempotency_key: &str,
+    ) -> Result<HostingDetail, Error> {
+        let mut call = Call::new(Method::POST, "/hostings".into()).body(request)?;
+        call.idempotency_key = Some(idempotency_key.to_owned());
+        self.call(call).await
+    }
+
+    /// `PATCH /hostings/{id}/limits` (scope-all keys): the limits now set.
+    pub async fn set_limits(&self, hosting: &str, patch: &LimitsPatch) -> Result<Limits, Error> {
+        self.patch(hosting, "limits", patch).await
+    }
+
+    /// `PATCH /hostings/{id}/php`: the version now set.
+    pub async fn set_php(&self, hosting: &str, patch: &PhpPatch) -> Result<PhpValue, Error> {
+        self.patch(hosting, "php", patch).await
+    }
+
+    /// `PATCH /hostings/{id}/vhost`: the vhost options now set.
+    pub async fn set_vhost(
+        &self,
+        hosting: &str,
+        patch: &VhostPatch,
+    ) -> Result<VhostOptions, Error> {
+        self.patch(hosting, "vhost", patch).await
+    }
+
+    /// `PATCH /hostings/{id}/expiry` (scope-all keys): the expiry now set.
+    pub async fn set_expiry(
+        &self,
+        hosting: &str,
+        patch: &ExpiryPatch,
+    ) -> Result<ExpiryValue, Error> {
+        self.patch(hosting, "expiry", patch).await
+    }
+
+    /// `PATCH /hostings/{id}/quota` (scope-all keys): the quota now set.
+    pub async fn set_quota(&self, hosting: &str, patch: &QuotaPatch) -> Result<Quota, Error> {
+        self.patch(hosting, "quota", patch).await
+    }
+
+    async fn patch<T: DeserializeOwned>(
+        &self,
+        hosting: &str,
+        setting: &str,
+        patch: &impl serde::Serialize,
+    ) -> Result<T, Error> {
+        let path = format!("/hostings/{}/{setting}", segment(hosting));
+        self.call(Call::new(Method::PATCH, path).body(patch)?).await
+    }
+
+    /// `POST /hostings/{id}/restore`: starts a restore job.
+    pub async fn start_restore(
+        &self,
+        hosting: &str,
+        request: &RestoreRequest,
+    ) -> Result<JobAccepted, Error> {
+        let path = format!("/hostings/{}/restore", segment(hosting));
+        self.call(Call::new(Method::POST, path).once().body(request)?)
+            .await
+    }
+
+    /// `POST /hostings/{id}/wp/install`: starts a WordPress install job (the
+    /// password is sent once and never comes back).
+    pub async fn install_wordpress(
+        &self,
+        hosting: &str,
+        request: &WpInstallRequest,
+    ) -> Result<JobAccepted, Error> {
+        let path = format!("/hostings/{}/wp/install", segment(hosting));
+        self.call(Call::new(Method::POST, path).once().body(request)?)
+            .await
+    }
+
     // ---- jobs ----
 
     /// `GET /jobs/{id}`.
@@ -519,6 +662,13 @@ impl Client {
             .query("limit", limit)
             .query("cursor", cursor);
         self.call(call).await
+    }
+
+    /// `POST /keys`: mints a key no more powerful than the caller's; the
+    /// answer holds the raw key, this once.
+    pub async fn mint_key(&self, request: &MintRequest) -> Result<NewKeyAnswer, Error> {
+        self.call(Call::new(Method::POST, "/keys".into()).body(request)?)
+            .await
     }
 
     /// `GET /keys/{id}`: never the raw key.

@@ -233,3 +233,191 @@ async fn an_unsafe_call_is_not_repeated_after_a_502() {
     let _ = client.hosting("site-0001.example.test").await.unwrap_err();
     assert_eq!(faults.calls(NodeCall::FindHosting), 1 + 5);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_operation_of_the_contract_has_a_method() {
+    let (_fixture, client) = fixture().await;
+    let document = client.openapi().await.unwrap();
+    let mut served: Vec<String> = document["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|item| item.as_object().unwrap().values())
+        .map(|operation| operation["operationId"].as_str().unwrap().to_owned())
+        .collect();
+    served.sort();
+    let mut covered: Vec<String> = Client::OPERATIONS.iter().map(|id| id.to_string()).collect();
+    covered.sort();
+    assert_eq!(covered, served, "the client lags the contract");
+    assert!(client.docs().await.unwrap().contains("<html"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_with_bodies_are_the_core_types_the_server_reads() {
+    use hyperion_core::model::{
+        CreateHostingRequest, ExpiryPatch, LimitsPatch, PhpPatch, PhpVersion, QuotaPatch,
+        RestoreRequest, SecretString, VhostPatch, WpInstallRequest,
+    };
+    let (_fixture, client) = fixture().await;
+    let mut create = CreateHostingRequest::new("typed.example.test".parse().unwrap());
+    create.aliases = vec!["www.typed.example.test".parse().unwrap()];
+    create.database = true;
+    let created = client.create_hosting(&create).await.unwrap();
+    let id = created.summary.id.to_string();
+    assert_eq!(created.aliases, create.aliases);
+
+    let limits = client
+        .set_limits(
+            &id,
+            &LimitsPatch {
+                max_processes: Some(64),
+                ..LimitsPatch::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(limits.max_processes, 64);
+    let php = client
+        .set_php(
+            &id,
+            &PhpPatch {
+                version: PhpVersion::ALL[0],
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(php.php_version, Some(PhpVersion::ALL[0]));
+    let vhost = client
+        .set_vhost(
+            &id,
+            &VhostPatch {
+                maintenance: Some(true),
+                // `Some(None)` is sent as `null`: basic auth off.
+                basic_auth: Some(None),
+                ..VhostPatch::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(vhost.maintenance);
+    let expiry = client
+        .set_expiry(
+            &id,
+            &ExpiryPatch {
+                expires_at: Some(None),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(expiry.expires_at, None);
+    let quota = client
+        .set_quota(
+            &id,
+            &QuotaPatch {
+                disk_hard_mb: Some(Some(10_240)),
+                ..QuotaPatch::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(quota.disk_hard_mb, Some(10_240));
+
+    let backups = client.backups(&id).await;
+    let restore_from = match backups {
+        Ok(list) if !list.items.is_empty() => list.items[0].id.clone(),
+        _ => {
+            let started = client.start_backup(&id).await.unwrap();
+            let job = client
+                .wait_job(started.job_id.as_str(), Duration::from_secs(30), |_| {})
+                .await
+                .unwrap();
+            serde_json::from_value(job.result.unwrap()["backup_id"].clone()).unwrap()
+        }
+    };
+    let restore = RestoreRequest {
+        backup_id: restore_from,
+        mode: Default::default(),
+    };
+    let started = client.start_restore(&id, &restore).await.unwrap();
+    let job = client
+        .wait_job(started.job_id.as_str(), Duration::from_secs(30), |_| {})
+        .await
+        .unwrap();
+    assert_eq!(job.state, JobState::Succeeded, "{job:?}");
+
+    let install = WpInstallRequest {
+        site_url: "https://typed.example.test".into(),
+        title: "Typed".into(),
+        admin_user: "editor".into(),
+        admin_email: "editor@typed.example.test".into(),
+        admin_password: SecretString::new("a-long-password-1"),
+        locale: None,
+    };
+    let started = client.install_wordpress(&id, &install).await.unwrap();
+    let job = client
+        .wait_job(started.job_id.as_str(), Duration::from_secs(30), |_| {})
+        .await
+        .unwrap();
+    assert_eq!(job.state, JobState::Succeeded, "{job:?}");
+    assert!(
+        !serde_json::to_string(&job)
+            .unwrap()
+            .contains("a-long-password-1")
+    );
+
+    let cert = client.issue_certificate(&id, true).await.unwrap();
+    client
+        .wait_job(cert.job_id.as_str(), Duration::from_secs(30), |_| {})
+        .await
+        .unwrap();
+    let sweep = client.renew_all_certificates().await.unwrap();
+    client
+        .wait_job(sweep.job_id.as_str(), Duration::from_secs(30), |_| {})
+        .await
+        .unwrap();
+
+    let minted = client
+        .mint_key(&hyperion_core::MintRequest {
+            label: "from the client".into(),
+            caps: vec!["hosting_view".into()],
+            scope: serde_json::json!("all"),
+            expires_at: None,
+            ip_allowlist: Vec::new(),
+            rate_limit_per_min: 0,
+        })
+        .await
+        .unwrap();
+    let viewer = Client::builder(client.base())
+        .key(minted.key.clone())
+        .build()
+        .unwrap();
+    assert_eq!(viewer.me().await.unwrap().key.label, "from the client");
+    let revoked = client.revoke_key(minted.view.id.as_str()).await.unwrap();
+    assert!(revoked.revoked_at.is_some());
+    assert_eq!(viewer.me().await.unwrap_err().status(), Some(401));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_retried_through_502s_makes_one_hosting() {
+    use hyperion_core::model::CreateHostingRequest;
+    let (client, faults) = faulty().await;
+    faults.set(NodeCall::Create, Fault::Fail);
+    let healer = Arc::clone(&faults);
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        healer.clear();
+    });
+    let request = CreateHostingRequest::new("retried.example.test".parse().unwrap());
+    let created = client.create_hosting(&request).await.unwrap();
+    assert!(faults.injected() >= 1, "the first attempts met the fault");
+    let named: Vec<_> = client
+        .hostings(HostingFilter {
+            q: Some("retried".into()),
+            ..HostingFilter::default()
+        })
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(named.len(), 1, "one hosting, whatever the retries");
+    assert_eq!(named[0].id, created.summary.id);
+}

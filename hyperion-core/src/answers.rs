@@ -12,7 +12,9 @@ use time::OffsetDateTime;
 use crate::capability::CapSet;
 use crate::jobs::JobId;
 use crate::keys::{KeyId, KeyScope, KeyView};
-use crate::model::{Backup, Hosting, HostingId, HostingState, NodeId, NodeInfo, OwnerId};
+use crate::model::{
+    Backup, Hosting, HostingId, HostingState, NodeId, NodeInfo, OwnerId, PhpVersion,
+};
 
 /// `GET /hostings`: one page of hostings, in id order.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -119,4 +121,19 @@ pub struct NodeList {
 pub struct BackupList {
     /// The hosting's backups.
     pub items: Vec<Backup>,
+}
+
+/// `PATCH /hostings/{id}/php`: the version now set.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhpValue {
+    /// The PHP version (`None` for a hosting that runs no PHP).
+    pub php_version: Option<PhpVersion>,
+}
+
+/// `PATCH /hostings/{id}/expiry`: the expiry now set.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExpiryValue {
+    /// When the hosting expires, if ever (RFC 3339).
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
 }

@@ -66,8 +66,8 @@ mod store;
 mod upstream;
 
 pub use answers::{
-    BackupList, HostingPage, JobAccepted, KeyPage, KeySummary, Me, NewKeyAnswer, NodeList,
-    StateChange,
+    BackupList, ExpiryValue, HostingPage, JobAccepted, KeyPage, KeySummary, Me, NewKeyAnswer,
+    NodeList, PhpValue, StateChange,
 };
 pub use api::{ApiConfig, HyperionApi, HyperionApiBuilder};
 pub use audit::{
@@ -85,8 +85,8 @@ pub use jobs::{
     JobTask, TokioJobRunner,
 };
 pub use keys::{
-    ApiKeyRecord, Grant, GrantLevel, KeyHash, KeyId, KeyScope, KeyStore, KeyView, MintedKey,
-    NewKey, RawApiKey, RequestedGrant,
+    ApiKeyRecord, Grant, GrantLevel, KeyHash, KeyId, KeyScope, KeyStore, KeyView, MintRequest,
+    MintedKey, NewKey, RawApiKey, RequestedGrant,
 };
 pub use node::{DeleteOptions, ListQuery, Node, NodeError, NodePage};
 pub use owner::OwnerDirectory;

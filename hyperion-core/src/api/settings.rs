@@ -7,6 +7,7 @@ use http::StatusCode;
 use serde_json::json;
 
 use super::{AuditTarget, RequestContext};
+use crate::answers::{ExpiryValue, PhpValue};
 use crate::authz::resolve_manage;
 use crate::capability::Capability;
 use crate::cluster::Located;
@@ -62,11 +63,13 @@ impl Setting {
     fn render(self, detail: &HostingDetail) -> serde_json::Value {
         match self {
             Setting::Limits => json!(detail.limits),
-            Setting::Php => json!({"php_version": detail.summary.php_version}),
+            Setting::Php => json!(PhpValue {
+                php_version: detail.summary.php_version
+            }),
             Setting::Vhost => json!(detail.vhost),
-            Setting::Expiry => json!({"expires_at": detail.expires_at.map(|at| {
-                at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
-            })}),
+            Setting::Expiry => json!(ExpiryValue {
+                expires_at: detail.expires_at
+            }),
             Setting::Quota => json!(detail.quota),
         }
     }

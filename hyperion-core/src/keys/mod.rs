@@ -14,8 +14,9 @@ mod store;
 pub(crate) use allowlist::{
     MAX_ALLOWLIST_ENTRIES, allowlist_permits, normalize_allowlist, parse_allowlist_entry,
 };
+pub use request::MintRequest;
 pub use request::RequestedGrant;
-pub(crate) use request::{MAX_GRANTS, MAX_LABEL_CHARS, MintRequest, check_label};
+pub(crate) use request::{MAX_GRANTS, MAX_LABEL_CHARS, check_label};
 
 pub use record::{ApiKeyRecord, KeyId, KeyView, MintedKey, NewKey};
 pub use scope::{Grant, GrantLevel, KeyScope};

@@ -1,4 +1,4 @@
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::GrantLevel;
@@ -12,20 +12,28 @@ pub(crate) const MAX_LABEL_CHARS: usize = 100;
 /// Most grants one key may hold.
 pub(crate) const MAX_GRANTS: usize = 1000;
 
-/// The body of `POST /api/v1/keys`, as sent.
-#[derive(Debug, Deserialize)]
+/// The body of `POST /api/v1/keys`, as sent: checked by the server (the
+/// minted key never does more than the key minting it), written by clients.
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct MintRequest {
-    /// Label.
+pub struct MintRequest {
+    /// The name people will know the key by (unique among the owner's
+    /// active keys, without case).
     pub label: String,
-    /// Capability names.
+    /// Capability names (`hosting_view`, ...).
     pub caps: Vec<String>,
     /// `"all"` or `{"grants":[{"hosting","level"}]}` (hosting by id or domain).
     pub scope: serde_json::Value,
-    /// Expiry, RFC 3339.
-    #[serde(default, with = "crate::model::timestamp::option")]
+    /// When the key stops working, RFC 3339; omitted: the minting key's
+    /// own expiry, or never.
+    #[serde(
+        default,
+        with = "crate::model::timestamp::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expires_at: Option<OffsetDateTime>,
-    /// Allowed client addresses.
+    /// Client addresses (CIDRs) it may be used from; empty: the minting
+    /// key's own list, or anywhere.
     #[serde(default)]
     pub ip_allowlist: Vec<String>,
     /// Requests per minute (0 = unlimited).

@@ -19,16 +19,24 @@ use super::{
 pub(crate) const MAX_ALIASES: usize = 50;
 
 /// `POST /hostings`, as sent.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateHostingRequest {
     /// Primary domain.
     pub domain: Domain,
     /// PHP version (PHP hostings only; default 8.3).
-    #[serde(default, deserialize_with = "crate::model::non_null")]
+    #[serde(
+        default,
+        deserialize_with = "crate::model::non_null",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub php_version: Option<PhpVersion>,
     /// What it serves (default `php`).
-    #[serde(default, deserialize_with = "crate::model::non_null")]
+    #[serde(
+        default,
+        deserialize_with = "crate::model::non_null",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub kind: Option<HostingKind>,
     /// Further domains.
     #[serde(default)]
@@ -37,14 +45,43 @@ pub struct CreateHostingRequest {
     #[serde(default)]
     pub database: bool,
     /// System user (default derived from the id).
-    #[serde(default, deserialize_with = "crate::model::non_null")]
+    #[serde(
+        default,
+        deserialize_with = "crate::model::non_null",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub system_user: Option<String>,
     /// Upstream of a reverse proxy (required for, and only for, `reverse_proxy`).
-    #[serde(default, deserialize_with = "crate::model::non_null")]
+    #[serde(
+        default,
+        deserialize_with = "crate::model::non_null",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub proxy_upstream_url: Option<String>,
     /// Place it on this node instead of letting placement choose.
-    #[serde(default, deserialize_with = "crate::model::non_null")]
+    #[serde(
+        default,
+        deserialize_with = "crate::model::non_null",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub node: Option<NodeId>,
+}
+
+impl CreateHostingRequest {
+    /// A PHP hosting for `domain` with every default: PHP 8.3, no alias,
+    /// no database, a system user derived from its id, placed by the API.
+    pub fn new(domain: Domain) -> Self {
+        CreateHostingRequest {
+            domain,
+            php_version: None,
+            kind: None,
+            aliases: Vec::new(),
+            database: false,
+            system_user: None,
+            proxy_upstream_url: None,
+            node: None,
+        }
+    }
 }
 
 /// What a node is asked to create.
@@ -318,7 +355,7 @@ wire_enum!(RestoreMode, "restore mode", {
 });
 
 /// `POST /hostings/{id}/restore`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RestoreRequest {
     /// Which backup.
@@ -350,7 +387,7 @@ pub struct RenewReport {
 }
 
 /// `POST /hostings/{id}/wp/install`, as sent.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct WpInstallRequest {
     /// The site URL.
@@ -362,9 +399,14 @@ pub struct WpInstallRequest {
     /// The admin e-mail.
     pub admin_email: String,
     /// The admin password (write-only).
+    #[serde(serialize_with = "crate::model::values::expose_secret")]
     pub admin_password: SecretString,
     /// Locale, e.g. `en_US` (default).
-    #[serde(default, deserialize_with = "crate::model::non_null")]
+    #[serde(
+        default,
+        deserialize_with = "crate::model::non_null",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub locale: Option<String>,
 }
 

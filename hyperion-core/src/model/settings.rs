@@ -41,17 +41,29 @@ impl Default for Limits {
 }
 
 /// `PATCH /hostings/{id}/limits`: any subset of [`Limits`].
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsPatch {
     /// New CPU share.
-    #[serde(default, deserialize_with = "crate::model::non_null")]
+    #[serde(
+        default,
+        deserialize_with = "crate::model::non_null",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub cpu_percent: Option<u32>,
     /// New memory limit.
-    #[serde(default, deserialize_with = "crate::model::non_null")]
+    #[serde(
+        default,
+        deserialize_with = "crate::model::non_null",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub memory_mb: Option<u32>,
     /// New process limit.
-    #[serde(default, deserialize_with = "crate::model::non_null")]
+    #[serde(
+        default,
+        deserialize_with = "crate::model::non_null",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub max_processes: Option<u32>,
 }
 
@@ -71,7 +83,7 @@ impl LimitsPatch {
 }
 
 /// `PATCH /hostings/{id}/php`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PhpPatch {
     /// The version to switch to.
@@ -137,35 +149,60 @@ pub struct VhostOptions {
 }
 
 /// Basic auth as a client sets it: the password is write-only.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct BasicAuthPatch {
     /// User name (1..=64 of `[A-Za-z0-9._-]`).
     pub user: String,
     /// New password (8..=128 characters); omitted keeps the current one.
-    #[serde(default, deserialize_with = "crate::model::non_null")]
+    #[serde(
+        default,
+        deserialize_with = "crate::model::non_null",
+        serialize_with = "crate::model::values::expose_optional_secret",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub password: Option<SecretString>,
 }
 
 /// `PATCH /hostings/{id}/vhost`: any subset; `null` turns basic auth or the
 /// redirect off.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct VhostPatch {
     /// Force HTTPS.
-    #[serde(default, deserialize_with = "crate::model::non_null")]
+    #[serde(
+        default,
+        deserialize_with = "crate::model::non_null",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub force_https: Option<bool>,
     /// Maintenance mode.
-    #[serde(default, deserialize_with = "crate::model::non_null")]
+    #[serde(
+        default,
+        deserialize_with = "crate::model::non_null",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub maintenance: Option<bool>,
     /// Basic auth (`null` = off).
-    #[serde(default, deserialize_with = "double_option")]
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub basic_auth: Option<Option<BasicAuthPatch>>,
     /// Redirect (`null` = off).
-    #[serde(default, deserialize_with = "double_option")]
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub redirect: Option<Option<Redirect>>,
     /// Response caching in front of the site.
-    #[serde(default, deserialize_with = "crate::model::non_null")]
+    #[serde(
+        default,
+        deserialize_with = "crate::model::non_null",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub cache: Option<CacheSettings>,
 }
 
@@ -254,12 +291,24 @@ impl VhostPatch {
 
 /// `PATCH /hostings/{id}/expiry`: `{"expires_at": "<RFC 3339>"}` sets it,
 /// `{"expires_at": null}` clears it.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExpiryPatch {
     /// The new expiry; `Some(None)` clears it, `None` means the field was missing.
-    #[serde(default, deserialize_with = "double_option_rfc3339")]
+    #[serde(
+        default,
+        deserialize_with = "double_option_rfc3339",
+        serialize_with = "double_option_rfc3339_out",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expires_at: Option<Option<OffsetDateTime>>,
+}
+
+fn double_option_rfc3339_out<S: serde::Serializer>(
+    value: &Option<Option<OffsetDateTime>>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    time::serde::rfc3339::option::serialize(&value.flatten(), serializer)
 }
 
 fn double_option_rfc3339<'de, D: Deserializer<'de>>(
@@ -315,26 +364,50 @@ pub struct Quota {
 }
 
 /// `PATCH /hostings/{id}/quota`: any subset; `null` makes a limit unlimited.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct QuotaPatch {
     /// Disk soft limit.
-    #[serde(default, deserialize_with = "double_option")]
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub disk_soft_mb: Option<Option<u64>>,
     /// Disk hard limit.
-    #[serde(default, deserialize_with = "double_option")]
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub disk_hard_mb: Option<Option<u64>>,
     /// Memory, in MiB.
-    #[serde(default, deserialize_with = "double_option")]
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub memory_mb: Option<Option<u64>>,
     /// Bandwidth soft limit.
-    #[serde(default, deserialize_with = "double_option")]
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub bandwidth_soft_gb: Option<Option<u64>>,
     /// Bandwidth hard limit.
-    #[serde(default, deserialize_with = "double_option")]
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub bandwidth_hard_gb: Option<Option<u64>>,
     /// Action on breach.
-    #[serde(default, deserialize_with = "crate::model::non_null")]
+    #[serde(
+        default,
+        deserialize_with = "crate::model::non_null",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub action_on_breach: Option<BreachAction>,
 }
 

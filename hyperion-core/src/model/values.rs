@@ -31,6 +31,28 @@ impl fmt::Debug for SecretString {
     }
 }
 
+/// Writes a secret as it is, for the one place that must: a client's
+/// request body (`#[serde(serialize_with)]` on request types, which the
+/// server never renders). `SecretString` itself has no `Serialize`, so no
+/// answer, job or audit event can carry one.
+pub(crate) fn expose_secret<S: serde::Serializer>(
+    secret: &SecretString,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(secret.expose())
+}
+
+/// [`expose_secret`] for an optional secret.
+pub(crate) fn expose_optional_secret<S: serde::Serializer>(
+    secret: &Option<SecretString>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match secret {
+        Some(secret) => serializer.serialize_some(secret.expose()),
+        None => serializer.serialize_none(),
+    }
+}
+
 impl<'de> Deserialize<'de> for SecretString {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         String::deserialize(deserializer).map(SecretString)
