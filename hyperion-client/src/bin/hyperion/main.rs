@@ -1,0 +1,76 @@
+//! `hyperion`: the Hyperion API from a shell, on `hyperion-client`.
+
+mod args;
+mod login;
+mod output;
+mod run;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use args::Cli;
+use hyperion_client::Error;
+
+/// Exit codes, by class of failure (documented in `--help`).
+fn exit_code(err: &Failure) -> u8 {
+    match err {
+        Failure::Usage(_) => 2,
+        Failure::Api(err) => match err.status() {
+            Some(404) => 3,
+            Some(401 | 403) => 4,
+            Some(400 | 409 | 413 | 422) => 5,
+            Some(408 | 429 | 500..=599) => 6,
+            Some(_) => 1,
+            None => match err {
+                Error::Transport(_) | Error::JobTimeout { .. } => 6,
+                Error::Invalid(_) => 2,
+                _ => 1,
+            },
+        },
+        Failure::Interrupted(_) => 130,
+        Failure::Other(_) => 1,
+    }
+}
+
+/// Why a command did not succeed.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// The command line or the settings are wrong.
+    Usage(String),
+    /// The API refused, or could not be reached.
+    Api(Error),
+    /// Ctrl-C while waiting: the job goes on.
+    Interrupted(String),
+    /// Anything else (a file that cannot be written, ...).
+    Other(String),
+}
+
+impl From<Error> for Failure {
+    fn from(err: Error) -> Self {
+        Failure::Api(err)
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Usage(text) | Failure::Interrupted(text) | Failure::Other(text) => {
+                f.write_str(text)
+            }
+            Failure::Api(err) => write!(f, "{err}"),
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run::run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("hyperion: {failure}");
+            ExitCode::from(exit_code(&failure))
+        }
+    }
+}
