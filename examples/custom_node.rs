@@ -39,7 +39,7 @@ impl PretendBackend {
                     domain: domain.parse().expect("valid domain"),
                     state: HostingState::Active,
                     php_version: Some(PhpVersion::V8_3),
-                    node_id: node.clone(),
+                    node_id: Some(node.clone()),
                     created_at: hyperion::model::now(),
                 },
                 kind: HostingKind::Php,

@@ -494,7 +494,7 @@ pub async fn provisioning_works_or_is_unsupported(factory: NodeFactory) {
         Ok(created) => {
             assert_eq!(created.summary.id, new.id, "the id the core chose");
             assert_eq!(created.summary.domain, new.domain);
-            assert_eq!(created.summary.node_id, seed.node);
+            assert_eq!(created.summary.node_id, Some(seed.node.clone()));
             assert_eq!(created.summary.state, HostingState::Active);
             assert_eq!(created.aliases, new.aliases);
             assert_eq!(created.system_user, new.system_user);

@@ -41,7 +41,7 @@ impl Locator {
         let known = |maps: &Maps, hosting: &Hosting| {
             maps.by_id
                 .get(&hosting.id)
-                .is_some_and(|(node, _)| *node == hosting.node_id)
+                .is_some_and(|(node, _)| Some(node) == hosting.node_id.as_ref())
         };
         {
             let maps = self.maps.read().unwrap_or_else(PoisonError::into_inner);
@@ -51,8 +51,8 @@ impl Locator {
         }
         let mut maps = self.maps.write().unwrap_or_else(PoisonError::into_inner);
         for hosting in hostings {
-            if !known(&maps, hosting) {
-                maps.remember(&hosting.id, &hosting.node_id, vec![hosting.domain.clone()]);
+            if let (false, Some(node)) = (known(&maps, hosting), &hosting.node_id) {
+                maps.remember(&hosting.id, node, vec![hosting.domain.clone()]);
             }
         }
     }

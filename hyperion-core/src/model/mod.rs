@@ -323,9 +323,10 @@ pub struct Hosting {
     pub state: HostingState,
     /// PHP version, for PHP hostings.
     pub php_version: Option<PhpVersion>,
-    /// The node that runs it (answered as `null` to a grants-scoped key,
-    /// which never learns node names).
-    pub node_id: NodeId,
+    /// The node that runs it. A node always says (`Some`); the API answers
+    /// `null` to a grants-scoped key, which never learns node names, so a
+    /// client may read `None`.
+    pub node_id: Option<NodeId>,
     /// When it was created.
     #[serde(with = "crate::model::timestamp")]
     pub created_at: OffsetDateTime,

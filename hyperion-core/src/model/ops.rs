@@ -117,7 +117,7 @@ impl NewHosting {
                 domain: self.domain.clone(),
                 state: HostingState::Active,
                 php_version: self.php_version,
-                node_id: node.clone(),
+                node_id: Some(node.clone()),
                 created_at: super::now(),
             },
             kind: self.kind,

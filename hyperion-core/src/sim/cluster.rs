@@ -70,7 +70,7 @@ impl SimClusterSpec {
                 domain: domain.clone(),
                 state,
                 php_version: Some(php),
-                node_id: node.clone(),
+                node_id: Some(node.clone()),
                 created_at: SIM_EPOCH + time::Duration::hours(index as i64),
             },
             kind: HostingKind::Php,

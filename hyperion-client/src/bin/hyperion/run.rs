@@ -626,7 +626,11 @@ fn hosting_row(hosting: &hyperion_core::model::Hosting) -> Vec<String> {
             .php_version
             .map(|v| v.as_str().to_owned())
             .unwrap_or_default(),
-        hosting.node_id.to_string(),
+        hosting
+            .node_id
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
     ]
 }
 

@@ -222,4 +222,20 @@ pub async fn every_answer_reads_back_into_its_type(s: &TestServer) {
     );
     let _: KeyPage = read("keys", &s.get("/api/v1/keys?limit=5", admin).await);
     let _: AuditPage = read("audit", &s.get("/api/v1/audit?limit=5", admin).await);
+    // A tenant never learns node names: its hostings read back with none.
+    let tenant = s
+        .mint(
+            "typed tenant",
+            CapSet::all(),
+            grants(&[(1, GrantLevel::View)]),
+        )
+        .await;
+    let own: HostingDetail = read(
+        "tenant detail",
+        &s.get(&format!("/api/v1/hostings/{}", hosting_id(1)), &tenant)
+            .await,
+    );
+    assert_eq!(own.summary.node_id, None);
+    let listed: HostingPage = read("tenant list", &s.get("/api/v1/hostings", &tenant).await);
+    assert!(listed.items.iter().all(|hosting| hosting.node_id.is_none()));
 }
