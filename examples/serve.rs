@@ -81,6 +81,10 @@ struct Args {
     /// Deadline of one node call, in milliseconds.
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
     node_timeout_ms: u64,
+    /// Deadline of one node call made by a background job, in seconds (a
+    /// job whose node hangs fails after it).
+    #[arg(long, default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..))]
+    job_node_timeout_secs: u64,
     /// Largest accepted request body, in bytes.
     #[arg(long, default_value_t = ApiConfig::default().body_limit)]
     body_limit: usize,
@@ -200,6 +204,7 @@ async fn run(args: Args) -> Result<(), String> {
     let api = builder
         .config(ApiConfig {
             body_limit: args.body_limit,
+            job_node_deadline: Duration::from_secs(args.job_node_timeout_secs),
             trusted_proxies: args.trusted_proxies.clone(),
             forwarded_header: match args.forwarded_header {
                 ForwardedHeaderArg::Xff => ForwardedHeader::XForwardedFor,

@@ -20,10 +20,11 @@ pub enum Error {
         request_id: String,
     },
     /// The server could not be reached, or the connection broke.
-    #[error("transport: {0}")]
+    #[error("{}: {}", transport_kind(.0), .0)]
     Transport(#[source] reqwest::Error),
-    /// The server answered something that is not what the contract says.
-    #[error("unexpected answer ({status}): {detail}")]
+    /// The server answered something that is not what the contract says
+    /// (is the URL that of the API?).
+    #[error("unexpected answer ({status}; is the URL that of the API?): {detail}")]
     Unexpected {
         /// The HTTP status.
         status: u16,
@@ -31,7 +32,7 @@ pub enum Error {
         detail: String,
     },
     /// A job did not end within the time the caller gave it; it goes on.
-    #[error("job {job_id} still running after {waited:?}")]
+    #[error("job {job_id} still running after {} s", waited.as_secs())]
     JobTimeout {
         /// The job, to wait on again.
         job_id: String,
@@ -58,5 +59,14 @@ impl Error {
             Error::Api { code, .. } => Some(code),
             _ => None,
         }
+    }
+}
+
+/// How a transport failure is named: a connection never made says so.
+fn transport_kind(err: &reqwest::Error) -> &'static str {
+    if err.is_connect() {
+        "cannot connect (is the URL right, is the server up?)"
+    } else {
+        "transport"
     }
 }

@@ -37,6 +37,7 @@
 mod error;
 mod retry;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::stream::{self, Stream, TryStreamExt};
@@ -63,13 +64,17 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'~');
 
+/// Hears each wait before a retry: how long, and why (so that a
+/// command-line tool can say it is waiting, not hanging).
+pub type RetryObserver = Arc<dyn Fn(Duration, &str) + Send + Sync>;
+
 /// Builds a [`Client`].
-#[derive(Debug)]
 pub struct ClientBuilder {
     base: String,
     key: Option<String>,
     retry: RetryPolicy,
     timeout: Duration,
+    observer: Option<RetryObserver>,
 }
 
 impl ClientBuilder {
@@ -84,6 +89,14 @@ impl ClientBuilder {
     #[must_use]
     pub fn retry(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
+        self
+    }
+
+    /// Calls `observer` before each wait for a retry, with the wait and
+    /// its reason (`rate limited (429)`, `503`, `connection failed`).
+    #[must_use]
+    pub fn on_retry(mut self, observer: impl Fn(Duration, &str) + Send + Sync + 'static) -> Self {
+        self.observer = Some(Arc::new(observer));
         self
     }
 
@@ -108,11 +121,19 @@ impl ClientBuilder {
             .timeout(self.timeout)
             .build()
             .map_err(Error::Transport)?;
+        if let Some(key) = &self.key {
+            if http::HeaderValue::from_str(&format!("Bearer {key}")).is_err() {
+                return Err(Error::Invalid(
+                    "the API key holds characters no HTTP header may carry".into(),
+                ));
+            }
+        }
         Ok(Client {
             http,
             base,
             key: self.key,
             retry: self.retry,
+            observer: self.observer,
         })
     }
 }
@@ -126,6 +147,7 @@ pub struct Client {
     base: String,
     key: Option<String>,
     retry: RetryPolicy,
+    observer: Option<RetryObserver>,
 }
 
 impl std::fmt::Debug for Client {
@@ -232,8 +254,14 @@ fn fresh_idempotency_key() -> String {
 }
 
 /// The `{id}` of a path: a hosting's id or domain, a key id, a job id.
-fn segment(name: &str) -> String {
-    utf8_percent_encode(name, SEGMENT).to_string()
+/// An empty name would reach another endpoint (`/hostings/` is the list).
+fn segment(name: &str) -> Result<String, Error> {
+    if name.trim().is_empty() {
+        return Err(Error::Invalid(
+            "an empty name (a hosting, key or job must be named)".into(),
+        ));
+    }
+    Ok(utf8_percent_encode(name, SEGMENT).to_string())
 }
 
 impl Client {
@@ -246,6 +274,7 @@ impl Client {
             key: None,
             retry: RetryPolicy::default(),
             timeout: Duration::from_secs(30),
+            observer: None,
         }
     }
 
@@ -281,7 +310,7 @@ impl Client {
                 request = request.json(body);
             }
             let last_try = attempt >= policy.max_attempts.max(1);
-            let wait = match request.send().await {
+            let (wait, why) = match request.send().await {
                 Ok(response) => {
                     let status = response.status();
                     let wait = match status.as_u16() {
@@ -293,7 +322,12 @@ impl Client {
                         Some(wait)
                             if !last_try && started.elapsed() + wait <= policy.max_elapsed =>
                         {
-                            wait
+                            let why = if status.as_u16() == 429 {
+                                "rate limited (429)".to_owned()
+                            } else {
+                                format!("the server answered {}", status.as_u16())
+                            };
+                            (wait, why)
                         }
                         _ => {
                             let headers = response.headers().clone();
@@ -309,9 +343,17 @@ impl Client {
                     if !may_repeat || last_try || started.elapsed() + wait > policy.max_elapsed {
                         return Err(Error::Transport(err));
                     }
-                    wait
+                    let why = if err.is_connect() {
+                        "the connection failed"
+                    } else {
+                        "the connection broke"
+                    };
+                    (wait, why.to_owned())
                 }
             };
+            if let Some(observer) = &self.observer {
+                observer(wait, &why);
+            }
             tokio::time::sleep(wait).await;
         }
     }
@@ -442,7 +484,7 @@ impl Client {
     pub async fn hosting(&self, hosting: &str) -> Result<HostingDetail, Error> {
         self.call(Call::new(
             Method::GET,
-            format!("/hostings/{}", segment(hosting)),
+            format!("/hostings/{}", segment(hosting)?),
         ))
         .await
     }
@@ -451,7 +493,7 @@ impl Client {
     pub async fn suspend(&self, hosting: &str) -> Result<StateChange, Error> {
         self.call(Call::new(
             Method::POST,
-            format!("/hostings/{}/suspend", segment(hosting)),
+            format!("/hostings/{}/suspend", segment(hosting)?),
         ))
         .await
     }
@@ -460,7 +502,7 @@ impl Client {
     pub async fn resume(&self, hosting: &str) -> Result<StateChange, Error> {
         self.call(Call::new(
             Method::POST,
-            format!("/hostings/{}/resume", segment(hosting)),
+            format!("/hostings/{}/resume", segment(hosting)?),
         ))
         .await
     }
@@ -472,7 +514,7 @@ impl Client {
         keep_user: bool,
         keep_database: bool,
     ) -> Result<JobAccepted, Error> {
-        let call = Call::new(Method::DELETE, format!("/hostings/{}", segment(hosting)))
+        let call = Call::new(Method::DELETE, format!("/hostings/{}", segment(hosting)?))
             .query("keep_user", keep_user.then_some(true))
             .query("keep_database", keep_database.then_some(true));
         self.call(call).await
@@ -482,7 +524,7 @@ impl Client {
     pub async fn backups(&self, hosting: &str) -> Result<BackupList, Error> {
         self.call(Call::new(
             Method::GET,
-            format!("/hostings/{}/backups", segment(hosting)),
+            format!("/hostings/{}/backups", segment(hosting)?),
         ))
         .await
     }
@@ -493,7 +535,7 @@ impl Client {
         self.call(
             Call::new(
                 Method::POST,
-                format!("/hostings/{}/backup", segment(hosting)),
+                format!("/hostings/{}/backup", segment(hosting)?),
             )
             .once(),
         )
@@ -507,8 +549,11 @@ impl Client {
         hosting: &str,
         staging: bool,
     ) -> Result<JobAccepted, Error> {
-        let mut call =
-            Call::new(Method::POST, format!("/hostings/{}/cert", segment(hosting))).once();
+        let mut call = Call::new(
+            Method::POST,
+            format!("/hostings/{}/cert", segment(hosting)?),
+        )
+        .once();
         call.body = Some(serde_json::json!({ "staging": staging }));
         self.call(call).await
     }
@@ -580,7 +625,7 @@ impl Client {
         setting: &str,
         patch: &impl serde::Serialize,
     ) -> Result<T, Error> {
-        let path = format!("/hostings/{}/{setting}", segment(hosting));
+        let path = format!("/hostings/{}/{setting}", segment(hosting)?);
         self.call(Call::new(Method::PATCH, path).body(patch)?).await
     }
 
@@ -590,7 +635,7 @@ impl Client {
         hosting: &str,
         request: &RestoreRequest,
     ) -> Result<JobAccepted, Error> {
-        let path = format!("/hostings/{}/restore", segment(hosting));
+        let path = format!("/hostings/{}/restore", segment(hosting)?);
         self.call(Call::new(Method::POST, path).once().body(request)?)
             .await
     }
@@ -602,7 +647,7 @@ impl Client {
         hosting: &str,
         request: &WpInstallRequest,
     ) -> Result<JobAccepted, Error> {
-        let path = format!("/hostings/{}/wp/install", segment(hosting));
+        let path = format!("/hostings/{}/wp/install", segment(hosting)?);
         self.call(Call::new(Method::POST, path).once().body(request)?)
             .await
     }
@@ -611,8 +656,11 @@ impl Client {
 
     /// `GET /jobs/{id}`.
     pub async fn job(&self, job_id: &str) -> Result<Job, Error> {
-        self.call(Call::new(Method::GET, format!("/jobs/{}", segment(job_id))))
-            .await
+        self.call(Call::new(
+            Method::GET,
+            format!("/jobs/{}", segment(job_id)?),
+        ))
+        .await
     }
 
     /// Polls a job until it ends (succeeded or failed: read `state`), at
@@ -639,13 +687,14 @@ impl Client {
                 return Ok(job);
             }
             let waited = started.elapsed();
-            if waited + pause > timeout {
+            if waited >= timeout {
                 return Err(Error::JobTimeout {
                     job_id: job_id.to_owned(),
                     waited,
                 });
             }
-            tokio::time::sleep(pause).await;
+            // The last poll falls on the timeout, not before it.
+            tokio::time::sleep(pause.min(timeout - waited)).await;
             pause = pause.mul_f64(1.5).min(Duration::from_secs(5));
         }
     }
@@ -673,15 +722,18 @@ impl Client {
 
     /// `GET /keys/{id}`: never the raw key.
     pub async fn key(&self, key_id: &str) -> Result<KeyView, Error> {
-        self.call(Call::new(Method::GET, format!("/keys/{}", segment(key_id))))
-            .await
+        self.call(Call::new(
+            Method::GET,
+            format!("/keys/{}", segment(key_id)?),
+        ))
+        .await
     }
 
     /// `DELETE /keys/{id}`: revokes the key and every key it minted.
     pub async fn revoke_key(&self, key_id: &str) -> Result<KeyView, Error> {
         self.call(Call::new(
             Method::DELETE,
-            format!("/keys/{}", segment(key_id)),
+            format!("/keys/{}", segment(key_id)?),
         ))
         .await
     }

@@ -375,3 +375,60 @@ async fn login_saves_a_working_key_readable_by_the_user_alone() {
         completions.stderr
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waits_are_said_and_odd_ends_are_clean() {
+    let s = server().await;
+    // An empty name never reaches another endpoint.
+    assert_eq!(s.run(&["hostings", "get", ""]).await.code, 2);
+    // A rate-limited key: the wait for Retry-After is said on stderr.
+    let minted = s
+        .run(&["keys", "mint", "--label", "slow", "--rate-limit", "60"])
+        .await;
+    let key = minted.stdout.trim().to_owned();
+    let mut said = String::new();
+    for _ in 0..70 {
+        let run = s.run_with(&["me", "--key", "-"], None, Some(&key)).await;
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        said.push_str(&run.stderr);
+        if said.contains("rate limited") {
+            break;
+        }
+    }
+    assert!(said.contains("trying again in"), "{said}");
+    // A job that outlives --wait-timeout: exit 6, the job goes on.
+    for node in &s.nodes {
+        node.set_latency(Duration::from_millis(700));
+    }
+    let run = s
+        .run(&[
+            "backups",
+            "create",
+            "site-0001.example.test",
+            "--wait",
+            "--wait-timeout",
+            "1",
+        ])
+        .await;
+    assert_eq!(run.code, 6, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("still running after 1 s"),
+        "{}",
+        run.stderr
+    );
+    // A reader that goes away (`| head`) ends the command quietly.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hyperion"))
+        .args(["completions", "bash"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

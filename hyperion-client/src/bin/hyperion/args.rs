@@ -7,12 +7,18 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// The key comes from `--key -` (read from stdin), `HYPERION_KEY`, or the
 /// file `hyperion login` writes (mode 0600); it is never printed.
 ///
-/// Exit codes: 0 ok; 1 anything else; 2 usage; 3 not found; 4 refused
-/// (401, 403); 5 conflict or invalid (400, 409, 413); 6 upstream, timeout or
-/// unreachable (408, 429, 5xx, a job still running). Errors name the
+/// Exit codes: 0 ok; 1 anything else (a job that failed, an answer that is
+/// not the API's); 2 usage; 3 not found; 4 refused (401, 403); 5 conflict
+/// or invalid (400, 409, 413); 6 upstream, timeout or unreachable (408, 429,
+/// 5xx, a job still running); 130 interrupted (Ctrl-C). Errors name the
 /// request id.
 #[derive(Debug, Parser)]
-#[command(name = "hyperion", version, about, long_about)]
+#[command(
+    name = "hyperion",
+    version,
+    about = "Manage hostings through the Hyperion API",
+    long_about
+)]
 pub(crate) struct Cli {
     /// Where the API is served (without `/api/v1`); also `HYPERION_URL`.
     #[arg(long, global = true, env = "HYPERION_URL")]

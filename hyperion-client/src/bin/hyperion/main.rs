@@ -16,6 +16,8 @@ use hyperion_client::Error;
 fn exit_code(err: &Failure) -> u8 {
     match err {
         Failure::Usage(_) => 2,
+        Failure::Api(Error::Unexpected { .. }) => 1,
+        Failure::Api(Error::Invalid(_)) => 2,
         Failure::Api(err) => match err.status() {
             Some(404) => 3,
             Some(401 | 403) => 4,
@@ -30,6 +32,7 @@ fn exit_code(err: &Failure) -> u8 {
         },
         Failure::Interrupted(_) => 130,
         Failure::Other(_) => 1,
+        Failure::ClosedOutput => 0,
     }
 }
 
@@ -42,8 +45,10 @@ pub(crate) enum Failure {
     Api(Error),
     /// Ctrl-C while waiting: the job goes on.
     Interrupted(String),
-    /// Anything else (a file that cannot be written, ...).
+    /// Anything else (a file that cannot be written, a job that failed).
     Other(String),
+    /// Whoever read stdout stopped (`| head`): nothing more to say.
+    ClosedOutput,
 }
 
 impl From<Error> for Failure {
@@ -59,6 +64,7 @@ impl std::fmt::Display for Failure {
                 f.write_str(text)
             }
             Failure::Api(err) => write!(f, "{err}"),
+            Failure::ClosedOutput => f.write_str("stdout closed"),
         }
     }
 }
@@ -66,8 +72,19 @@ impl std::fmt::Display for Failure {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run::run(cli).await {
-        Ok(()) => ExitCode::SUCCESS,
+    // Ctrl-C before an answer came: say what it means. (While waiting for
+    // a job, `run` answers it itself, with how to wait again.)
+    let result = tokio::select! {
+        biased;
+        result = run::run(cli) => result,
+        _ = tokio::signal::ctrl_c() => Err(Failure::Interrupted(
+            "interrupted before the answer came: what was sent may still be done \
+             (`hyperion audit list` shows it)"
+                .into(),
+        )),
+    };
+    match result {
+        Ok(()) | Err(Failure::ClosedOutput) => ExitCode::SUCCESS,
         Err(failure) => {
             eprintln!("hyperion: {failure}");
             ExitCode::from(exit_code(&failure))

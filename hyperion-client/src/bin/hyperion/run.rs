@@ -15,7 +15,7 @@ use crate::args::{
     Audit, Backups, Certs, Cli, Command, Hostings, Jobs, Keys, Nodes, Output, Wait, Wordpress,
 };
 use crate::login;
-use crate::output::{json_line, progress, progress_done, show, table};
+use crate::output::{instant, json_line, print_bytes, progress, progress_done, show, table};
 
 /// Runs the command line.
 pub(crate) async fn run(cli: Cli) -> Result<(), Failure> {
@@ -23,12 +23,14 @@ pub(crate) async fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut command, "hyperion", &mut std::io::stdout());
-            return Ok(());
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut command, "hyperion", &mut script);
+            return print_bytes(&script);
         }
         Command::Login => {
             let url = cli
                 .url
+                .filter(|url| !url.is_empty())
                 .ok_or_else(|| Failure::Usage("login needs --url (or HYPERION_URL)".into()))?;
             let key = login::read_secret_line("API key")?;
             // Only a key that works is saved.
@@ -133,7 +135,7 @@ pub(crate) async fn run(cli: Cli) -> Result<(), Failure> {
                 .map(|event| {
                     vec![
                         event.id.to_string(),
-                        event.at.to_string(),
+                        instant(event.at),
                         event.actor.clone(),
                         event.action.clone(),
                         event.target.clone(),
@@ -187,6 +189,8 @@ pub(crate) async fn run(cli: Cli) -> Result<(), Failure> {
 /// The client, from the flags, the environment or the login file.
 fn connect(url: Option<String>, key: Option<String>) -> Result<Client, Failure> {
     let saved = login::load();
+    // An empty variable is no setting: the login file still counts.
+    let url = url.filter(|url| !url.is_empty());
     let url = url.or(saved.url).ok_or_else(|| {
         Failure::Usage("no API URL: give --url, set HYPERION_URL, or run `hyperion login`".into())
     })?;
@@ -198,14 +202,27 @@ fn connect(url: Option<String>, key: Option<String>) -> Result<Client, Failure> 
                     .into(),
             ));
         }
-        None => std::env::var("HYPERION_KEY").ok().or(saved.key),
+        None => std::env::var("HYPERION_KEY")
+            .ok()
+            .filter(|key| !key.is_empty())
+            .or(saved.key),
     };
     let key = key.ok_or_else(|| {
         Failure::Usage(
             "no API key: pipe it to --key -, set HYPERION_KEY, or run `hyperion login`".into(),
         )
     })?;
-    Ok(Client::builder(url).key(key).build()?)
+    // A retry's wait is said on stderr: waiting is not hanging.
+    let client = Client::builder(url)
+        .key(key)
+        .on_retry(|wait, why| {
+            eprintln!(
+                "hyperion: {why}; trying again in {:.1} s",
+                wait.as_secs_f64()
+            );
+        })
+        .build()?;
+    Ok(client)
 }
 
 async fn hostings(client: &Client, output: Output, command: Hostings) -> Result<(), Failure> {
@@ -434,7 +451,7 @@ async fn hostings(client: &Client, output: Output, command: Hostings) -> Result<
                     },
                 )
                 .await?;
-            let shown = value.expires_at.map(|at| at.to_string());
+            let shown = value.expires_at.map(instant);
             show(
                 output,
                 &value,
@@ -484,7 +501,7 @@ async fn backups(client: &Client, output: Output, command: Backups) -> Result<()
                 .map(|backup| {
                     vec![
                         backup.id.to_string(),
-                        backup.created_at.to_string(),
+                        instant(backup.created_at),
                         backup.size_bytes.to_string(),
                         backup.includes_database.to_string(),
                     ]
@@ -567,7 +584,7 @@ async fn keys(client: &Client, output: Output, command: Keys) -> Result<(), Fail
                 Output::Table => {
                     // The one time the raw key is shown: alone on stdout, so
                     // that `> file` or `| secret-store` takes only the key.
-                    println!("{}", minted.key);
+                    print_bytes(format!("{}\n", minted.key).as_bytes())?;
                     eprintln!(
                         "minted key {} ({}); it is shown this once",
                         minted.view.id, minted.view.label
@@ -647,7 +664,9 @@ fn show_job(output: Output, job: &Job) -> Result<(), Failure> {
     show(
         output,
         job,
-        &["id", "kind", "target", "state", "progress", "step", "error"],
+        &[
+            "id", "kind", "target", "state", "progress", "step", "result", "error",
+        ],
         vec![vec![
             job.id.to_string(),
             job.kind.clone(),
@@ -658,6 +677,10 @@ fn show_job(output: Output, job: &Job) -> Result<(), Failure> {
                 .unwrap_or_default(),
             format!("{}%", job.progress),
             job.step.clone().unwrap_or_default(),
+            job.result
+                .as_ref()
+                .map(|result| result.to_string())
+                .unwrap_or_default(),
             job.error.clone().unwrap_or_default(),
         ]],
     )
