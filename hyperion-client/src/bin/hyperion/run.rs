@@ -139,10 +139,7 @@ pub(crate) async fn run(cli: Cli) -> Result<(), Failure> {
                         event.actor.clone(),
                         event.action.clone(),
                         event.target.clone(),
-                        serde_json::to_value(event.outcome)
-                            .ok()
-                            .and_then(|v| v.as_str().map(str::to_owned))
-                            .unwrap_or_default(),
+                        wire_name(event.outcome),
                         event.status.map(|s| s.to_string()).unwrap_or_default(),
                         event.count.to_string(),
                     ]
@@ -166,10 +163,7 @@ pub(crate) async fn run(cli: Cli) -> Result<(), Failure> {
                     vec![
                         node.id.to_string(),
                         node.hostname.clone(),
-                        serde_json::to_value(node.status)
-                            .ok()
-                            .and_then(|v| v.as_str().map(str::to_owned))
-                            .unwrap_or_default(),
+                        wire_name(node.status),
                         node.hostings.to_string(),
                         node.draining.to_string(),
                     ]
@@ -671,10 +665,7 @@ fn show_job(output: Output, job: &Job) -> Result<(), Failure> {
             job.id.to_string(),
             job.kind.clone(),
             job.target.clone(),
-            serde_json::to_value(job.state)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default(),
+            wire_name(job.state),
             format!("{}%", job.progress),
             job.step.clone().unwrap_or_default(),
             job.result
@@ -734,4 +725,13 @@ async fn wait_for(client: &Client, job_id: &str, timeout_secs: u64) -> Result<Jo
 fn parse<T: std::str::FromStr>(text: &str, what: &str) -> Result<T, Failure> {
     text.parse()
         .map_err(|_| Failure::Usage(format!("`{text}` is not a valid {what}")))
+}
+
+/// How the API names a value of one of its enumerations (`succeeded`,
+/// `online`, `denied`).
+fn wire_name(value: impl serde::Serialize) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|value| value.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
