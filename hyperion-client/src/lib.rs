@@ -713,6 +713,18 @@ impl Client {
         self.call(call).await
     }
 
+    /// Every page of `GET /keys`, following `next_cursor`.
+    pub fn key_pages(&self, limit: Option<u32>) -> impl Stream<Item = Result<KeyPage, Error>> + '_ {
+        stream::try_unfold(Some(None), move |next: Option<Option<String>>| async move {
+            let Some(cursor) = next else {
+                return Ok(None);
+            };
+            let page = self.keys_page(limit, cursor.as_deref()).await?;
+            let after = page.next_cursor.as_ref().map(|id| Some(id.to_string()));
+            Ok(Some((page, after)))
+        })
+    }
+
     /// `POST /keys`: mints a key no more powerful than the caller's; the
     /// answer holds the raw key, this once.
     pub async fn mint_key(&self, request: &MintRequest) -> Result<NewKeyAnswer, Error> {
@@ -749,6 +761,27 @@ impl Client {
             .query("limit", filter.limit)
             .query("cursor", filter.cursor.as_ref());
         self.call(call).await
+    }
+
+    /// Every page of `GET /audit` from `filter.cursor` on, newest first,
+    /// following `next_cursor`.
+    pub fn audit_pages(
+        &self,
+        filter: AuditFilter,
+    ) -> impl Stream<Item = Result<AuditPage, Error>> + '_ {
+        let first = Some(filter.cursor.clone());
+        stream::try_unfold(first, move |next: Option<Option<String>>| {
+            let mut filter = filter.clone();
+            async move {
+                let Some(cursor) = next else {
+                    return Ok(None);
+                };
+                filter.cursor = cursor;
+                let page = self.audit_page(&filter).await?;
+                let after = page.next_cursor.clone().map(Some);
+                Ok(Some((page, after)))
+            }
+        })
     }
 }
 

@@ -432,3 +432,61 @@ async fn waits_are_said_and_odd_ends_are_clean() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_list_follows_its_pages_and_json_refusals_are_envelopes() {
+    let s = server().await;
+    for n in 0..4 {
+        let label = format!("paged-{n}");
+        assert_eq!(s.run(&["keys", "mint", "--label", &label]).await.code, 0);
+    }
+    let keys = s
+        .run(&["keys", "list", "--all", "--limit", "2", "--output", "json"])
+        .await;
+    assert_eq!(keys.code, 0, "{}", keys.stderr);
+    let listed: Vec<hyperion_core::KeyPage> = keys
+        .stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(listed.len(), 3, "five keys in pages of two");
+    assert_eq!(listed.iter().map(|p| p.items.len()).sum::<usize>(), 5);
+    let audit = s
+        .run(&["audit", "list", "--all", "--limit", "2", "--output", "json"])
+        .await;
+    assert_eq!(audit.code, 0, "{}", audit.stderr);
+    let events: usize = audit
+        .stdout
+        .lines()
+        .map(|line| {
+            serde_json::from_str::<hyperion_core::AuditPage>(line)
+                .unwrap()
+                .items
+                .len()
+        })
+        .sum();
+    assert!(events >= 5, "the admin key's mint and four more: {events}");
+    let table = s.run(&["keys", "list", "--limit", "2"]).await;
+    assert!(table.stderr.contains("more: --cursor"), "{}", table.stderr);
+
+    let refused = s
+        .run(&[
+            "hostings",
+            "get",
+            "missing.example.test",
+            "--output",
+            "json",
+        ])
+        .await;
+    assert_eq!(refused.code, 3);
+    assert!(refused.stdout.is_empty());
+    let envelope: serde_json::Value = serde_json::from_str(refused.stderr.trim()).unwrap();
+    assert_eq!(envelope["error"]["code"], "not_found");
+    assert_eq!(envelope["error"]["status"], 404);
+    assert!(
+        envelope["error"]["request_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("req_")
+    );
+}

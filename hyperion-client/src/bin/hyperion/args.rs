@@ -368,14 +368,17 @@ pub(crate) enum Keys {
         #[arg(long)]
         rate_limit: Option<u32>,
     },
-    /// Lists the keys the caller may manage.
+    /// Lists the keys the caller may manage (one page, or `--all`).
     List {
         /// Page size.
         #[arg(long)]
         limit: Option<u32>,
         /// Where the page starts.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "all")]
         cursor: Option<String>,
+        /// Every page.
+        #[arg(long)]
+        all: bool,
     },
     /// Revokes a key and every key it minted.
     Revoke {
@@ -388,8 +391,11 @@ pub(crate) enum Keys {
 /// `audit ...`
 #[derive(Debug, Subcommand)]
 pub(crate) enum Audit {
-    /// One page of the audit log, newest first.
+    /// The audit log, newest first (one page, or `--all`).
     List {
+        /// Every page (from `--cursor` on).
+        #[arg(long)]
+        all: bool,
         /// Only this actor.
         #[arg(long)]
         actor: Option<String>,

@@ -72,6 +72,7 @@ impl std::fmt::Display for Failure {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    let json = cli.output == args::Output::Json;
     // Ctrl-C before an answer came: say what it means. (While waiting for
     // a job, `run` answers it itself, with how to wait again.)
     let result = tokio::select! {
@@ -85,6 +86,25 @@ async fn main() -> ExitCode {
     };
     match result {
         Ok(()) | Err(Failure::ClosedOutput) => ExitCode::SUCCESS,
+        Err(Failure::Api(Error::Api {
+            status,
+            code,
+            message,
+            request_id,
+        })) if json => {
+            // A script asked for JSON: the refusal is the API's envelope
+            // (with its status), on stderr, one line.
+            let envelope = serde_json::json!({"error": {
+                "code": code, "message": message, "request_id": request_id, "status": status,
+            }});
+            eprintln!("{envelope}");
+            ExitCode::from(exit_code(&Failure::Api(Error::Api {
+                status,
+                code: String::new(),
+                message: String::new(),
+                request_id: String::new(),
+            })))
+        }
         Err(failure) => {
             eprintln!("hyperion: {failure}");
             ExitCode::from(exit_code(&failure))

@@ -111,6 +111,7 @@ pub(crate) async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Keys(command) => keys(&client, output, command).await,
         Command::Audit(Audit::List {
+            all,
             actor,
             key_id,
             action,
@@ -128,31 +129,40 @@ pub(crate) async fn run(cli: Cli) -> Result<(), Failure> {
                 limit,
                 cursor,
             };
+            let columns = &[
+                "id", "at", "actor", "action", "target", "outcome", "status", "count",
+            ];
+            let row = |event: &hyperion_core::AuditEvent| {
+                vec![
+                    event.id.to_string(),
+                    instant(event.at),
+                    event.actor.clone(),
+                    event.action.clone(),
+                    event.target.clone(),
+                    wire_name(event.outcome),
+                    event.status.map(|s| s.to_string()).unwrap_or_default(),
+                    event.count.to_string(),
+                ]
+            };
+            if all {
+                let mut pages = std::pin::pin!(client.audit_pages(filter));
+                let mut rows = Vec::new();
+                while let Some(page) = pages.try_next().await? {
+                    match output {
+                        Output::Json => json_line(&page)?,
+                        Output::Table => rows.extend(page.items.iter().map(row)),
+                    }
+                }
+                return if output == Output::Table {
+                    table(columns, rows)
+                } else {
+                    Ok(())
+                };
+            }
             let page = client.audit_page(&filter).await?;
-            let rows = page
-                .items
-                .iter()
-                .map(|event| {
-                    vec![
-                        event.id.to_string(),
-                        instant(event.at),
-                        event.actor.clone(),
-                        event.action.clone(),
-                        event.target.clone(),
-                        wire_name(event.outcome),
-                        event.status.map(|s| s.to_string()).unwrap_or_default(),
-                        event.count.to_string(),
-                    ]
-                })
-                .collect();
-            show(
-                output,
-                &page,
-                &[
-                    "id", "at", "actor", "action", "target", "outcome", "status", "count",
-                ],
-                rows,
-            )
+            show(output, &page, columns, page.items.iter().map(row).collect())?;
+            more_hint(output, page.next_cursor.as_deref());
+            Ok(())
         }
         Command::Nodes(Nodes::List) => {
             let nodes = client.nodes().await?;
@@ -272,11 +282,7 @@ async fn hostings(client: &Client, output: Output, command: Hostings) -> Result<
                 HOSTING_COLUMNS,
                 page.items.iter().map(hosting_row).collect(),
             )?;
-            if output == Output::Table {
-                if let Some(next) = &page.next_cursor {
-                    eprintln!("more: --cursor {next} (or --all)");
-                }
-            }
+            more_hint(output, page.next_cursor.as_ref().map(|id| id.as_str()));
             Ok(())
         }
         Hostings::Get { hosting } => show_hosting(output, &client.hosting(&hosting).await?),
@@ -587,28 +593,37 @@ async fn keys(client: &Client, output: Output, command: Keys) -> Result<(), Fail
                 }
             }
         }
-        Keys::List { limit, cursor } => {
+        Keys::List { limit, cursor, all } => {
+            let columns = &["id", "prefix", "label", "owner", "state"];
+            let row = |key: &hyperion_core::KeyView| {
+                vec![
+                    key.id.to_string(),
+                    key.prefix.clone(),
+                    key.label.clone(),
+                    key.owner.to_string(),
+                    key.revoked_at
+                        .map_or_else(|| "active".into(), |_| "revoked".into()),
+                ]
+            };
+            if all {
+                let mut pages = std::pin::pin!(client.key_pages(limit));
+                let mut rows = Vec::new();
+                while let Some(page) = pages.try_next().await? {
+                    match output {
+                        Output::Json => json_line(&page)?,
+                        Output::Table => rows.extend(page.items.iter().map(row)),
+                    }
+                }
+                return if output == Output::Table {
+                    table(columns, rows)
+                } else {
+                    Ok(())
+                };
+            }
             let page = client.keys_page(limit, cursor.as_deref()).await?;
-            let rows = page
-                .items
-                .iter()
-                .map(|key| {
-                    vec![
-                        key.id.to_string(),
-                        key.prefix.clone(),
-                        key.label.clone(),
-                        key.owner.to_string(),
-                        key.revoked_at
-                            .map_or_else(|| "active".into(), |_| "revoked".into()),
-                    ]
-                })
-                .collect();
-            show(
-                output,
-                &page,
-                &["id", "prefix", "label", "owner", "state"],
-                rows,
-            )
+            show(output, &page, columns, page.items.iter().map(row).collect())?;
+            more_hint(output, page.next_cursor.as_ref().map(|id| id.as_str()));
+            Ok(())
         }
         Keys::Revoke { key_id } => {
             let revoked = client.revoke_key(&key_id).await?;
@@ -734,4 +749,11 @@ fn wire_name(value: impl serde::Serialize) -> String {
         .ok()
         .and_then(|value| value.as_str().map(str::to_owned))
         .unwrap_or_default()
+}
+
+/// Under a table, where the next page starts.
+fn more_hint(output: Output, next: Option<&str>) {
+    if let (Output::Table, Some(next)) = (output, next) {
+        eprintln!("more: --cursor {next} (or --all)");
+    }
 }
