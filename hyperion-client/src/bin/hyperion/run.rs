@@ -145,19 +145,9 @@ pub(crate) async fn run(cli: Cli) -> Result<(), Failure> {
                 ]
             };
             if all {
-                let mut pages = std::pin::pin!(client.audit_pages(filter));
-                let mut rows = Vec::new();
-                while let Some(page) = pages.try_next().await? {
-                    match output {
-                        Output::Json => json_line(&page)?,
-                        Output::Table => rows.extend(page.items.iter().map(row)),
-                    }
-                }
-                return if output == Output::Table {
-                    table(columns, rows)
-                } else {
-                    Ok(())
-                };
+                let rows_of =
+                    |page: &hyperion_core::AuditPage| page.items.iter().map(row).collect();
+                return print_pages(output, client.audit_pages(filter), columns, rows_of).await;
             }
             let page = client.audit_page(&filter).await?;
             show(output, &page, columns, page.items.iter().map(row).collect())?;
@@ -247,23 +237,21 @@ async fn hostings(client: &Client, output: Output, command: Hostings) -> Result<
                 complete_only: false,
             };
             if all {
-                let mut pages = std::pin::pin!(client.hosting_pages(filter));
-                let mut rows = Vec::new();
-                while let Some(page) = pages.try_next().await? {
+                let rows_of = |page: &hyperion_core::HostingPage| {
                     if page.partial {
                         eprintln!(
                             "hyperion: some nodes did not answer; this list may miss hostings"
                         );
                     }
-                    match output {
-                        Output::Json => json_line(&page)?,
-                        Output::Table => rows.extend(page.items.iter().map(hosting_row)),
-                    }
-                }
-                if output == Output::Table {
-                    table(HOSTING_COLUMNS, rows)?;
-                }
-                return Ok(());
+                    page.items.iter().map(hosting_row).collect()
+                };
+                return print_pages(
+                    output,
+                    client.hosting_pages(filter),
+                    HOSTING_COLUMNS,
+                    rows_of,
+                )
+                .await;
             }
             let cursor = cursor
                 .map(|cursor| {
@@ -606,19 +594,8 @@ async fn keys(client: &Client, output: Output, command: Keys) -> Result<(), Fail
                 ]
             };
             if all {
-                let mut pages = std::pin::pin!(client.key_pages(limit));
-                let mut rows = Vec::new();
-                while let Some(page) = pages.try_next().await? {
-                    match output {
-                        Output::Json => json_line(&page)?,
-                        Output::Table => rows.extend(page.items.iter().map(row)),
-                    }
-                }
-                return if output == Output::Table {
-                    table(columns, rows)
-                } else {
-                    Ok(())
-                };
+                let rows_of = |page: &hyperion_core::KeyPage| page.items.iter().map(row).collect();
+                return print_pages(output, client.key_pages(limit), columns, rows_of).await;
             }
             let page = client.keys_page(limit, cursor.as_deref()).await?;
             show(output, &page, columns, page.items.iter().map(row).collect())?;
@@ -755,5 +732,28 @@ fn wire_name(value: impl serde::Serialize) -> String {
 fn more_hint(output: Output, next: Option<&str>) {
     if let (Output::Table, Some(next)) = (output, next) {
         eprintln!("more: --cursor {next} (or --all)");
+    }
+}
+
+/// Every page of a list (`--all`): one JSON document per page as it comes,
+/// or one table of every page's rows at the end.
+async fn print_pages<P: serde::Serialize>(
+    output: Output,
+    pages: impl futures::Stream<Item = Result<P, hyperion_client::Error>>,
+    columns: &[&str],
+    rows_of: impl Fn(&P) -> Vec<Vec<String>>,
+) -> Result<(), Failure> {
+    let mut pages = std::pin::pin!(pages);
+    let mut rows = Vec::new();
+    while let Some(page) = pages.try_next().await? {
+        let page_rows = rows_of(&page);
+        match output {
+            Output::Json => json_line(&page)?,
+            Output::Table => rows.extend(page_rows),
+        }
+    }
+    match output {
+        Output::Json => Ok(()),
+        Output::Table => table(columns, rows),
     }
 }
