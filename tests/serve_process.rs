@@ -46,6 +46,22 @@ fn stop(mut child: Child) {
     let _ = child.wait();
 }
 
+/// Sends SIGTERM to `server` and waits (15 s at most) for it to exit.
+async fn terminate(server: &mut Child) -> Option<std::process::ExitStatus> {
+    let killed = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    for _ in 0..300 {
+        if let Some(status) = server.try_wait().unwrap() {
+            return Some(status);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    None
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
@@ -205,19 +221,7 @@ async fn sigterm_ends_serve_within_the_grace_period_whatever_clients_do() {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
 
         let signalled = std::time::Instant::now();
-        let killed = Command::new("kill")
-            .args(["-TERM", &server.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(killed.success());
-        let mut exited = None;
-        for _ in 0..300 {
-            if let Some(status) = server.try_wait().unwrap() {
-                exited = Some(status);
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
+        let exited = terminate(&mut server).await;
         let waited = signalled.elapsed();
         if exited.is_none() {
             stop(server);
@@ -258,19 +262,8 @@ async fn refusals_counted_before_a_sigterm_are_in_the_log_after_a_restart() {
         let (status, _) = me(port, &bogus).await;
         assert_eq!(status, 401);
     }
-    let killed = Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
     let mut server = server;
-    for _ in 0..300 {
-        if server.try_wait().unwrap().is_some() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert!(server.try_wait().unwrap().is_some(), "serve stopped");
+    assert!(terminate(&mut server).await.is_some(), "serve stopped");
 
     let port = free_port();
     let (server, _) = start(&["--addr", &format!("127.0.0.1:{port}"), "--data-dir", data]);

@@ -396,9 +396,10 @@ async fn waits_are_said_and_odd_ends_are_clean() {
         }
     }
     assert!(said.contains("trying again in"), "{said}");
-    // A job that outlives --wait-timeout: exit 6, the job goes on.
+    // A job that outlives --wait-timeout (each node call takes 2.5 s, the
+    // wait 1 s): exit 6, the job goes on.
     for node in &s.nodes {
-        node.set_latency(Duration::from_millis(700));
+        node.set_latency(Duration::from_millis(2500));
     }
     let run = s
         .run(&[
