@@ -5,24 +5,18 @@
 //! mint a fresh admin key, which then works at once (and the old keys too).
 //! Runs the real `serve` example that `cargo test` builds beside this test.
 
+mod processes;
+
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-/// `target/<profile>/examples/serve`, built by `cargo test` with the examples.
-fn serve_binary() -> PathBuf {
-    let test_exe = std::env::current_exe().expect("the test's own path");
-    let profile_dir = test_exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>/deps/<test>");
-    profile_dir.join("examples").join("serve")
-}
+use processes::{binary, free_port};
 
 /// Starts `serve` with `args`; answers the child and what it printed up to
 /// its "serving" line.
 fn start(args: &[&str]) -> (Child, Vec<String>) {
-    let mut child = Command::new(serve_binary())
+    let mut child = Command::new(binary("serve", true))
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -60,13 +54,6 @@ async fn terminate(server: &mut Child) -> Option<std::process::ExitStatus> {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     None
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free loopback port")
-        .port()
 }
 
 async fn me(port: u16, key: &str) -> (u16, serde_json::Value) {
@@ -155,7 +142,7 @@ async fn a_second_process_cannot_open_a_data_directory_in_use() {
     let port = free_port();
     let (first, out) = start(&["--addr", &format!("127.0.0.1:{port}"), "--data-dir", data]);
     assert!(out[0].starts_with("admin key (shown once)"), "{out:?}");
-    let second = Command::new(serve_binary())
+    let second = Command::new(binary("serve", true))
         .args([
             "--addr",
             &format!("127.0.0.1:{}", free_port()),

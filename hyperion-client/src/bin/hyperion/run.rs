@@ -8,7 +8,7 @@ use hyperion_core::model::{
     BasicAuthPatch, CreateHostingRequest, ExpiryPatch, HostingDetail, LimitsPatch, PhpPatch,
     QuotaPatch, Redirect, RestoreRequest, SecretString, VhostPatch, WpInstallRequest,
 };
-use hyperion_core::{Job, JobAccepted, MintRequest};
+use hyperion_core::{GrantLevel, Job, JobAccepted, MintRequest};
 
 use crate::Failure;
 use crate::args::{
@@ -542,11 +542,13 @@ async fn keys(client: &Client, output: Output, command: Keys) -> Result<(), Fail
                 let grants = grants
                     .iter()
                     .map(|grant| {
-                        let (hosting, level) = grant.rsplit_once(':').ok_or_else(|| {
+                        let expected = || {
                             Failure::Usage(format!(
                                 "`{grant}`: expected HOSTING:view or HOSTING:manage"
                             ))
-                        })?;
+                        };
+                        let (hosting, level) = grant.rsplit_once(':').ok_or_else(expected)?;
+                        let level: GrantLevel = level.parse().map_err(|_| expected())?;
                         Ok(serde_json::json!({"hosting": hosting, "level": level}))
                     })
                     .collect::<Result<Vec<_>, Failure>>()?;
