@@ -127,6 +127,18 @@ fn the_walk_through_with_the_cli_alone() {
         "",
     );
     run(&["certs", "issue", "shop.example.com", "--wait"], "");
+    run(&["hostings", "set-php", "shop.example.com", "8.2"], "");
+    let started = run(
+        &["certs", "issue", "shop.example.com", "--output", "json"],
+        "",
+    );
+    let started: serde_json::Value = serde_json::from_str(started.trim()).unwrap();
+    let job = started["job_id"].as_str().unwrap();
+    assert!(run(&["jobs", "wait", job], "").contains("succeeded"));
+    assert!(run(&["jobs", "get", job], "").contains("succeeded"));
+    let document = run(&["openapi"], "");
+    let document: serde_json::Value = serde_json::from_str(document.trim()).unwrap();
+    assert!(document["paths"]["/api/v1/hostings/{id}"].is_object());
     run(
         &[
             "wordpress",
