@@ -9,9 +9,9 @@ pub use hyperion_core::{
     FewestHostings, ForwardedHeader, Grant, GrantLevel, HyperionApi, HyperionApiBuilder,
     IdempotencyScope, IdempotencyStore, Job, JobArchive, JobFailure, JobId, JobOutcome,
     JobProgress, JobRunner, JobSpec, JobState, JobTask, KeyHash, KeyId, KeyScope, KeyStore,
-    KeyView, ListQuery, MintedKey, NewKey, Node, NodeError, NodePage, OwnerDirectory,
-    PlacementStrategy, RawApiKey, RequestHead, RequestedGrant, StoreError, StoredResponse,
-    TeeAuditSink, TokioJobRunner, TracingAuditSink,
+    KeyView, ListQuery, MintedKey, NameReservations, NewKey, Node, NodeError, NodePage,
+    OwnerDirectory, PlacementStrategy, RateDecision, RateLimitStore, RawApiKey, RequestHead,
+    RequestedGrant, StoreError, StoredResponse, TeeAuditSink, TokioJobRunner, TracingAuditSink,
 };
 pub use hyperion_core::{headers, memory, model, openapi};
 
@@ -23,6 +23,9 @@ pub use hyperion_core::mock;
 #[cfg(feature = "sim")]
 pub use hyperion_core::sim;
 
+/// Stores shared by several replicas in PostgreSQL (feature `postgres`).
+#[cfg(feature = "postgres")]
+pub use hyperion_core::postgres;
 /// Durable stores in one SQLite file (feature `sqlite`).
 #[cfg(feature = "sqlite")]
 pub use hyperion_core::sqlite;

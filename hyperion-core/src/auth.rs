@@ -3,7 +3,6 @@
 //! printed or logged; only its hash is looked up.
 
 use std::net::IpAddr;
-use std::time::Instant;
 
 use http::HeaderMap;
 use http::header::AUTHORIZATION;
@@ -13,7 +12,7 @@ use crate::error::ApiError;
 use crate::keys::{ApiKeyRecord, BearerToken, KeyId, KeyStore, allowlist_permits};
 use crate::model::{OwnerId, now};
 use crate::owner::OwnerDirectory;
-use crate::ratelimit::{RateDecision, RateLimiter};
+use crate::ratelimit::{RateDecision, RateLimitStore};
 
 fn unauthorized(message: &str) -> ApiError {
     ApiError::Unauthorized(message.to_owned())
@@ -165,10 +164,10 @@ pub(crate) fn presented_prefix(headers: &HeaderMap) -> Option<String> {
 /// chain (a parent's limit is shared by everything it minted). Answers the
 /// tightest limiter decision, for the `RateLimit` headers, when any key of
 /// the chain is limited.
-pub(crate) fn admit(
+pub(crate) async fn admit(
     principal: &Principal,
     client: Option<IpAddr>,
-    limiter: &RateLimiter,
+    limiter: &dyn RateLimitStore,
 ) -> Result<Option<RateDecision>, (ApiError, Option<RateDecision>)> {
     for link in &principal.chain {
         if !link.ip_allowlist.is_empty()
@@ -184,16 +183,20 @@ pub(crate) fn admit(
             return Err((ApiError::Forbidden(message.to_owned()), None));
         }
     }
-    let limited: Vec<(&KeyId, u32)> = principal
+    let limited: Vec<(KeyId, u32)> = principal
         .chain
         .iter()
         .filter(|link| link.rate_limit_per_min > 0)
-        .map(|link| (&link.key_id, link.rate_limit_per_min))
+        .map(|link| (link.key_id.clone(), link.rate_limit_per_min))
         .collect();
     if limited.is_empty() {
         return Ok(None);
     }
-    let decision = limiter.check_all(&limited, Instant::now());
+    // Without its limiter's word a limited key is not let through.
+    let decision = limiter
+        .check_all(&limited)
+        .await
+        .map_err(|err| (ApiError::from(err), None))?;
     if decision.allowed {
         Ok(Some(decision))
     } else {

@@ -53,9 +53,12 @@ pub mod model;
 mod node;
 pub mod openapi;
 mod owner;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 mod random;
 mod ratelimit;
 mod refusals;
+mod reservations;
 #[cfg(feature = "server")]
 pub mod server;
 #[cfg(any(test, feature = "sim"))]
@@ -90,6 +93,8 @@ pub use keys::{
 };
 pub use node::{DeleteOptions, ListQuery, Node, NodeError, NodePage};
 pub use owner::OwnerDirectory;
+pub use ratelimit::{RateDecision, RateLimitStore, rate_decision};
+pub use reservations::NameReservations;
 pub use store::StoreError;
 
 /// Names of the HTTP headers the API reads and writes beyond the standard

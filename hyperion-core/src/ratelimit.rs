@@ -10,7 +10,10 @@ use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use async_trait::async_trait;
+
 use crate::keys::KeyId;
+use crate::store::StoreError;
 
 /// The window the limits are expressed in.
 const WINDOW: Duration = Duration::from_secs(60);
@@ -30,14 +33,81 @@ pub struct RateDecision {
     pub retry_after_secs: u64,
 }
 
-/// GCRA state of every limited key.
-pub(crate) struct RateLimiter {
+/// Where the rate limits' state lives. One process keeps it in memory
+/// ([`MemoryRateLimiter`], the default); replicas that serve one cluster
+/// share it in their database, so that a key gets its limit once in all.
+#[async_trait]
+pub trait RateLimitStore: Send + Sync {
+    /// Decides one request that counts against every `(key, limit per
+    /// minute)` of a minting chain at once: it passes only if every key has
+    /// room, and then uses room in each; when refused, nothing is used and
+    /// the answer waits for the slowest key. The decision shown is the
+    /// tightest one. [`rate_decision`] does the arithmetic.
+    async fn check_all(&self, keys: &[(KeyId, u32)]) -> Result<RateDecision, StoreError>;
+}
+
+/// The GCRA arithmetic of [`RateLimitStore::check_all`], for a store that
+/// keeps each key's theoretical arrival time: given each key's backlog now
+/// (how far its arrival time is ahead of now, zero if behind) and limit,
+/// answers the decision and, when allowed, each key's backlog after it.
+pub fn rate_decision(backlogs: &[(Duration, u32)]) -> (RateDecision, Option<Vec<Duration>>) {
+    let refused = backlogs
+        .iter()
+        .filter_map(|&(backlog, limit)| {
+            let (_, tolerance) = cell(limit);
+            (backlog > tolerance).then(|| RateDecision {
+                allowed: false,
+                limit: limit.max(1),
+                remaining: 0,
+                reset_secs: ceil_secs(backlog),
+                retry_after_secs: ceil_secs(backlog - tolerance).max(1),
+            })
+        })
+        .max_by_key(|decision| decision.retry_after_secs);
+    if let Some(decision) = refused {
+        return (decision, None);
+    }
+    let mut tightest: Option<RateDecision> = None;
+    let mut after = Vec::with_capacity(backlogs.len());
+    for &(backlog, limit) in backlogs {
+        let (interval, tolerance) = cell(limit);
+        let next = backlog + interval;
+        after.push(next);
+        // The next request passes while its backlog stays within the tolerance.
+        let remaining = if next > tolerance {
+            0
+        } else {
+            ((tolerance - next).as_nanos() / interval.as_nanos()) as u32 + 1
+        };
+        let decision = RateDecision {
+            allowed: true,
+            limit: limit.max(1),
+            remaining,
+            reset_secs: ceil_secs(next),
+            retry_after_secs: 0,
+        };
+        if tightest.is_none_or(|t| decision.remaining < t.remaining) {
+            tightest = Some(decision);
+        }
+    }
+    let decision = tightest.unwrap_or(RateDecision {
+        allowed: true,
+        limit: 0,
+        remaining: 0,
+        reset_secs: 0,
+        retry_after_secs: 0,
+    });
+    (decision, Some(after))
+}
+
+/// Rate limits of one process: one timestamp per limited key.
+pub struct MemoryRateLimiter {
     /// Theoretical arrival time per key.
     tat: Mutex<HashMap<KeyId, Instant>>,
     max_keys: usize,
 }
 
-impl Default for RateLimiter {
+impl Default for MemoryRateLimiter {
     fn default() -> Self {
         Self::new(100_000)
     }
@@ -53,10 +123,17 @@ fn ceil_secs(d: Duration) -> u64 {
     d.as_secs() + u64::from(d.subsec_nanos() > 0)
 }
 
-impl RateLimiter {
+#[async_trait]
+impl RateLimitStore for MemoryRateLimiter {
+    async fn check_all(&self, keys: &[(KeyId, u32)]) -> Result<RateDecision, StoreError> {
+        Ok(self.check_all_at(keys, Instant::now()))
+    }
+}
+
+impl MemoryRateLimiter {
     /// A limiter that tracks at most `max_keys` keys at a time.
-    pub(crate) fn new(max_keys: usize) -> Self {
-        RateLimiter {
+    pub fn new(max_keys: usize) -> Self {
+        MemoryRateLimiter {
             tat: Mutex::default(),
             max_keys: max_keys.max(1),
         }
@@ -65,69 +142,29 @@ impl RateLimiter {
     /// Decides one request of `key`, limited to `limit_per_min`, at `now`.
     #[cfg(test)]
     fn check(&self, key: &KeyId, limit_per_min: u32, now: Instant) -> RateDecision {
-        self.check_all(&[(key, limit_per_min)], now)
+        self.check_all_at(&[(key.clone(), limit_per_min)], now)
     }
 
-    /// Decides one request that counts against every `(key, limit)` of a
-    /// minting chain at once: it passes only if every key has room, and then
-    /// uses room in each; when refused, nothing is used and the answer waits
-    /// for the slowest key. The decision shown is the tightest one.
-    pub(crate) fn check_all(&self, keys: &[(&KeyId, u32)], now: Instant) -> RateDecision {
+    /// [`RateLimitStore::check_all`] at `now`.
+    fn check_all_at(&self, keys: &[(KeyId, u32)], now: Instant) -> RateDecision {
         let mut tats = self.tat.lock().unwrap_or_else(PoisonError::into_inner);
-        // First look: does every key have room?
-        let refused = keys
+        let backlogs: Vec<(Duration, u32)> = keys
             .iter()
-            .filter_map(|(key, limit)| {
-                let (_, tolerance) = cell(*limit);
-                let tat = tats.get(*key).copied().unwrap_or(now).max(now);
-                let backlog = tat - now;
-                (backlog > tolerance).then(|| RateDecision {
-                    allowed: false,
-                    limit: (*limit).max(1),
-                    remaining: 0,
-                    reset_secs: ceil_secs(backlog),
-                    retry_after_secs: ceil_secs(backlog - tolerance).max(1),
-                })
+            .map(|(key, limit)| {
+                let backlog = tats
+                    .get(key)
+                    .map_or(Duration::ZERO, |tat| tat.saturating_duration_since(now));
+                (backlog, *limit)
             })
-            .max_by_key(|decision| decision.retry_after_secs);
-        if let Some(decision) = refused {
-            return decision;
-        }
-        // Then use one cell of each.
-        let mut tightest: Option<RateDecision> = None;
-        for (key, limit) in keys {
-            let (interval, tolerance) = cell(*limit);
-            let tat = tats.get(*key).copied().unwrap_or(now).max(now);
-            let next = tat + interval;
-            if tats.len() >= self.max_keys && !tats.contains_key(*key) {
+            .collect();
+        let (decision, after) = rate_decision(&backlogs);
+        for ((key, _), backlog) in keys.iter().zip(after.into_iter().flatten()) {
+            if tats.len() >= self.max_keys && !tats.contains_key(key) {
                 Self::prune(&mut tats, now, self.max_keys);
             }
-            tats.insert((*key).clone(), next);
-            let backlog = next - now;
-            // The next request passes while its backlog stays within the tolerance.
-            let remaining = if backlog > tolerance {
-                0
-            } else {
-                ((tolerance - backlog).as_nanos() / interval.as_nanos()) as u32 + 1
-            };
-            let decision = RateDecision {
-                allowed: true,
-                limit: (*limit).max(1),
-                remaining,
-                reset_secs: ceil_secs(backlog),
-                retry_after_secs: 0,
-            };
-            if tightest.is_none_or(|t| decision.remaining < t.remaining) {
-                tightest = Some(decision);
-            }
+            tats.insert(key.clone(), now + backlog);
         }
-        tightest.unwrap_or(RateDecision {
-            allowed: true,
-            limit: 0,
-            remaining: 0,
-            reset_secs: 0,
-            retry_after_secs: 0,
-        })
+        decision
     }
 
     /// Drops recovered keys; if still full, the keys closest to recovery.
@@ -163,7 +200,7 @@ mod tests {
 
     #[test]
     fn allows_the_burst_then_says_the_true_wait() {
-        let limiter = RateLimiter::default();
+        let limiter = MemoryRateLimiter::default();
         let start = Instant::now();
         for n in 0..6 {
             let d = limiter.check(&key(1), 6, start);
@@ -188,7 +225,7 @@ mod tests {
 
     #[test]
     fn refills_smoothly() {
-        let limiter = RateLimiter::default();
+        let limiter = MemoryRateLimiter::default();
         let start = Instant::now();
         for _ in 0..60 {
             assert!(limiter.check(&key(1), 60, start).allowed);
@@ -201,7 +238,7 @@ mod tests {
 
     #[test]
     fn memory_stays_bounded() {
-        let limiter = RateLimiter::new(100);
+        let limiter = MemoryRateLimiter::new(100);
         let now = Instant::now();
         for n in 0..1000 {
             limiter.check(&key(n), 10, now);
@@ -211,14 +248,16 @@ mod tests {
 
     #[test]
     fn a_chain_shares_its_parents_limit_and_a_refusal_uses_nothing() {
-        let limiter = RateLimiter::default();
+        let limiter = MemoryRateLimiter::default();
         let t = Instant::now();
         let (child, sibling, parent) = (key(1), key(2), key(3));
         // The parent allows 3 a minute; its two children 3 each.
         let passed = (0..6)
             .filter(|n| {
                 let me = if n % 2 == 0 { &child } else { &sibling };
-                limiter.check_all(&[(me, 3), (&parent, 3)], t).allowed
+                limiter
+                    .check_all_at(&[(me.clone(), 3), (parent.clone(), 3)], t)
+                    .allowed
             })
             .count();
         assert_eq!(passed, 3, "the family shares the parent's 3");
@@ -229,7 +268,7 @@ mod tests {
             alone.remaining, 1,
             "the sibling had used one of its own 3 cells"
         );
-        let refused = limiter.check_all(&[(&child, 3), (&parent, 3)], t);
+        let refused = limiter.check_all_at(&[(child.clone(), 3), (parent.clone(), 3)], t);
         assert!(!refused.allowed);
         assert_eq!(refused.retry_after_secs, 20);
     }

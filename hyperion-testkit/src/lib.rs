@@ -20,3 +20,5 @@ pub mod conformance;
 pub mod faults;
 pub mod fixtures;
 pub mod node_contract;
+#[cfg(feature = "postgres")]
+pub mod postgres;

@@ -47,12 +47,15 @@ use crate::http::{ApiResponse, Query, RequestHead, read_within};
 use crate::idempotency::IdempotencyStore;
 use crate::jobs::{JobRunner, TokioJobRunner};
 use crate::keys::KeyStore;
-use crate::memory::{MemoryAuditSink, MemoryIdempotencyStore, MemoryKeyStore};
+use crate::memory::{
+    MemoryAuditSink, MemoryIdempotencyStore, MemoryKeyStore, MemoryNameReservations,
+};
 use crate::model::now;
 use crate::openapi;
 use crate::owner::OwnerDirectory;
-use crate::ratelimit::{RateDecision, RateLimiter};
+use crate::ratelimit::{MemoryRateLimiter, RateDecision, RateLimitStore};
 use crate::refusals::RefusalCounter;
+use crate::reservations::NameReservations;
 
 pub use config::ApiConfig;
 pub(crate) use context::{AuditTarget, RequestContext};
@@ -107,10 +110,10 @@ pub(crate) struct Services {
     pub(crate) jobs: Arc<dyn JobRunner>,
     pub(crate) audit: Arc<dyn AuditSink>,
     pub(crate) audit_log: Option<Arc<dyn AuditLog>>,
-    pub(crate) limiter: RateLimiter,
+    pub(crate) limiter: Arc<dyn RateLimitStore>,
     pub(crate) idempotency: Arc<dyn IdempotencyStore>,
     pub(crate) placement: Arc<dyn PlacementStrategy>,
-    pub(crate) reservations: provisioning::DomainReservations,
+    pub(crate) reservations: Arc<dyn NameReservations>,
     /// Held while a mint or a revocation over HTTP checks and writes, so
     /// that two at once cannot both pass the last-admin check, the per-owner
     /// cap or the label check.
@@ -138,6 +141,8 @@ pub struct HyperionApiBuilder {
     audit_log: Option<Arc<dyn AuditLog>>,
     idempotency: Option<Arc<dyn IdempotencyStore>>,
     placement: Option<Arc<dyn PlacementStrategy>>,
+    rate_limits: Option<Arc<dyn RateLimitStore>>,
+    reservations: Option<Arc<dyn NameReservations>>,
     config: ApiConfig,
 }
 
@@ -186,6 +191,24 @@ impl HyperionApiBuilder {
         self
     }
 
+    /// Where the keys' rate limits are kept (default: this process's
+    /// memory). Replicas serving one cluster share one, or each grants a
+    /// key its whole limit again.
+    #[must_use]
+    pub fn rate_limits(mut self, store: Arc<dyn RateLimitStore>) -> Self {
+        self.rate_limits = Some(store);
+        self
+    }
+
+    /// Where the names of creates in flight are held (default: this
+    /// process's memory). Replicas serving one cluster share one, or two
+    /// creates of one domain on two replicas could both succeed.
+    #[must_use]
+    pub fn name_reservations(mut self, store: Arc<dyn NameReservations>) -> Self {
+        self.reservations = Some(store);
+        self
+    }
+
     /// Tunables (default: [`ApiConfig::default`]).
     #[must_use]
     pub fn config(mut self, config: ApiConfig) -> Self {
@@ -212,12 +235,16 @@ impl HyperionApiBuilder {
                 .unwrap_or_else(|| Arc::new(TokioJobRunner::default())),
             audit,
             audit_log,
-            limiter: RateLimiter::default(),
+            limiter: self
+                .rate_limits
+                .unwrap_or_else(|| Arc::new(MemoryRateLimiter::default())),
             idempotency: self
                 .idempotency
                 .unwrap_or_else(|| Arc::new(MemoryIdempotencyStore::default())),
             placement: self.placement.unwrap_or_else(|| Arc::new(FewestHostings)),
-            reservations: provisioning::DomainReservations::default(),
+            reservations: self
+                .reservations
+                .unwrap_or_else(|| Arc::new(MemoryNameReservations::default())),
             key_changes: tokio::sync::Mutex::new(()),
             refusals: RefusalCounter::default(),
             body_budget: BodyBudget::new(self.config.body_bytes_in_flight),
@@ -244,6 +271,8 @@ impl HyperionApi {
             audit_log: None,
             idempotency: None,
             placement: None,
+            rate_limits: None,
+            reservations: None,
             config: ApiConfig::default(),
         }
     }
@@ -480,7 +509,13 @@ impl Door<'_> {
         principal: &Principal,
         why_unknown: Option<&'static str>,
     ) -> Result<Option<RateDecision>, ApiResponse> {
-        match admit(principal, self.request.client_ip, &self.services.limiter) {
+        match admit(
+            principal,
+            self.request.client_ip,
+            self.services.limiter.as_ref(),
+        )
+        .await
+        {
             Ok(rate) => Ok(rate),
             Err((err, rate)) => {
                 let detail =

@@ -1,7 +1,6 @@
 //! `POST /hostings`: create a hosting, synchronously (201 with its detail).
 
-use std::collections::HashSet;
-use std::sync::{Mutex, PoisonError};
+use std::sync::Arc;
 
 use http::StatusCode;
 
@@ -12,24 +11,29 @@ use crate::capability::Capability;
 use crate::error::ApiError;
 use crate::http::ApiResponse;
 use crate::keys::GrantLevel;
-use crate::model::{CreateHostingRequest, Domain, HostingId, HostingSelector, NodeStatus};
+use crate::model::{
+    CreateHostingRequest, Domain, HostingId, HostingSelector, NewHosting, NodeId, NodeStatus,
+};
 use crate::node::ListQuery;
 use crate::random;
+use crate::reservations::NameReservations;
 use crate::upstream::check_tenant_upstream;
-
-/// Domains and system users of creates in flight. Two concurrent creates of
-/// one name must not both pass the "exists anywhere?" check: the second is
-/// refused here.
-#[derive(Default)]
-pub(crate) struct DomainReservations {
-    held: Mutex<HashSet<Reserved>>,
-}
 
 /// One name a create in flight holds.
 #[derive(Clone, PartialEq, Eq, Hash)]
 enum Reserved {
     Domain(Domain),
     SystemUser(String),
+}
+
+impl Reserved {
+    /// How the name is held in [`NameReservations`].
+    fn key(&self) -> String {
+        match self {
+            Reserved::Domain(domain) => format!("domain:{domain}"),
+            Reserved::SystemUser(user) => format!("system_user:{user}"),
+        }
+    }
 }
 
 impl std::fmt::Display for Reserved {
@@ -41,35 +45,64 @@ impl std::fmt::Display for Reserved {
     }
 }
 
-/// Names reserved by one create; released when dropped, whatever happens.
-struct Reservation<'a> {
-    owner: &'a DomainReservations,
-    names: Vec<Reserved>,
+/// The names one create holds. Given back by [`Reservation::release`];
+/// if the create is dropped midway (the client hung up), given back in the
+/// background.
+struct Reservation {
+    store: Arc<dyn NameReservations>,
+    holder: String,
+    names: Vec<String>,
+    released: bool,
 }
 
-impl DomainReservations {
-    fn reserve(&self, names: Vec<Reserved>) -> Result<Reservation<'_>, ApiError> {
-        let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(busy) = names.iter().find(|name| held.contains(*name)) {
+impl Reservation {
+    /// Holds `names` for one create, or refuses with the name held by another.
+    async fn hold(
+        store: &Arc<dyn NameReservations>,
+        names: Vec<Reserved>,
+    ) -> Result<Reservation, ApiError> {
+        let holder = random::hex(16);
+        let keys: Vec<String> = names.iter().map(Reserved::key).collect();
+        if let Some(busy) = store.reserve(&holder, &keys).await? {
             return Err(ApiError::Conflict(format!(
-                "a hosting for {busy} is being created right now"
+                "a hosting for {} is being created right now",
+                names[busy]
             )));
         }
-        held.extend(names.iter().cloned());
-        Ok(Reservation { owner: self, names })
+        Ok(Reservation {
+            store: Arc::clone(store),
+            holder,
+            names: keys,
+            released: false,
+        })
+    }
+
+    async fn release(mut self) {
+        self.released = true;
+        if let Err(err) = self.store.release(&self.holder, &self.names).await {
+            tracing::warn!(error = %err, "could not give back the names of a create; they lapse");
+        }
     }
 }
 
-impl Drop for Reservation<'_> {
+impl Drop for Reservation {
     fn drop(&mut self) {
-        let mut held = self
-            .owner
-            .held
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        for name in &self.names {
-            held.remove(name);
+        if self.released {
+            return;
         }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let (store, holder, names) = (
+            Arc::clone(&self.store),
+            std::mem::take(&mut self.holder),
+            std::mem::take(&mut self.names),
+        );
+        runtime.spawn(async move {
+            if let Err(err) = store.release(&holder, &names).await {
+                tracing::warn!(error = %err, "could not give back the names of a create; they lapse");
+            }
+        });
     }
 }
 
@@ -166,7 +199,22 @@ pub(crate) async fn create(
     let (new, explicit_node) = request.validate(new_hosting_id())?;
     let mut reserved: Vec<Reserved> = names.iter().cloned().map(Reserved::Domain).collect();
     reserved.push(Reserved::SystemUser(new.system_user.clone()));
-    let _reservation = ctx.services.reservations.reserve(reserved)?;
+    let reservation = Reservation::hold(&ctx.services.reservations, reserved).await?;
+    let created = create_held(ctx, target, new, explicit_node, names).await;
+    reservation.release().await;
+    created
+}
+
+/// The rest of `POST /hostings`, while its names are held.
+async fn create_held(
+    ctx: &RequestContext<'_>,
+    target: &mut AuditTarget,
+    new: NewHosting,
+    explicit_node: Option<NodeId>,
+    names: Vec<Domain>,
+) -> Result<ApiResponse, ApiError> {
+    let principal = &ctx.principal;
+    let tenant = !principal.scope.is_all();
     if let (true, Some(url)) = (tenant, &new.proxy_upstream_url) {
         check_tenant_upstream(url, &ctx.services.config.tenant_upstream_allowed).await?;
     }

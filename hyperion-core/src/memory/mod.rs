@@ -1,5 +1,5 @@
-//! Every in-memory store together: keys, owners, the audit log and
-//! idempotency records. For examples, tests, benches and small deployments
+//! Every in-memory store together: keys, owners, the audit log,
+//! idempotency records, rate limits and the names of creates in flight. For examples, tests, benches and small deployments
 //! that accept losing state on restart; `sqlite` (feature `sqlite`) has the
 //! durable ones.
 
@@ -18,6 +18,8 @@ use crate::store::StoreError;
 mod audit;
 mod idempotency;
 
+pub use crate::ratelimit::MemoryRateLimiter;
+pub use crate::reservations::MemoryNameReservations;
 pub use audit::{DEFAULT_AUDIT_WINDOW, MemoryAuditSink};
 pub use idempotency::MemoryIdempotencyStore;
 

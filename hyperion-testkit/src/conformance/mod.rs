@@ -153,6 +153,9 @@ macro_rules! __conformance_expand {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $case() {
+                if !$crate::conformance::Stores::available($stores) {
+                    return;
+                }
                 let server = $crate::conformance::TestServer::start_with(
                     |api, listener, prefix| ::std::boxed::Box::pin($serve(api, listener, prefix)),
                     $stores,
@@ -196,6 +199,11 @@ pub const CASE_COUNT: usize = __cases::CASE_COUNT;
 /// - `conformance_suite!(with_sqlite_stores serve)` does the same over the
 ///   durable SQLite stores, each test in a fresh directory (feature
 ///   `sqlite` of this crate);
+/// - `conformance_suite!(with_postgres_stores serve)` does the same over the
+///   shared PostgreSQL stores, each test in a fresh schema of the database
+///   `HYPERION_TEST_POSTGRES` names (feature `postgres` of this crate;
+///   without that variable each test says it is skipped, and with
+///   `HYPERION_REQUIRE_POSTGRES=1` it fails instead);
 /// - `conformance_suite!(in_one_test serve, before, after)` runs every case
 ///   in one test, between `before()` and `after()` (to capture the logs of
 ///   the whole suite, for instance).
@@ -203,6 +211,9 @@ pub const CASE_COUNT: usize = __cases::CASE_COUNT;
 macro_rules! conformance_suite {
     (with_sqlite_stores $serve:path) => {
         $crate::__every_conformance_case!(each $serve, $crate::conformance::Stores::Sqlite);
+    };
+    (with_postgres_stores $serve:path) => {
+        $crate::__every_conformance_case!(each $serve, $crate::conformance::Stores::Postgres);
     };
     (in_one_test $serve:path, $before:path, $after:path) => {
         $crate::__every_conformance_case!(sequential $serve, $before, $after);

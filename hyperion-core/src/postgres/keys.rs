@@ -1,0 +1,221 @@
+use async_trait::async_trait;
+use time::OffsetDateTime;
+use tokio_postgres::Row;
+
+use super::{Database, store_error};
+use crate::capability::CapSet;
+use crate::keys::{ApiKeyRecord, GrantLevel, KeyHash, KeyId, KeyScope, KeyStore};
+use crate::model::{HostingId, OwnerId};
+use crate::store::StoreError;
+
+/// API keys in PostgreSQL: the SHA-256 of each key, never the key. Every
+/// lookup reads the database, so a revocation holds on every replica at once.
+#[derive(Clone)]
+pub struct PostgresKeyStore {
+    db: Database,
+}
+
+impl PostgresKeyStore {
+    /// The key store of `db`.
+    pub fn new(db: Database) -> Self {
+        PostgresKeyStore { db }
+    }
+
+    /// Whether any key exists (a fresh database mints its first admin key).
+    pub async fn is_empty(&self) -> Result<bool, StoreError> {
+        let client = self.db.client().await?;
+        let row = client
+            .query_one("SELECT NOT EXISTS (SELECT 1 FROM keys)", &[])
+            .await
+            .map_err(store_error)?;
+        Ok(row.get(0))
+    }
+}
+
+const COLUMNS: &str = "id, hash, prefix, label, owner, caps, scope, created_at, expires_at, revoked_at, created_by, ip_allowlist, rate_limit_per_min";
+
+fn corrupt(what: &str, err: impl std::fmt::Display) -> StoreError {
+    StoreError(format!("postgres: corrupt {what}: {err}"))
+}
+
+fn record(row: &Row) -> Result<ApiKeyRecord, StoreError> {
+    let hash: Vec<u8> = row.get(1);
+    let hash: [u8; 32] = hash
+        .try_into()
+        .map_err(|_| corrupt("key hash", "not 32 bytes"))?;
+    let created_by: Option<String> = row.get(10);
+    Ok(ApiKeyRecord {
+        id: row
+            .get::<_, String>(0)
+            .parse()
+            .map_err(|e| corrupt("key id", e))?,
+        hash: KeyHash::from_bytes(hash),
+        prefix: row.get(2),
+        label: row.get(3),
+        owner: row
+            .get::<_, String>(4)
+            .parse()
+            .map_err(|e| corrupt("owner", e))?,
+        caps: CapSet::from_bits(u32::try_from(row.get::<_, i64>(5)).unwrap_or(0)),
+        scope: serde_json::from_str(row.get(6)).map_err(|e| corrupt("scope", e))?,
+        created_at: row.get(7),
+        expires_at: row.get(8),
+        revoked_at: row.get(9),
+        created_by: created_by
+            .map(|id| id.parse().map_err(|e| corrupt("key id", e)))
+            .transpose()?,
+        ip_allowlist: serde_json::from_str(row.get(11)).map_err(|e| corrupt("allowlist", e))?,
+        rate_limit_per_min: u32::try_from(row.get::<_, i64>(12)).unwrap_or(u32::MAX),
+    })
+}
+
+fn records(rows: &[Row]) -> Result<Vec<ApiKeyRecord>, StoreError> {
+    rows.iter().map(record).collect()
+}
+
+#[async_trait]
+impl KeyStore for PostgresKeyStore {
+    async fn insert(&self, key: ApiKeyRecord) -> Result<(), StoreError> {
+        let scope = serde_json::to_string(&key.scope).map_err(store_error)?;
+        let allowlist = serde_json::to_string(&key.ip_allowlist).map_err(store_error)?;
+        let client = self.db.client().await?;
+        client
+            .execute(
+                &format!(
+                    "INSERT INTO keys ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+                ),
+                &[
+                    &key.id.as_str(),
+                    &key.hash.as_bytes().as_slice(),
+                    &key.prefix,
+                    &key.label,
+                    &key.owner.as_str(),
+                    &i64::from(key.caps.bits()),
+                    &scope,
+                    &key.created_at,
+                    &key.expires_at,
+                    &key.revoked_at,
+                    &key.created_by.as_ref().map(KeyId::as_str),
+                    &allowlist,
+                    &i64::from(key.rate_limit_per_min),
+                ],
+            )
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn find_by_hash(&self, hash: &KeyHash) -> Result<Option<ApiKeyRecord>, StoreError> {
+        let client = self.db.client().await?;
+        let row = client
+            .query_opt(
+                &format!("SELECT {COLUMNS} FROM keys WHERE hash = $1"),
+                &[&hash.as_bytes().as_slice()],
+            )
+            .await
+            .map_err(store_error)?;
+        row.as_ref().map(record).transpose()
+    }
+
+    async fn get(&self, id: &KeyId) -> Result<Option<ApiKeyRecord>, StoreError> {
+        let client = self.db.client().await?;
+        let row = client
+            .query_opt(
+                &format!("SELECT {COLUMNS} FROM keys WHERE id = $1"),
+                &[&id.as_str()],
+            )
+            .await
+            .map_err(store_error)?;
+        row.as_ref().map(record).transpose()
+    }
+
+    async fn list(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        let client = self.db.client().await?;
+        let rows = client
+            .query(&format!("SELECT {COLUMNS} FROM keys ORDER BY id"), &[])
+            .await
+            .map_err(store_error)?;
+        records(&rows)
+    }
+
+    async fn list_page(
+        &self,
+        after: Option<KeyId>,
+        limit: usize,
+    ) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        let after = after.map(|id| id.to_string()).unwrap_or_default();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let client = self.db.client().await?;
+        let rows = client
+            .query(
+                &format!("SELECT {COLUMNS} FROM keys WHERE id > $1 ORDER BY id LIMIT $2"),
+                &[&after, &limit],
+            )
+            .await
+            .map_err(store_error)?;
+        records(&rows)
+    }
+
+    async fn unrevoked_of_owner(&self, owner: &OwnerId) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        let client = self.db.client().await?;
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT {COLUMNS} FROM keys WHERE owner = $1 AND revoked_at IS NULL ORDER BY id"
+                ),
+                &[&owner.as_str()],
+            )
+            .await
+            .map_err(store_error)?;
+        records(&rows)
+    }
+
+    async fn add_grant(
+        &self,
+        id: &KeyId,
+        hosting: &HostingId,
+        level: GrantLevel,
+    ) -> Result<bool, StoreError> {
+        let mut client = self.db.client().await?;
+        let tx = client.transaction().await.map_err(store_error)?;
+        let Some(row) = tx
+            .query_opt(
+                "SELECT scope FROM keys WHERE id = $1 FOR UPDATE",
+                &[&id.as_str()],
+            )
+            .await
+            .map_err(store_error)?
+        else {
+            return Ok(false);
+        };
+        let mut scope: KeyScope =
+            serde_json::from_str(row.get(0)).map_err(|e| corrupt("scope", e))?;
+        if !scope.is_all() {
+            scope.add_grant(hosting.clone(), level);
+            let text = serde_json::to_string(&scope).map_err(store_error)?;
+            tx.execute(
+                "UPDATE keys SET scope = $1 WHERE id = $2",
+                &[&text, &id.as_str()],
+            )
+            .await
+            .map_err(store_error)?;
+        }
+        tx.commit().await.map_err(store_error)?;
+        Ok(true)
+    }
+
+    async fn revoke(&self, id: &KeyId, at: OffsetDateTime) -> Result<bool, StoreError> {
+        let client = self.db.client().await?;
+        let row = client
+            .query_one(
+                "WITH revoked AS (
+                     UPDATE keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL RETURNING 1
+                 )
+                 SELECT EXISTS (SELECT 1 FROM keys WHERE id = $2)",
+                &[&at, &id.as_str()],
+            )
+            .await
+            .map_err(store_error)?;
+        Ok(row.get(0))
+    }
+}
