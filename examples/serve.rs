@@ -9,7 +9,9 @@
 //! (mode 0600) and only the path and the display prefix are printed, so the
 //! raw key never appears in the output or the logs. With `--data-dir` on a
 //! directory that already holds keys, none is minted unless `--mint-admin`
-//! asks for one (the break-glass path when every admin key is gone).
+//! asks for one (the break-glass path when every admin key is gone). With
+//! `--postgres URL`, the same rule holds for the database, and several
+//! `serve` processes on one database serve as replicas of one API.
 
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
@@ -22,6 +24,7 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 use hyperion::memory::{MemoryKeyStore, MemoryOwnerDirectory};
 use hyperion::model::{NodeId, OwnerId};
+use hyperion::postgres::{PostgresOptions, PostgresStores};
 use hyperion::sim::{SimClusterSpec, SimFault};
 use hyperion::sqlite::{AuditRetention, SqliteStores};
 use hyperion::{
@@ -96,8 +99,23 @@ struct Args {
     hang_nodes: Vec<NodeId>,
     /// Keep keys, jobs, the audit log and idempotency records in SQLite in
     /// this directory (created if missing). Without it, everything is in memory.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "postgres")]
     data_dir: Option<PathBuf>,
+    /// Keep keys, jobs, the audit log, idempotency records, rate limits and
+    /// create reservations in this PostgreSQL database
+    /// (`postgres://user:password@host:port/db`), shared with every other
+    /// replica using it. Without it (and --data-dir), everything is in memory.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "HYPERION_POSTGRES",
+        hide_env_values = true
+    )]
+    postgres: Option<String>,
+    /// With --postgres: seconds a replica's hold on its running jobs lasts
+    /// unrenewed; after that, another replica marks them failed.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(3..))]
+    job_lease_secs: u64,
     /// With --data-dir: audit events older than this many days are deleted.
     #[arg(long, default_value_t = 400, value_parser = clap::value_parser!(u64).range(1..=36_500))]
     audit_max_age_days: u64,
@@ -178,8 +196,22 @@ async fn run(args: Args) -> Result<(), String> {
     let owners = Arc::new(MemoryOwnerDirectory::new());
     owners.set(admin.clone(), CapSet::all());
     let mut builder = HyperionApi::builder(cluster, owners);
-    let (jobs, fresh_keys) = match &args.data_dir {
-        Some(dir) => {
+    let (jobs, fresh_keys) = match (&args.data_dir, &args.postgres) {
+        (_, Some(url)) => {
+            let mut options = PostgresOptions::default();
+            options.job_lease = Duration::from_secs(args.job_lease_secs);
+            let stores = PostgresStores::connect(url, options)
+                .await
+                .map_err(|err| err.to_string())?;
+            builder = stores.install(builder);
+            let empty = stores
+                .keys
+                .is_empty()
+                .await
+                .map_err(|err| format!("cannot read the key store: {err}"))?;
+            (stores.jobs.clone(), empty)
+        }
+        (Some(dir), None) => {
             let mut stores = SqliteStores::open_dir(dir).map_err(|err| err.to_string())?;
             stores.set_audit_retention(AuditRetention {
                 max_age: Some(Duration::from_secs(args.audit_max_age_days * 24 * 60 * 60)),
@@ -193,7 +225,7 @@ async fn run(args: Args) -> Result<(), String> {
                 .map_err(|err| format!("cannot read the key store: {err}"))?;
             (stores.jobs.clone(), empty)
         }
-        None => {
+        (None, None) => {
             let jobs = Arc::new(TokioJobRunner::default());
             builder = builder
                 .key_store(Arc::new(MemoryKeyStore::new()))
@@ -252,9 +284,14 @@ async fn run(args: Args) -> Result<(), String> {
     } else {
         writeln!(
             out,
-            "the data directory already holds keys: none minted (--mint-admin mints a fresh admin key)"
+            "the {} already holds keys: none minted (--mint-admin mints a fresh admin key)",
+            if args.postgres.is_some() {
+                "database"
+            } else {
+                "data directory"
+            }
         )
-            .map_err(|err| format!("cannot write to stdout: {err}"))?;
+        .map_err(|err| format!("cannot write to stdout: {err}"))?;
     }
     writeln!(
         out,
@@ -263,10 +300,11 @@ async fn run(args: Args) -> Result<(), String> {
         args.addr,
         spec.nodes,
         spec.hostings,
-        args.data_dir
-            .as_ref()
-            .map(|dir| format!(", data in {}", dir.display()))
-            .unwrap_or_default()
+        match (&args.data_dir, &args.postgres) {
+            (_, Some(_)) => ", state shared in PostgreSQL".to_owned(),
+            (Some(dir), None) => format!(", data in {}", dir.display()),
+            (None, None) => String::new(),
+        }
     )
     .and_then(|()| out.flush())
     .map_err(|err| format!("cannot write to stdout: {err}"))?;

@@ -60,3 +60,19 @@ pub async fn stores_in(url: &str, schema: &str) -> PostgresStores {
         .await
         .expect("connect to the test PostgreSQL")
 }
+
+/// A fresh, empty database on the server at `url` (for `serve` processes,
+/// which take a URL and no schema); answers its URL.
+pub async fn fresh_database(url: &str) -> String {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .expect("connect to the test PostgreSQL");
+    tokio::spawn(connection);
+    let name = fresh_schema();
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create a test database");
+    let (base, _) = url.rsplit_once('/').expect("a URL ending in /database");
+    format!("{base}/{name}")
+}

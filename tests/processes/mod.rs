@@ -127,3 +127,11 @@ pub fn cli_is_built() -> bool {
     }
     cli.exists()
 }
+
+impl ServeProcess {
+    /// Kills the process at once (SIGKILL): nothing of it runs after.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,528 @@
+//! Several replicas on one PostgreSQL database serve one cluster as one:
+//! keys, rate limits, idempotency, create reservations, the audit log and
+//! jobs hold across them. Two `HyperionApi` instances share one set of
+//! simulated nodes in this process; two `serve` processes (each with its
+//! own simulated nodes) check what must hold across processes.
+//!
+//! Needs `HYPERION_TEST_POSTGRES` (CI starts one with `.ci/postgres.sh`);
+//! without it each test says it is skipped.
+
+mod processes;
+mod support;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hyperion::memory::MemoryOwnerDirectory;
+use hyperion::model::OwnerId;
+use hyperion::sim::SimClusterSpec;
+use hyperion::{AuditActor, CapSet, Cluster, HyperionApi, NewKey, Node};
+use hyperion_testkit::postgres::{fresh_database, fresh_schema, stores_in, test_database};
+use processes::ServeProcess;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+/// Two replicas on one schema and one set of nodes, served with axum.
+struct Pair {
+    a: String,
+    b: String,
+    admin: String,
+    http: reqwest::Client,
+}
+
+async fn pair(latency: Duration) -> Option<Pair> {
+    let url = test_database()?;
+    let schema = fresh_schema();
+    let nodes = SimClusterSpec {
+        seed: 11,
+        nodes: 2,
+        hostings: 10,
+        latency,
+    }
+    .build();
+    let admin_owner: OwnerId = "admin".parse().unwrap();
+    let owners = Arc::new(MemoryOwnerDirectory::new());
+    owners.set(admin_owner.clone(), CapSet::all());
+    let mut bases = Vec::new();
+    let mut apis = Vec::new();
+    for _ in 0..2 {
+        let stores = stores_in(&url, &schema).await;
+        let cluster = Cluster::new(
+            nodes
+                .iter()
+                .map(|n| Arc::clone(n) as Arc<dyn Node>)
+                .collect(),
+        );
+        let api = stores
+            .install(HyperionApi::builder(cluster, owners.clone()))
+            .build();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        bases.push(format!("http://{}/api/v1", listener.local_addr().unwrap()));
+        tokio::spawn(support::axum(api.clone(), listener, ""));
+        // The stores live as long as the test's runtime.
+        std::mem::forget(stores);
+        apis.push(api);
+    }
+    let actor = AuditActor::new("test:replicas").unwrap();
+    let admin = apis[0]
+        .mint_key(&actor, NewKey::new("admin", admin_owner, CapSet::all()))
+        .await
+        .unwrap();
+    Some(Pair {
+        a: bases[0].clone(),
+        b: bases[1].clone(),
+        admin: admin.secret.expose().to_owned(),
+        http: reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(20))
+            .build()
+            .unwrap(),
+    })
+}
+
+impl Pair {
+    async fn send(
+        &self,
+        base: &str,
+        key: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+        idempotency_key: Option<&str>,
+    ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+        let mut request = self
+            .http
+            .request(method, format!("{base}{path}"))
+            .bearer_auth(key);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        if let Some(idempotency_key) = idempotency_key {
+            request = request.header("Idempotency-Key", idempotency_key);
+        }
+        let answer = request.send().await.unwrap();
+        let (status, headers) = (answer.status(), answer.headers().clone());
+        let body = answer.json().await.unwrap_or(Value::Null);
+        (status, headers, body)
+    }
+
+    async fn get(&self, base: &str, key: &str, path: &str) -> (StatusCode, Value) {
+        let (status, _, body) = self
+            .send(base, key, reqwest::Method::GET, path, None, None)
+            .await;
+        (status, body)
+    }
+
+    async fn post(&self, base: &str, key: &str, path: &str, body: Value) -> (StatusCode, Value) {
+        let (status, _, body) = self
+            .send(base, key, reqwest::Method::POST, path, Some(body), None)
+            .await;
+        (status, body)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_minted_or_revoked_on_one_replica_holds_on_the_other_at_once() {
+    let Some(p) = pair(Duration::ZERO).await else {
+        return;
+    };
+    let (status, minted) = p
+        .post(
+            &p.a,
+            &p.admin,
+            "/keys",
+            json!({"label": "reseller", "caps": ["hosting_view", "api_keys_manage"], "scope": "all"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{minted}");
+    let reseller = minted["key"].as_str().unwrap().to_owned();
+    let reseller_id = minted["id"].as_str().unwrap().to_owned();
+    // Minted on A, used on B at once; and B mints a key under it.
+    assert_eq!(p.get(&p.b, &reseller, "/me").await.0, StatusCode::OK);
+    let (status, child) = p
+        .post(
+            &p.b,
+            &reseller,
+            "/keys",
+            json!({"label": "customer", "caps": ["hosting_view"], "scope": "all"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{child}");
+    let child = child["key"].as_str().unwrap().to_owned();
+    assert_eq!(p.get(&p.a, &child, "/me").await.0, StatusCode::OK);
+    // Revoked on A: the very next request on B is refused, for the key and
+    // for the key it minted.
+    let (status, _, _) = p
+        .send(
+            &p.a,
+            &p.admin,
+            reqwest::Method::DELETE,
+            &format!("/keys/{reseller_id}"),
+            None,
+            None,
+        )
+        .await;
+    assert!(status.is_success(), "{status}");
+    assert_eq!(
+        p.get(&p.b, &reseller, "/me").await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(p.get(&p.b, &child, "/me").await.0, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limit_is_one_limit_across_replicas() {
+    let Some(p) = pair(Duration::ZERO).await else {
+        return;
+    };
+    let (_, minted) = p
+        .post(
+            &p.a,
+            &p.admin,
+            "/keys",
+            json!({"label": "limited", "caps": ["hosting_view"], "scope": "all", "rate_limit_per_min": 60}),
+        )
+        .await;
+    let limited = minted["key"].as_str().unwrap().to_owned();
+    let started = Instant::now();
+    let mut passed = 0;
+    let mut refused_by = [false, false];
+    for n in 0..130 {
+        let base = if n % 2 == 0 { &p.a } else { &p.b };
+        let answer = p
+            .http
+            .get(format!("{base}/me"))
+            .bearer_auth(&limited)
+            .send()
+            .await
+            .unwrap();
+        match answer.status() {
+            StatusCode::OK => passed += 1,
+            StatusCode::TOO_MANY_REQUESTS => {
+                let wait: u64 = answer.headers()["retry-after"]
+                    .to_str()
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                assert!((1..=60).contains(&wait), "Retry-After {wait}");
+                refused_by[n % 2] = true;
+            }
+            other => panic!("{other}"),
+        }
+    }
+    // 60 in all (plus one per second the loop took), not 60 per replica.
+    let refills = started.elapsed().as_secs() as usize + 1;
+    assert!(
+        (60..=60 + refills).contains(&passed),
+        "{passed} passed in {:?}",
+        started.elapsed()
+    );
+    assert_eq!(refused_by, [true, true], "both replicas refuse");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_on_the_other_replica_replays_and_a_race_runs_once() {
+    let Some(p) = pair(Duration::from_millis(200)).await else {
+        return;
+    };
+    let create = |domain: &str| json!({"domain": domain});
+    let (status, headers, first) = p
+        .send(
+            &p.a,
+            &p.admin,
+            reqwest::Method::POST,
+            "/hostings",
+            Some(create("replayed.example.com")),
+            Some("retry-1"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    assert!(headers.get("idempotent-replayed").is_none());
+    let (status, headers, again) = p
+        .send(
+            &p.b,
+            &p.admin,
+            reqwest::Method::POST,
+            "/hostings",
+            Some(create("replayed.example.com")),
+            Some("retry-1"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{again}");
+    assert_eq!(headers["idempotent-replayed"], "true");
+    assert_eq!(again, first);
+
+    // The same idempotency key at once on both: the operation runs once.
+    let send = |base: String| {
+        let p = &p;
+        async move {
+            p.send(
+                &base,
+                &p.admin,
+                reqwest::Method::POST,
+                "/hostings",
+                Some(create("raced.example.com")),
+                Some("race-1"),
+            )
+            .await
+            .0
+        }
+    };
+    let (one, other) = tokio::join!(send(p.a.clone()), send(p.b.clone()));
+    let statuses = [one, other];
+    assert!(statuses.contains(&StatusCode::CREATED), "{statuses:?}");
+    let (_, listed) = p.get(&p.a, &p.admin, "/hostings?q=raced.example.com").await;
+    let created = listed["items"].as_array().unwrap().len();
+    assert_eq!(created, 1, "{statuses:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_creates_of_one_domain_over_two_replicas_give_one_201() {
+    let Some(p) = pair(Duration::from_millis(150)).await else {
+        return;
+    };
+    let attempts = (0..6).map(|n| {
+        let p = &p;
+        async move {
+            let base = if n % 2 == 0 { &p.a } else { &p.b };
+            // Half by the domain, half by an alias of another domain.
+            let body = if n % 3 == 0 {
+                json!({"domain": format!("other{n}.example.com"), "aliases": ["contested.example.com"]})
+            } else {
+                json!({"domain": "contested.example.com"})
+            };
+            p.post(base, &p.admin, "/hostings", body).await.0
+        }
+    });
+    let statuses = futures::future::join_all(attempts).await;
+    let created = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::CREATED)
+        .count();
+    assert_eq!(created, 1, "{statuses:?}");
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == StatusCode::CREATED || *s == StatusCode::CONFLICT),
+        "{statuses:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_audit_log_and_jobs_readable_from_either_replica() {
+    let Some(p) = pair(Duration::from_millis(150)).await else {
+        return;
+    };
+    let (_, first) = p.get(&p.a, &p.admin, "/hostings?limit=1").await;
+    let hosting = first["items"][0]["id"].as_str().unwrap().to_owned();
+    let (status, suspended) = p
+        .post(
+            &p.a,
+            &p.admin,
+            &format!("/hostings/{hosting}/suspend"),
+            json!({}),
+        )
+        .await;
+    assert!(status.is_success(), "{suspended}");
+    let (status, resumed) = p
+        .post(
+            &p.b,
+            &p.admin,
+            &format!("/hostings/{hosting}/resume"),
+            json!({}),
+        )
+        .await;
+    assert!(status.is_success(), "{resumed}");
+    // Both events, in one order, whichever replica is asked.
+    let (_, from_b) = p.get(&p.b, &p.admin, "/audit").await;
+    let actions = |page: &Value| -> Vec<String> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["target"] == hosting.as_str())
+            .map(|e| e["action"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(actions(&from_b), ["hosting.resume", "hosting.suspend"]);
+    let (_, again_from_a) = p.get(&p.a, &p.admin, "/audit").await;
+    assert_eq!(actions(&again_from_a), actions(&from_b));
+
+    // A job started on A is followed on B to its end.
+    let (status, accepted) = p
+        .post(
+            &p.a,
+            &p.admin,
+            &format!("/hostings/{hosting}/backup"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
+    let job = accepted["job_id"].as_str().unwrap().to_owned();
+    let mut seen = Vec::new();
+    for _ in 0..200 {
+        let (status, record) = p.get(&p.b, &p.admin, &format!("/jobs/{job}")).await;
+        assert_eq!(status, StatusCode::OK, "{record}");
+        seen.push(record["progress"].as_u64().unwrap());
+        if record["state"] == "succeeded" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(seen.last(), Some(&100), "{seen:?}");
+    assert!(seen.len() > 1, "B saw the job before it ended: {seen:?}");
+}
+
+/// Sends `n` requests to `url` with `key` at once; answers the statuses.
+async fn at_once(http: &reqwest::Client, requests: Vec<(String, Value)>, key: &str) -> Vec<u16> {
+    let sends = requests.into_iter().map(|(url, body)| {
+        let request = http.post(url).bearer_auth(key).json(&body);
+        async move { request.send().await.unwrap().status().as_u16() }
+    });
+    futures::future::join_all(sends).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_serve_processes_share_keys_and_create_reservations() {
+    let Some(url) = test_database() else {
+        return;
+    };
+    let database = fresh_database(&url).await;
+    let start =
+        |database: &str| ServeProcess::start(&["--postgres", database, "--node-latency-ms", "300"]);
+    let a = tokio::task::block_in_place(|| start(&database));
+    let b = tokio::task::block_in_place(|| start(&database));
+    assert!(
+        !a.admin_key.is_empty(),
+        "the first replica mints the admin key"
+    );
+    assert!(
+        b.admin_key.is_empty(),
+        "the second finds keys and mints none"
+    );
+    let admin = a.admin_key.trim().to_owned();
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let me = |base: &str, key: &str| {
+        let request = http
+            .get(format!("{base}/api/v1/me"))
+            .bearer_auth(key.to_owned());
+        async move { request.send().await.unwrap().status() }
+    };
+    assert_eq!(me(&b.url, &admin).await, StatusCode::OK);
+    let minted: Value = http
+        .post(format!("{}/api/v1/keys", a.url))
+        .bearer_auth(&admin)
+        .json(&json!({"label": "ops", "caps": ["hosting_view"], "scope": "all"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ops = minted["key"].as_str().unwrap();
+    assert_eq!(me(&b.url, ops).await, StatusCode::OK);
+    let revoked = http
+        .delete(format!(
+            "{}/api/v1/keys/{}",
+            a.url,
+            minted["id"].as_str().unwrap()
+        ))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert!(revoked.status().is_success());
+    let since_revoke = Instant::now();
+    assert_eq!(me(&b.url, ops).await, StatusCode::UNAUTHORIZED);
+    eprintln!("revoke on A to 401 on B: {:?}", since_revoke.elapsed());
+
+    // Each process has its own simulated nodes: only the shared reservation
+    // stands between two creates of one domain.
+    let creates = (0..4)
+        .map(|n| {
+            let base = if n % 2 == 0 { &a.url } else { &b.url };
+            (
+                format!("{base}/api/v1/hostings"),
+                json!({"domain": "one.example.com"}),
+            )
+        })
+        .collect();
+    let statuses = at_once(&http, creates, &admin).await;
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 201 || *s == 409),
+        "{statuses:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_whose_replica_is_killed_is_failed_by_the_survivor_after_its_lease() {
+    let Some(url) = test_database() else {
+        return;
+    };
+    let database = fresh_database(&url).await;
+    let start = |latency: &str| {
+        ServeProcess::start(&[
+            "--postgres",
+            &database,
+            "--node-latency-ms",
+            latency,
+            "--job-lease-secs",
+            "3",
+        ])
+    };
+    let mut a = tokio::task::block_in_place(|| start("4000"));
+    let b = tokio::task::block_in_place(|| start("0"));
+    let admin = a.admin_key.trim().to_owned();
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let hostings: Value = http
+        .get(format!("{}/api/v1/hostings?limit=1", b.url))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let hosting = hostings["items"][0]["id"].as_str().unwrap().to_owned();
+    let accepted = http
+        .post(format!("{}/api/v1/hostings/{hosting}/backup", a.url))
+        .bearer_auth(&admin)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(accepted.status(), StatusCode::ACCEPTED);
+    let job = accepted.json::<Value>().await.unwrap()["job_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    a.kill();
+    let killed = Instant::now();
+    let mut last = Value::Null;
+    while killed.elapsed() < Duration::from_secs(30) {
+        last = http
+            .get(format!("{}/api/v1/jobs/{job}", b.url))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if last["state"] == "failed" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(last["state"], "failed", "{last}");
+    assert_eq!(last["error"], hyperion::postgres::REPLICA_STOPPED, "{last}");
+    eprintln!(
+        "job orphaned by kill -9 failed by the survivor after {:?} (lease 3 s)",
+        killed.elapsed()
+    );
+}
