@@ -117,6 +117,8 @@ pub mod mock {
     pub use crate::keys::MockKeyStore;
     pub use crate::node::MockNode;
     pub use crate::owner::MockOwnerDirectory;
+    pub use crate::ratelimit::MockRateLimitStore;
+    pub use crate::reservations::MockNameReservations;
 }
 
 /// Internals that the workspace's benchmarks measure one by one (feature

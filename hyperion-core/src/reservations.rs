@@ -16,6 +16,7 @@ use crate::store::StoreError;
 /// of its own, and gives them back with the same token; a store shared by
 /// processes also lets a holding lapse after a while, so that a process
 /// that died holding names does not keep them forever.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait NameReservations: Send + Sync {
     /// Holds every name of `names` for `holder`, or none of them: answers

@@ -431,3 +431,83 @@ mod location {
         }
     }
 }
+
+#[tokio::test]
+async fn a_limited_key_is_refused_when_its_shared_limit_cannot_be_read() {
+    use crate::ratelimit::MockRateLimitStore;
+    use crate::store::StoreError;
+    let owners = Arc::new(MemoryOwnerDirectory::new());
+    owners.set("owner".parse().unwrap(), CapSet::all());
+    let keys = Arc::new(MemoryKeyStore::new());
+    let mut limits = MockRateLimitStore::new();
+    limits
+        .expect_check_all()
+        .returning(|_| Err(StoreError("database down".to_owned())));
+    // The node is never asked: no expectation is set on it.
+    let api = HyperionApi::builder(Cluster::new(vec![Arc::new(node_with_id())]), owners)
+        .key_store(keys.clone())
+        .rate_limits(Arc::new(limits))
+        .build();
+    let mut limited = NewKey::new("limited", "owner".parse().unwrap(), CapSet::all());
+    limited.rate_limit_per_min = 60;
+    let harness = Harness {
+        key: stored_key(&keys, limited).await,
+        api,
+    };
+    let response = harness
+        .request(Method::POST, &format!("/api/v1/hostings/{DOMAIN}/suspend"))
+        .await;
+    assert!(
+        response.status.is_server_error(),
+        "fails closed: {}",
+        response.status
+    );
+    let body = String::from_utf8_lossy(&response.body);
+    assert!(!body.contains("database down"), "{body}");
+}
+
+#[tokio::test]
+async fn a_create_whose_names_another_replica_holds_is_a_conflict_before_any_node_call() {
+    use crate::reservations::MockNameReservations;
+    let owners = Arc::new(MemoryOwnerDirectory::new());
+    owners.set("owner".parse().unwrap(), CapSet::all());
+    let keys = Arc::new(MemoryKeyStore::new());
+    let mut names = MockNameReservations::new();
+    names
+        .expect_reserve()
+        .returning(|_, names| Ok(names.iter().position(|n| n.starts_with("domain:"))));
+    names.expect_release().never();
+    let api = HyperionApi::builder(Cluster::new(vec![Arc::new(node_with_id())]), owners)
+        .key_store(keys.clone())
+        .name_reservations(Arc::new(names))
+        .build();
+    let key = stored_key(
+        &keys,
+        NewKey::new("admin", "owner".parse().unwrap(), CapSet::all()),
+    )
+    .await;
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        http::header::AUTHORIZATION,
+        format!("Bearer {key}").parse().unwrap(),
+    );
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        "application/json".parse().unwrap(),
+    );
+    let head = RequestHead::new(
+        Method::POST,
+        &"/api/v1/hostings".parse().unwrap(),
+        headers,
+        None,
+    );
+    let body = futures::stream::once(async {
+        Ok::<_, std::io::Error>(bytes::Bytes::from_static(
+            br#"{"domain":"held.example.com"}"#,
+        ))
+    });
+    let response = api.handle(head, body).await;
+    assert_eq!(response.status, StatusCode::CONFLICT);
+    let text = String::from_utf8_lossy(&response.body);
+    assert!(text.contains("being created right now"), "{text}");
+}
