@@ -8,8 +8,8 @@ pub use hyperion_core::{
     AuditPage, AuditQuery, AuditSink, CapSet, Capability, Claim, Cluster, DeleteOptions,
     FewestHostings, ForwardedHeader, Grant, GrantLevel, HyperionApi, HyperionApiBuilder,
     IdempotencyScope, IdempotencyStore, Job, JobArchive, JobFailure, JobId, JobOutcome,
-    JobProgress, JobRunner, JobSpec, JobState, JobTask, KeyHash, KeyId, KeyScope, KeyStore,
-    KeyView, ListQuery, MintedKey, NameReservations, NewKey, Node, NodeError, NodePage,
+    JobProgress, JobRunner, JobSpec, JobState, JobTask, KeyChangeLock, KeyHash, KeyId, KeyScope,
+    KeyStore, KeyView, ListQuery, MintedKey, NameReservations, NewKey, Node, NodeError, NodePage,
     OwnerDirectory, PlacementStrategy, RateDecision, RateLimitStore, RawApiKey, RequestHead,
     RequestedGrant, StoreError, StoredResponse, TeeAuditSink, TokioJobRunner, TracingAuditSink,
 };

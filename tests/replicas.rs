@@ -14,9 +14,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hyperion::memory::MemoryOwnerDirectory;
+use hyperion::model::HostingId;
 use hyperion::model::OwnerId;
 use hyperion::sim::SimClusterSpec;
-use hyperion::{AuditActor, CapSet, Cluster, HyperionApi, NewKey, Node};
+use hyperion::{
+    ApiKeyRecord, AuditActor, CapSet, Cluster, GrantLevel, HyperionApi, KeyChangeLock, KeyHash,
+    KeyId, KeyStore, NewKey, Node, StoreError,
+};
 use hyperion_testkit::postgres::{fresh_database, fresh_schema, stores_in, test_database};
 use processes::ServeProcess;
 use reqwest::StatusCode;
@@ -27,10 +31,53 @@ struct Pair {
     a: String,
     b: String,
     admin: String,
+    second_admin: String,
     http: reqwest::Client,
 }
 
 async fn pair(latency: Duration) -> Option<Pair> {
+    pair_with(latency, Duration::ZERO).await
+}
+
+/// A key store whose full listing takes `delay` longer: it widens the
+/// window between a key change's check and its write.
+struct SlowListing {
+    inner: Arc<dyn KeyStore>,
+    delay: Duration,
+}
+
+#[async_trait::async_trait]
+impl KeyStore for SlowListing {
+    async fn insert(&self, record: ApiKeyRecord) -> Result<(), StoreError> {
+        self.inner.insert(record).await
+    }
+    async fn find_by_hash(&self, hash: &KeyHash) -> Result<Option<ApiKeyRecord>, StoreError> {
+        self.inner.find_by_hash(hash).await
+    }
+    async fn get(&self, id: &KeyId) -> Result<Option<ApiKeyRecord>, StoreError> {
+        self.inner.get(id).await
+    }
+    async fn list(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        tokio::time::sleep(self.delay).await;
+        self.inner.list().await
+    }
+    async fn add_grant(
+        &self,
+        id: &KeyId,
+        hosting: &HostingId,
+        level: GrantLevel,
+    ) -> Result<bool, StoreError> {
+        self.inner.add_grant(id, hosting, level).await
+    }
+    async fn revoke(&self, id: &KeyId, at: time::OffsetDateTime) -> Result<bool, StoreError> {
+        self.inner.revoke(id, at).await
+    }
+    async fn lock_changes(&self) -> Result<KeyChangeLock, StoreError> {
+        self.inner.lock_changes().await
+    }
+}
+
+async fn pair_with(latency: Duration, key_list_delay: Duration) -> Option<Pair> {
     let url = test_database()?;
     let schema = fresh_schema();
     let nodes = SimClusterSpec {
@@ -53,25 +100,37 @@ async fn pair(latency: Duration) -> Option<Pair> {
                 .map(|n| Arc::clone(n) as Arc<dyn Node>)
                 .collect(),
         );
+        let slow = SlowListing {
+            inner: stores.keys.clone(),
+            delay: key_list_delay,
+        };
         let api = stores
             .install(HyperionApi::builder(cluster, owners.clone()))
+            .key_store(Arc::new(slow))
             .build();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         bases.push(format!("http://{}/api/v1", listener.local_addr().unwrap()));
         tokio::spawn(support::axum(api.clone(), listener, ""));
-        // The stores live as long as the test's runtime.
-        std::mem::forget(stores);
         apis.push(api);
     }
     let actor = AuditActor::new("test:replicas").unwrap();
     let admin = apis[0]
-        .mint_key(&actor, NewKey::new("admin", admin_owner, CapSet::all()))
+        .mint_key(
+            &actor,
+            NewKey::new("admin", admin_owner.clone(), CapSet::all()),
+        )
+        .await
+        .unwrap();
+    // A second admin key minted by the panel, not under the first.
+    let second_admin = apis[0]
+        .mint_key(&actor, NewKey::new("admin 2", admin_owner, CapSet::all()))
         .await
         .unwrap();
     Some(Pair {
         a: bases[0].clone(),
         b: bases[1].clone(),
         admin: admin.secret.expose().to_owned(),
+        second_admin: second_admin.secret.expose().to_owned(),
         http: reqwest::Client::builder()
             .no_proxy()
             .timeout(Duration::from_secs(20))
@@ -524,5 +583,59 @@ async fn a_job_whose_replica_is_killed_is_failed_by_the_survivor_after_its_lease
     eprintln!(
         "job orphaned by kill -9 failed by the survivor after {:?} (lease 3 s)",
         killed.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_admins_revoking_each_other_on_two_replicas_leave_one() {
+    // Each check reads every key for 300 ms: without a lock shared by the
+    // replicas, both revocations would pass their checks.
+    let Some(p) = pair_with(Duration::ZERO, Duration::from_millis(300)).await else {
+        return;
+    };
+    let second_key = p.second_admin.clone();
+    let second_id = p.get(&p.a, &second_key, "/me").await.1["key"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let first_id = p.get(&p.a, &p.admin, "/me").await.1["key"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Each admin revokes the other, on its own replica, at once: the
+    // last-admin rule must hold across replicas, so one revocation loses.
+    let revoke = |base: String, key: String, id: String| {
+        let p = &p;
+        async move {
+            p.send(
+                &base,
+                &key,
+                reqwest::Method::DELETE,
+                &format!("/keys/{id}"),
+                None,
+                None,
+            )
+            .await
+            .0
+        }
+    };
+    let (one, other) = tokio::join!(
+        revoke(p.a.clone(), p.admin.clone(), second_id),
+        revoke(p.b.clone(), second_key.clone(), first_id),
+    );
+    let statuses = [one, other];
+    assert_eq!(
+        statuses.iter().filter(|s| **s == StatusCode::OK).count(),
+        1,
+        "{statuses:?}"
+    );
+    let working = [
+        p.get(&p.a, &p.admin, "/me").await.0,
+        p.get(&p.b, &second_key, "/me").await.0,
+    ];
+    assert_eq!(
+        working.iter().filter(|s| **s == StatusCode::OK).count(),
+        1,
+        "one admin key is left: {working:?}"
     );
 }

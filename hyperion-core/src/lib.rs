@@ -88,8 +88,8 @@ pub use jobs::{
     JobTask, TokioJobRunner,
 };
 pub use keys::{
-    ApiKeyRecord, Grant, GrantLevel, KeyHash, KeyId, KeyScope, KeyStore, KeyView, MintRequest,
-    MintedKey, NewKey, RawApiKey, RequestedGrant,
+    ApiKeyRecord, Grant, GrantLevel, KeyChangeLock, KeyHash, KeyId, KeyScope, KeyStore, KeyView,
+    MintRequest, MintedKey, NewKey, RawApiKey, RequestedGrant,
 };
 pub use node::{DeleteOptions, ListQuery, Node, NodeError, NodePage};
 pub use owner::OwnerDirectory;

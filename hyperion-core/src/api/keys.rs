@@ -85,6 +85,7 @@ impl HyperionApi {
     async fn store_new_key(&self, new: NewKey) -> Result<MintedKey, ApiError> {
         let services = &self.services;
         let _one_at_a_time = services.key_changes.lock().await;
+        let _nor_elsewhere = services.keys.lock_changes().await?;
         let at = now();
         let siblings: Vec<ApiKeyRecord> = services
             .keys
@@ -156,6 +157,7 @@ impl HyperionApi {
     async fn revoke_chain(&self, id: &KeyId) -> Result<bool, ApiError> {
         let keys = self.services.keys.as_ref();
         let _one_at_a_time = self.services.key_changes.lock().await;
+        let _nor_elsewhere = keys.lock_changes().await?;
         let Some(key) = keys.get(id).await? else {
             return Ok(false);
         };
@@ -436,6 +438,7 @@ pub(crate) async fn revoke(
     let keys = ctx.services.keys.as_ref();
     // One key change at a time: the last-admin check and the writes are one step.
     let _one_at_a_time = ctx.services.key_changes.lock().await;
+    let _nor_elsewhere = keys.lock_changes().await?;
     let at = now();
     let ending = key_and_descendants(keys, key.clone()).await?;
     let ends_an_admin = ending

@@ -22,7 +22,7 @@ pub use record::{ApiKeyRecord, KeyId, KeyView, MintedKey, NewKey};
 pub use scope::{Grant, GrantLevel, KeyScope};
 pub(crate) use secret::BearerToken;
 pub use secret::{KeyHash, RawApiKey};
-pub use store::KeyStore;
+pub use store::{KeyChangeLock, KeyStore};
 
 #[cfg(feature = "mock")]
 pub use store::MockKeyStore;

@@ -58,4 +58,40 @@ pub trait KeyStore: Send + Sync {
     /// Marks the key revoked at `at`; `false` if there is no such key.
     /// Revoking twice keeps the first time.
     async fn revoke(&self, id: &KeyId, at: OffsetDateTime) -> Result<bool, StoreError>;
+    /// Holds every other process sharing this store off key changes until
+    /// the answer is dropped. A mint or a revocation first checks (the
+    /// per-owner cap, the unique label, the last admin key) and then
+    /// writes; two processes must not both pass the check. A process
+    /// already serializes its own changes, so a store only it uses needs
+    /// nothing (the default); a store shared by replicas takes a lock
+    /// there (PostgreSQL: an advisory lock).
+    async fn lock_changes(&self) -> Result<KeyChangeLock, StoreError> {
+        Ok(KeyChangeLock::none())
+    }
+}
+
+/// A hold on key changes across processes (see [`KeyStore::lock_changes`]),
+/// released when dropped.
+pub struct KeyChangeLock(Option<Box<dyn Send + Sync>>);
+
+impl KeyChangeLock {
+    /// No hold: the store is used by one process.
+    pub fn none() -> Self {
+        KeyChangeLock(None)
+    }
+
+    /// A hold that lasts as long as `guard`, which releases it when dropped.
+    pub fn holding(guard: impl Send + Sync + 'static) -> Self {
+        KeyChangeLock(Some(Box::new(guard)))
+    }
+}
+
+impl std::fmt::Debug for KeyChangeLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "KeyChangeLock(held)"
+        } else {
+            "KeyChangeLock(none)"
+        })
+    }
 }

@@ -4,7 +4,7 @@ use tokio_postgres::Row;
 
 use super::{Database, store_error};
 use crate::capability::CapSet;
-use crate::keys::{ApiKeyRecord, GrantLevel, KeyHash, KeyId, KeyScope, KeyStore};
+use crate::keys::{ApiKeyRecord, GrantLevel, KeyChangeLock, KeyHash, KeyId, KeyScope, KeyStore};
 use crate::model::{HostingId, OwnerId};
 use crate::store::StoreError;
 
@@ -217,5 +217,54 @@ impl KeyStore for PostgresKeyStore {
             .await
             .map_err(store_error)?;
         Ok(row.get(0))
+    }
+
+    /// An advisory lock, held on one pooled connection until dropped.
+    async fn lock_changes(&self) -> Result<KeyChangeLock, StoreError> {
+        Ok(KeyChangeLock::holding(self.hold_key_changes().await?))
+    }
+}
+
+/// The advisory lock key changes take (any constant of our own).
+const KEY_CHANGES_LOCK: i64 = 0x4859_5045_4b45_5953; // "HYPEKEYS"
+
+/// A connection holding the key-change lock; gives it back when dropped.
+struct HeldKeyChanges(Option<deadpool_postgres::Object>);
+
+impl Drop for HeldKeyChanges {
+    fn drop(&mut self) {
+        let Some(client) = self.0.take() else {
+            return;
+        };
+        let unlock = async move {
+            if client
+                .execute("SELECT pg_advisory_unlock($1)", &[&KEY_CHANGES_LOCK])
+                .await
+                .is_err()
+            {
+                // A connection that may still hold the lock is not reused:
+                // closing it releases the lock.
+                drop(deadpool_postgres::Object::take(client));
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(unlock);
+            }
+            Err(_) => {
+                // No runtime to unlock with: the connection must not return to the pool.
+            }
+        }
+    }
+}
+
+impl PostgresKeyStore {
+    async fn hold_key_changes(&self) -> Result<HeldKeyChanges, StoreError> {
+        let client = self.db.client().await?;
+        client
+            .execute("SELECT pg_advisory_lock($1)", &[&KEY_CHANGES_LOCK])
+            .await
+            .map_err(store_error)?;
+        Ok(HeldKeyChanges(Some(client)))
     }
 }
