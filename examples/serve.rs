@@ -28,7 +28,7 @@ use hyperion::postgres::{PostgresOptions, PostgresStores};
 use hyperion::sim::{SimClusterSpec, SimFault};
 use hyperion::sqlite::{AuditRetention, SqliteStores};
 use hyperion::{
-    ApiConfig, AuditActor, CapSet, Cluster, ForwardedHeader, HyperionApi, NewKey, Node,
+    ApiConfig, AuditActor, CapSet, Cluster, ForwardedHeader, HyperionApi, KeyStore, NewKey, Node,
     TokioJobRunner,
 };
 use ipnet::IpNet;
@@ -204,11 +204,7 @@ async fn run(args: Args) -> Result<(), String> {
                 .await
                 .map_err(|err| err.to_string())?;
             builder = stores.install(builder);
-            let empty = stores
-                .keys
-                .is_empty()
-                .await
-                .map_err(|err| format!("cannot read the key store: {err}"))?;
+            let empty = holds_no_keys(stores.keys.as_ref()).await?;
             (stores.jobs.clone(), empty)
         }
         (Some(dir), None) => {
@@ -218,11 +214,7 @@ async fn run(args: Args) -> Result<(), String> {
                 max_events: Some(args.audit_max_events),
             });
             builder = stores.install(builder);
-            let empty = stores
-                .keys
-                .is_empty()
-                .await
-                .map_err(|err| format!("cannot read the key store: {err}"))?;
+            let empty = holds_no_keys(stores.keys.as_ref()).await?;
             (stores.jobs.clone(), empty)
         }
         (None, None) => {
@@ -351,6 +343,14 @@ async fn run(args: Args) -> Result<(), String> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Whether a durable key store is still empty (a fresh database or directory).
+async fn holds_no_keys(keys: &dyn KeyStore) -> Result<bool, String> {
+    keys.list_page(None, 1)
+        .await
+        .map(|page| page.is_empty())
+        .map_err(|err| format!("cannot read the key store: {err}"))
 }
 
 /// Writes the key with mode 0600, whatever the file's mode was before.

@@ -306,6 +306,22 @@ pub struct AuditQuery {
 }
 
 impl AuditQuery {
+    /// The filters that are set, as (column, value) pairs, for a store that
+    /// asks a database: columns `actor`, `key_id`, `action`, `target` and
+    /// `outcome` (not the cursor).
+    pub fn column_filters(&self) -> Vec<(&'static str, String)> {
+        [
+            ("actor", self.actor.clone()),
+            ("key_id", self.key_id.as_ref().map(|k| k.to_string())),
+            ("action", self.action.clone()),
+            ("target", self.target.clone()),
+            ("outcome", self.outcome.map(|o| o.as_str().to_owned())),
+        ]
+        .into_iter()
+        .filter_map(|(column, value)| value.map(|value| (column, value)))
+        .collect()
+    }
+
     /// Whether `event` passes the filters (not the cursor).
     pub fn matches(&self, event: &AuditEvent) -> bool {
         self.actor.as_ref().is_none_or(|a| *a == event.actor)

@@ -105,17 +105,9 @@ impl AuditLog for PostgresAuditLog {
     async fn query(&self, query: &AuditQuery) -> Result<AuditPage, StoreError> {
         let mut filters = Vec::new();
         let mut values: Vec<String> = Vec::new();
-        for (column, value) in [
-            ("actor", query.actor.clone()),
-            ("key_id", query.key_id.as_ref().map(|k| k.to_string())),
-            ("action", query.action.clone()),
-            ("target", query.target.clone()),
-            ("outcome", query.outcome.map(|o| o.as_str().to_owned())),
-        ] {
-            if let Some(value) = value {
-                values.push(value);
-                filters.push(format!("{column} = ${}", values.len()));
-            }
+        for (column, value) in query.column_filters() {
+            values.push(value);
+            filters.push(format!("{column} = ${}", values.len()));
         }
         let matching = if filters.is_empty() {
             "TRUE".to_owned()
