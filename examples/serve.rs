@@ -200,6 +200,10 @@ async fn run(args: Args) -> Result<(), String> {
         (_, Some(url)) => {
             let mut options = PostgresOptions::default();
             options.job_lease = Duration::from_secs(args.job_lease_secs);
+            // A create makes a few node calls in a row: its claims outlast them.
+            options.request_claim_lapse = options
+                .request_claim_lapse
+                .max(Duration::from_millis(args.node_timeout_ms) * 6);
             let stores = PostgresStores::connect(url, options)
                 .await
                 .map_err(|err| err.to_string())?;

@@ -512,11 +512,42 @@ async fn two_serve_processes_share_keys_and_create_reservations() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_job_whose_replica_is_killed_is_failed_by_the_survivor_after_its_lease() {
-    let Some(url) = test_database() else {
-        return;
-    };
+/// Polls job `job` on `base` until `done` holds for its record (30 s at most);
+/// answers the last record read.
+async fn poll_job(
+    http: &reqwest::Client,
+    base: &str,
+    key: &str,
+    job: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let started = Instant::now();
+    let mut last = Value::Null;
+    while started.elapsed() < Duration::from_secs(30) {
+        last = http
+            .get(format!("{base}/api/v1/jobs/{job}"))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if done(&last) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    last
+}
+
+/// Two `serve` replicas with 3 s job leases; A's nodes take `a_latency_ms`
+/// per call. Starts a backup on A; answers both, the admin key, a client and
+/// the job's id.
+async fn a_job_on_a_slow_replica(
+    a_latency_ms: &str,
+) -> Option<(ServeProcess, ServeProcess, String, reqwest::Client, String)> {
+    let url = test_database()?;
     let database = fresh_database(&url).await;
     let start = |latency: &str| {
         ServeProcess::start(&[
@@ -528,7 +559,7 @@ async fn a_job_whose_replica_is_killed_is_failed_by_the_survivor_after_its_lease
             "3",
         ])
     };
-    let mut a = tokio::task::block_in_place(|| start("4000"));
+    let a = tokio::task::block_in_place(|| start(a_latency_ms));
     let b = tokio::task::block_in_place(|| start("0"));
     let admin = a.admin_key.trim().to_owned();
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
@@ -554,24 +585,17 @@ async fn a_job_whose_replica_is_killed_is_failed_by_the_survivor_after_its_lease
         .as_str()
         .unwrap()
         .to_owned();
+    Some((a, b, admin, http, job))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_whose_replica_is_killed_is_failed_by_the_survivor_after_its_lease() {
+    let Some((mut a, b, admin, http, job)) = a_job_on_a_slow_replica("4000").await else {
+        return;
+    };
     a.kill();
     let killed = Instant::now();
-    let mut last = Value::Null;
-    while killed.elapsed() < Duration::from_secs(30) {
-        last = http
-            .get(format!("{}/api/v1/jobs/{job}", b.url))
-            .bearer_auth(&admin)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if last["state"] == "failed" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let last = poll_job(&http, &b.url, &admin, &job, |j| j["state"] == "failed").await;
     assert_eq!(last["state"], "failed", "{last}");
     assert_eq!(last["error"], hyperion::postgres::REPLICA_STOPPED, "{last}");
     eprintln!(
@@ -632,4 +656,73 @@ async fn two_admins_revoking_each_other_on_two_replicas_leave_one() {
         1,
         "one admin key is left: {working:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_minted_while_its_parent_is_revoked_elsewhere_is_not_left_active() {
+    // The revocation reads every key for 300 ms while it holds key changes.
+    let Some(p) = pair_with(Duration::ZERO, Duration::from_millis(300)).await else {
+        return;
+    };
+    let (_, reseller) = p
+        .post(
+            &p.a,
+            &p.admin,
+            "/keys",
+            json!({"label": "reseller", "caps": ["hosting_view", "api_keys_manage"], "scope": "all"}),
+        )
+        .await;
+    let reseller_key = reseller["key"].as_str().unwrap().to_owned();
+    let reseller_id = reseller["id"].as_str().unwrap().to_owned();
+    let revoke_path = format!("/keys/{reseller_id}");
+    let revoke = p.send(
+        &p.a,
+        &p.admin,
+        reqwest::Method::DELETE,
+        &revoke_path,
+        None,
+        None,
+    );
+    // The mint is let in on B while the revocation on A is under way.
+    let mint = async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        p.post(
+            &p.b,
+            &reseller_key,
+            "/keys",
+            json!({"label": "racing child", "caps": ["hosting_view"], "scope": "all"}),
+        )
+        .await
+    };
+    let ((revoked, _, _), (minted, child)) = tokio::join!(revoke, mint);
+    assert_eq!(revoked, StatusCode::OK);
+    assert_eq!(minted, StatusCode::UNAUTHORIZED, "{child}");
+    let (_, keys) = p.get(&p.a, &p.admin, "/keys?limit=100").await;
+    let active_child = keys["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|k| k["label"] == "racing child" && k["revoked_at"].is_null());
+    assert!(!active_child, "{keys}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_replica_that_comes_back_records_what_its_job_really_did() {
+    let Some((a, b, admin, http, job)) = a_job_on_a_slow_replica("1000").await else {
+        return;
+    };
+    // Paused past its lease: the survivor gives the job up...
+    a.signal("STOP");
+    let given_up = poll_job(&http, &b.url, &admin, &job, |j| j["state"] == "failed").await;
+    assert_eq!(
+        given_up["error"],
+        hyperion::postgres::REPLICA_STOPPED,
+        "{given_up}"
+    );
+    // ...but the replica was only stalled: it finishes the backup it had
+    // begun, and the record says so instead of a failure that did not happen.
+    a.signal("CONT");
+    let finished = poll_job(&http, &b.url, &admin, &job, |j| j["state"] == "succeeded").await;
+    assert_eq!(finished["state"], "succeeded", "{finished}");
+    assert!(finished["result"]["backup_id"].is_string(), "{finished}");
 }

@@ -1,7 +1,7 @@
 //! Refusals at the door, counted apart: a request refused before its key
 //! was accepted (401), or with a key refused for its address or its rate
 //! limit (403, 429), is not recorded on its own but counted per key, client
-//! address and minute, and each count becomes one audit event when its
+//! address and minute (and, for a known key, per action and status), and each count becomes one audit event when its
 //! minute is over (or when the audit log is read). So a flood of bogus keys,
 //! or of a stolen key from elsewhere, costs the audit log at most one event
 //! per key, address and minute, and past [`MAX_ADDRESSES_PER_MINUTE`] of
@@ -28,9 +28,41 @@ pub(crate) struct RefusalCounter {
 struct Minute {
     /// Unix time / 60 of the events counted.
     minute: i64,
-    /// Per key (none for 401s) and client address (`None`: unknown, or one
-    /// too many), the first refusal and how many there were.
-    counts: HashMap<(Option<KeyId>, Option<IpAddr>), Count>,
+    /// Per slot, the first refusal and how many there were.
+    counts: HashMap<Slot, Count>,
+}
+
+/// Where a refusal is counted: per key (none for 401s) and client address
+/// (`None`: unknown, or one too many) and, for a known key, per action and
+/// status, so that the log can still be searched by what was refused (a
+/// key's refusals cost at most one event per action it names, a bounded set).
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct Slot {
+    key: Option<KeyId>,
+    client: Option<IpAddr>,
+    refused: Option<(String, Option<u16>)>,
+}
+
+impl Slot {
+    fn of(event: &AuditEvent) -> Self {
+        Slot {
+            key: event.key_id.clone(),
+            client: event.client_ip,
+            refused: event
+                .key_id
+                .is_some()
+                .then(|| (event.action.clone(), event.status)),
+        }
+    }
+
+    /// The one slot for every refusal past the bound.
+    fn overflow() -> Self {
+        Slot {
+            key: None,
+            client: None,
+            refused: None,
+        }
+    }
 }
 
 /// The first refusal of one slot, how many there were, and whether they
@@ -50,7 +82,7 @@ impl Minute {
     fn take(&mut self) -> Vec<AuditEvent> {
         self.counts
             .drain()
-            .map(|((_, client), count)| summary(client, count))
+            .map(|(slot, count)| summary(slot.client, count))
             .collect()
     }
 }
@@ -106,9 +138,9 @@ impl RefusalCounter {
             Vec::new()
         };
         let full = state.counts.len() >= MAX_ADDRESSES_PER_MINUTE;
-        let mut slot = (event.key_id.clone(), event.client_ip);
+        let mut slot = Slot::of(&event);
         if full && !state.counts.contains_key(&slot) {
-            slot = (None, None);
+            slot = Slot::overflow();
         }
         match state.counts.entry(slot) {
             Entry::Occupied(mut counted) => {
@@ -239,6 +271,29 @@ mod tests {
                 .as_deref()
                 .unwrap()
                 .contains("with this key (403)")
+        );
+    }
+
+    #[test]
+    fn a_keys_refusals_of_different_actions_stay_searchable_apart() {
+        let counter = RefusalCounter::default();
+        let t = time::macros::datetime!(2026-11-29 10:00:05 UTC);
+        let mut refused = refusal(t, "192.0.2.9");
+        refused.key_id = KeyId::parse("key_viewer");
+        refused.status = Some(403);
+        for action in ["audit.list", "hosting.delete", "audit.list", "key.mint"] {
+            refused.action = action.to_owned();
+            counter.count(refused.clone());
+        }
+        let mut events = counter.take_all();
+        events.sort_by(|a, b| a.action.cmp(&b.action));
+        let seen: Vec<(&str, u64)> = events
+            .iter()
+            .map(|e| (e.action.as_str(), e.count))
+            .collect();
+        assert_eq!(
+            seen,
+            [("audit.list", 2), ("hosting.delete", 1), ("key.mint", 1)]
         );
     }
 }

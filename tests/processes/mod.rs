@@ -135,3 +135,14 @@ impl ServeProcess {
         let _ = self.child.wait();
     }
 }
+
+impl ServeProcess {
+    /// Sends `signal` (`STOP`, `CONT`, `TERM`, ...) to the process.
+    pub fn signal(&self, signal: &str) {
+        let sent = Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "kill -{signal}");
+    }
+}

@@ -19,12 +19,16 @@ pub(crate) async fn list(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiErr
         .audit_log
         .as_ref()
         .ok_or_else(|| ApiError::NotFound("no audit log is configured".to_owned()))?;
+    // The log keeps control characters escaped, so a filter holding one
+    // could match nothing; it is refused rather than sent to the store.
     let text = |name: &str| -> Result<Option<String>, ApiError> {
-        Ok(ctx
-            .query
-            .get(name)?
-            .filter(|v| !v.is_empty())
-            .map(str::to_owned))
+        let value = ctx.query.get(name)?.filter(|v| !v.is_empty());
+        if value.is_some_and(|v| v.chars().any(char::is_control)) {
+            return Err(ApiError::Validation(format!(
+                "query parameter `{name}` holds a control character"
+            )));
+        }
+        Ok(value.map(str::to_owned))
     };
     let query = AuditQuery {
         before: ctx.query.cursor::<u64>()?,

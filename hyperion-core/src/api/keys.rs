@@ -87,6 +87,21 @@ impl HyperionApi {
         let _one_at_a_time = services.key_changes.lock().await;
         let _nor_elsewhere = services.keys.lock_changes().await?;
         let at = now();
+        // The chain above the new key must still stand now that no other
+        // change can run: a parent revoked (on any replica) after its
+        // request was let in cannot leave a child that looks active.
+        let mut above = new.created_by.clone();
+        for _ in 0..MAX_CHAIN_DEPTH {
+            let Some(id) = above else { break };
+            match services.keys.get(&id).await? {
+                Some(parent) if parent.is_active_at(at) => above = parent.created_by,
+                _ => {
+                    return Err(ApiError::Unauthorized(
+                        "the key minting this one was revoked or expired meanwhile".to_owned(),
+                    ));
+                }
+            }
+        }
         let siblings: Vec<ApiKeyRecord> = services
             .keys
             .unrevoked_of_owner(&new.owner)

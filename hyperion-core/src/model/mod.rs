@@ -148,6 +148,14 @@ fn domain(s: &str) -> Result<String, String> {
             return Err(format!("label `{label}` starts or ends with '-'"));
         }
     }
+    // No top-level domain is all digits: `10.0.0.1` is an address, not a name.
+    if lower
+        .rsplit('.')
+        .next()
+        .is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err("an IP address is not a domain".to_owned());
+    }
     Ok(lower)
 }
 
@@ -435,6 +443,7 @@ mod tests {
         assert_eq!(d.as_str(), "www.example.com");
         assert_eq!(d, "www.example.com".parse().unwrap());
         assert!("xn--bcher-kva.example".parse::<Domain>().is_ok());
+        assert!("1.2.3.example".parse::<Domain>().is_ok());
         for bad in [
             "localhost",
             "-a.example",
@@ -444,6 +453,8 @@ mod tests {
             "bücher.example",
             "a_b.example",
             "a b.example",
+            "1.2.3.4",
+            "shop.123",
         ] {
             assert!(bad.parse::<Domain>().is_err(), "{bad} should be refused");
         }

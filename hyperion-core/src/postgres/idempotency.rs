@@ -9,10 +9,6 @@ use crate::idempotency::{
 };
 use crate::store::StoreError;
 
-/// How long a claim may stay in flight before another request may take it
-/// over: its replica is taken to have stopped. Far longer than any request.
-const ABANDONED_AFTER: Duration = Duration::from_secs(10 * 60);
-
 /// Idempotency records in PostgreSQL: a retry that lands on another replica
 /// replays the first answer, and the same key sent to two replicas at once
 /// runs once (the primary key decides who claimed it).
@@ -20,14 +16,19 @@ const ABANDONED_AFTER: Duration = Duration::from_secs(10 * 60);
 pub struct PostgresIdempotencyStore {
     db: Database,
     ttl: Duration,
+    /// How long a claim may stay in flight before a retry may take it over
+    /// (its replica is taken to have stopped).
+    abandoned_after: Duration,
 }
 
 impl PostgresIdempotencyStore {
-    /// The idempotency store of `db`, keeping answers for 24 hours.
-    pub fn new(db: Database) -> Self {
+    /// The idempotency store of `db`, keeping answers for 24 hours; a claim
+    /// left in flight longer than `abandoned_after` may be taken over.
+    pub fn new(db: Database, abandoned_after: Duration) -> Self {
         PostgresIdempotencyStore {
             db,
             ttl: DEFAULT_IDEMPOTENCY_TTL,
+            abandoned_after,
         }
     }
 
@@ -40,7 +41,7 @@ impl PostgresIdempotencyStore {
                 "DELETE FROM idempotency
                  WHERE (done AND at < now() - $1 * interval '1 second')
                     OR (NOT done AND at < now() - $2 * interval '1 second')",
-                &[&self.ttl.as_secs_f64(), &ABANDONED_AFTER.as_secs_f64()],
+                &[&self.ttl.as_secs_f64(), &self.abandoned_after.as_secs_f64()],
             )
             .await
             .map_err(store_error)
@@ -66,7 +67,7 @@ impl IdempotencyStore for PostgresIdempotencyStore {
                     &api_key,
                     &key,
                     &self.ttl.as_secs_f64(),
-                    &ABANDONED_AFTER.as_secs_f64(),
+                    &self.abandoned_after.as_secs_f64(),
                 ],
             )
             .await

@@ -1,7 +1,9 @@
 //! Job records with leases. The replica that runs a job holds a lease on
 //! it, renewed every third of its length; a replica that stops (crash,
 //! kill -9, lost network) stops renewing, and once the lease lapses any
-//! replica marks the job failed, so no job stays "running" for ever.
+//! replica marks the job failed, so no job stays "running" for ever. A
+//! replica that was only stalled (paused, cut off) and comes back finishes
+//! the work it had begun, and its record then shows the real outcome.
 //! The work itself (a closure over the node) lives only in the process
 //! that accepted it, so a job is not taken over by another replica.
 
@@ -70,8 +72,10 @@ fn job(row: &Row) -> Result<Job, StoreError> {
     })
 }
 
-/// Writes `group` in one transaction. A job another replica already ended
-/// (its lease lapsed) is not brought back.
+/// Writes `group` in one transaction. A finished job is not changed again,
+/// with one exception: a replica that was only stalled past its lease (the
+/// others marked its job [`REPLICA_STOPPED`]) and comes back still records
+/// what its work really did.
 async fn commit_group(
     db: &Database,
     replica: &str,
@@ -89,7 +93,8 @@ async fn commit_group(
                step = excluded.step, error = excluded.error, result = excluded.result,
                updated_at = excluded.updated_at, finished_at = excluded.finished_at,
                lease_until = excluded.lease_until
-             WHERE jobs.state IN ('queued', 'running')"
+             WHERE jobs.state IN ('queued', 'running')
+                OR (jobs.replica = excluded.replica AND jobs.error = $16)"
         ))
         .await
         .map_err(store_error)?;
@@ -113,6 +118,7 @@ async fn commit_group(
                 &job.finished_at,
                 &replica,
                 &lease.as_secs_f64(),
+                &REPLICA_STOPPED,
             ],
         )
         .await

@@ -84,21 +84,20 @@ impl RateLimitStore for PostgresRateLimits {
     }
 }
 
-/// How long a replica's hold on a name lasts at most: a replica that dies
-/// while creating gives the name back after this.
-const RESERVATION_LAPSES_AFTER: Duration = Duration::from_secs(5 * 60);
-
 /// Names of creates in flight in PostgreSQL: concurrent creates of one
 /// domain on any replicas give one success.
 #[derive(Clone)]
 pub struct PostgresNameReservations {
     db: Database,
+    /// How long a hold on a name lasts at most: a replica that dies while
+    /// creating gives the name back after this.
+    lapses_after: Duration,
 }
 
 impl PostgresNameReservations {
-    /// The name reservations of `db`.
-    pub fn new(db: Database) -> Self {
-        PostgresNameReservations { db }
+    /// The name reservations of `db`, each held `lapses_after` at most.
+    pub fn new(db: Database, lapses_after: Duration) -> Self {
+        PostgresNameReservations { db, lapses_after }
     }
 }
 
@@ -118,7 +117,7 @@ impl NameReservations for PostgresNameReservations {
                 "INSERT INTO name_reservations (name, holder, expires_at)
                  SELECT unnest($1::text[]), $2, now() + $3 * interval '1 second'
                  ON CONFLICT DO NOTHING RETURNING name",
-                &[&names, &holder, &RESERVATION_LAPSES_AFTER.as_secs_f64()],
+                &[&names, &holder, &self.lapses_after.as_secs_f64()],
             )
             .await
             .map_err(store_error)?;

@@ -130,6 +130,11 @@ pub struct PostgresOptions {
     /// renewed (default 30 s). A replica renews it every third of that; once
     /// it lapses, any replica marks the job failed ([`REPLICA_STOPPED`]).
     pub job_lease: Duration,
+    /// How long a request in flight holds what it claimed for others to
+    /// wait on: its idempotency key and the names of a create (default
+    /// 2 min). A replica that dies mid-request frees them after this. Keep
+    /// it above the longest a request may take (its node calls' deadlines).
+    pub request_claim_lapse: Duration,
     /// The PostgreSQL schema the tables live in (created if missing;
     /// default: the connection's `search_path`, usually `public`). Letters,
     /// digits and `_` only.
@@ -141,6 +146,7 @@ impl Default for PostgresOptions {
         PostgresOptions {
             pool_size: 16,
             job_lease: Duration::from_secs(30),
+            request_claim_lapse: Duration::from_secs(2 * 60),
             schema: None,
         }
     }
@@ -316,9 +322,15 @@ impl PostgresStores {
             ),
             job_archive,
             audit: Arc::new(PostgresAuditLog::new(database.clone())),
-            idempotency: Arc::new(PostgresIdempotencyStore::new(database.clone())),
+            idempotency: Arc::new(PostgresIdempotencyStore::new(
+                database.clone(),
+                options.request_claim_lapse,
+            )),
             rate_limits: Arc::new(PostgresRateLimits::new(database.clone())),
-            reservations: Arc::new(PostgresNameReservations::new(database.clone())),
+            reservations: Arc::new(PostgresNameReservations::new(
+                database.clone(),
+                options.request_claim_lapse,
+            )),
             database,
         })
     }

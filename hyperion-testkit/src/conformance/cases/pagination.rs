@@ -137,4 +137,11 @@ pub async fn malformed_filters_are_validation_errors(s: &TestServer) {
             .await
             .assert_error_for(query, 400, "validation");
     }
+    // A control character in an audit filter never reaches the store (a
+    // database may not even hold one): 400, not 500.
+    for query in ["actor=%00", "action=a%00b", "target=%1b[2J"] {
+        s.get(&format!("/api/v1/audit?{query}"), &s.keys.admin)
+            .await
+            .assert_error_for(query, 400, "validation");
+    }
 }
