@@ -29,7 +29,7 @@ import time
 import urllib.error
 import urllib.request
 
-from servers import HOST, build, get, start_serve, stop
+from servers import HOST, build, get, start, start_serve, stop
 
 UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -127,7 +127,8 @@ def main():
                       f"{rps / base:6.2f}{extra}")
 
         # Revoke on A, first 401 on B.
-        replica, _ = start_serve(18813, os.path.join(tmp, "b.key"), "--postgres", database)
+        # The second replica finds keys in the database and mints none.
+        replica = start("serve", 18813, "--postgres", database)
         processes.append(replica)
         delays = []
         for n in range(20):
@@ -136,7 +137,9 @@ def main():
                                     "scope": "all"})
             assert status == 201, body
             minted = json.loads(body)
-            assert request("GET", 18813, "/me", minted["key"])[0] == 200
+            for _ in range(2):  # the second answer comes from B's cache
+                status, body = request("GET", 18813, "/me", minted["key"])
+                assert status == 200, (status, body)
             status, _ = request("DELETE", 18812, f"/keys/{minted['id']}", pg_key)
             assert status == 200, status
             revoked_at = time.perf_counter()

@@ -63,10 +63,16 @@ fn event(row: &Row) -> Result<AuditEvent, StoreError> {
 impl PostgresAuditLog {
     async fn write(&self, event: &AuditEvent) -> Result<(), StoreError> {
         let client = self.db.client().await?;
-        client
-            .execute(
+        let statement = client
+            .prepare_cached(
                 "INSERT INTO audit (at, request_id, actor, key_id, key_prefix, action, target, outcome, status, client_ip, detail, owner, client_request_id, count)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+            )
+            .await
+            .map_err(store_error)?;
+        client
+            .execute(
+                &statement,
                 &[
                     &event.at,
                     &event.request_id,

@@ -85,7 +85,7 @@ async fn commit_group(
     let mut client = db.client().await?;
     let tx = client.transaction().await.map_err(store_error)?;
     let statement = tx
-        .prepare(&format!(
+        .prepare_cached(&format!(
             "INSERT INTO jobs ({COLUMNS}, replica, lease_until)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
                      now() + $15 * interval '1 second')

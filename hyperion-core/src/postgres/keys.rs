@@ -2,6 +2,9 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 use tokio_postgres::Row;
 
+use std::sync::Arc;
+
+use super::key_cache::{self, KeyCache};
 use super::{Database, store_error};
 use crate::capability::CapSet;
 use crate::keys::{ApiKeyRecord, GrantLevel, KeyChangeLock, KeyHash, KeyId, KeyScope, KeyStore};
@@ -13,12 +16,15 @@ use crate::store::StoreError;
 #[derive(Clone)]
 pub struct PostgresKeyStore {
     db: Database,
+    cache: Arc<KeyCache>,
 }
 
 impl PostgresKeyStore {
-    /// The key store of `db`.
+    /// The key store of `db`, with a cache of the records it read that
+    /// listens for every replica's key changes (needs a tokio runtime).
     pub fn new(db: Database) -> Self {
-        PostgresKeyStore { db }
+        let cache = key_cache::start(&db);
+        PostgresKeyStore { db, cache }
     }
 
     /// Whether any key exists (a fresh database mints its first admin key).
@@ -30,6 +36,18 @@ impl PostgresKeyStore {
             .map_err(store_error)?;
         Ok(row.get(0))
     }
+}
+
+/// Tells every replica (this one too) that key `id` changed, when `tx`
+/// commits.
+async fn announce(tx: &deadpool_postgres::Transaction<'_>, id: &KeyId) -> Result<(), StoreError> {
+    tx.execute(
+        "SELECT pg_notify($1, $2)",
+        &[&key_cache::CHANNEL, &id.as_str()],
+    )
+    .await
+    .map_err(store_error)?;
+    Ok(())
 }
 
 const COLUMNS: &str = "id, hash, prefix, label, owner, caps, scope, created_at, expires_at, revoked_at, created_by, ip_allowlist, rate_limit_per_min";
@@ -106,27 +124,45 @@ impl KeyStore for PostgresKeyStore {
     }
 
     async fn find_by_hash(&self, hash: &KeyHash) -> Result<Option<ApiKeyRecord>, StoreError> {
+        if let Some(hit) = self.cache.by_hash(hash) {
+            return Ok(Some(hit));
+        }
+        let ticket = self.cache.ticket();
         let client = self.db.client().await?;
-        let row = client
-            .query_opt(
-                &format!("SELECT {COLUMNS} FROM keys WHERE hash = $1"),
-                &[&hash.as_bytes().as_slice()],
-            )
+        let statement = client
+            .prepare_cached(&format!("SELECT {COLUMNS} FROM keys WHERE hash = $1"))
             .await
             .map_err(store_error)?;
-        row.as_ref().map(record).transpose()
+        let row = client
+            .query_opt(&statement, &[&hash.as_bytes().as_slice()])
+            .await
+            .map_err(store_error)?;
+        let found = row.as_ref().map(record).transpose()?;
+        if let Some(found) = &found {
+            self.cache.keep(ticket, found);
+        }
+        Ok(found)
     }
 
     async fn get(&self, id: &KeyId) -> Result<Option<ApiKeyRecord>, StoreError> {
+        if let Some(hit) = self.cache.by_id(id) {
+            return Ok(Some(hit));
+        }
+        let ticket = self.cache.ticket();
         let client = self.db.client().await?;
-        let row = client
-            .query_opt(
-                &format!("SELECT {COLUMNS} FROM keys WHERE id = $1"),
-                &[&id.as_str()],
-            )
+        let statement = client
+            .prepare_cached(&format!("SELECT {COLUMNS} FROM keys WHERE id = $1"))
             .await
             .map_err(store_error)?;
-        row.as_ref().map(record).transpose()
+        let row = client
+            .query_opt(&statement, &[&id.as_str()])
+            .await
+            .map_err(store_error)?;
+        let found = row.as_ref().map(record).transpose()?;
+        if let Some(found) = &found {
+            self.cache.keep(ticket, found);
+        }
+        Ok(found)
     }
 
     async fn list(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
@@ -199,14 +235,17 @@ impl KeyStore for PostgresKeyStore {
             )
             .await
             .map_err(store_error)?;
+            announce(&tx, id).await?;
         }
         tx.commit().await.map_err(store_error)?;
+        self.cache.forget(id);
         Ok(true)
     }
 
     async fn revoke(&self, id: &KeyId, at: OffsetDateTime) -> Result<bool, StoreError> {
-        let client = self.db.client().await?;
-        let row = client
+        let mut client = self.db.client().await?;
+        let tx = client.transaction().await.map_err(store_error)?;
+        let row = tx
             .query_one(
                 "WITH revoked AS (
                      UPDATE keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL RETURNING 1
@@ -216,6 +255,11 @@ impl KeyStore for PostgresKeyStore {
             )
             .await
             .map_err(store_error)?;
+        // In the same transaction: every replica hears of the revocation
+        // exactly when it is committed, or neither happens.
+        announce(&tx, id).await?;
+        tx.commit().await.map_err(store_error)?;
+        self.cache.forget(id);
         Ok(row.get(0))
     }
 

@@ -35,22 +35,23 @@ impl RateLimitStore for PostgresRateLimits {
         ids.dedup();
         let mut client = self.db.client().await?;
         let tx = client.transaction().await.map_err(store_error)?;
-        tx.execute(
-            "INSERT INTO rate_limits (key_id, tat_micros)
-             SELECT unnest($1::text[]), 0 ON CONFLICT DO NOTHING",
-            &[&ids],
-        )
-        .await
-        .map_err(store_error)?;
-        let rows = tx
-            .query(
-                "SELECT key_id, tat_micros,
-                        (extract(epoch FROM clock_timestamp()) * 1000000)::bigint
-                 FROM rate_limits WHERE key_id = ANY($1) ORDER BY key_id FOR UPDATE",
-                &[&ids],
+        let ensure = tx
+            .prepare_cached(
+                "INSERT INTO rate_limits (key_id, tat_micros)
+                 SELECT unnest($1::text[]), 0 ON CONFLICT DO NOTHING",
             )
             .await
             .map_err(store_error)?;
+        tx.execute(&ensure, &[&ids]).await.map_err(store_error)?;
+        let read = tx
+            .prepare_cached(
+                "SELECT key_id, tat_micros,
+                        (extract(epoch FROM clock_timestamp()) * 1000000)::bigint
+                 FROM rate_limits WHERE key_id = ANY($1) ORDER BY key_id FOR UPDATE",
+            )
+            .await
+            .map_err(store_error)?;
+        let rows = tx.query(&read, &[&ids]).await.map_err(store_error)?;
         let now: i64 = rows.first().map_or(0, |row| row.get(2));
         let backlog_of = |key: &KeyId| {
             let tat = rows
@@ -70,14 +71,17 @@ impl RateLimitStore for PostgresRateLimits {
                 .iter()
                 .map(|backlog| now + i64::try_from(backlog.as_micros()).unwrap_or(i64::MAX / 2))
                 .collect();
-            tx.execute(
-                "UPDATE rate_limits SET tat_micros = v.tat
-                 FROM unnest($1::text[], $2::bigint[]) AS v(key_id, tat)
-                 WHERE rate_limits.key_id = v.key_id",
-                &[&ids, &tats],
-            )
-            .await
-            .map_err(store_error)?;
+            let write = tx
+                .prepare_cached(
+                    "UPDATE rate_limits SET tat_micros = v.tat
+                     FROM unnest($1::text[], $2::bigint[]) AS v(key_id, tat)
+                     WHERE rate_limits.key_id = v.key_id",
+                )
+                .await
+                .map_err(store_error)?;
+            tx.execute(&write, &[&ids, &tats])
+                .await
+                .map_err(store_error)?;
         }
         tx.commit().await.map_err(store_error)?;
         Ok(decision)

@@ -11,12 +11,16 @@
 //!   is refused with a clear error.
 //! - Times that must agree across replicas (rate limits, leases, expiries)
 //!   are read from the database's clock, never from a replica's.
-//! - Key lookups are not cached: a key revoked on one replica is refused by
-//!   every replica on its next request.
+//! - Key records are cached per replica only while it listens to the key
+//!   changes every replica announces (LISTEN/NOTIFY): a revocation reaches
+//!   the other replicas' caches as soon as it commits (in milliseconds), and
+//!   a replica that loses its listening connection stops using its cache
+//!   until it listens again. Nothing is ever cached by time alone.
 
 mod audit;
 mod idempotency;
 mod jobs;
+mod key_cache;
 mod keys;
 mod limits;
 
@@ -178,6 +182,8 @@ pub enum ConnectError {
 #[derive(Clone)]
 pub struct Database {
     pool: Pool,
+    /// How to open a connection of its own (the key cache's listener).
+    config: tokio_postgres::Config,
 }
 
 /// Turns a driver or pool error into a [`StoreError`].
@@ -207,7 +213,7 @@ impl Database {
             config.options(format!("-c search_path={schema}"));
         }
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -220,9 +226,23 @@ impl Database {
             .runtime(deadpool_postgres::Runtime::Tokio1)
             .build()
             .map_err(|err| ConnectError::Invalid(err.to_string()))?;
-        let database = Database { pool };
+        let database = Database { pool, config };
         database.migrate(options.schema.as_deref()).await?;
         Ok(database)
+    }
+
+    /// A connection of its own, outside the pool, with the task that drives
+    /// it; for listening to notifications.
+    pub(crate) async fn dedicated(
+        &self,
+    ) -> Result<
+        (
+            tokio_postgres::Client,
+            tokio_postgres::Connection<tokio_postgres::Socket, tokio_postgres::tls::NoTlsStream>,
+        ),
+        StoreError,
+    > {
+        self.config.connect(NoTls).await.map_err(store_error)
     }
 
     /// A connection from the pool.
