@@ -46,14 +46,13 @@ impl State {
 
     fn forget(&mut self, id: &str) {
         self.generation += 1;
-        if let Some(hash) = self
-            .hash_of
-            .iter()
-            .find(|(k, _)| k.as_str() == id)
-            .map(|(_, h)| *h)
-        {
+        let Some(id) = KeyId::parse(id) else {
+            // Not a key id: whatever changed, start again empty.
+            self.forget_all();
+            return;
+        };
+        if let Some(hash) = self.hash_of.remove(&id) {
             self.by_hash.remove(&hash);
-            self.hash_of.retain(|_, h| *h != hash);
         }
     }
 }
@@ -195,4 +194,53 @@ pub(super) fn start(db: &Database) -> Arc<KeyCache> {
     let cache = Arc::new(KeyCache::default());
     spawn_listener(db.clone(), Arc::downgrade(&cache));
     cache
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capability::CapSet;
+    use crate::keys::NewKey;
+
+    fn record(label: &str) -> ApiKeyRecord {
+        NewKey::new(label, "owner".parse().unwrap(), CapSet::all())
+            .mint()
+            .record
+    }
+
+    #[test]
+    fn nothing_is_served_unless_every_change_is_heard() {
+        let cache = KeyCache::default();
+        let key = record("a");
+        // Not listening: nothing is kept, nothing is served.
+        cache.keep(cache.ticket(), &key);
+        assert!(cache.by_hash(&key.hash).is_none());
+        cache.set_listening(true);
+        cache.keep(cache.ticket(), &key);
+        assert_eq!(cache.by_id(&key.id).unwrap().id, key.id);
+        // Losing the listener forgets everything, and keeps forgetting.
+        cache.set_listening(false);
+        assert!(cache.by_hash(&key.hash).is_none());
+        cache.keep(cache.ticket(), &key);
+        assert!(cache.by_id(&key.id).is_none());
+    }
+
+    #[test]
+    fn a_read_that_raced_a_change_is_not_kept() {
+        let cache = KeyCache::default();
+        cache.set_listening(true);
+        let key = record("a");
+        let ticket = cache.ticket();
+        // A revocation is heard while the read is on its way back.
+        cache.state().forget(key.id.as_str());
+        cache.keep(ticket, &key);
+        assert!(cache.by_hash(&key.hash).is_none());
+        // A change of another key drops only that one.
+        let other = record("b");
+        cache.keep(cache.ticket(), &key);
+        cache.keep(cache.ticket(), &other);
+        cache.forget(&other.id);
+        assert!(cache.by_hash(&key.hash).is_some());
+        assert!(cache.by_hash(&other.hash).is_none());
+    }
 }
