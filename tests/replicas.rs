@@ -792,3 +792,33 @@ async fn a_stalled_replica_that_comes_back_records_what_its_job_really_did() {
     assert_eq!(finished["state"], "succeeded", "{finished}");
     assert!(finished["result"]["backup_id"].is_string(), "{finished}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_from_a_newer_build_is_refused_with_a_clear_message() {
+    let Some(url) = test_database() else {
+        return;
+    };
+    let schema = fresh_schema();
+    drop(stores_in(&url, &schema).await);
+    let (db, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    db.batch_execute(&format!(
+        "UPDATE {schema}.hyperion_schema SET version = version + 1"
+    ))
+    .await
+    .unwrap();
+    let mut options = hyperion::postgres::PostgresOptions::default();
+    options.schema = Some(schema);
+    let refused = hyperion::postgres::PostgresStores::connect(&url, options)
+        .await
+        .err()
+        .expect("a newer schema is refused");
+    let message = refused.to_string();
+    assert!(
+        matches!(refused, hyperion::postgres::ConnectError::TooNew { .. }),
+        "{message}"
+    );
+    assert!(message.contains("newer than this build"), "{message}");
+}
