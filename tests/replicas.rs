@@ -172,6 +172,28 @@ impl Pair {
         (status, body)
     }
 
+    /// Mints a key with scope all on `base` with `key`: answers its raw key
+    /// and id. `extra` adds fields to the request (a rate limit, ...).
+    async fn mint(
+        &self,
+        base: &str,
+        key: &str,
+        label: &str,
+        caps: &[&str],
+        extra: Value,
+    ) -> (String, String) {
+        let mut body = json!({"label": label, "caps": caps, "scope": "all"});
+        if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+            body.extend(extra.clone());
+        }
+        let (status, minted) = self.post(base, key, "/keys", body).await;
+        assert_eq!(status, StatusCode::CREATED, "{minted}");
+        (
+            minted["key"].as_str().unwrap().to_owned(),
+            minted["id"].as_str().unwrap().to_owned(),
+        )
+    }
+
     /// Asks `/me` with each key until all are refused (401), for a second
     /// at most; answers how long it took.
     async fn refused_within_a_second(&self, base: &str, keys: &[&str]) -> Duration {
@@ -205,29 +227,15 @@ async fn a_key_minted_or_revoked_on_one_replica_holds_on_the_other_at_once() {
     let Some(p) = pair(Duration::ZERO).await else {
         return;
     };
-    let (status, minted) = p
-        .post(
-            &p.a,
-            &p.admin,
-            "/keys",
-            json!({"label": "reseller", "caps": ["hosting_view", "api_keys_manage"], "scope": "all"}),
-        )
+    let managing = ["hosting_view", "api_keys_manage"];
+    let (reseller, reseller_id) = p
+        .mint(&p.a, &p.admin, "reseller", &managing, json!({}))
         .await;
-    assert_eq!(status, StatusCode::CREATED, "{minted}");
-    let reseller = minted["key"].as_str().unwrap().to_owned();
-    let reseller_id = minted["id"].as_str().unwrap().to_owned();
     // Minted on A, used on B at once; and B mints a key under it.
     assert_eq!(p.get(&p.b, &reseller, "/me").await.0, StatusCode::OK);
-    let (status, child) = p
-        .post(
-            &p.b,
-            &reseller,
-            "/keys",
-            json!({"label": "customer", "caps": ["hosting_view"], "scope": "all"}),
-        )
+    let (child, _) = p
+        .mint(&p.b, &reseller, "customer", &["hosting_view"], json!({}))
         .await;
-    assert_eq!(status, StatusCode::CREATED, "{child}");
-    let child = child["key"].as_str().unwrap().to_owned();
     assert_eq!(p.get(&p.a, &child, "/me").await.0, StatusCode::OK);
     // B has both in its cache now. Revoked on A: within a second B refuses
     // the key and the key it minted.
@@ -251,15 +259,9 @@ async fn a_replica_that_stops_hearing_key_changes_stops_trusting_its_cache() {
     let Some(p) = pair(Duration::ZERO).await else {
         return;
     };
-    let (_, minted) = p
-        .post(
-            &p.a,
-            &p.admin,
-            "/keys",
-            json!({"label": "cached", "caps": ["hosting_view"], "scope": "all"}),
-        )
+    let (key, key_id) = p
+        .mint(&p.a, &p.admin, "cached", &["hosting_view"], json!({}))
         .await;
-    let key = minted["key"].as_str().unwrap().to_owned();
     assert_eq!(p.get(&p.b, &key, "/me").await.0, StatusCode::OK);
     // Cut every listening connection: no replica hears the revocation below.
     let url = test_database().unwrap();
@@ -280,7 +282,7 @@ async fn a_replica_that_stops_hearing_key_changes_stops_trusting_its_cache() {
             &p.a,
             &p.admin,
             reqwest::Method::DELETE,
-            &format!("/keys/{}", minted["id"].as_str().unwrap()),
+            &format!("/keys/{key_id}"),
             None,
             None,
         )
@@ -294,15 +296,10 @@ async fn a_rate_limit_is_one_limit_across_replicas() {
     let Some(p) = pair(Duration::ZERO).await else {
         return;
     };
-    let (_, minted) = p
-        .post(
-            &p.a,
-            &p.admin,
-            "/keys",
-            json!({"label": "limited", "caps": ["hosting_view"], "scope": "all", "rate_limit_per_min": 60}),
-        )
+    let limit = json!({"rate_limit_per_min": 60});
+    let (limited, _) = p
+        .mint(&p.a, &p.admin, "limited", &["hosting_view"], limit)
         .await;
-    let limited = minted["key"].as_str().unwrap().to_owned();
     let started = Instant::now();
     let mut passed = 0;
     let mut refused_by = [false, false];
@@ -730,16 +727,10 @@ async fn a_key_minted_while_its_parent_is_revoked_elsewhere_is_not_left_active()
     let Some(p) = pair_with(Duration::ZERO, Duration::from_millis(300)).await else {
         return;
     };
-    let (_, reseller) = p
-        .post(
-            &p.a,
-            &p.admin,
-            "/keys",
-            json!({"label": "reseller", "caps": ["hosting_view", "api_keys_manage"], "scope": "all"}),
-        )
+    let managing = ["hosting_view", "api_keys_manage"];
+    let (reseller_key, reseller_id) = p
+        .mint(&p.a, &p.admin, "reseller", &managing, json!({}))
         .await;
-    let reseller_key = reseller["key"].as_str().unwrap().to_owned();
-    let reseller_id = reseller["id"].as_str().unwrap().to_owned();
     let revoke_path = format!("/keys/{reseller_id}");
     let revoke = p.send(
         &p.a,

@@ -27,6 +27,30 @@ impl PostgresKeyStore {
         PostgresKeyStore { db, cache }
     }
 
+    /// The record whose `column` (`id` or `hash`) is `value`, read from the
+    /// database and kept in the cache unless a change was heard meanwhile.
+    async fn read_one(
+        &self,
+        column: &'static str,
+        value: &(dyn tokio_postgres::types::ToSql + Sync),
+    ) -> Result<Option<ApiKeyRecord>, StoreError> {
+        let ticket = self.cache.ticket();
+        let client = self.db.client().await?;
+        let statement = client
+            .prepare_cached(&format!("SELECT {COLUMNS} FROM keys WHERE {column} = $1"))
+            .await
+            .map_err(store_error)?;
+        let row = client
+            .query_opt(&statement, &[value])
+            .await
+            .map_err(store_error)?;
+        let found = row.as_ref().map(record).transpose()?;
+        if let Some(found) = &found {
+            self.cache.keep(ticket, found);
+        }
+        Ok(found)
+    }
+
     /// Whether any key exists (a fresh database mints its first admin key).
     pub async fn is_empty(&self) -> Result<bool, StoreError> {
         let client = self.db.client().await?;
@@ -124,45 +148,17 @@ impl KeyStore for PostgresKeyStore {
     }
 
     async fn find_by_hash(&self, hash: &KeyHash) -> Result<Option<ApiKeyRecord>, StoreError> {
-        if let Some(hit) = self.cache.by_hash(hash) {
-            return Ok(Some(hit));
+        match self.cache.by_hash(hash) {
+            Some(hit) => Ok(Some(hit)),
+            None => self.read_one("hash", &hash.as_bytes().as_slice()).await,
         }
-        let ticket = self.cache.ticket();
-        let client = self.db.client().await?;
-        let statement = client
-            .prepare_cached(&format!("SELECT {COLUMNS} FROM keys WHERE hash = $1"))
-            .await
-            .map_err(store_error)?;
-        let row = client
-            .query_opt(&statement, &[&hash.as_bytes().as_slice()])
-            .await
-            .map_err(store_error)?;
-        let found = row.as_ref().map(record).transpose()?;
-        if let Some(found) = &found {
-            self.cache.keep(ticket, found);
-        }
-        Ok(found)
     }
 
     async fn get(&self, id: &KeyId) -> Result<Option<ApiKeyRecord>, StoreError> {
-        if let Some(hit) = self.cache.by_id(id) {
-            return Ok(Some(hit));
+        match self.cache.by_id(id) {
+            Some(hit) => Ok(Some(hit)),
+            None => self.read_one("id", &id.as_str()).await,
         }
-        let ticket = self.cache.ticket();
-        let client = self.db.client().await?;
-        let statement = client
-            .prepare_cached(&format!("SELECT {COLUMNS} FROM keys WHERE id = $1"))
-            .await
-            .map_err(store_error)?;
-        let row = client
-            .query_opt(&statement, &[&id.as_str()])
-            .await
-            .map_err(store_error)?;
-        let found = row.as_ref().map(record).transpose()?;
-        if let Some(found) = &found {
-            self.cache.keep(ticket, found);
-        }
-        Ok(found)
     }
 
     async fn list(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
