@@ -76,6 +76,17 @@ fn check_logs() {
         !text.contains('\u{1b}'),
         "a terminal escape reached the logs"
     );
+    // A key's label is the panel's or a tenant's choice: in the audit line it
+    // is one quoted value, whatever it holds, never fields of its own.
+    for field in ["actor=", "target_id="] {
+        for (at, _) in text.match_indices(field) {
+            assert!(
+                text[at + field.len()..].starts_with('"'),
+                "an unquoted {field} in the logs: {}",
+                &text[at..(at + 80).min(text.len())]
+            );
+        }
+    }
     let mut leaked = raw_keys_in(&text);
     leaked.dedup();
     assert!(

@@ -361,16 +361,19 @@ pub struct TracingAuditSink;
 impl AuditSink for TracingAuditSink {
     async fn record(&self, event: AuditEvent) {
         let event = event.bounded();
+        // Every text a client or a panel chose (a key's label in `actor`, a
+        // target) is logged as a quoted string, so that a label such as
+        // `ops owner="root"` cannot pass for fields of its own in the line.
         tracing::info!(
             target: "hyperion::audit",
             request_id = %event.request_id,
             client_request_id = event.client_request_id.as_deref(),
-            actor = %event.actor,
+            actor = event.actor.as_str(),
             key_id = event.key_id.as_ref().map(KeyId::as_str),
             owner = event.owner.as_ref().map(OwnerId::as_str),
             key_prefix = event.key_prefix.as_deref(),
             action = %event.action,
-            target_id = %event.target,
+            target_id = event.target.as_str(),
             outcome = %event.outcome,
             status = event.status,
             client_ip = event.client_ip.map(|ip| ip.to_string()),
