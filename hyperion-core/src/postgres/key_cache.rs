@@ -108,6 +108,12 @@ impl KeyCache {
         self.state().forget(id.as_str());
     }
 
+    /// Drops every record, and every read under way (a key change is
+    /// about to check what it reads).
+    pub(super) fn forget_everything(&self) {
+        self.state().forget_all();
+    }
+
     fn set_listening(&self, listening: bool) {
         let mut state = self.state();
         // Whatever changed while nobody listened is unknown: start empty.
@@ -241,6 +247,12 @@ mod tests {
         cache.keep(cache.ticket(), &other);
         cache.forget(&other.id);
         assert!(cache.by_hash(&key.hash).is_some());
+        assert!(cache.by_hash(&other.hash).is_none());
+        // A key change starting drops the rest, and any read under way.
+        let ticket = cache.ticket();
+        cache.forget_everything();
+        assert!(cache.by_hash(&key.hash).is_none());
+        cache.keep(ticket, &other);
         assert!(cache.by_hash(&other.hash).is_none());
     }
 }

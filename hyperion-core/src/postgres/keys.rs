@@ -261,7 +261,12 @@ impl KeyStore for PostgresKeyStore {
 
     /// An advisory lock, held on one pooled connection until dropped.
     async fn lock_changes(&self) -> Result<KeyChangeLock, StoreError> {
-        Ok(KeyChangeLock::holding(self.hold_key_changes().await?))
+        let held = self.hold_key_changes().await?;
+        // The change before ours has committed, but its notification may
+        // not have reached this replica yet: what the change checks (the
+        // minting chain, say) is read from the database, not the cache.
+        self.cache.forget_everything();
+        Ok(KeyChangeLock::holding(held))
     }
 }
 
