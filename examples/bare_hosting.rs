@@ -1,7 +1,9 @@
-//! The yardstick of the load comparison (`benches/load_compare.py`): a bare
-//! axum handler or warp filter that answers `GET /api/v1/hostings/{id}` with
-//! fixed JSON bytes and does nothing else (no key, no authorization, no node
-//! call, no rendering). What `serve` costs above this is Hyperion's overhead.
+//! The yardstick of the load comparisons (`benches/load_compare.py`,
+//! `benches/hot_path.py`): a bare axum handler or warp filter that answers
+//! `GET /api/v1/hostings/{id}` with fixed JSON bytes, and `GET
+//! /api/v1/hostings` with another fixed page when given one, and does
+//! nothing else (no key, no authorization, no node call, no rendering). What
+//! `serve` costs above this is Hyperion's overhead.
 //!
 //! ```text
 //! cargo run --release --example bare_hosting -- --framework warp --body detail.json
@@ -35,6 +37,10 @@ struct Args {
     /// File holding the JSON body to answer with.
     #[arg(long)]
     body: PathBuf,
+    /// File holding the JSON page to answer `GET /api/v1/hostings` with
+    /// (whatever the query); without it that path is not served.
+    #[arg(long)]
+    list_body: Option<PathBuf>,
     /// Spin this many microseconds per request before answering: a known
     /// per-request cost, to calibrate what a microsecond of handler work
     /// costs in throughput on this machine (0: answer at once).
@@ -50,13 +56,26 @@ fn spin(busy: Duration) {
     }
 }
 
+/// The file's bytes, leaked once so every response borrows the same bytes,
+/// as a static would.
+fn read_leaked(path: &PathBuf) -> Result<&'static [u8], String> {
+    let bytes =
+        std::fs::read(path).map_err(|err| format!("cannot read {}: {err}", path.display()))?;
+    Ok(Box::leak(bytes.into_boxed_slice()))
+}
+
+/// The headers both bare servers answer with, as `serve` does.
+const JSON: (&str, &str) = ("content-type", "application/json");
+const NO_STORE: (&str, &str) = ("cache-control", "no-store");
+
 #[tokio::main]
 async fn main() -> Result<(), String> {
     let args = Args::parse();
-    let body = std::fs::read(&args.body)
-        .map_err(|err| format!("cannot read {}: {err}", args.body.display()))?;
-    // Leaked once so every response borrows the same bytes, as a static would.
-    let body: &'static [u8] = Box::leak(body.into_boxed_slice());
+    let body = read_leaked(&args.body)?;
+    let list_body = match &args.list_body {
+        Some(path) => read_leaked(path)?,
+        None => &[],
+    };
     let busy = Duration::from_micros(args.busy_us);
     let listener = TcpListener::bind(args.addr)
         .await
@@ -64,32 +83,46 @@ async fn main() -> Result<(), String> {
     println!("bare {:?} handler on http://{}", args.framework, args.addr);
     match args.framework {
         Framework::Axum => {
-            let app = axum::Router::new().route(
-                "/api/v1/hostings/{id}",
-                axum::routing::get(move |Path(_id): Path<String>| async move {
-                    spin(busy);
-                    (
-                        [
-                            (axum::http::header::CONTENT_TYPE, "application/json"),
-                            (axum::http::header::CACHE_CONTROL, "no-store"),
-                        ],
-                        body,
-                    )
-                }),
-            );
+            let app = axum::Router::new()
+                .route(
+                    "/api/v1/hostings/{id}",
+                    axum::routing::get(move |Path(_id): Path<String>| async move {
+                        spin(busy);
+                        ([JSON, NO_STORE], body)
+                    }),
+                )
+                .route(
+                    "/api/v1/hostings",
+                    axum::routing::get(move || async move {
+                        spin(busy);
+                        ([JSON, NO_STORE], list_body)
+                    }),
+                );
             axum::serve(listener, app)
                 .await
                 .map_err(|err| format!("server error: {err}"))?;
         }
         Framework::Warp => {
-            let route = warp::get()
-                .and(warp::path!("api" / "v1" / "hostings" / String))
-                .map(move |_id: String| {
-                    spin(busy);
-                    let reply = warp::reply::with_header(body, "content-type", "application/json");
-                    warp::reply::with_header(reply, "cache-control", "no-store")
-                });
-            warp::serve(route).incoming(listener).run().await;
+            let detail = warp::path!("api" / "v1" / "hostings" / String).map(move |_id: String| {
+                spin(busy);
+                warp::reply::with_header(
+                    warp::reply::with_header(body, JSON.0, JSON.1),
+                    NO_STORE.0,
+                    NO_STORE.1,
+                )
+            });
+            let list = warp::path!("api" / "v1" / "hostings").map(move || {
+                spin(busy);
+                warp::reply::with_header(
+                    warp::reply::with_header(list_body, JSON.0, JSON.1),
+                    NO_STORE.0,
+                    NO_STORE.1,
+                )
+            });
+            warp::serve(warp::get().and(detail.or(list)))
+                .incoming(listener)
+                .run()
+                .await;
         }
     }
     Ok(())
