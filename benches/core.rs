@@ -16,6 +16,7 @@
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::hint::black_box;
+use std::sync::Arc;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
@@ -28,7 +29,7 @@ use hyperion::{
 use hyperion_core::sim::SimClusterSpec;
 // Internals measured one by one (feature `bench-internals` of the core).
 use hyperion_core::bench_internals::{
-    Access, ChainLimit, Principal, authenticate, match_route, require_hosting_access,
+    Access, Principal, authenticate, match_route, require_hosting_access,
 };
 use tokio::runtime::Runtime;
 
@@ -93,17 +94,11 @@ fn key_resolution(c: &mut Criterion) {
 }
 
 fn principal(scope: KeyScope) -> Principal {
-    let minted = NewKey::new("bench", "owner-1".parse().unwrap(), CapSet::all()).mint();
-    Principal {
-        caps: CapSet::all(),
-        chain: vec![ChainLimit::of(&minted.record)],
-        key_id: minted.record.id,
-        label: minted.record.label,
-        prefix: minted.record.prefix,
-        owner: minted.record.owner,
-        scope,
-        expires_at: None,
-    }
+    let mut record = NewKey::new("bench", "owner-1".parse().unwrap(), CapSet::all())
+        .mint()
+        .record;
+    record.scope = scope;
+    Principal::of_key(Arc::new(record))
 }
 
 /// Authorization of a read of one hosting: the capability, the scope, and

@@ -119,18 +119,21 @@ impl Node for PretendBackend {
     async fn find_hosting(
         &self,
         selector: &HostingSelector,
-    ) -> Result<Option<HostingDetail>, NodeError> {
+    ) -> Result<Option<Arc<HostingDetail>>, NodeError> {
         let sites = self
             .sites
             .lock()
             .map_err(|_| NodeError::Other("poisoned".into()))?;
+        // A fresh `Arc` per call is fine: the API compares what it gets with
+        // what it rendered last. Keeping `Arc`s in `sites` would spare the copy.
         Ok(sites
             .iter()
             .find(|site| match selector {
                 HostingSelector::Id(id) => site.summary.id == *id,
                 HostingSelector::Domain(domain) => site.answers_to(domain),
             })
-            .cloned())
+            .cloned()
+            .map(Arc::new))
     }
 
     async fn suspend(&self, id: &HostingId, by: SuspendedBy) -> Result<HostingState, NodeError> {

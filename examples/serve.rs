@@ -133,6 +133,10 @@ struct Args {
     /// How long SIGTERM waits for requests being answered, then for running jobs, in seconds.
     #[arg(long, default_value_t = 30)]
     shutdown_grace_secs: u64,
+    /// How long each 401 waits once a client address has had more than
+    /// 30 of them in a minute, in milliseconds (0: never wait).
+    #[arg(long, default_value_t = 500)]
+    refusal_delay_ms: u64,
 }
 
 fn parse_cidr(text: &str) -> Result<IpNet, String> {
@@ -238,6 +242,7 @@ async fn run(args: Args) -> Result<(), String> {
                 ForwardedHeaderArg::Xff => ForwardedHeader::XForwardedFor,
                 ForwardedHeaderArg::Forwarded => ForwardedHeader::Forwarded,
             },
+            refusal_delay: Duration::from_millis(args.refusal_delay_ms),
             ..ApiConfig::default()
         })
         .build();

@@ -51,10 +51,10 @@ impl KeyStore for SlowListing {
     async fn insert(&self, record: ApiKeyRecord) -> Result<(), StoreError> {
         self.inner.insert(record).await
     }
-    async fn find_by_hash(&self, hash: &KeyHash) -> Result<Option<ApiKeyRecord>, StoreError> {
+    async fn find_by_hash(&self, hash: &KeyHash) -> Result<Option<Arc<ApiKeyRecord>>, StoreError> {
         self.inner.find_by_hash(hash).await
     }
-    async fn get(&self, id: &KeyId) -> Result<Option<ApiKeyRecord>, StoreError> {
+    async fn get(&self, id: &KeyId) -> Result<Option<Arc<ApiKeyRecord>>, StoreError> {
         self.inner.get(id).await
     }
     async fn list(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {

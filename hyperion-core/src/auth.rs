@@ -3,6 +3,7 @@
 //! printed or logged; only its hash is looked up.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use http::HeaderMap;
 use http::header::AUTHORIZATION;
@@ -41,7 +42,7 @@ pub async fn authenticate(
 /// revoked key is seen as such and never merged into anonymous noise.
 pub(crate) struct Refused {
     pub(crate) error: ApiError,
-    pub(crate) key: Option<ApiKeyRecord>,
+    pub(crate) key: Option<Arc<ApiKeyRecord>>,
 }
 
 impl From<crate::store::StoreError> for Refused {
@@ -78,7 +79,7 @@ pub(crate) async fn authenticate_naming(
         .ok_or_else(|| unauthorized("unknown API key"))?;
     let known = |error: ApiError| Refused {
         error,
-        key: Some(record.clone()),
+        key: Some(Arc::clone(&record)),
     };
     if record.revoked_at.is_some() {
         return Err(known(unauthorized("this API key has been revoked")));
@@ -94,9 +95,7 @@ pub(crate) async fn authenticate_naming(
         )));
     }
     let mut caps = record.caps;
-    let mut scope = record.scope.clone();
     let mut expires_at = record.expires_at;
-    let mut chain = vec![ChainLimit::of(&record)];
     let mut owners_seen: Vec<&OwnerId> = Vec::new();
     for key in std::iter::once(&record).chain(&ancestors) {
         if !owners_seen.contains(&&key.owner) {
@@ -109,24 +108,31 @@ pub(crate) async fn authenticate_naming(
             owners_seen.push(&key.owner);
         }
     }
+    // Only a chain with a grants-scoped key above this one narrows its
+    // scope; otherwise the principal shares the record's own.
+    let narrowed = ancestors.iter().any(|key| !key.scope.is_all()).then(|| {
+        ancestors.iter().fold(record.scope.clone(), |scope, key| {
+            scope.intersect(&key.scope)
+        })
+    });
+    let mut chain = Vec::with_capacity(1 + ancestors.len());
+    chain.push(ChainLimit::of(&record));
     for key in &ancestors {
         caps = caps.intersection(key.caps);
-        scope = scope.intersect(&key.scope);
         expires_at = match (expires_at, key.expires_at) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
         chain.push(ChainLimit::of(key));
     }
-    Ok(Principal {
-        caps,
-        key_id: record.id,
-        label: record.label,
-        prefix: record.prefix,
-        owner: record.owner,
-        scope,
-        expires_at,
-        chain,
+    drop(owners_seen);
+    let mut principal = Principal::of_key(record);
+    principal.caps = caps;
+    principal.expires_at = expires_at;
+    principal.chain = chain;
+    Ok(match narrowed {
+        Some(scope) => principal.narrowed_to(scope),
+        None => principal,
     })
 }
 
@@ -136,8 +142,8 @@ pub(crate) async fn authenticate_naming(
 pub(crate) async fn minting_chain(
     record: &ApiKeyRecord,
     keys: &dyn KeyStore,
-) -> Result<Vec<ApiKeyRecord>, ApiError> {
-    let mut ancestors: Vec<ApiKeyRecord> = Vec::new();
+) -> Result<Vec<Arc<ApiKeyRecord>>, ApiError> {
+    let mut ancestors: Vec<Arc<ApiKeyRecord>> = Vec::new();
     let mut next = record.created_by.clone();
     while let Some(parent_id) = next {
         if ancestors.len() + 1 >= MAX_CHAIN_DEPTH || parent_id == record.id {

@@ -13,6 +13,8 @@
 //! `resolve_*` helpers add the cluster look-up around them. The precise
 //! reason for a refusal goes to `tracing`; the client gets the plain code.
 
+use std::sync::Arc;
+
 use time::OffsetDateTime;
 
 use crate::capability::{CapSet, Capability};
@@ -24,21 +26,21 @@ use crate::keys::{ApiKeyRecord, GrantLevel, KeyId, KeyScope, parse_allowlist_ent
 use crate::model::{HostingId, HostingSelector, OwnerId, SuspendedBy};
 
 /// Who is making a request: an authenticated key, with its capabilities
-/// already clamped by its owner's current ones.
+/// already clamped by its owner's current ones. It shares the key's stored
+/// record rather than copying it (a record may hold a thousand grants).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Principal {
+    /// The key's stored record.
+    pub key: Arc<ApiKeyRecord>,
     /// The key's id.
     pub key_id: KeyId,
-    /// The key's label.
-    pub label: String,
-    /// The key's display prefix.
-    pub prefix: String,
     /// The key's owner.
     pub owner: OwnerId,
     /// Effective capabilities: the key's ∩ the owner's current ones.
     pub caps: CapSet,
-    /// Which hostings it reaches.
-    pub scope: KeyScope,
+    /// Which hostings it reaches, when narrower than the key's own scope
+    /// (a key minted by a grants-scoped key); `None`: the key's own.
+    narrowed: Option<KeyScope>,
     /// When the key expires.
     pub expires_at: Option<OffsetDateTime>,
     /// The network and rate limits of the key and of every key above it in
@@ -74,9 +76,36 @@ impl ChainLimit {
 pub(crate) const MAX_CHAIN_DEPTH: usize = 8;
 
 impl Principal {
+    /// The principal of `key` alone, as if it had no minting chain: its own
+    /// capabilities, scope and limits.
+    pub fn of_key(key: Arc<ApiKeyRecord>) -> Self {
+        Principal {
+            key_id: key.id.clone(),
+            owner: key.owner.clone(),
+            caps: key.caps,
+            narrowed: None,
+            expires_at: key.expires_at,
+            chain: vec![ChainLimit::of(&key)],
+            key,
+        }
+    }
+
+    /// The same principal reaching only `scope` (what the keys above it
+    /// in its minting chain allow).
+    #[must_use]
+    pub fn narrowed_to(mut self, scope: KeyScope) -> Self {
+        self.narrowed = (scope != self.key.scope).then_some(scope);
+        self
+    }
+
+    /// Which hostings it reaches: every key of its chain's scope at once.
+    pub fn scope(&self) -> &KeyScope {
+        self.narrowed.as_ref().unwrap_or(&self.key.scope)
+    }
+
     /// The audit actor: `apikey:<label>`.
     pub fn actor(&self) -> String {
-        format!("apikey:{}", self.label)
+        format!("apikey:{}", self.key.label)
     }
 
     /// How the audit log names this key: its actor, id and owner.
@@ -132,7 +161,7 @@ pub(crate) fn require(principal: &Principal, cap: Capability) -> Result<(), ApiE
 
 /// Refuses unless the principal's scope is the whole cluster.
 pub(crate) fn require_cluster_scope(principal: &Principal) -> Result<(), ApiError> {
-    if principal.scope.is_all() {
+    if principal.scope().is_all() {
         Ok(())
     } else {
         tracing::debug!(key = %principal.key_id, "refused: cluster-wide action with a grants-scoped key");
@@ -150,7 +179,7 @@ pub(crate) fn decide_hosting_access(
     hosting: &HostingId,
     access: Access,
 ) -> Result<(), ApiError> {
-    match (principal.scope.level_on(hosting), access) {
+    match (principal.scope().level_on(hosting), access) {
         // Scope all, or any grant, may read.
         (Some(_), Access::Read) => Ok(()),
         // Scope all, or a manage grant, may manage.
@@ -189,7 +218,9 @@ pub async fn require_hosting_access(
         // A grants-scoped key asking by name learns nothing from the nodes:
         // a name that does not resolve to one of its grants is the same 404,
         // whether the nodes said "no such name" or failed to answer.
-        Err(err) if !principal.scope.is_all() && matches!(selector, HostingSelector::Domain(_)) => {
+        Err(err)
+            if !principal.scope().is_all() && matches!(selector, HostingSelector::Domain(_)) =>
+        {
             tracing::debug!(key = %principal.key_id, error = %err, "refused: lookup by name failed for a grants-scoped key (answered 404)");
             return Err(ApiError::OutOfScope);
         }
@@ -278,7 +309,7 @@ pub(crate) fn check_mint(principal: &Principal, terms: &MintTerms) -> Result<(),
             names.join(", ")
         )));
     }
-    if let (KeyScope::Grants(own), asked) = (&principal.scope, &terms.scope) {
+    if let (KeyScope::Grants(own), asked) = (principal.scope(), &terms.scope) {
         let KeyScope::Grants(asked) = asked else {
             return Err(ApiError::Forbidden(
                 "a key limited to grants cannot mint a key with scope `all`".to_owned(),
@@ -348,7 +379,7 @@ pub(crate) fn may_manage_key(
     minted_by_principal: bool,
 ) -> bool {
     minted_by_principal
-        || (principal.scope.is_all() && key.caps.difference(principal.caps).is_empty())
+        || (principal.scope().is_all() && key.caps.difference(principal.caps).is_empty())
 }
 
 /// A key that holds every right there is: every capability, scope all.
@@ -365,7 +396,7 @@ pub(crate) fn may_read_job(principal: &Principal, job: &Job) -> bool {
     if job.started_by.as_ref() == Some(&principal.key_id) {
         return true;
     }
-    if !principal.scope.is_all() {
+    if !principal.scope().is_all() {
         return false;
     }
     let started_with = ROUTES
@@ -461,7 +492,7 @@ pub(crate) fn check_route(principal: &Principal, endpoint: Endpoint) -> Result<(
 
 /// Who a suspension by this principal is recorded as.
 pub(crate) fn suspender(principal: &Principal) -> SuspendedBy {
-    if principal.scope.is_all() {
+    if principal.scope().is_all() {
         SuspendedBy::Operator
     } else {
         SuspendedBy::Tenant
@@ -472,7 +503,7 @@ pub(crate) fn suspender(principal: &Principal) -> SuspendedBy {
 /// key always, a tenant only what a tenant suspended (an unknown origin
 /// counts as the operator's).
 pub(crate) fn may_resume(principal: &Principal, by: Option<SuspendedBy>) -> Result<(), ApiError> {
-    if principal.scope.is_all() || by == Some(SuspendedBy::Tenant) {
+    if principal.scope().is_all() || by == Some(SuspendedBy::Tenant) {
         Ok(())
     } else {
         tracing::debug!(key = %principal.key_id, "refused: resuming an operator's suspension");
@@ -492,20 +523,12 @@ mod tests {
     }
 
     fn principal(caps: CapSet, scope: KeyScope) -> Principal {
-        Principal {
-            key_id: KeyId::parse("key_test").unwrap(),
-            label: "test".into(),
-            prefix: "hyp_test".into(),
-            owner: "owner".parse().unwrap(),
-            caps,
-            scope,
-            expires_at: None,
-            chain: vec![ChainLimit {
-                key_id: KeyId::parse("key_test").unwrap(),
-                ip_allowlist: Vec::new(),
-                rate_limit_per_min: 0,
-            }],
-        }
+        let mut record = crate::keys::NewKey::new("test", "owner".parse().unwrap(), caps)
+            .mint()
+            .record;
+        record.id = KeyId::parse("key_test").unwrap();
+        record.scope = scope;
+        Principal::of_key(Arc::new(record))
     }
 
     #[test]

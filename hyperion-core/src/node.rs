@@ -152,10 +152,14 @@ pub trait Node: Send + Sync {
     /// A page of its hostings, see [`ListQuery`].
     async fn list_hostings(&self, query: &ListQuery) -> Result<NodePage, NodeError>;
     /// The hosting with this id or domain (primary or alias), if it holds it.
+    /// Shared: a node that keeps its hostings in memory can hand out the
+    /// same `Arc` until the hosting changes, which spares a copy per read
+    /// and lets the API reuse the bytes it rendered from it (it compares
+    /// what it gets with what it rendered, so a fresh `Arc` is correct too).
     async fn find_hosting(
         &self,
         selector: &HostingSelector,
-    ) -> Result<Option<HostingDetail>, NodeError>;
+    ) -> Result<Option<Arc<HostingDetail>>, NodeError>;
     /// Suspends an active hosting and records `by` as its
     /// [`HostingDetail::suspended_by`]; returns the new state. Called on a
     /// suspended hosting only to raise a tenant's suspension to the

@@ -127,8 +127,9 @@ fn summary(client: Option<IpAddr>, counted: Count) -> AuditEvent {
 
 impl RefusalCounter {
     /// Counts one refusal; answers the events of a minute that has ended,
-    /// to be recorded now.
-    pub(crate) fn count(&self, event: AuditEvent) -> Vec<AuditEvent> {
+    /// to be recorded now, and how many refusals its slot (its key or
+    /// address) has had in this minute, this one included.
+    pub(crate) fn count(&self, event: AuditEvent) -> (Vec<AuditEvent>, u64) {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let minute = minute_of(&event);
         let finished = if minute != state.minute {
@@ -142,11 +143,12 @@ impl RefusalCounter {
         if full && !state.counts.contains_key(&slot) {
             slot = Slot::overflow();
         }
-        match state.counts.entry(slot) {
+        let so_far = match state.counts.entry(slot) {
             Entry::Occupied(mut counted) => {
                 let counted = counted.get_mut();
                 counted.count += 1;
                 counted.mixed_prefixes |= counted.first.key_prefix != event.key_prefix;
+                counted.count
             }
             Entry::Vacant(slot) => {
                 slot.insert(Count {
@@ -154,9 +156,10 @@ impl RefusalCounter {
                     count: 1,
                     mixed_prefixes: false,
                 });
+                1
             }
-        }
-        finished
+        };
+        (finished, so_far)
     }
 
     /// Every count so far, as events (the audit log is about to be read,
@@ -209,11 +212,12 @@ mod tests {
         let counter = RefusalCounter::default();
         let t = time::macros::datetime!(2026-11-29 10:00:05 UTC);
         for _ in 0..500 {
-            assert!(counter.count(refusal(t, "192.0.2.1")).is_empty());
+            assert!(counter.count(refusal(t, "192.0.2.1")).0.is_empty());
         }
-        assert!(counter.count(refusal(t, "192.0.2.2")).is_empty());
+        assert!(counter.count(refusal(t, "192.0.2.2")).0.is_empty());
         let next_minute = t + time::Duration::minutes(1);
-        let mut finished = counter.count(refusal(next_minute, "192.0.2.1"));
+        let (mut finished, so_far) = counter.count(refusal(next_minute, "192.0.2.1"));
+        assert_eq!(so_far, 1, "a new minute counts from one");
         finished.sort_by_key(|e| std::cmp::Reverse(e.count));
         assert_eq!(finished.len(), 2);
         assert_eq!(finished[0].count, 500);

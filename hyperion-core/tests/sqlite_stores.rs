@@ -371,8 +371,14 @@ async fn keyless_floods_do_not_grow_the_database() {
         .collect();
     let owners = Arc::new(MemoryOwnerDirectory::new());
     owners.set("o".parse().unwrap(), CapSet::all());
+    // The flood is sent at full speed: the pacing of refusals has its own
+    // test (in the conformance suite).
     let api = stores
         .install(HyperionApi::builder(Cluster::new(nodes), owners))
+        .config(hyperion_core::ApiConfig {
+            refusal_delay: std::time::Duration::ZERO,
+            ..hyperion_core::ApiConfig::default()
+        })
         .build();
     let admin = api
         .mint_key(
@@ -548,4 +554,52 @@ async fn accepted_jobs_survive_a_kill_under_concurrent_writers() {
         accepted.len(),
         &lost[..lost.len().min(3)]
     );
+}
+
+/// The key records read are kept in memory; a revocation or a new grant
+/// written through any key store of the database is read at once, never
+/// the kept record.
+#[tokio::test]
+async fn a_kept_key_record_never_outlives_a_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let stores = SqliteStores::open_dir(dir.path()).unwrap();
+    let other = hyperion_core::sqlite::SqliteKeyStore::new(stores.database.clone());
+    let mut new = NewKey::new("tenant", "o".parse().unwrap(), CapSet::all());
+    new.scope = KeyScope::Grants(Default::default());
+    let minted = new.mint();
+    stores.keys.insert(minted.record.clone()).await.unwrap();
+    let hash = minted.record.hash;
+    let id = minted.record.id.clone();
+    // Read (and kept) through both stores.
+    for keys in [&*stores.keys, &other] {
+        let kept = keys.find_by_hash(&hash).await.unwrap().unwrap();
+        assert!(kept.revoked_at.is_none());
+        assert_eq!(keys.get(&id).await.unwrap().unwrap().id, id);
+    }
+    let hosting: hyperion_core::model::HostingId = "h-granted".parse().unwrap();
+    assert!(
+        other
+            .add_grant(&id, &hosting, GrantLevel::Manage)
+            .await
+            .unwrap()
+    );
+    let read = stores.keys.find_by_hash(&hash).await.unwrap().unwrap();
+    assert_eq!(read.scope.level_on(&hosting), Some(GrantLevel::Manage));
+    assert!(
+        other
+            .revoke(&id, hyperion_core::model::now())
+            .await
+            .unwrap()
+    );
+    for keys in [&*stores.keys, &other] {
+        assert!(
+            keys.find_by_hash(&hash)
+                .await
+                .unwrap()
+                .unwrap()
+                .revoked_at
+                .is_some()
+        );
+        assert!(keys.get(&id).await.unwrap().unwrap().revoked_at.is_some());
+    }
 }

@@ -216,7 +216,7 @@ impl Node for FaultyNode {
     async fn find_hosting(
         &self,
         selector: &HostingSelector,
-    ) -> Result<Option<HostingDetail>, NodeError> {
+    ) -> Result<Option<Arc<HostingDetail>>, NodeError> {
         self.before(NodeCall::FindHosting).await?;
         self.inner.find_hosting(selector).await
     }

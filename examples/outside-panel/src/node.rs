@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
 use hyperion::model::{
@@ -86,15 +86,15 @@ impl Node for MapNode {
     async fn find_hosting(
         &self,
         selector: &HostingSelector,
-    ) -> Result<Option<HostingDetail>, NodeError> {
+    ) -> Result<Option<Arc<HostingDetail>>, NodeError> {
         let hostings = self.hostings();
-        Ok(match selector {
-            HostingSelector::Id(id) => hostings.get(id).cloned(),
-            HostingSelector::Domain(domain) => hostings
-                .values()
-                .find(|hosting| hosting.answers_to(domain))
-                .cloned(),
-        })
+        let found = match selector {
+            HostingSelector::Id(id) => hostings.get(id),
+            HostingSelector::Domain(domain) => {
+                hostings.values().find(|hosting| hosting.answers_to(domain))
+            }
+        };
+        Ok(found.cloned().map(Arc::new))
     }
 
     async fn suspend(&self, id: &HostingId, by: SuspendedBy) -> Result<HostingState, NodeError> {

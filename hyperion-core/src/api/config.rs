@@ -40,6 +40,16 @@ pub struct ApiConfig {
     /// (refused by default, so that no tenant can make a node call inside
     /// the provider's network).
     pub tenant_upstream_allowed: Vec<ipnet::IpNet>,
+    /// How many requests without a usable key (401) from one client address
+    /// (or with one known but unusable key) are answered at once in a
+    /// minute; past it, each further one waits [`ApiConfig::refusal_delay`]. A
+    /// client with a mistyped key never gets there; a flood of guessed keys
+    /// is slowed to what its connections can wait for, so that it cannot
+    /// take the server's time from the keys that work.
+    pub refusals_before_delay: u64,
+    /// How long a refusal past [`ApiConfig::refusals_before_delay`] waits
+    /// before it is answered (zero: never).
+    pub refusal_delay: Duration,
 }
 
 /// How long a body may take to arrive unless configured otherwise.
@@ -50,6 +60,9 @@ pub(crate) const DEFAULT_BODY_BYTES_IN_FLIGHT: usize = 64 * 1024 * 1024;
 
 /// Active keys one owner may hold unless configured otherwise.
 pub(crate) const DEFAULT_MAX_ACTIVE_KEYS_PER_OWNER: usize = 1000;
+
+pub(crate) const DEFAULT_REFUSALS_BEFORE_DELAY: u64 = 30;
+pub(crate) const DEFAULT_REFUSAL_DELAY: Duration = Duration::from_millis(500);
 
 impl Default for ApiConfig {
     fn default() -> Self {
@@ -62,6 +75,8 @@ impl Default for ApiConfig {
             body_bytes_in_flight: DEFAULT_BODY_BYTES_IN_FLIGHT,
             max_active_keys_per_owner: DEFAULT_MAX_ACTIVE_KEYS_PER_OWNER,
             tenant_upstream_allowed: Vec::new(),
+            refusals_before_delay: DEFAULT_REFUSALS_BEFORE_DELAY,
+            refusal_delay: DEFAULT_REFUSAL_DELAY,
         }
     }
 }

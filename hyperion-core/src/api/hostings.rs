@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::context::within_deadline;
+use super::rendered::View;
 use super::{AuditTarget, RequestContext};
 use crate::answers::{HostingPage, StateChange};
 use crate::authz::{
@@ -28,7 +29,7 @@ pub(crate) fn hosting_response<T: Serialize>(
     status: StatusCode,
     body: &T,
 ) -> Result<ApiResponse, ApiError> {
-    if principal.scope.is_all() {
+    if principal.scope().is_all() {
         return Ok(ApiResponse::json(status, body));
     }
     let mut value = serde_json::to_value(body)
@@ -55,7 +56,7 @@ pub(crate) async fn list(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiErr
     let limit = query.page_size()?;
     let after = query.cursor::<HostingId>()?;
     let state = query.parse_value::<HostingState>("state")?;
-    if query.get("node")?.is_some() && !ctx.principal.scope.is_all() {
+    if query.get("node")?.is_some() && !ctx.principal.scope().is_all() {
         // The same answer for every node id, known or not: node names never
         // reach a grants-scoped key.
         return Err(ApiError::Validation(
@@ -73,7 +74,7 @@ pub(crate) async fn list(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiErr
         Some("") | None => None,
         Some(q) => Some(q.to_lowercase()),
     };
-    let only = match &ctx.principal.scope {
+    let only = match ctx.principal.scope() {
         KeyScope::All => None,
         KeyScope::Grants(grants) => Some(Arc::new(grants.keys().cloned().collect::<BTreeSet<_>>())),
     };
@@ -108,7 +109,7 @@ pub(crate) async fn list(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiErr
         return Err(worst_failure(page.unavailable));
     }
     let partial = !page.unavailable.is_empty();
-    let unavailable_nodes = if ctx.principal.scope.is_all() {
+    let unavailable_nodes = if ctx.principal.scope().is_all() {
         page.unavailable.into_iter().map(|(node, _)| node).collect()
     } else {
         Vec::new()
@@ -137,7 +138,13 @@ pub(crate) async fn show(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiErr
         Access::Read,
     )
     .await?;
-    hosting_response(&ctx.principal, StatusCode::OK, &located.hosting)
+    let view = if ctx.principal.scope().is_all() {
+        View::Cluster
+    } else {
+        View::Tenant
+    };
+    let body = ctx.services.rendered.detail(&located.hosting, view);
+    Ok(ApiResponse::json_bytes(StatusCode::OK, body))
 }
 
 /// Which way a suspend-or-resume goes.

@@ -23,7 +23,7 @@ pub(crate) async fn show(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiErr
         .await?
         .filter(|job| may_read_job(&ctx.principal, job))
         .ok_or_else(job_not_found)?;
-    if !ctx.principal.scope.is_all() {
+    if !ctx.principal.scope().is_all() {
         hide_node_names(ctx, &mut job);
     }
     Ok(ApiResponse::json(StatusCode::OK, &job))

@@ -5,6 +5,7 @@
 //! the mint response and nowhere else, ever.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use futures::{StreamExt, TryStreamExt};
 use http::StatusCode;
@@ -94,7 +95,7 @@ impl HyperionApi {
         for _ in 0..MAX_CHAIN_DEPTH {
             let Some(id) = above else { break };
             match services.keys.get(&id).await? {
-                Some(parent) if parent.is_active_at(at) => above = parent.created_by,
+                Some(parent) if parent.is_active_at(at) => above = parent.created_by.clone(),
                 _ => {
                     return Err(ApiError::Unauthorized(
                         "the key minting this one was revoked or expired meanwhile".to_owned(),
@@ -177,7 +178,7 @@ impl HyperionApi {
             return Ok(false);
         };
         let at = now();
-        for key in key_and_descendants(keys, key).await? {
+        for key in key_and_descendants(keys, (*key).clone()).await? {
             keys.revoke(&key.id, at).await?;
         }
         Ok(true)
@@ -215,7 +216,7 @@ async fn resolve_grants(
     principal: Option<&Principal>,
     grants: Vec<RequestedGrant>,
 ) -> Result<KeyScope, ApiError> {
-    let visible = |id: &_| principal.is_none_or(|p| p.scope.level_on(id).is_some());
+    let visible = |id: &_| principal.is_none_or(|p| p.scope().level_on(id).is_some());
     let cluster = &api.services.cluster;
     let resolved: Vec<_> = futures::stream::iter(grants)
         .map(|grant| async move {
@@ -227,11 +228,11 @@ async fn resolve_grants(
                 }
             }
             let id = match cluster.locate(&grant.hosting).await {
-                Ok(located) => located.hosting.summary.id,
+                Ok(located) => located.hosting.summary.id.clone(),
                 Err(ApiError::NotFound(_)) => return Err(unknown()),
                 // A grants-scoped minter learns nothing from a failing node:
                 // a name it cannot resolve to its own grant is just unknown.
-                Err(_) if principal.is_some_and(|p| !p.scope.is_all()) => return Err(unknown()),
+                Err(_) if principal.is_some_and(|p| !p.scope().is_all()) => return Err(unknown()),
                 Err(err) => return Err(err),
             };
             if !visible(&id) {
@@ -307,7 +308,7 @@ impl<'a> Lineage<'a> {
             next = match self.parents.get(&id) {
                 Some(parent) => parent.clone(),
                 None => {
-                    let parent = self.keys.get(&id).await?.and_then(|k| k.created_by);
+                    let parent = self.keys.get(&id).await?.and_then(|k| k.created_by.clone());
                     self.parents.insert(id, parent.clone());
                     parent
                 }
@@ -422,7 +423,7 @@ pub(crate) async fn list(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiErr
 }
 
 /// The key named by the path, if the principal may manage it; 404 otherwise.
-async fn visible_key(ctx: &RequestContext<'_>) -> Result<ApiKeyRecord, ApiError> {
+async fn visible_key(ctx: &RequestContext<'_>) -> Result<Arc<ApiKeyRecord>, ApiError> {
     require(&ctx.principal, Capability::ApiKeysManage)?;
     let id = KeyId::parse(ctx.path_param("id")?).ok_or_else(key_not_found)?;
     let keys = ctx.services.keys.as_ref();
@@ -455,7 +456,7 @@ pub(crate) async fn revoke(
     let _one_at_a_time = ctx.services.key_changes.lock().await;
     let _nor_elsewhere = keys.lock_changes().await?;
     let at = now();
-    let ending = key_and_descendants(keys, key.clone()).await?;
+    let ending = key_and_descendants(keys, (*key).clone()).await?;
     let ends_an_admin = ending
         .iter()
         .any(|key| is_full_admin(key) && key.is_active_at(at));

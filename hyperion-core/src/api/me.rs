@@ -14,12 +14,12 @@ pub(crate) async fn show(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiErr
         &Me {
             key: KeySummary {
                 id: p.key_id.clone(),
-                prefix: p.prefix.clone(),
-                label: p.label.clone(),
+                prefix: p.key.prefix.clone(),
+                label: p.key.label.clone(),
                 owner: p.owner.clone(),
             },
             caps: p.caps,
-            scope: p.scope.clone(),
+            scope: p.scope().clone(),
             expires_at: p.expires_at,
         },
     ))

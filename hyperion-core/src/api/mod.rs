@@ -16,6 +16,7 @@ mod me;
 mod nodes;
 mod operations;
 mod provisioning;
+mod rendered;
 mod settings;
 #[cfg(test)]
 mod tests;
@@ -122,6 +123,8 @@ pub(crate) struct Services {
     pub(crate) refusals: RefusalCounter,
     /// Bytes of request bodies being read at once.
     pub(crate) body_budget: BodyBudget,
+    /// Hosting details as rendered JSON, reused while unchanged.
+    pub(crate) rendered: rendered::RenderedHostings,
     pub(crate) config: ApiConfig,
 }
 
@@ -248,6 +251,7 @@ impl HyperionApiBuilder {
             key_changes: tokio::sync::Mutex::new(()),
             refusals: RefusalCounter::default(),
             body_budget: BodyBudget::new(self.config.body_bytes_in_flight),
+            rendered: rendered::RenderedHostings::default(),
             config: self.config,
         });
         spawn_refusal_flusher(&services);
@@ -494,9 +498,9 @@ impl Door<'_> {
         let who = match refused.key {
             Some(key) => Requester {
                 actor: format!("apikey:{}", key.label),
-                key_id: Some(key.id),
-                owner: Some(key.owner),
-                key_prefix: Some(key.prefix),
+                key_id: Some(key.id.clone()),
+                owner: Some(key.owner.clone()),
+                key_prefix: Some(key.prefix.clone()),
             },
             None => Requester::anonymous(presented_prefix(headers)),
         };
@@ -549,8 +553,15 @@ impl Door<'_> {
             detail: Some(detail.unwrap_or_else(|| err.to_string())),
         };
         let event = AuditEvent::new(who, self.request, what);
-        for event in self.services.refusals.count(event) {
+        let (finished, so_far) = self.services.refusals.count(event);
+        for event in finished {
             self.services.audit.record(event).await;
+        }
+        let config = &self.services.config;
+        if matches!(err, ApiError::Unauthorized(_)) && so_far > config.refusals_before_delay {
+            // A flood of guessed keys: each answer waits, so the flood
+            // goes no faster than its connections can wait.
+            tokio::time::sleep(config.refusal_delay).await;
         }
         ApiResponse::error(err, self.request.request_id)
     }
@@ -665,7 +676,7 @@ async fn audit_outcome(
 /// told without naming the node (the audit keeps the full message).
 fn hide_nodes_from_tenants(principal: &Principal, err: ApiError) -> ApiError {
     match err {
-        _ if principal.scope.is_all() => err,
+        _ if principal.scope().is_all() => err,
         ApiError::Upstream(_) => {
             ApiError::Upstream("a node serving this request failed; try again later".to_owned())
         }

@@ -162,7 +162,7 @@ async fn holds_others_below(ctx: &RequestContext<'_>, name: &Domain) -> Result<b
         }
         let others = page.items.iter().any(|hosting| {
             hosting.domain.as_str().ends_with(&suffix)
-                && ctx.principal.scope.level_on(&hosting.id) != Some(GrantLevel::Manage)
+                && ctx.principal.scope().level_on(&hosting.id) != Some(GrantLevel::Manage)
         });
         if others {
             return Ok(true);
@@ -182,7 +182,7 @@ pub(crate) async fn create(
 ) -> Result<ApiResponse, ApiError> {
     let principal = &ctx.principal;
     require(principal, Capability::HostingCreate)?;
-    let tenant = !principal.scope.is_all();
+    let tenant = !principal.scope().is_all();
     let request: CreateHostingRequest = ctx.json_body()?;
     if tenant && request.system_user.is_some() {
         return Err(ApiError::Validation(
@@ -214,7 +214,7 @@ async fn create_held(
     names: Vec<Domain>,
 ) -> Result<ApiResponse, ApiError> {
     let principal = &ctx.principal;
-    let tenant = !principal.scope.is_all();
+    let tenant = !principal.scope().is_all();
     if let (true, Some(url)) = (tenant, &new.proxy_upstream_url) {
         check_tenant_upstream(url, &ctx.services.config.tenant_upstream_allowed).await?;
     }
@@ -235,7 +235,7 @@ async fn create_held(
             for parent in parent_domains(name) {
                 match cluster.locate(&HostingSelector::Domain(parent)).await {
                     Ok(located)
-                        if principal.scope.level_on(&located.hosting.summary.id)
+                        if principal.scope().level_on(&located.hosting.summary.id)
                             != Some(GrantLevel::Manage) =>
                     {
                         return Err(name_taken(name));

@@ -115,7 +115,7 @@ async fn an_allowed_suspend_by_domain_reaches_the_node_once_with_the_canonical_i
     node.expect_find_hosting()
         .with(eq(HostingSelector::Domain(DOMAIN.parse().unwrap())))
         .times(1)
-        .returning(move |_| Ok(Some(hosting.clone())));
+        .returning(move |_| Ok(Some(Arc::new(hosting.clone()))));
     // A scope-all key suspends as the operator.
     node.expect_suspend()
         .with(eq(id.clone()), eq(SuspendedBy::Operator))
@@ -138,7 +138,7 @@ async fn suspending_a_suspended_hosting_does_not_call_the_node() {
     let hosting = sample_hosting(HostingState::Suspended);
     let mut node = node_with_id();
     node.expect_find_hosting()
-        .returning(move |_| Ok(Some(hosting.clone())));
+        .returning(move |_| Ok(Some(Arc::new(hosting.clone()))));
     node.expect_suspend().times(0);
     let h = harness(node, CapSet::all(), KeyScope::All).await;
     let response = h
@@ -153,7 +153,7 @@ async fn a_view_grant_is_refused_before_the_node_changes_anything() {
     let scope = KeyScope::Grants([(hosting.summary.id.clone(), GrantLevel::View)].into());
     let mut node = node_with_id();
     node.expect_find_hosting()
-        .returning(move |_| Ok(Some(hosting.clone())));
+        .returning(move |_| Ok(Some(Arc::new(hosting.clone()))));
     node.expect_suspend().times(0);
     node.expect_delete().times(0);
     let h = harness(node, CapSet::all(), scope).await;
@@ -261,7 +261,7 @@ mod provisioning {
         let hosting = sample_hosting(HostingState::Active);
         let mut node = node_with_id();
         node.expect_find_hosting()
-            .returning(move |_| Ok(Some(hosting.clone())));
+            .returning(move |_| Ok(Some(Arc::new(hosting.clone()))));
         node.expect_update_config().times(0);
         node.expect_list_backups().returning(|_| Ok(Vec::new()));
         node.expect_restore().times(0);
@@ -293,7 +293,7 @@ mod provisioning {
         let mut node = node_with_id();
         let found = hosting.clone();
         node.expect_find_hosting()
-            .returning(move |_| Ok(Some(found.clone())));
+            .returning(move |_| Ok(Some(Arc::new(found.clone()))));
         let updated = hosting.clone();
         node.expect_update_config()
             .withf(|_, change| {
@@ -403,7 +403,7 @@ mod location {
         holder
             .expect_find_hosting()
             .times(3)
-            .returning(move |_| Ok(Some(hosting.clone())));
+            .returning(move |_| Ok(Some(Arc::new(hosting.clone()))));
         let mut other = node("node-2");
         // At most once, in the first round; never again once the location is known.
         other

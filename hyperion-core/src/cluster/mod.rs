@@ -30,7 +30,7 @@ pub struct Located {
     /// The node that answered for it.
     pub node: Arc<dyn Node>,
     /// What the node said about it.
-    pub hosting: HostingDetail,
+    pub hosting: Arc<HostingDetail>,
 }
 
 /// One page of the cluster-wide hosting list.

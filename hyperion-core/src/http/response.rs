@@ -59,6 +59,11 @@ impl ApiResponse {
         }
     }
 
+    /// A JSON response whose body is already rendered.
+    pub(crate) fn json_bytes(status: StatusCode, body: Bytes) -> Self {
+        Self::raw_json(status, body)
+    }
+
     /// A response whose body is already rendered, with its content type.
     pub fn rendered(status: StatusCode, content_type: &'static str, body: Bytes) -> Self {
         let mut response = Self::raw_json(status, body);
@@ -129,17 +134,20 @@ impl ApiResponse {
     /// IETF draft's `RateLimit-Policy` / `RateLimit` fields).
     pub fn set_rate_limit_headers(&mut self, rate: &RateDecision) {
         let (limit, remaining, reset) = (rate.limit, rate.remaining, rate.reset_secs);
-        self.set_header(
+        // Numbers become header values without a string or a validity check
+        // in between: a limited key's every answer carries five of these.
+        let headers = &mut self.headers;
+        headers.insert(
             HeaderName::from_static("ratelimit-limit"),
-            &limit.to_string(),
+            HeaderValue::from(limit),
         );
-        self.set_header(
+        headers.insert(
             HeaderName::from_static("ratelimit-remaining"),
-            &remaining.to_string(),
+            HeaderValue::from(remaining),
         );
-        self.set_header(
+        headers.insert(
             HeaderName::from_static("ratelimit-reset"),
-            &reset.to_string(),
+            HeaderValue::from(reset),
         );
         self.set_header(
             HeaderName::from_static("ratelimit-policy"),

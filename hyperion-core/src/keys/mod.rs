@@ -5,6 +5,8 @@
 //! kept. A short display prefix lets people tell their keys apart.
 
 mod allowlist;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod cache;
 mod record;
 mod request;
 mod scope;
@@ -14,6 +16,8 @@ mod store;
 pub(crate) use allowlist::{
     MAX_ALLOWLIST_ENTRIES, allowlist_permits, normalize_allowlist, parse_allowlist_entry,
 };
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) use cache::KeyRecordCache;
 pub use request::MintRequest;
 pub use request::RequestedGrant;
 pub(crate) use request::{MAX_GRANTS, MAX_LABEL_CHARS, check_label};

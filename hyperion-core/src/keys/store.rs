@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
@@ -15,9 +17,9 @@ pub trait KeyStore: Send + Sync {
     /// Stores a new record.
     async fn insert(&self, record: ApiKeyRecord) -> Result<(), StoreError>;
     /// The record whose hash is `hash`: how a presented key is looked up.
-    async fn find_by_hash(&self, hash: &KeyHash) -> Result<Option<ApiKeyRecord>, StoreError>;
+    async fn find_by_hash(&self, hash: &KeyHash) -> Result<Option<Arc<ApiKeyRecord>>, StoreError>;
     /// The record with id `id`.
-    async fn get(&self, id: &KeyId) -> Result<Option<ApiKeyRecord>, StoreError>;
+    async fn get(&self, id: &KeyId) -> Result<Option<Arc<ApiKeyRecord>>, StoreError>;
     /// Every record, in id order.
     async fn list(&self) -> Result<Vec<ApiKeyRecord>, StoreError>;
     /// Up to `limit` records with an id greater than `after`, in id order:

@@ -4,7 +4,7 @@
 //! durable ones.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
@@ -23,7 +23,8 @@ pub use crate::reservations::MemoryNameReservations;
 pub use audit::{DEFAULT_AUDIT_WINDOW, MemoryAuditSink};
 pub use idempotency::MemoryIdempotencyStore;
 
-/// Key records in memory, indexed by id and by hash.
+/// Key records in memory, indexed by id and by hash. Each record is shared
+/// with the requests that present it; a change replaces it.
 #[derive(Debug, Default)]
 pub struct MemoryKeyStore {
     inner: RwLock<KeyTables>,
@@ -31,7 +32,7 @@ pub struct MemoryKeyStore {
 
 #[derive(Debug, Default)]
 struct KeyTables {
-    by_id: BTreeMap<KeyId, ApiKeyRecord>,
+    by_id: BTreeMap<KeyId, Arc<ApiKeyRecord>>,
     id_by_hash: HashMap<KeyHash, KeyId>,
 }
 
@@ -52,11 +53,11 @@ impl KeyStore for MemoryKeyStore {
             ));
         }
         tables.id_by_hash.insert(record.hash, record.id.clone());
-        tables.by_id.insert(record.id.clone(), record);
+        tables.by_id.insert(record.id.clone(), Arc::new(record));
         Ok(())
     }
 
-    async fn find_by_hash(&self, hash: &KeyHash) -> Result<Option<ApiKeyRecord>, StoreError> {
+    async fn find_by_hash(&self, hash: &KeyHash) -> Result<Option<Arc<ApiKeyRecord>>, StoreError> {
         let tables = self.inner.read().unwrap_or_else(PoisonError::into_inner);
         Ok(tables
             .id_by_hash
@@ -65,14 +66,18 @@ impl KeyStore for MemoryKeyStore {
             .cloned())
     }
 
-    async fn get(&self, id: &KeyId) -> Result<Option<ApiKeyRecord>, StoreError> {
+    async fn get(&self, id: &KeyId) -> Result<Option<Arc<ApiKeyRecord>>, StoreError> {
         let tables = self.inner.read().unwrap_or_else(PoisonError::into_inner);
         Ok(tables.by_id.get(id).cloned())
     }
 
     async fn list(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
         let tables = self.inner.read().unwrap_or_else(PoisonError::into_inner);
-        Ok(tables.by_id.values().cloned().collect())
+        Ok(tables
+            .by_id
+            .values()
+            .map(|record| (**record).clone())
+            .collect())
     }
 
     async fn add_grant(
@@ -84,7 +89,9 @@ impl KeyStore for MemoryKeyStore {
         let mut tables = self.inner.write().unwrap_or_else(PoisonError::into_inner);
         Ok(match tables.by_id.get_mut(id) {
             Some(record) => {
-                record.scope.add_grant(hosting.clone(), level);
+                Arc::make_mut(record)
+                    .scope
+                    .add_grant(hosting.clone(), level);
                 true
             }
             None => false,
@@ -95,7 +102,9 @@ impl KeyStore for MemoryKeyStore {
         let mut tables = self.inner.write().unwrap_or_else(PoisonError::into_inner);
         Ok(match tables.by_id.get_mut(id) {
             Some(record) => {
-                record.revoked_at.get_or_insert(at);
+                if record.revoked_at.is_none() {
+                    Arc::make_mut(record).revoked_at = Some(at);
+                }
                 true
             }
             None => false,

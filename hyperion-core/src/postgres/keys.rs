@@ -4,19 +4,22 @@ use tokio_postgres::Row;
 
 use std::sync::Arc;
 
-use super::key_cache::{self, KeyCache};
+use super::key_cache;
 use super::{Database, store_error};
 use crate::capability::CapSet;
-use crate::keys::{ApiKeyRecord, GrantLevel, KeyChangeLock, KeyHash, KeyId, KeyScope, KeyStore};
+use crate::keys::{
+    ApiKeyRecord, GrantLevel, KeyChangeLock, KeyHash, KeyId, KeyRecordCache, KeyScope, KeyStore,
+};
 use crate::model::{HostingId, OwnerId};
 use crate::store::StoreError;
 
-/// API keys in PostgreSQL: the SHA-256 of each key, never the key. Every
-/// lookup reads the database, so a revocation holds on every replica at once.
+/// API keys in PostgreSQL: the SHA-256 of each key, never the key. A
+/// replica keeps the records it read only while it hears every replica's
+/// changes, so a revocation holds on every replica at once.
 #[derive(Clone)]
 pub struct PostgresKeyStore {
     db: Database,
-    cache: Arc<KeyCache>,
+    cache: Arc<KeyRecordCache>,
 }
 
 impl PostgresKeyStore {
@@ -33,7 +36,7 @@ impl PostgresKeyStore {
         &self,
         column: &'static str,
         value: &(dyn tokio_postgres::types::ToSql + Sync),
-    ) -> Result<Option<ApiKeyRecord>, StoreError> {
+    ) -> Result<Option<Arc<ApiKeyRecord>>, StoreError> {
         let ticket = self.cache.ticket();
         let client = self.db.client().await?;
         let statement = client
@@ -44,7 +47,7 @@ impl PostgresKeyStore {
             .query_opt(&statement, &[value])
             .await
             .map_err(store_error)?;
-        let found = row.as_ref().map(record).transpose()?;
+        let found = row.as_ref().map(record).transpose()?.map(Arc::new);
         if let Some(found) = &found {
             self.cache.keep(ticket, found);
         }
@@ -147,14 +150,14 @@ impl KeyStore for PostgresKeyStore {
         Ok(())
     }
 
-    async fn find_by_hash(&self, hash: &KeyHash) -> Result<Option<ApiKeyRecord>, StoreError> {
+    async fn find_by_hash(&self, hash: &KeyHash) -> Result<Option<Arc<ApiKeyRecord>>, StoreError> {
         match self.cache.by_hash(hash) {
             Some(hit) => Ok(Some(hit)),
             None => self.read_one("hash", &hash.as_bytes().as_slice()).await,
         }
     }
 
-    async fn get(&self, id: &KeyId) -> Result<Option<ApiKeyRecord>, StoreError> {
+    async fn get(&self, id: &KeyId) -> Result<Option<Arc<ApiKeyRecord>>, StoreError> {
         match self.cache.by_id(id) {
             Some(hit) => Ok(Some(hit)),
             None => self.read_one("id", &id.as_str()).await,
@@ -234,7 +237,7 @@ impl KeyStore for PostgresKeyStore {
             announce(&tx, id).await?;
         }
         tx.commit().await.map_err(store_error)?;
-        self.cache.forget(id);
+        self.cache.forget(id.as_str());
         Ok(true)
     }
 
@@ -255,7 +258,7 @@ impl KeyStore for PostgresKeyStore {
         // exactly when it is committed, or neither happens.
         announce(&tx, id).await?;
         tx.commit().await.map_err(store_error)?;
-        self.cache.forget(id);
+        self.cache.forget(id.as_str());
         Ok(row.get(0))
     }
 

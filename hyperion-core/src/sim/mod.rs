@@ -97,7 +97,7 @@ mod tests {
         .remove(0);
         let alias = HostingSelector::Domain("www.site-0001.example.test".parse().unwrap());
         let found = node.find_hosting(&alias).await.unwrap().unwrap();
-        let id = found.summary.id;
+        let id = found.summary.id.clone();
         assert_eq!(
             node.suspend(&id, SuspendedBy::Tenant).await,
             Ok(HostingState::Suspended)

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
-use std::sync::{PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -33,7 +33,7 @@ pub enum SimFault {
 
 #[derive(Default)]
 struct SimState {
-    hostings: BTreeMap<HostingId, HostingDetail>,
+    hostings: BTreeMap<HostingId, Arc<HostingDetail>>,
     by_domain: HashMap<Domain, HostingId>,
     backups: HashMap<HostingId, Vec<Backup>>,
     certificates: HashMap<HostingId, Certificate>,
@@ -47,7 +47,7 @@ struct SimState {
 
 impl SimState {
     fn set_state(&mut self, id: &HostingId, to: HostingState) -> Result<(), NodeError> {
-        let hosting = self.hostings.get_mut(id).ok_or(NodeError::NotFound)?;
+        let hosting = Arc::make_mut(self.hostings.get_mut(id).ok_or(NodeError::NotFound)?);
         if to != HostingState::Suspended {
             hosting.suspended_by = None;
         }
@@ -83,7 +83,7 @@ impl SimState {
         for alias in &hosting.aliases {
             self.by_domain.insert(alias.clone(), id.clone());
         }
-        self.hostings.insert(id, hosting);
+        self.hostings.insert(id, Arc::new(hosting));
     }
 
     /// The first of `names` this node already answers to.
@@ -101,7 +101,7 @@ impl SimState {
         for alias in &hosting.aliases {
             self.by_domain.remove(alias);
         }
-        Some(hosting)
+        Some(Arc::unwrap_or_clone(hosting))
     }
 }
 
@@ -206,7 +206,11 @@ impl SimNode {
         id: &HostingId,
         change: impl FnOnce(&mut HostingDetail) -> Result<T, NodeError>,
     ) -> Result<T, NodeError> {
-        self.write(|state| change(state.hostings.get_mut(id).ok_or(NodeError::NotFound)?))
+        self.write(|state| {
+            change(Arc::make_mut(
+                state.hostings.get_mut(id).ok_or(NodeError::NotFound)?,
+            ))
+        })
     }
 
     fn transition(
@@ -237,7 +241,7 @@ impl SimNode {
         self.write(|state| {
             if let Some(hosting) = state.hostings.get_mut(id) {
                 if hosting.suspended_by != Some(SuspendedBy::Operator) {
-                    hosting.suspended_by = Some(by);
+                    Arc::make_mut(hosting).suspended_by = Some(by);
                 }
             }
         });
@@ -278,7 +282,7 @@ impl Node for SimNode {
             // tenant's few grants are looked up one by one and a state filter
             // walks its own index; only a name filter scans.
             let by_state = query.state.map(|wanted| state.by_state.get(&wanted));
-            let lookup = |id: &HostingId| state.hostings.get(id);
+            let lookup = |id: &HostingId| state.hostings.get(id).map(|hosting| &**hosting);
             let candidates: Box<dyn Iterator<Item = &HostingDetail>> = match (&query.only, by_state)
             {
                 (Some(only), _) => {
@@ -293,7 +297,7 @@ impl Node for SimNode {
                     state
                         .hostings
                         .range((lower, Bound::Unbounded))
-                        .map(|(_, hosting)| hosting),
+                        .map(|(_, hosting)| &**hosting),
                 ),
             };
             let total = match (&query.only, unfiltered) {
@@ -327,7 +331,7 @@ impl Node for SimNode {
     async fn find_hosting(
         &self,
         selector: &HostingSelector,
-    ) -> Result<Option<HostingDetail>, NodeError> {
+    ) -> Result<Option<Arc<HostingDetail>>, NodeError> {
         self.answer().await?;
         Ok(self.read(|state| {
             let id = match selector {

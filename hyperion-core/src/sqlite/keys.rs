@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, Row, params};
 use time::OffsetDateTime;
@@ -8,7 +10,9 @@ use crate::keys::{ApiKeyRecord, GrantLevel, KeyHash, KeyId, KeyScope, KeyStore};
 use crate::model::{HostingId, OwnerId};
 use crate::store::StoreError;
 
-/// API keys in SQLite: the SHA-256 of each key, never the key.
+/// API keys in SQLite: the SHA-256 of each key, never the key. The records
+/// read are kept in memory (shared by the requests that present them) until
+/// this process changes them.
 #[derive(Clone)]
 pub struct SqliteKeyStore {
     db: Database,
@@ -18,6 +22,32 @@ impl SqliteKeyStore {
     /// The key store of `db`.
     pub fn new(db: Database) -> Self {
         SqliteKeyStore { db }
+    }
+
+    /// The record whose `column` (`id` or `hash`) matches, read by `query`
+    /// (given the statement) and kept unless a change came meanwhile.
+    async fn read_one(
+        &self,
+        column: &'static str,
+        query: impl FnOnce(&rusqlite::Connection, &str) -> rusqlite::Result<Option<ApiKeyRecord>>
+        + Send
+        + 'static,
+    ) -> Result<Option<Arc<ApiKeyRecord>>, StoreError> {
+        let ticket = self.db.key_records.ticket();
+        let found = self
+            .db
+            .run(move |c| {
+                query(
+                    c,
+                    &format!("SELECT {COLUMNS} FROM keys WHERE {column} = ?1"),
+                )
+            })
+            .await?
+            .map(Arc::new);
+        if let Some(found) = &found {
+            self.db.key_records.keep(ticket, found);
+        }
+        Ok(found)
     }
 
     /// Whether any key exists (a fresh database mints its first admin key).
@@ -92,32 +122,26 @@ impl KeyStore for SqliteKeyStore {
             .await
     }
 
-    async fn find_by_hash(&self, hash: &KeyHash) -> Result<Option<ApiKeyRecord>, StoreError> {
+    async fn find_by_hash(&self, hash: &KeyHash) -> Result<Option<Arc<ApiKeyRecord>>, StoreError> {
+        if let Some(hit) = self.db.key_records.by_hash(hash) {
+            return Ok(Some(hit));
+        }
         let hash = *hash.as_bytes();
-        self.db
-            .run(move |c| {
-                c.query_row(
-                    &format!("SELECT {COLUMNS} FROM keys WHERE hash = ?1"),
-                    [hash.as_slice()],
-                    record,
-                )
-                .optional()
-            })
-            .await
+        self.read_one("hash", move |c, sql| {
+            c.query_row(sql, [hash.as_slice()], record).optional()
+        })
+        .await
     }
 
-    async fn get(&self, id: &KeyId) -> Result<Option<ApiKeyRecord>, StoreError> {
+    async fn get(&self, id: &KeyId) -> Result<Option<Arc<ApiKeyRecord>>, StoreError> {
+        if let Some(hit) = self.db.key_records.by_id(id) {
+            return Ok(Some(hit));
+        }
         let id = id.to_string();
-        self.db
-            .run(move |c| {
-                c.query_row(
-                    &format!("SELECT {COLUMNS} FROM keys WHERE id = ?1"),
-                    [id],
-                    record,
-                )
-                .optional()
-            })
-            .await
+        self.read_one("id", move |c, sql| {
+            c.query_row(sql, [id], record).optional()
+        })
+        .await
     }
 
     async fn list(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
@@ -169,7 +193,9 @@ impl KeyStore for SqliteKeyStore {
         level: GrantLevel,
     ) -> Result<bool, StoreError> {
         let (id, hosting) = (id.to_string(), hosting.clone());
-        self.db
+        let forgotten = id.clone();
+        let changed = self
+            .db
             .run(move |c| {
                 let tx = c.transaction()?;
                 let scope: Option<String> = tx
@@ -191,12 +217,16 @@ impl KeyStore for SqliteKeyStore {
                 tx.commit()?;
                 Ok(true)
             })
-            .await
+            .await;
+        self.db.key_records.forget(&forgotten);
+        changed
     }
 
     async fn revoke(&self, id: &KeyId, at: OffsetDateTime) -> Result<bool, StoreError> {
         let id = id.to_string();
-        self.db
+        let forgotten = id.clone();
+        let changed = self
+            .db
             .run(move |c| {
                 let tx = c.transaction()?;
                 let exists: bool = tx.query_row(
@@ -211,6 +241,9 @@ impl KeyStore for SqliteKeyStore {
                 tx.commit()?;
                 Ok(exists)
             })
-            .await
+            .await;
+        // Whether it committed or not: the next read asks the database.
+        self.db.key_records.forget(&forgotten);
+        changed
     }
 }

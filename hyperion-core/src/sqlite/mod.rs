@@ -152,6 +152,10 @@ pub struct Database {
     conn: Arc<Mutex<Connection>>,
     /// The exclusive lock on the data directory, held while any clone lives.
     _lock: Option<Arc<std::fs::File>>,
+    /// The key records read so far, shared by every key store of this
+    /// database: this process owns the database, so the stores' own writes
+    /// are every change there is.
+    pub(crate) key_records: Arc<crate::keys::KeyRecordCache>,
 }
 
 /// The lock file of a data directory.
@@ -308,6 +312,7 @@ impl Database {
         Ok(Database {
             conn: Arc::new(Mutex::new(conn)),
             _lock: None,
+            key_records: Arc::new(crate::keys::KeyRecordCache::enabled()),
         })
     }
 

@@ -1,0 +1,212 @@
+//! What the hot path reuses must never answer what is no longer true: a
+//! hosting changed on its node (not through the API) is answered changed at
+//! once, a tenant never gets the bytes that name the node, and a flood of
+//! guessed keys waits while the keys that work do not.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, Method};
+use hyperion_core::memory::MemoryOwnerDirectory;
+use hyperion_core::model::{HostingId, SuspendedBy};
+use hyperion_core::sim::{SimClusterSpec, SimNode};
+use hyperion_core::{
+    ApiConfig, ApiResponse, AuditActor, CapSet, Capability, Cluster, GrantLevel, HyperionApi,
+    KeyScope, NewKey, Node, RequestHead,
+};
+use serde_json::Value;
+
+struct Setup {
+    api: HyperionApi,
+    nodes: Vec<Arc<SimNode>>,
+    admin: String,
+}
+
+async fn setup(config: ApiConfig) -> Setup {
+    let nodes = SimClusterSpec::default().build();
+    let owners = Arc::new(MemoryOwnerDirectory::new());
+    owners.set("o".parse().unwrap(), CapSet::all());
+    let cluster = Cluster::new(
+        nodes
+            .iter()
+            .map(|n| Arc::clone(n) as Arc<dyn Node>)
+            .collect(),
+    );
+    let api = HyperionApi::builder(cluster, owners).config(config).build();
+    let admin = mint(
+        &api,
+        NewKey::new("admin", "o".parse().unwrap(), CapSet::all()),
+    )
+    .await;
+    Setup { api, nodes, admin }
+}
+
+async fn mint(api: &HyperionApi, new: NewKey) -> String {
+    api.mint_key(&AuditActor::new("test").unwrap(), new)
+        .await
+        .unwrap()
+        .secret
+        .expose()
+        .to_owned()
+}
+
+async fn get(api: &HyperionApi, path: &str, key: &str, from: &str) -> ApiResponse {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        http::header::AUTHORIZATION,
+        format!("Bearer {key}").parse().unwrap(),
+    );
+    let peer = (from.parse::<IpAddr>().unwrap(), 40_000).into();
+    let head = RequestHead::new(Method::GET, &path.parse().unwrap(), headers, Some(peer));
+    api.handle(
+        head,
+        futures::stream::empty::<Result<Bytes, std::io::Error>>(),
+    )
+    .await
+}
+
+fn json(response: &ApiResponse) -> Value {
+    serde_json::from_slice(&response.body).unwrap()
+}
+
+/// The first hosting of the first node, and that node.
+async fn first_hosting(setup: &Setup) -> (HostingId, Arc<SimNode>) {
+    let page = get(
+        &setup.api,
+        "/api/v1/hostings?limit=1",
+        &setup.admin,
+        "127.0.0.1",
+    )
+    .await;
+    let id: HostingId = json(&page)["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    for node in &setup.nodes {
+        if node
+            .find_hosting(&hyperion_core::model::HostingSelector::Id(id.clone()))
+            .await
+            .unwrap()
+            .is_some()
+        {
+            return (id, Arc::clone(node));
+        }
+    }
+    panic!("no node holds {id}");
+}
+
+#[tokio::test]
+async fn a_hosting_changed_on_its_node_is_answered_changed_at_once() {
+    let setup = setup(ApiConfig::default()).await;
+    let (id, node) = first_hosting(&setup).await;
+    let path = format!("/api/v1/hostings/{id}");
+    // Read twice: the second answer is the rendered one, reused.
+    for _ in 0..2 {
+        let read = get(&setup.api, &path, &setup.admin, "127.0.0.1").await;
+        assert_eq!(json(&read)["state"], "active");
+    }
+    // The panel suspends it on the node itself, not through the API.
+    node.suspend(&id, SuspendedBy::Operator).await.unwrap();
+    let read = get(&setup.api, &path, &setup.admin, "127.0.0.1").await;
+    assert_eq!(json(&read)["state"], "suspended");
+    assert_eq!(json(&read)["suspended_by"], "operator");
+}
+
+#[tokio::test]
+async fn a_tenant_never_gets_the_node_after_an_operator_read_it() {
+    let setup = setup(ApiConfig::default()).await;
+    let (id, _) = first_hosting(&setup).await;
+    let path = format!("/api/v1/hostings/{id}");
+    let mut tenant = NewKey::new(
+        "tenant",
+        "o".parse().unwrap(),
+        [Capability::HostingView].into_iter().collect(),
+    );
+    tenant.scope = KeyScope::Grants([(id.clone(), GrantLevel::View)].into());
+    let tenant = mint(&setup.api, tenant).await;
+    // The operator's rendering is cached first, then the tenant's, in turn.
+    for _ in 0..2 {
+        let operator = get(&setup.api, &path, &setup.admin, "127.0.0.1").await;
+        assert!(json(&operator)["node_id"].is_string());
+        let read = get(&setup.api, &path, &tenant, "127.0.0.1").await;
+        assert_eq!(read.status, 200);
+        assert!(json(&read)["node_id"].is_null(), "{:?}", read.body);
+        assert!(!String::from_utf8_lossy(&read.body).contains("node-"));
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_flood_of_guessed_keys_waits_and_working_keys_do_not() {
+    let delay = Duration::from_secs(5);
+    let setup = setup(ApiConfig {
+        refusal_delay: delay,
+        ..ApiConfig::default()
+    })
+    .await;
+    let free = ApiConfig::default().refusals_before_delay;
+    let guessed = |n: u64| format!("hyp_{:0>43}", n);
+    // The paused clock moves only when every task waits: elapsed time is
+    // the waits the API imposed, not how fast this machine is.
+    let started = tokio::time::Instant::now();
+    for n in 0..free {
+        let refused = get(&setup.api, "/api/v1/me", &guessed(n), "192.0.2.7").await;
+        assert_eq!(refused.status, 401);
+    }
+    assert_eq!(
+        started.elapsed(),
+        Duration::ZERO,
+        "a few mistakes are answered at once"
+    );
+    let refused = get(&setup.api, "/api/v1/me", &guessed(free), "192.0.2.7").await;
+    assert_eq!(refused.status, 401);
+    assert_eq!(json(&refused)["error"]["code"], "unauthorized");
+    assert!(
+        started.elapsed() >= delay,
+        "the refusal past the free ones waited"
+    );
+    // A working key from the same address, and a mistake from another
+    // address, are answered at once.
+    let before = tokio::time::Instant::now();
+    let me = get(&setup.api, "/api/v1/me", &setup.admin, "192.0.2.7").await;
+    assert_eq!(me.status, 200);
+    let elsewhere = get(&setup.api, "/api/v1/me", &guessed(0), "198.51.100.1").await;
+    assert_eq!(elsewhere.status, 401);
+    assert_eq!(before.elapsed(), Duration::ZERO);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_revoked_key_replayed_in_a_flood_waits_too() {
+    let setup = setup(ApiConfig {
+        refusal_delay: Duration::from_secs(5),
+        ..ApiConfig::default()
+    })
+    .await;
+    let stolen = mint(
+        &setup.api,
+        NewKey::new("stolen", "o".parse().unwrap(), CapSet::all()),
+    )
+    .await;
+    let id = json(&get(&setup.api, "/api/v1/me", &stolen, "192.0.2.7").await)["key"]["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    setup
+        .api
+        .revoke_key(&AuditActor::new("test").unwrap(), &id)
+        .await
+        .unwrap();
+    let started = tokio::time::Instant::now();
+    for _ in 0..=ApiConfig::default().refusals_before_delay {
+        assert_eq!(
+            get(&setup.api, "/api/v1/me", &stolen, "192.0.2.7")
+                .await
+                .status,
+            401
+        );
+    }
+    assert!(started.elapsed() >= Duration::from_secs(5));
+}
