@@ -227,18 +227,64 @@ async fn get(api: &HyperionApi, headers: &HeaderMap, uri: &Uri) -> ApiResponse {
 }
 
 /// The whole core path of `GET /api/v1/hostings/{id}`, as an adapter calls it:
-/// what `serve` adds over a bare handler, minus HTTP parsing and the socket.
+/// what `serve` adds over a bare handler, minus HTTP parsing and the socket;
+/// with a scope-all key, and with the keys whose extra checks must cost
+/// little (a rate limit, an allowlist, a thousand grants); and the first
+/// page of 50.
 fn handle_request(c: &mut Criterion) {
     let rt = runtime();
-    let spec = SimClusterSpec::default();
-    let (api, headers) = api_with_admin(&rt, &spec);
-    let uri: Uri = format!("/api/v1/hostings/{}", spec.hosting_id(0))
+    let spec = SimClusterSpec {
+        hostings: 1_000,
+        ..SimClusterSpec::default()
+    };
+    let fixture = rt.block_on(hyperion_testkit::fixtures::api_with_admin_on(cluster(
+        &spec,
+    )));
+    let api = fixture.api;
+    let owner = hyperion_testkit::fixtures::admin_owner();
+    let mint = |new: NewKey| {
+        let actor = hyperion::AuditActor::new("bench").expect("a valid actor");
+        let minted = rt
+            .block_on(api.mint_key(&actor, new))
+            .expect("the key is minted");
+        bearer(minted.secret.expose())
+    };
+    let mut limited = NewKey::new("limited", owner.clone(), CapSet::all());
+    limited.rate_limit_per_min = u32::MAX;
+    let mut allowlisted = NewKey::new("allowlisted", owner.clone(), CapSet::all());
+    allowlisted.ip_allowlist = vec![
+        "10.0.0.0/8".to_owned(),
+        "192.168.0.0/16".to_owned(),
+        "127.0.0.1".to_owned(),
+    ];
+    let mut tenant = NewKey::new("tenant", owner, CapSet::all());
+    tenant.scope = KeyScope::Grants(
+        (0..spec.hostings)
+            .map(|index| (spec.hosting_id(index), GrantLevel::View))
+            .collect(),
+    );
+    let keys = [
+        ("scope all", bearer(&fixture.admin_key)),
+        ("rate-limited key", mint(limited)),
+        ("allowlisted key", mint(allowlisted)),
+        ("1,000 grants", mint(tenant)),
+    ];
+    let detail: Uri = format!("/api/v1/hostings/{}", spec.hosting_id(0))
         .parse()
         .unwrap();
-    rt.block_on(get(&api, &headers, &uri));
-    c.bench_function("handle/GET hosting detail", |b| {
-        b.to_async(&rt).iter(|| get(&api, &headers, &uri));
+    let mut group = c.benchmark_group("handle");
+    for (name, headers) in &keys {
+        rt.block_on(get(&api, headers, &detail));
+        group.bench_function(format!("GET hosting detail, {name}"), |b| {
+            b.to_async(&rt).iter(|| get(&api, headers, &detail));
+        });
+    }
+    let page: Uri = "/api/v1/hostings?limit=50".parse().unwrap();
+    rt.block_on(get(&api, &keys[0].1, &page));
+    group.bench_function("GET page of 50, scope all", |b| {
+        b.to_async(&rt).iter(|| get(&api, &keys[0].1, &page));
     });
+    group.finish();
 }
 
 /// Page and detail cost through `handle` with 2,000 and 200,000 hostings on

@@ -176,10 +176,10 @@ pub(crate) async fn admit(
     limiter: &dyn RateLimitStore,
 ) -> Result<Option<RateDecision>, (ApiError, Option<RateDecision>)> {
     for link in &principal.chain {
-        if !link.ip_allowlist.is_empty()
-            && !client.is_some_and(|ip| allowlist_permits(&link.ip_allowlist, ip))
+        if !link.ip_allowlist().is_empty()
+            && !client.is_some_and(|ip| allowlist_permits(link.ip_allowlist(), ip))
         {
-            tracing::debug!(key = %principal.key_id, limit_of = %link.key_id, ?client, "refused: client address not in the allowlist");
+            tracing::debug!(key = %principal.key_id, limit_of = %link.key_id(), ?client, "refused: client address not in the allowlist");
             let message = match client {
                 Some(_) => "this API key may not be used from this address",
                 None => {
@@ -192,8 +192,8 @@ pub(crate) async fn admit(
     let limited: Vec<(KeyId, u32)> = principal
         .chain
         .iter()
-        .filter(|link| link.rate_limit_per_min > 0)
-        .map(|link| (link.key_id.clone(), link.rate_limit_per_min))
+        .filter(|link| link.rate_limit_per_min() > 0)
+        .map(|link| (link.key_id().clone(), link.rate_limit_per_min()))
         .collect();
     if limited.is_empty() {
         return Ok(None);

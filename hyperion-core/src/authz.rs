@@ -49,25 +49,35 @@ pub struct Principal {
 }
 
 /// What one key of a minting chain imposes on every request made with a
-/// key it minted (directly or not), read live on each request.
+/// key it minted (directly or not): its allowlist and its rate limit, read
+/// live on each request from the key's shared record.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChainLimit {
     /// The key imposing it.
-    pub key_id: KeyId,
-    /// Its allowlist (empty: anywhere).
-    pub ip_allowlist: Vec<String>,
-    /// Its requests per minute, shared by every key below it (0: unlimited).
-    pub rate_limit_per_min: u32,
+    pub key: Arc<ApiKeyRecord>,
 }
 
 impl ChainLimit {
     /// The limits of `record` itself.
-    pub fn of(record: &ApiKeyRecord) -> Self {
+    pub fn of(record: &Arc<ApiKeyRecord>) -> Self {
         ChainLimit {
-            key_id: record.id.clone(),
-            ip_allowlist: record.ip_allowlist.clone(),
-            rate_limit_per_min: record.rate_limit_per_min,
+            key: Arc::clone(record),
         }
+    }
+
+    /// The id of the key imposing it.
+    pub fn key_id(&self) -> &KeyId {
+        &self.key.id
+    }
+
+    /// Its allowlist (empty: anywhere).
+    pub fn ip_allowlist(&self) -> &[String] {
+        &self.key.ip_allowlist
+    }
+
+    /// Its requests per minute, shared by every key below it (0: unlimited).
+    pub fn rate_limit_per_min(&self) -> u32 {
+        self.key.rate_limit_per_min
     }
 }
 
@@ -122,7 +132,7 @@ impl Principal {
     pub fn effective_rate_limit(&self) -> u32 {
         self.chain
             .iter()
-            .map(|link| link.rate_limit_per_min)
+            .map(ChainLimit::rate_limit_per_min)
             .filter(|limit| *limit > 0)
             .min()
             .unwrap_or(0)
@@ -132,7 +142,7 @@ impl Principal {
     pub fn nearest_allowlist(&self) -> &[String] {
         self.chain
             .iter()
-            .map(|link| link.ip_allowlist.as_slice())
+            .map(ChainLimit::ip_allowlist)
             .find(|list| !list.is_empty())
             .unwrap_or(&[])
     }
@@ -226,7 +236,10 @@ pub async fn require_hosting_access(
         }
         Err(err) => return Err(err),
     };
-    decide_hosting_access(principal, &located.hosting.summary.id, access)?;
+    // By id, the id was decided above; by name, now that it is known.
+    if !matches!(selector, HostingSelector::Id(id) if *id == located.hosting.summary.id) {
+        decide_hosting_access(principal, &located.hosting.summary.id, access)?;
+    }
     Ok(located)
 }
 
@@ -345,12 +358,12 @@ pub(crate) fn check_mint(principal: &Principal, terms: &MintTerms) -> Result<(),
     for link in principal
         .chain
         .iter()
-        .filter(|l| !l.ip_allowlist.is_empty())
+        .filter(|l| !l.ip_allowlist().is_empty())
     {
-        if let Err(outside) = allowlist_within(&terms.ip_allowlist, &link.ip_allowlist) {
+        if let Err(outside) = allowlist_within(&terms.ip_allowlist, link.ip_allowlist()) {
             return Err(ApiError::Forbidden(format!(
                 "ip_allowlist: cannot allow `{outside}`: it lies outside the allowlist of this API key's chain ({})",
-                link.ip_allowlist.join(", ")
+                link.ip_allowlist().join(", ")
             )));
         }
     }
@@ -701,11 +714,13 @@ mod tests {
     }
 
     fn link(key: &str, allowlist: &[&str], rate: u32) -> ChainLimit {
-        ChainLimit {
-            key_id: KeyId::parse(key).unwrap(),
-            ip_allowlist: allowlist.iter().map(|s| s.to_string()).collect(),
-            rate_limit_per_min: rate,
-        }
+        let mut record = crate::keys::NewKey::new("link", "owner".parse().unwrap(), CapSet::all())
+            .mint()
+            .record;
+        record.id = KeyId::parse(key).unwrap();
+        record.ip_allowlist = allowlist.iter().map(|s| s.to_string()).collect();
+        record.rate_limit_per_min = rate;
+        ChainLimit::of(&Arc::new(record))
     }
 
     #[test]

@@ -147,6 +147,17 @@ pub struct DeleteOptions {
 pub trait Node: Send + Sync {
     /// Its id (constant).
     fn id(&self) -> &NodeId;
+    /// A number that changes whenever anything [`Node::list_hostings`] or
+    /// [`Node::find_hosting`] would answer changes (a hosting created,
+    /// changed or removed, through the API or not), and stays the same
+    /// otherwise; `None` when the node cannot vouch for one now (it keeps
+    /// no such number, or has not heard from its server lately). While every
+    /// node asked for a page vouches for an unchanged number, the API answers
+    /// that page from the bytes it rendered last, without asking the nodes
+    /// again. Called on every list request: it must not wait. Default: `None`.
+    fn revision(&self) -> Option<u64> {
+        None
+    }
     /// Its current description.
     async fn info(&self) -> Result<NodeInfo, NodeError>;
     /// A page of its hostings, see [`ListQuery`].

@@ -52,6 +52,14 @@ pub trait RateLimitStore: Send + Sync {
 /// (how far its arrival time is ahead of now, zero if behind) and limit,
 /// answers the decision and, when allowed, each key's backlog after it.
 pub fn rate_decision(backlogs: &[(Duration, u32)]) -> (RateDecision, Option<Vec<Duration>>) {
+    let mut after = Vec::with_capacity(backlogs.len());
+    let decision = decide(backlogs, |next| after.push(next));
+    (decision, decision.allowed.then_some(after))
+}
+
+/// [`rate_decision`], handing each key's backlog after an allowed request
+/// to `allowed`, in order (so that a store can write them where they go).
+fn decide(backlogs: &[(Duration, u32)], mut allowed: impl FnMut(Duration)) -> RateDecision {
     let refused = backlogs
         .iter()
         .filter_map(|&(backlog, limit)| {
@@ -66,19 +74,20 @@ pub fn rate_decision(backlogs: &[(Duration, u32)]) -> (RateDecision, Option<Vec<
         })
         .max_by_key(|decision| decision.retry_after_secs);
     if let Some(decision) = refused {
-        return (decision, None);
+        return decision;
     }
     let mut tightest: Option<RateDecision> = None;
-    let mut after = Vec::with_capacity(backlogs.len());
     for &(backlog, limit) in backlogs {
         let (interval, tolerance) = cell(limit);
         let next = backlog + interval;
-        after.push(next);
+        allowed(next);
         // The next request passes while its backlog stays within the tolerance.
         let remaining = if next > tolerance {
             0
         } else {
-            ((tolerance - next).as_nanos() / interval.as_nanos()) as u32 + 1
+            // Within a minute: the nanoseconds fit a u64 (no u128 division).
+            let (room, interval) = (duration_nanos(tolerance - next), duration_nanos(interval));
+            u32::try_from(room / interval.max(1)).unwrap_or(u32::MAX - 1) + 1
         };
         let decision = RateDecision {
             allowed: true,
@@ -91,15 +100,18 @@ pub fn rate_decision(backlogs: &[(Duration, u32)]) -> (RateDecision, Option<Vec<
             tightest = Some(decision);
         }
     }
-    let decision = tightest.unwrap_or(RateDecision {
+    tightest.unwrap_or(RateDecision {
         allowed: true,
         limit: 0,
         remaining: 0,
         reset_secs: 0,
         retry_after_secs: 0,
-    });
-    (decision, Some(after))
+    })
 }
+
+/// Keys of a chain decided without a heap allocation (a minting chain
+/// holds at most 8 keys; a longer list is still decided, on the heap).
+const KEYS_ON_STACK: usize = 8;
 
 /// Rate limits of one process: one timestamp per limited key.
 pub struct MemoryRateLimiter {
@@ -118,6 +130,10 @@ impl Default for MemoryRateLimiter {
 fn cell(limit_per_min: u32) -> (Duration, Duration) {
     let interval = WINDOW / limit_per_min.max(1);
     (interval, WINDOW - interval)
+}
+
+fn duration_nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 fn ceil_secs(d: Duration) -> u64 {
@@ -149,23 +165,37 @@ impl MemoryRateLimiter {
     /// [`RateLimitStore::check_all`] at `now`.
     fn check_all_at(&self, keys: &[(KeyId, u32)], now: Instant) -> RateDecision {
         let mut tats = self.tat.lock().unwrap_or_else(PoisonError::into_inner);
-        let backlogs: Vec<(Duration, u32)> = keys
-            .iter()
-            .map(|(key, limit)| {
-                let backlog = tats
-                    .get(key)
-                    .map_or(Duration::ZERO, |tat| tat.saturating_duration_since(now));
-                (backlog, *limit)
-            })
-            .collect();
-        let (decision, after) = rate_decision(&backlogs);
-        for ((key, _), backlog) in keys.iter().zip(after.into_iter().flatten()) {
-            if tats.len() >= self.max_keys && !tats.contains_key(key) {
+        let backlog_of = |(key, limit): &(KeyId, u32)| {
+            let backlog = tats
+                .get(key)
+                .map_or(Duration::ZERO, |tat| tat.saturating_duration_since(now));
+            (backlog, *limit)
+        };
+        let mut on_stack = [(Duration::ZERO, 0); KEYS_ON_STACK];
+        let on_heap: Vec<(Duration, u32)>;
+        let backlogs: &[(Duration, u32)] = if keys.len() <= KEYS_ON_STACK {
+            for (slot, key) in on_stack.iter_mut().zip(keys) {
+                *slot = backlog_of(key);
+            }
+            &on_stack[..keys.len()]
+        } else {
+            on_heap = keys.iter().map(backlog_of).collect();
+            &on_heap
+        };
+        let mut next_key = keys.iter();
+        decide(backlogs, |backlog| {
+            let Some((key, _)) = next_key.next() else {
+                return;
+            };
+            if let Some(tat) = tats.get_mut(key) {
+                *tat = now + backlog;
+                return;
+            }
+            if tats.len() >= self.max_keys {
                 Self::prune(&mut tats, now, self.max_keys);
             }
             tats.insert(key.clone(), now + backlog);
-        }
-        decision
+        })
     }
 
     /// Drops recovered keys; if still full, the keys closest to recovery.

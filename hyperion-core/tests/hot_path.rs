@@ -210,3 +210,157 @@ async fn a_revoked_key_replayed_in_a_flood_waits_too() {
     }
     assert!(started.elapsed() >= Duration::from_secs(5));
 }
+
+async fn page(setup: &Setup, key: &str) -> Value {
+    let read = get(&setup.api, "/api/v1/hostings?limit=50", key, "127.0.0.1").await;
+    assert_eq!(read.status, 200);
+    json(&read)
+}
+
+fn state_of(page: &Value, id: &HostingId) -> Value {
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|item| item["id"] == id.as_str())
+        .map(|item| item["state"].clone())
+        .unwrap_or(Value::Null)
+}
+
+#[tokio::test]
+async fn a_page_is_answered_changed_once_a_node_changed_behind_the_api() {
+    let setup = setup(ApiConfig::default()).await;
+    let (id, node) = first_hosting(&setup).await;
+    // Twice: the second is the rendered page, reused.
+    for _ in 0..2 {
+        assert_eq!(state_of(&page(&setup, &setup.admin).await, &id), "active");
+    }
+    node.suspend(&id, SuspendedBy::Operator).await.unwrap();
+    assert_eq!(
+        state_of(&page(&setup, &setup.admin).await, &id),
+        "suspended"
+    );
+    // A hosting added on the node, not through the API, is listed and counted.
+    let before = page(&setup, &setup.admin).await["total"].as_u64().unwrap();
+    let mut added = SimClusterSpec::default().hosting(0, node.id());
+    added.summary.id = "h0000000000000000".parse().unwrap();
+    added.summary.domain = "added-behind.example.test".parse().unwrap();
+    added.aliases.clear();
+    node.insert(added);
+    let after = page(&setup, &setup.admin).await;
+    assert_eq!(after["total"].as_u64().unwrap(), before + 1);
+    assert_eq!(after["items"][0]["id"], "h0000000000000000");
+}
+
+#[tokio::test]
+async fn a_node_failing_after_a_page_was_rendered_makes_the_next_page_partial() {
+    let setup = setup(ApiConfig::default()).await;
+    assert_eq!(page(&setup, &setup.admin).await["partial"], false);
+    setup.nodes[1].set_fault(hyperion_core::sim::SimFault::Fail);
+    let partial = page(&setup, &setup.admin).await;
+    assert_eq!(partial["partial"], true);
+    assert_eq!(
+        partial["unavailable_nodes"],
+        serde_json::json!([setup.nodes[1].id().as_str()])
+    );
+}
+
+#[tokio::test]
+async fn a_tenant_never_gets_the_page_rendered_for_an_operator() {
+    let setup = setup(ApiConfig::default()).await;
+    let (id, _) = first_hosting(&setup).await;
+    let mut tenant = NewKey::new(
+        "tenant",
+        "o".parse().unwrap(),
+        [Capability::HostingView].into_iter().collect(),
+    );
+    tenant.scope = KeyScope::Grants([(id.clone(), GrantLevel::View)].into());
+    let tenant = mint(&setup.api, tenant).await;
+    for _ in 0..2 {
+        assert!(page(&setup, &setup.admin).await["total"].as_u64().unwrap() > 1);
+        let own = page(&setup, &tenant).await;
+        assert_eq!(own["total"], 1);
+        assert_eq!(own["items"][0]["id"], id.as_str());
+        assert!(own["items"][0]["node_id"].is_null());
+    }
+}
+
+/// A node that keeps no revision (the trait's default), delegating the rest.
+struct Unvouched(Arc<SimNode>, std::sync::atomic::AtomicUsize);
+
+#[async_trait::async_trait]
+impl Node for Unvouched {
+    fn id(&self) -> &hyperion_core::model::NodeId {
+        self.0.id()
+    }
+    async fn info(&self) -> Result<hyperion_core::model::NodeInfo, hyperion_core::NodeError> {
+        self.0.info().await
+    }
+    async fn list_hostings(
+        &self,
+        query: &hyperion_core::ListQuery,
+    ) -> Result<hyperion_core::NodePage, hyperion_core::NodeError> {
+        self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.0.list_hostings(query).await
+    }
+    async fn find_hosting(
+        &self,
+        selector: &hyperion_core::model::HostingSelector,
+    ) -> Result<Option<Arc<hyperion_core::model::HostingDetail>>, hyperion_core::NodeError> {
+        self.0.find_hosting(selector).await
+    }
+    async fn suspend(
+        &self,
+        id: &HostingId,
+        by: SuspendedBy,
+    ) -> Result<hyperion_core::model::HostingState, hyperion_core::NodeError> {
+        self.0.suspend(id, by).await
+    }
+    async fn resume(
+        &self,
+        id: &HostingId,
+    ) -> Result<hyperion_core::model::HostingState, hyperion_core::NodeError> {
+        self.0.resume(id).await
+    }
+    async fn delete(
+        &self,
+        id: &HostingId,
+        options: hyperion_core::DeleteOptions,
+    ) -> Result<(), hyperion_core::NodeError> {
+        self.0.delete(id, options).await
+    }
+}
+
+#[tokio::test]
+async fn a_node_that_keeps_no_revision_is_asked_for_every_page() {
+    let sims = SimClusterSpec::default().build();
+    let nodes: Vec<Arc<Unvouched>> = sims
+        .iter()
+        .map(|sim| Arc::new(Unvouched(Arc::clone(sim), Default::default())))
+        .collect();
+    let owners = Arc::new(MemoryOwnerDirectory::new());
+    owners.set("o".parse().unwrap(), CapSet::all());
+    let cluster = Cluster::new(
+        nodes
+            .iter()
+            .map(|n| Arc::clone(n) as Arc<dyn Node>)
+            .collect(),
+    );
+    let api = HyperionApi::builder(cluster, owners).build();
+    let admin = mint(
+        &api,
+        NewKey::new("admin", "o".parse().unwrap(), CapSet::all()),
+    )
+    .await;
+    let setup = Setup {
+        api,
+        nodes: sims,
+        admin,
+    };
+    for _ in 0..3 {
+        page(&setup, &setup.admin).await;
+    }
+    for node in &nodes {
+        assert_eq!(node.1.load(std::sync::atomic::Ordering::SeqCst), 3);
+    }
+}

@@ -433,6 +433,53 @@ pub async fn delete_removes_the_hosting(factory: NodeFactory) {
     );
 }
 
+/// A node that reports a revision ([`Node::revision`]) moves it with every
+/// change and only then: the API answers pages from what it rendered while
+/// the revisions stand still, so a change that did not move it would never
+/// be seen. A node that reports none passes as it is.
+pub async fn revision_moves_with_every_change(factory: NodeFactory) {
+    let (node, seed) = fresh(factory).await;
+    let Some(start) = node.revision() else {
+        return;
+    };
+    let id = &seed
+        .hostings
+        .iter()
+        .find(|h| h.summary.state == HostingState::Active)
+        .expect("the seed holds an active hosting")
+        .summary
+        .id;
+    walk(node.as_ref(), query(10)).await;
+    find(node.as_ref(), id).await;
+    assert_eq!(
+        node.revision(),
+        Some(start),
+        "reads leave the revision alone"
+    );
+    node.suspend(id, SuspendedBy::Tenant)
+        .await
+        .expect("suspend answers");
+    let suspended = node.revision();
+    assert!(
+        suspended.is_some() && suspended != Some(start),
+        "a suspend moves the revision"
+    );
+    node.resume(id).await.expect("resume answers");
+    let resumed = node.revision();
+    assert!(
+        resumed.is_some() && resumed != suspended && resumed != Some(start),
+        "a resume moves it again, never back"
+    );
+    node.delete(id, DeleteOptions::default())
+        .await
+        .expect("delete answers");
+    let deleted = node.revision();
+    assert!(
+        deleted.is_some() && deleted != resumed,
+        "a delete moves the revision"
+    );
+}
+
 /// Every call naming a hosting the node does not hold answers `NotFound`
 /// (the API's 404), never another error and never a panic.
 pub async fn unknown_hostings_are_not_found(factory: NodeFactory) {
@@ -557,6 +604,7 @@ macro_rules! __every_node_check {
             finds_by_id_domain_and_alias,
             suspend_and_resume_are_idempotent,
             delete_removes_the_hosting,
+            revision_moves_with_every_change,
             unknown_hostings_are_not_found,
             info_describes_the_node,
             provisioning_works_or_is_unsupported,

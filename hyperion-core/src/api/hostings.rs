@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::context::within_deadline;
-use super::rendered::View;
+use super::rendered::{PageKey, View};
 use super::{AuditTarget, RequestContext};
 use crate::answers::{HostingPage, StateChange};
 use crate::authz::{
@@ -91,20 +91,36 @@ pub(crate) async fn list(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiErr
             },
         );
     }
-    let page = ctx
-        .services
-        .cluster
-        .list(
-            node.as_ref(),
-            &ListQuery {
-                after,
-                limit,
-                state,
-                domain_contains,
-                only,
-            },
-        )
-        .await?;
+    // A scope-all page is answered from the bytes rendered last while
+    // every node it asks vouches for the revision it had then.
+    let reusable = only.is_none().then(|| PageKey {
+        node: node.clone(),
+        after: after.clone(),
+        limit,
+        state,
+        domain_contains: domain_contains.clone(),
+    });
+    let revisions = reusable
+        .as_ref()
+        .and_then(|_| ctx.services.cluster.revisions(node.as_ref()));
+    if let (Some(key), Some(revisions)) = (&reusable, &revisions)
+        && let Some(bytes) = ctx.services.pages.get(key, revisions)
+    {
+        return Ok(ApiResponse::json_bytes(StatusCode::OK, bytes));
+    }
+    // Boxed: asking every node makes a large future, and every request's
+    // future is as large as its largest branch.
+    let page = Box::pin(ctx.services.cluster.list(
+        node.as_ref(),
+        &ListQuery {
+            after,
+            limit,
+            state,
+            domain_contains,
+            only,
+        },
+    ))
+    .await?;
     if !allow_partial && !page.unavailable.is_empty() {
         return Err(worst_failure(page.unavailable));
     }
@@ -114,7 +130,7 @@ pub(crate) async fn list(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiErr
     } else {
         Vec::new()
     };
-    hosting_response(
+    let response = hosting_response(
         &ctx.principal,
         StatusCode::OK,
         &HostingPage {
@@ -124,7 +140,16 @@ pub(crate) async fn list(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiErr
             partial,
             unavailable_nodes,
         },
-    )
+    )?;
+    if let (Some(key), Some(revisions)) = (reusable, revisions)
+        && !partial
+        && response.status == StatusCode::OK
+    {
+        ctx.services
+            .pages
+            .keep(key, revisions, response.body.clone());
+    }
+    Ok(response)
 }
 
 /// `GET /hostings/{id}`: by id or domain.

@@ -125,6 +125,8 @@ pub(crate) struct Services {
     pub(crate) body_budget: BodyBudget,
     /// Hosting details as rendered JSON, reused while unchanged.
     pub(crate) rendered: rendered::RenderedHostings,
+    /// Pages of hostings as rendered JSON, reused while no node changed.
+    pub(crate) pages: rendered::RenderedPages,
     pub(crate) config: ApiConfig,
 }
 
@@ -252,6 +254,7 @@ impl HyperionApiBuilder {
             refusals: RefusalCounter::default(),
             body_budget: BodyBudget::new(self.config.body_bytes_in_flight),
             rendered: rendered::RenderedHostings::default(),
+            pages: rendered::RenderedPages::default(),
             config: self.config,
         });
         spawn_refusal_flusher(&services);
@@ -325,41 +328,43 @@ impl HyperionApi {
             path = %LogSafe(&head.path),
         );
         let reads_only = matches!(head.method, Method::GET | Method::HEAD | Method::OPTIONS);
-        let answering = Self::answer_caught(
-            self.clone(),
-            head,
-            body,
-            request_id.clone(),
-            client_id.clone(),
-        )
-        .instrument(span);
-        let answer = if reads_only {
-            answering.await
-        } else {
-            tokio::spawn(answering).await.ok().flatten()
-        };
-        let mut response = answer.unwrap_or_else(|| {
-            ApiResponse::error(
-                &ApiError::internal("the request handler panicked"),
-                &request_id,
-            )
-        });
-        response.set_header(REQUEST_ID_HEADER, &request_id);
-        if let Some(client_id) = &client_id {
-            response.set_header(CLIENT_REQUEST_ID_HEADER, client_id);
+        if reads_only {
+            // Boxed once here: the framework moves the request's future
+            // through each of its layers, and this one is kilobytes.
+            return Box::pin(Self::answer_caught(
+                self.clone(),
+                head,
+                body,
+                request_id,
+                client_id,
+            ))
+            .instrument(span)
+            .await;
         }
-        response
+        let ids = (request_id.clone(), client_id.clone());
+        let answering =
+            Self::answer_caught(self.clone(), head, body, request_id, client_id).instrument(span);
+        match tokio::spawn(answering).await {
+            Ok(response) => response,
+            // The task itself failed (the runtime is shutting down).
+            Err(_) => with_request_ids(
+                ApiResponse::error(&ApiError::internal("the request handler panicked"), &ids.0),
+                ids.0,
+                ids.1,
+            ),
+        }
     }
 
     /// [`HyperionApi::respond`] on owned values (so that it can run as a
-    /// task of its own), with a panic caught: `None`.
+    /// task of its own), with a panic caught as `500 internal`; the answer
+    /// carries the request ids.
     async fn answer_caught<S, B, E>(
         api: HyperionApi,
         head: RequestHead,
         body: S,
         server_id: String,
         client_id: Option<String>,
-    ) -> Option<ApiResponse>
+    ) -> ApiResponse
     where
         S: Stream<Item = Result<B, E>> + Send,
         B: Buf + Send,
@@ -369,10 +374,16 @@ impl HyperionApi {
             server: &server_id,
             client: client_id.as_deref(),
         };
-        AssertUnwindSafe(api.respond(&head, body, ids))
+        let response = AssertUnwindSafe(api.respond(&head, body, ids))
             .catch_unwind()
             .await
-            .ok()
+            .unwrap_or_else(|_| {
+                ApiResponse::error(
+                    &ApiError::internal("the request handler panicked"),
+                    &server_id,
+                )
+            });
+        with_request_ids(response, server_id, client_id)
     }
 
     /// The request pipeline, stage by stage: route; serve the public routes;
@@ -425,7 +436,11 @@ impl HyperionApi {
         if let Err(refused) = door.check_route(&principal, route.spec.endpoint).await {
             return with_rate_headers(refused, rate);
         }
-        let body = read_body(services, route.spec.takes_body, &head.headers, body).await;
+        let body = if route.spec.takes_body {
+            Box::pin(read_body(services, &head.headers, body)).await
+        } else {
+            Ok(Bytes::new())
+        };
         let prefix = head.link_prefix();
         let ctx = RequestContext {
             api: self,
@@ -504,7 +519,7 @@ impl Door<'_> {
             },
             None => Requester::anonymous(presented_prefix(headers)),
         };
-        Err(self.refuse(&err, who, None).await)
+        Err(Box::pin(self.refuse(&err, who, None)).await)
     }
 
     /// The key's network and rate limits, with the rate it has left.
@@ -524,7 +539,7 @@ impl Door<'_> {
             Err((err, rate)) => {
                 let detail =
                     why_unknown.map(|why| format!("{err} (client address unknown: {why})"));
-                let refused = self.refuse(&err, principal.requester(), detail).await;
+                let refused = Box::pin(self.refuse(&err, principal.requester(), detail)).await;
                 Err(with_rate_headers(refused, rate))
             }
         }
@@ -538,7 +553,7 @@ impl Door<'_> {
     ) -> Result<(), ApiResponse> {
         match check_route(principal, endpoint) {
             Ok(()) => Ok(()),
-            Err(err) => Err(self.refuse(&err, principal.requester(), None).await),
+            Err(err) => Err(Box::pin(self.refuse(&err, principal.requester(), None)).await),
         }
     }
 
@@ -567,11 +582,10 @@ impl Door<'_> {
     }
 }
 
-/// The body, if the route takes one: room in the server's budget first,
+/// The body of a route that takes one: room in the server's budget first,
 /// then the body itself, within its limit and its deadline.
 async fn read_body<S, B, E>(
     services: &Services,
-    takes_body: bool,
     headers: &HeaderMap,
     body: S,
 ) -> Result<Bytes, ApiError>
@@ -580,9 +594,6 @@ where
     B: Buf + Send,
     E: std::fmt::Display + Send,
 {
-    if !takes_body {
-        return Ok(Bytes::new());
-    }
     let config = &services.config;
     let declared = content_length(headers);
     let _reserved = services.body_budget.reserve(declared, config.body_limit)?;
@@ -599,7 +610,7 @@ async fn run_endpoint(
     let result = AssertUnwindSafe(async {
         let endpoint = dispatch(ctx, &mut target);
         if ctx.route.spec.idempotent {
-            idempotent::run_idempotent(ctx, headers, endpoint).await
+            Box::pin(idempotent::run_idempotent(ctx, headers, endpoint)).await
         } else {
             endpoint.await
         }
@@ -608,6 +619,25 @@ async fn run_endpoint(
     .await
     .unwrap_or_else(|_| Err(ApiError::internal("an endpoint panicked")));
     (target, result)
+}
+
+/// `response` with the server's request id and the client's own (each
+/// becomes its header value without a copy).
+fn with_request_ids(
+    mut response: ApiResponse,
+    server_id: String,
+    client_id: Option<String>,
+) -> ApiResponse {
+    for (name, id) in [
+        (REQUEST_ID_HEADER, Some(server_id)),
+        (CLIENT_REQUEST_ID_HEADER, client_id),
+    ] {
+        // Both are checked to be plain ASCII (`fresh`, `client_request_id`).
+        if let Some(value) = id.and_then(|id| http::HeaderValue::try_from(id).ok()) {
+            response.headers.insert(name, value);
+        }
+    }
+    response
 }
 
 /// `response` with the `RateLimit` headers of `rate`, for a limited key.
@@ -687,7 +717,10 @@ fn hide_nodes_from_tenants(principal: &Principal, err: ApiError) -> ApiError {
     }
 }
 
-/// Calls the endpoint function of the matched route.
+/// Calls the endpoint function of the matched route. Only the reads every
+/// client makes all the time run in place; every other endpoint's future is
+/// boxed, so that the request's future (moved whole through each layer of
+/// the framework) stays the size of a read, not of the largest endpoint.
 async fn dispatch(
     ctx: &RequestContext<'_>,
     target: &mut AuditTarget,
@@ -700,29 +733,29 @@ async fn dispatch(
         }
         Endpoint::Me => me::show(ctx).await,
         Endpoint::ListHostings => hostings::list(ctx).await,
-        Endpoint::CreateHosting => provisioning::create(ctx, target).await,
+        Endpoint::CreateHosting => Box::pin(provisioning::create(ctx, target)).await,
         Endpoint::GetHosting => hostings::show(ctx).await,
-        Endpoint::SuspendHosting => hostings::suspend(ctx, target).await,
-        Endpoint::ResumeHosting => hostings::resume(ctx, target).await,
-        Endpoint::DeleteHosting => hostings::delete(ctx, target).await,
-        Endpoint::PatchLimits => settings::patch(ctx, target, Setting::Limits).await,
-        Endpoint::PatchPhp => settings::patch(ctx, target, Setting::Php).await,
-        Endpoint::PatchVhost => settings::patch(ctx, target, Setting::Vhost).await,
-        Endpoint::PatchExpiry => settings::patch(ctx, target, Setting::Expiry).await,
-        Endpoint::PatchQuota => settings::patch(ctx, target, Setting::Quota).await,
-        Endpoint::StartBackup => operations::backup(ctx, target).await,
-        Endpoint::ListBackups => operations::list_backups(ctx).await,
-        Endpoint::StartRestore => operations::restore(ctx, target).await,
-        Endpoint::IssueCertificate => operations::issue_certificate(ctx, target).await,
-        Endpoint::InstallWordPress => operations::install_wordpress(ctx, target).await,
-        Endpoint::RenewAllCertificates => operations::renew_all(ctx, target).await,
-        Endpoint::ListNodes => nodes::list(ctx).await,
-        Endpoint::GetJob => jobs::show(ctx).await,
-        Endpoint::MintKey => keys::mint(ctx, target).await,
-        Endpoint::ListKeys => keys::list(ctx).await,
-        Endpoint::GetKey => keys::show(ctx).await,
-        Endpoint::RevokeKey => keys::revoke(ctx, target).await,
-        Endpoint::ListAudit => audit::list(ctx).await,
+        Endpoint::SuspendHosting => Box::pin(hostings::suspend(ctx, target)).await,
+        Endpoint::ResumeHosting => Box::pin(hostings::resume(ctx, target)).await,
+        Endpoint::DeleteHosting => Box::pin(hostings::delete(ctx, target)).await,
+        Endpoint::PatchLimits => Box::pin(settings::patch(ctx, target, Setting::Limits)).await,
+        Endpoint::PatchPhp => Box::pin(settings::patch(ctx, target, Setting::Php)).await,
+        Endpoint::PatchVhost => Box::pin(settings::patch(ctx, target, Setting::Vhost)).await,
+        Endpoint::PatchExpiry => Box::pin(settings::patch(ctx, target, Setting::Expiry)).await,
+        Endpoint::PatchQuota => Box::pin(settings::patch(ctx, target, Setting::Quota)).await,
+        Endpoint::StartBackup => Box::pin(operations::backup(ctx, target)).await,
+        Endpoint::ListBackups => Box::pin(operations::list_backups(ctx)).await,
+        Endpoint::StartRestore => Box::pin(operations::restore(ctx, target)).await,
+        Endpoint::IssueCertificate => Box::pin(operations::issue_certificate(ctx, target)).await,
+        Endpoint::InstallWordPress => Box::pin(operations::install_wordpress(ctx, target)).await,
+        Endpoint::RenewAllCertificates => Box::pin(operations::renew_all(ctx, target)).await,
+        Endpoint::ListNodes => Box::pin(nodes::list(ctx)).await,
+        Endpoint::GetJob => Box::pin(jobs::show(ctx)).await,
+        Endpoint::MintKey => Box::pin(keys::mint(ctx, target)).await,
+        Endpoint::ListKeys => Box::pin(keys::list(ctx)).await,
+        Endpoint::GetKey => Box::pin(keys::show(ctx)).await,
+        Endpoint::RevokeKey => Box::pin(keys::revoke(ctx, target)).await,
+        Endpoint::ListAudit => Box::pin(audit::list(ctx)).await,
     }
 }
 

@@ -306,7 +306,7 @@ async fn create_held(
         for link in &principal.chain {
             ctx.services
                 .keys
-                .add_grant(&link.key_id, &detail.summary.id, GrantLevel::Manage)
+                .add_grant(link.key_id(), &detail.summary.id, GrantLevel::Manage)
                 .await?;
         }
     }

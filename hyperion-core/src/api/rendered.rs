@@ -1,23 +1,31 @@
-//! Hosting details as rendered JSON, kept while the hosting is unchanged.
+//! Answers about hostings as rendered JSON, kept while what they were
+//! rendered from is unchanged.
 //!
-//! Rendering a detail costs more than everything else a read does; most
-//! reads are of hostings that did not change since the last one. The cache
-//! keeps, per hosting, the detail it rendered and the bytes, for each view
-//! (as a scope-all key sees it, and as a grants-scoped key sees it: without
-//! the node's name). A read reuses the bytes when the node hands back the
-//! same detail: the same `Arc` (a node that keeps its hostings in memory
-//! does so until the hosting changes), or an equal value.
+//! Rendering costs more than everything else a read does, and most reads
+//! are of hostings that did not change since the last one.
+//! - A detail is kept per hosting and view (as a scope-all key sees it, and
+//!   as a grants-scoped key sees it: without the node's name). A read reuses
+//!   the bytes when the node hands back the same detail: the same `Arc` (a
+//!   node that keeps its hostings in memory does so until the hosting
+//!   changes), or an equal value.
+//! - A page, as a scope-all key sees it, is kept per query with the
+//!   revisions of the nodes it asked ([`crate::Node::revision`]). A read
+//!   reuses it, without asking the nodes, only when every one of them
+//!   vouches for the same revision now. A partial page is never kept.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
 
-use crate::model::{HostingDetail, HostingId};
+use crate::model::{HostingDetail, HostingId, HostingState, NodeId};
 
 /// Hostings kept at most; past it the cache starts again empty (a cheap
 /// bound: one render per hosting to fill it again).
 const MAX_ENTRIES: usize = 4096;
+
+/// Pages kept at most, likewise.
+const MAX_PAGES: usize = 256;
 
 /// Who reads: node names never reach a grants-scoped key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -89,6 +97,42 @@ impl RenderedHostings {
     }
 }
 
+/// What a page was asked for (its view is always the scope-all one).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct PageKey {
+    pub(crate) node: Option<NodeId>,
+    pub(crate) after: Option<HostingId>,
+    pub(crate) limit: usize,
+    pub(crate) state: Option<HostingState>,
+    pub(crate) domain_contains: Option<String>,
+}
+
+/// Rendered pages, with the node revisions they were rendered under.
+#[derive(Default)]
+pub(crate) struct RenderedPages {
+    entries: Mutex<HashMap<PageKey, (Vec<u64>, Bytes)>>,
+}
+
+impl RenderedPages {
+    /// The page rendered for `key` while the nodes stood at `revisions`.
+    pub(crate) fn get(&self, key: &PageKey, revisions: &[u64]) -> Option<Bytes> {
+        let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        let (rendered_under, bytes) = entries.get(key)?;
+        (rendered_under.as_slice() == revisions).then(|| bytes.clone())
+    }
+
+    /// Keeps `bytes`, rendered for `key` from what the nodes answered after
+    /// they were read at `revisions` (read before asking them: a change
+    /// meanwhile moves a revision on, and the page is not reused).
+    pub(crate) fn keep(&self, key: PageKey, revisions: Vec<u64>, bytes: Bytes) {
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        if entries.len() >= MAX_PAGES && !entries.contains_key(&key) {
+            entries.clear();
+        }
+        entries.insert(key, (revisions, bytes));
+    }
+}
+
 /// Renders `hosting` for `view`.
 fn render(hosting: &HostingDetail, view: View) -> Bytes {
     let rendered = match view {
@@ -129,6 +173,24 @@ mod tests {
         let after = cache.detail(&Arc::new(changed.clone()), View::Cluster);
         assert_eq!(after, Bytes::from(serde_json::to_vec(&changed).unwrap()));
         assert_ne!(after, before);
+    }
+
+    #[test]
+    fn a_page_is_reused_only_under_the_revisions_it_was_rendered_under() {
+        let pages = RenderedPages::default();
+        let key = PageKey {
+            node: None,
+            after: None,
+            limit: 50,
+            state: None,
+            domain_contains: None,
+        };
+        pages.keep(key.clone(), vec![3, 7], Bytes::from_static(b"page"));
+        assert_eq!(pages.get(&key, &[3, 7]), Some(Bytes::from_static(b"page")));
+        assert_eq!(pages.get(&key, &[3, 8]), None, "a node changed");
+        assert_eq!(pages.get(&key, &[3]), None, "not the same nodes");
+        let other = PageKey { limit: 10, ..key };
+        assert_eq!(pages.get(&other, &[3, 7]), None, "another query");
     }
 
     #[test]

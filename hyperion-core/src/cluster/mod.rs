@@ -112,6 +112,12 @@ impl Cluster {
         node: &dyn Node,
         call: impl Future<Output = Result<T, NodeError>>,
     ) -> Result<T, NodeError> {
+        // A node that answers at once (from memory) needs no timer: the
+        // deadline is armed only when the call has to wait.
+        let mut call = std::pin::pin!(call);
+        if let Some(answer) = futures::FutureExt::now_or_never(call.as_mut()) {
+            return answer;
+        }
         match tokio::time::timeout(self.deadline, call).await {
             Ok(result) => result,
             Err(_) => Err(NodeError::Timeout {
@@ -139,6 +145,13 @@ impl Cluster {
                 Err(err) => return Err(err.into()),
             }
         }
+        // Boxed: the round of every node is a large future, and a warm
+        // lookup's caller should not carry its size.
+        Box::pin(self.ask_every_node(selector)).await
+    }
+
+    /// The cold half of [`Cluster::locate`]: every node is asked at once.
+    async fn ask_every_node(&self, selector: &HostingSelector) -> Result<Located, ApiError> {
         let mut calls = Vec::with_capacity(self.nodes.len());
         for node in &self.nodes {
             calls.push(async move {
@@ -165,6 +178,15 @@ impl Cluster {
             }
         }
         Err(failure.map_or_else(ApiError::hosting_not_found, ApiError::from))
+    }
+
+    /// The revisions of the nodes a page over `node` (or all of them)
+    /// asks, when every one of them vouches for one (see [`Node::revision`]).
+    pub fn revisions(&self, node: Option<&NodeId>) -> Option<Vec<u64>> {
+        match node {
+            Some(id) => Some(vec![self.node(id)?.revision()?]),
+            None => self.nodes.iter().map(|node| node.revision()).collect(),
+        }
     }
 
     /// One page of hostings: the query is pushed down to every node (or only

@@ -36,6 +36,36 @@ pub(crate) struct ErrorBody {
     pub request_id: String,
 }
 
+const RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
+const RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
+const RATELIMIT_RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
+const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
+
+/// A piece of a rate-limit header value.
+enum Part<'a> {
+    Text(&'a str),
+    Number(u64),
+}
+
+/// Appends `number` in decimal.
+fn push_decimal(buffer: &mut bytes::BytesMut, mut number: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (number % 10) as u8;
+        number /= 10;
+        if number == 0 {
+            break;
+        }
+    }
+    buffer.extend_from_slice(&digits[at..]);
+}
+
+/// Headers an answer has room for from the start.
+const RESPONSE_HEADERS: usize = 10;
+
 /// Starting size of a rendered JSON body, in bytes.
 const INITIAL_BODY_CAPACITY: usize = 1024;
 
@@ -74,7 +104,9 @@ impl ApiResponse {
     }
 
     fn raw_json(status: StatusCode, body: Bytes) -> Self {
-        let mut headers = HeaderMap::new();
+        // Room for what any answer carries (type, cache, request ids, the
+        // five rate-limit headers) without growing the map on the way.
+        let mut headers = HeaderMap::with_capacity(RESPONSE_HEADERS);
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
         ApiResponse {
@@ -133,30 +165,49 @@ impl ApiResponse {
     /// The `RateLimit-*` headers of a limited key (the legacy trio and the
     /// IETF draft's `RateLimit-Policy` / `RateLimit` fields).
     pub fn set_rate_limit_headers(&mut self, rate: &RateDecision) {
-        let (limit, remaining, reset) = (rate.limit, rate.remaining, rate.reset_secs);
-        // Numbers become header values without a string or a validity check
-        // in between: a limited key's every answer carries five of these.
-        let headers = &mut self.headers;
-        headers.insert(
-            HeaderName::from_static("ratelimit-limit"),
-            HeaderValue::from(limit),
+        let (limit, remaining, reset) = (
+            u64::from(rate.limit),
+            u64::from(rate.remaining),
+            rate.reset_secs,
         );
-        headers.insert(
-            HeaderName::from_static("ratelimit-remaining"),
-            HeaderValue::from(remaining),
-        );
-        headers.insert(
-            HeaderName::from_static("ratelimit-reset"),
-            HeaderValue::from(reset),
-        );
-        self.set_header(
-            HeaderName::from_static("ratelimit-policy"),
-            &format!("\"per-key\";q={limit};w=60"),
-        );
-        self.set_header(
-            HeaderName::from_static("ratelimit"),
-            &format!("\"per-key\";r={remaining};t={reset}"),
-        );
+        // A limited key's every answer carries these five: they are written
+        // into one buffer without the formatting machinery, and each value
+        // shares it (one allocation); the names are built at compile time.
+        let mut buffer = bytes::BytesMut::with_capacity(96);
+        let mut value = |parts: &[Part<'_>]| {
+            for part in parts {
+                match part {
+                    Part::Text(text) => buffer.extend_from_slice(text.as_bytes()),
+                    Part::Number(number) => push_decimal(&mut buffer, *number),
+                }
+            }
+            HeaderValue::from_maybe_shared(buffer.split().freeze())
+        };
+        use Part::{Number, Text};
+        let values = [
+            (RATELIMIT_LIMIT, value(&[Number(limit)])),
+            (RATELIMIT_REMAINING, value(&[Number(remaining)])),
+            (RATELIMIT_RESET, value(&[Number(reset)])),
+            (
+                RATELIMIT_POLICY,
+                value(&[Text("\"per-key\";q="), Number(limit), Text(";w=60")]),
+            ),
+            (
+                RATELIMIT,
+                value(&[
+                    Text("\"per-key\";r="),
+                    Number(remaining),
+                    Text(";t="),
+                    Number(reset),
+                ]),
+            ),
+        ];
+        for (name, value) in values {
+            // Digits, quotes and `;=`: always a valid header value.
+            if let Ok(value) = value {
+                self.headers.insert(name, value);
+            }
+        }
     }
 
     /// The response as an `http::Response`, for adapters.
@@ -165,5 +216,43 @@ impl ApiResponse {
         *response.status_mut() = self.status;
         *response.headers_mut() = self.headers;
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header<'a>(response: &'a ApiResponse, name: &str) -> &'a str {
+        response.headers[name].to_str().unwrap()
+    }
+
+    #[test]
+    fn rate_limit_headers_say_the_decision() {
+        let mut response = ApiResponse::json_bytes(StatusCode::OK, Bytes::new());
+        response.set_rate_limit_headers(&RateDecision {
+            allowed: true,
+            limit: 4_294_967_295,
+            remaining: 0,
+            reset_secs: 10,
+            retry_after_secs: 0,
+        });
+        assert_eq!(header(&response, "ratelimit-limit"), "4294967295");
+        assert_eq!(header(&response, "ratelimit-remaining"), "0");
+        assert_eq!(header(&response, "ratelimit-reset"), "10");
+        assert_eq!(
+            header(&response, "ratelimit-policy"),
+            r#""per-key";q=4294967295;w=60"#
+        );
+        assert_eq!(header(&response, "ratelimit"), r#""per-key";r=0;t=10"#);
+    }
+
+    #[test]
+    fn decimals_are_written_whole() {
+        for number in [0, 7, 10, 99, 100, 12_345, u64::MAX] {
+            let mut buffer = bytes::BytesMut::new();
+            push_decimal(&mut buffer, number);
+            assert_eq!(&buffer[..], number.to_string().as_bytes());
+        }
     }
 }

@@ -112,6 +112,8 @@ pub struct SimNode {
     latency_us: AtomicU64,
     fault: AtomicU8,
     state: RwLock<SimState>,
+    /// Bumped by every change, while the change's write lock is held.
+    revision: AtomicU64,
 }
 
 impl SimNode {
@@ -122,6 +124,7 @@ impl SimNode {
             latency_us: AtomicU64::new(latency.as_micros().min(u64::MAX as u128) as u64),
             fault: AtomicU8::new(SimFault::None as u8),
             state: RwLock::default(),
+            revision: AtomicU64::new(0),
         }
     }
 
@@ -133,11 +136,12 @@ impl SimNode {
             size_bytes: 1 << 20,
             includes_database: hosting.database,
         };
-        let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
-        state
-            .backups
-            .insert(hosting.summary.id.clone(), vec![initial]);
-        state.insert(hosting);
+        self.write(|state| {
+            state
+                .backups
+                .insert(hosting.summary.id.clone(), vec![initial]);
+            state.insert(hosting);
+        });
     }
 
     /// How many hostings it holds.
@@ -169,10 +173,7 @@ impl SimNode {
 
     /// Marks it draining (it takes no new hostings).
     pub fn set_draining(&self, draining: bool) {
-        self.state
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .draining = draining;
+        self.write(|state| state.draining = draining);
     }
 
     /// Waits the simulated latency, then fails or hangs as configured.
@@ -196,8 +197,14 @@ impl SimNode {
         f(&self.state.read().unwrap_or_else(PoisonError::into_inner))
     }
 
+    /// Runs `f` on the state, then bumps the revision before the change
+    /// can be read: whoever reads the new revision reads the change too.
     fn write<T>(&self, f: impl FnOnce(&mut SimState) -> T) -> T {
-        f(&mut self.state.write().unwrap_or_else(PoisonError::into_inner))
+        let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
+        let answer = f(&mut state);
+        self.revision.fetch_add(1, Ordering::Release);
+        drop(state);
+        answer
     }
 
     /// Applies `change` to hosting `id`, answering NotFound when it is gone.
@@ -257,6 +264,15 @@ impl SimNode {
 impl Node for SimNode {
     fn id(&self) -> &NodeId {
         &self.id
+    }
+
+    /// Vouched for only while it answers at once and without a fault: a
+    /// slow or failing simulated node stands for a remote server the API
+    /// must ask every time.
+    fn revision(&self) -> Option<u64> {
+        let prompt = self.latency_us.load(Ordering::Relaxed) == 0
+            && self.fault.load(Ordering::Relaxed) == SimFault::None as u8;
+        prompt.then(|| self.revision.load(Ordering::Acquire))
     }
 
     async fn info(&self) -> Result<NodeInfo, NodeError> {
