@@ -2,7 +2,7 @@
 """The hot path of `serve` against bare handlers answering the same bytes.
 
     python3 benches/hot_path.py [--duration 5] [--connections 32] [--rounds 3]
-                                [--only TEXT] [--no-flood]
+                                [--only TEXT] [--no-flood] [--serve-binary PATH]
     # PostgreSQL rows too: HYPERION_TEST_POSTGRES=postgres://... (or source .ci/postgres.sh)
 
 Builds the release `serve` and `bare_hosting` examples and starts, on
@@ -11,7 +11,8 @@ stores (`--data-dir`) and, when a PostgreSQL URL is given, on PostgreSQL
 stores (a fresh database each), all with the same simulated cluster of 1,000
 hostings; and bare axum and warp handlers answering the very bytes `serve`
 answered (the detail as a scope-all key sees it, the detail as a
-grants-scoped key sees it, and the first page of 50). It checks that every
+grants-scoped key sees it, and the first page of 50), once more under the
+kit's own server loop (`--kit-server`: what that loop costs apart from the API). It checks that every
 pair answers the same bytes, then loads each row with wrk (one thread,
 keep-alive), each row in turn, round after round, so that drift of the
 machine falls on every row alike.
@@ -30,6 +31,10 @@ Then, unless --no-flood, the flood: the scope-all detail read on `serve`
 (axum, memory and SQLite) alone, and again while a second wrk sends requests
 with a fresh random well-formed `hyp_` token each, as fast as the server
 answers them (32 connections, closed loop).
+
+With --serve-binary, that `serve` is loaded instead of this tree's (a build
+of an earlier commit, for a before-and-after table); the bare handlers are
+this tree's.
 
 Needs wrk (Debian: `apt-get install wrk`); psql for the PostgreSQL rows.
 """
@@ -146,6 +151,8 @@ def main():
     parser.add_argument("--no-flood", action="store_true")
     parser.add_argument("--postgres", default=os.environ.get("HYPERION_TEST_POSTGRES", ""),
                         help="a PostgreSQL URL whose server may create databases")
+    parser.add_argument("--serve-binary", default=None,
+                        help="the serve binary to load (default: this tree's release build)")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed (Debian: apt-get install wrk)")
@@ -166,7 +173,7 @@ def main():
                 key_file = os.path.join(work, f"key-{adapter}-{store}")
                 number = next(port)
                 process = start("serve", number, "--adapter", adapter, "--hostings", "1000",
-                                "--key-file", key_file, *extra[store])
+                                "--key-file", key_file, *extra[store], binary=args.serve_binary)
                 processes.append(process)
                 admin = open(key_file).read().strip()
                 serves[(adapter, store)] = (process, number, admin)
@@ -204,6 +211,13 @@ def main():
                                        "--list-body", os.path.join(work, list_body)))
                 bares[adapter + view] = (processes[-1], number)
 
+            # The same bare handler under the kit's server loop (header
+            # deadline, peer address, graceful shutdown), as `serve` runs.
+            number = next(port)
+            processes.append(start("bare_hosting", number, "--framework", adapter,
+                                   "--body", os.path.join(work, "detail"), "--kit-server"))
+            bares[adapter + " kit"] = (processes[-1], number)
+
         rows = []
 
         def bare_row(name, adapter, path):
@@ -220,6 +234,8 @@ def main():
             bare = bare_row(f"bare {adapter} detail", adapter, detail)
             bare_tenant = bare_row(f"bare {adapter} detail, tenant bytes", adapter + " tenant",
                                    detail)
+            bare_row(f"bare {adapter} detail on the kit's server loop", adapter + " kit",
+                     detail).baseline = bare
             for store in stores:
                 serve_row(f"serve {adapter} {store} detail, scope all", adapter, store, detail,
                           "scope all", bare)

@@ -29,12 +29,13 @@ def get(port, path, key=None):
         return response.read()
 
 
-def start(example, port, *args):
-    """Starts a release example listening on port and waits until it answers.
-    Its log goes to target/bench-EXAMPLE-PORT.log, out of the figures' way."""
+def start(example, port, *args, binary=None):
+    """Starts a release example (or `binary` in its place) listening on port
+    and waits until it answers. Its log goes to target/bench-EXAMPLE-PORT.log,
+    out of the figures' way."""
     log = open(os.path.join(ROOT, "target", f"bench-{example}-{port}.log"), "wb")
     process = subprocess.Popen(
-        [os.path.join(EXAMPLES, example), "--addr", f"{HOST}:{port}", *args],
+        [binary or os.path.join(EXAMPLES, example), "--addr", f"{HOST}:{port}", *args],
         stdout=subprocess.DEVNULL, stderr=log)
     log.close()  # the child holds its own descriptor
     for _ in range(1200):

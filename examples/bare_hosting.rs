@@ -46,6 +46,12 @@ struct Args {
     /// costs in throughput on this machine (0: answer at once).
     #[arg(long, default_value_t = 0)]
     busy_us: u64,
+    /// Serve through the kit's hardened server loop (`hyperion::axum::serve`
+    /// / `hyperion::warp::serve`: header deadline, peer address, graceful
+    /// shutdown), as `serve` does, instead of the framework's own: shows
+    /// what that loop costs apart from the API.
+    #[arg(long)]
+    kit_server: bool,
 }
 
 /// Spins (does not sleep) for `busy`, as handler work would.
@@ -98,9 +104,20 @@ async fn main() -> Result<(), String> {
                         ([JSON, NO_STORE], list_body)
                     }),
                 );
-            axum::serve(listener, app)
+            if args.kit_server {
+                hyperion::axum::serve(
+                    listener,
+                    app,
+                    hyperion::axum::ServeOptions::default(),
+                    std::future::pending(),
+                )
                 .await
                 .map_err(|err| format!("server error: {err}"))?;
+            } else {
+                axum::serve(listener, app)
+                    .await
+                    .map_err(|err| format!("server error: {err}"))?;
+            }
         }
         Framework::Warp => {
             let detail = warp::path!("api" / "v1" / "hostings" / String).map(move |_id: String| {
@@ -119,10 +136,19 @@ async fn main() -> Result<(), String> {
                     NO_STORE.1,
                 )
             });
-            warp::serve(warp::get().and(detail.or(list)))
-                .incoming(listener)
-                .run()
-                .await;
+            let routes = warp::get().and(detail.or(list));
+            if args.kit_server {
+                hyperion::warp::serve(
+                    listener,
+                    routes,
+                    hyperion::warp::ServeOptions::default(),
+                    std::future::pending(),
+                )
+                .await
+                .map_err(|err| format!("server error: {err}"))?;
+            } else {
+                warp::serve(routes).incoming(listener).run().await;
+            }
         }
     }
     Ok(())

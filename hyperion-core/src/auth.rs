@@ -96,16 +96,19 @@ pub(crate) async fn authenticate_naming(
     }
     let mut caps = record.caps;
     let mut expires_at = record.expires_at;
-    let mut owners_seen: Vec<&OwnerId> = Vec::new();
-    for key in std::iter::once(&record).chain(&ancestors) {
-        if !owners_seen.contains(&&key.owner) {
+    // Each owner once: a chain holds at most MAX_CHAIN_DEPTH keys.
+    let mut owners_seen: [Option<&OwnerId>; MAX_CHAIN_DEPTH] = [None; MAX_CHAIN_DEPTH];
+    for (index, key) in std::iter::once(&record).chain(&ancestors).enumerate() {
+        if !owners_seen.contains(&Some(&key.owner)) {
             let owner_caps = owners.current_caps(&key.owner).await?.ok_or_else(|| {
                 known(unauthorized(
                     "the owner of this API key is no longer active",
                 ))
             })?;
             caps = caps.intersection(owner_caps);
-            owners_seen.push(&key.owner);
+            if let Some(seen) = owners_seen.get_mut(index) {
+                *seen = Some(&key.owner);
+            }
         }
     }
     // Only a chain with a grants-scoped key above this one narrows its
@@ -125,7 +128,6 @@ pub(crate) async fn authenticate_naming(
         };
         chain.push(ChainLimit::of(key));
     }
-    drop(owners_seen);
     let mut principal = Principal::of_key(record);
     principal.caps = caps;
     principal.expires_at = expires_at;
@@ -179,7 +181,7 @@ pub(crate) async fn admit(
         if !link.ip_allowlist().is_empty()
             && !client.is_some_and(|ip| allowlist_permits(link.ip_allowlist(), ip))
         {
-            tracing::debug!(key = %principal.key_id, limit_of = %link.key_id(), ?client, "refused: client address not in the allowlist");
+            tracing::debug!(key = %principal.key_id(), limit_of = %link.key_id(), ?client, "refused: client address not in the allowlist");
             let message = match client {
                 Some(_) => "this API key may not be used from this address",
                 None => {

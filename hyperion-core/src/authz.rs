@@ -32,8 +32,6 @@ use crate::model::{HostingId, HostingSelector, OwnerId, SuspendedBy};
 pub struct Principal {
     /// The key's stored record.
     pub key: Arc<ApiKeyRecord>,
-    /// The key's id.
-    pub key_id: KeyId,
     /// The key's owner.
     pub owner: OwnerId,
     /// Effective capabilities: the key's ∩ the owner's current ones.
@@ -90,7 +88,6 @@ impl Principal {
     /// capabilities, scope and limits.
     pub fn of_key(key: Arc<ApiKeyRecord>) -> Self {
         Principal {
-            key_id: key.id.clone(),
             owner: key.owner.clone(),
             caps: key.caps,
             narrowed: None,
@@ -98,6 +95,11 @@ impl Principal {
             chain: vec![ChainLimit::of(&key)],
             key,
         }
+    }
+
+    /// The key's id.
+    pub fn key_id(&self) -> &KeyId {
+        &self.key.id
     }
 
     /// The same principal reaching only `scope` (what the keys above it
@@ -122,7 +124,7 @@ impl Principal {
     pub(crate) fn requester(&self) -> crate::audit::Requester {
         crate::audit::Requester {
             actor: self.actor(),
-            key_id: Some(self.key_id.clone()),
+            key_id: Some(self.key_id().clone()),
             owner: Some(self.owner.clone()),
             key_prefix: None,
         }
@@ -162,7 +164,7 @@ pub(crate) fn require(principal: &Principal, cap: Capability) -> Result<(), ApiE
     if principal.caps.contains(cap) {
         Ok(())
     } else {
-        tracing::debug!(key = %principal.key_id, %cap, "refused: capability missing");
+        tracing::debug!(key = %principal.key_id(), %cap, "refused: capability missing");
         Err(ApiError::Forbidden(format!(
             "this API key lacks the `{cap}` capability"
         )))
@@ -174,7 +176,7 @@ pub(crate) fn require_cluster_scope(principal: &Principal) -> Result<(), ApiErro
     if principal.scope().is_all() {
         Ok(())
     } else {
-        tracing::debug!(key = %principal.key_id, "refused: cluster-wide action with a grants-scoped key");
+        tracing::debug!(key = %principal.key_id(), "refused: cluster-wide action with a grants-scoped key");
         Err(ApiError::Forbidden(
             "this action is cluster-wide and needs a key with scope `all`".to_owned(),
         ))
@@ -196,14 +198,14 @@ pub(crate) fn decide_hosting_access(
         (Some(GrantLevel::Manage), Access::Manage) => Ok(()),
         // A view grant knows the hosting exists, so telling it "forbidden" leaks nothing.
         (Some(GrantLevel::View), Access::Manage) => {
-            tracing::debug!(key = %principal.key_id, %hosting, "refused: view grant on a manage action");
+            tracing::debug!(key = %principal.key_id(), %hosting, "refused: view grant on a manage action");
             Err(ApiError::Forbidden(
                 "this API key may only view this hosting".to_owned(),
             ))
         }
         // Out of scope: exactly the answer for a hosting that does not exist.
         (None, _) => {
-            tracing::debug!(key = %principal.key_id, %hosting, "refused: hosting out of scope (answered 404)");
+            tracing::debug!(key = %principal.key_id(), %hosting, "refused: hosting out of scope (answered 404)");
             Err(ApiError::OutOfScope)
         }
     }
@@ -231,7 +233,7 @@ pub async fn require_hosting_access(
         Err(err)
             if !principal.scope().is_all() && matches!(selector, HostingSelector::Domain(_)) =>
         {
-            tracing::debug!(key = %principal.key_id, error = %err, "refused: lookup by name failed for a grants-scoped key (answered 404)");
+            tracing::debug!(key = %principal.key_id(), error = %err, "refused: lookup by name failed for a grants-scoped key (answered 404)");
             return Err(ApiError::OutOfScope);
         }
         Err(err) => return Err(err),
@@ -406,7 +408,7 @@ pub(crate) fn is_full_admin(key: &ApiKeyRecord) -> bool {
 /// needs scope all and the capability of the action that started the job
 /// (or `hosting_view`, for a job on a hosting). Anything else is 404.
 pub(crate) fn may_read_job(principal: &Principal, job: &Job) -> bool {
-    if job.started_by.as_ref() == Some(&principal.key_id) {
+    if job.started_by.as_ref() == Some(principal.key_id()) {
         return true;
     }
     if !principal.scope().is_all() {
@@ -519,7 +521,7 @@ pub(crate) fn may_resume(principal: &Principal, by: Option<SuspendedBy>) -> Resu
     if principal.scope().is_all() || by == Some(SuspendedBy::Tenant) {
         Ok(())
     } else {
-        tracing::debug!(key = %principal.key_id, "refused: resuming an operator's suspension");
+        tracing::debug!(key = %principal.key_id(), "refused: resuming an operator's suspension");
         Err(ApiError::Forbidden(
             "this hosting was suspended by the operator; only a key with scope `all` can resume it"
                 .to_owned(),

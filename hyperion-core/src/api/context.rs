@@ -107,7 +107,7 @@ impl RequestContext<'_> {
             kind: action.to_owned(),
             target: target.to_owned(),
             actor: self.principal.actor(),
-            started_by: Some(self.principal.key_id.clone()),
+            started_by: Some(self.principal.key_id().clone()),
         };
         let job = self
             .services

@@ -86,7 +86,7 @@ where
         return endpoint.await;
     };
     let scope = IdempotencyScope {
-        api_key: ctx.principal.key_id.clone(),
+        api_key: ctx.principal.key_id().clone(),
         key,
     };
     let fingerprint: [u8; 32] = Sha256::new()

@@ -326,7 +326,7 @@ impl<'a> Lineage<'a> {
         if may_manage_key(principal, key, false) {
             return Ok(true);
         }
-        let minted = self.minted_by(key, &principal.key_id).await?;
+        let minted = self.minted_by(key, principal.key_id()).await?;
         Ok(may_manage_key(principal, key, minted))
     }
 }
@@ -358,7 +358,7 @@ pub(crate) async fn mint(
         caps: terms.caps,
         scope: terms.scope,
         expires_at: terms.expires_at,
-        created_by: Some(principal.key_id.clone()),
+        created_by: Some(principal.key_id().clone()),
         ip_allowlist: terms.ip_allowlist,
         rate_limit_per_min: terms.rate_limit_per_min,
     };

@@ -13,7 +13,7 @@ pub(crate) async fn show(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiErr
         StatusCode::OK,
         &Me {
             key: KeySummary {
-                id: p.key_id.clone(),
+                id: p.key_id().clone(),
                 prefix: p.key.prefix.clone(),
                 label: p.key.label.clone(),
                 owner: p.owner.clone(),

@@ -78,12 +78,12 @@ impl fmt::Debug for KeyHash {
 
 /// The token of an `Authorization: Bearer ...` header, checked for shape but
 /// not yet looked up. Its `Debug` prints nothing of it.
-pub(crate) struct BearerToken(String);
+pub(crate) struct BearerToken<'a>(&'a str);
 
-impl BearerToken {
+impl<'a> BearerToken<'a> {
     /// Parses an `Authorization` header value. `None` when it is not
     /// `Bearer hyp_<43 base62>` (scheme case-insensitive).
-    pub(crate) fn parse(header: &[u8]) -> Option<Self> {
+    pub(crate) fn parse(header: &'a [u8]) -> Option<Self> {
         let header = std::str::from_utf8(header).ok()?;
         let (scheme, token) = header.split_once(' ')?;
         if !scheme.eq_ignore_ascii_case("bearer") {
@@ -91,13 +91,12 @@ impl BearerToken {
         }
         let token = token.trim_matches(' ');
         let secret = token.strip_prefix(KEY_PREFIX)?;
-        (secret.len() == SECRET_CHARS && random::is_base62(secret))
-            .then(|| BearerToken(token.to_owned()))
+        (secret.len() == SECRET_CHARS && random::is_base62(secret)).then_some(BearerToken(token))
     }
 
     /// What the store is searched by.
     pub(crate) fn hash(&self) -> KeyHash {
-        KeyHash::of(&self.0)
+        KeyHash::of(self.0)
     }
 
     /// The display prefix of the presented key, for audit of refusals.
@@ -106,7 +105,7 @@ impl BearerToken {
     }
 }
 
-impl fmt::Debug for BearerToken {
+impl fmt::Debug for BearerToken<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("BearerToken(<redacted>)")
     }

@@ -2,6 +2,7 @@
 //! and their configuration. Every type that comes from a client is validated
 //! when it is built, so code holding one never checks it again.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -73,9 +74,9 @@ macro_rules! validated_string {
             type Err = InvalidValue;
 
             fn from_str(s: &str) -> Result<Self, Self::Err> {
-                let check: fn(&str) -> Result<String, String> = $check;
+                let check: fn(&str) -> Result<Cow<'_, str>, String> = $check;
                 check(s)
-                    .map(|valid| $name(Arc::from(valid)))
+                    .map(|valid| $name(Arc::from(valid.as_ref())))
                     .map_err(|why| InvalidValue(format!("invalid {}: {}", $what, why)))
             }
         }
@@ -95,9 +96,11 @@ macro_rules! validated_string {
     };
 }
 
-fn identifier(s: &str) -> Result<String, String> {
+/// `s` when it is a valid identifier (borrowed: the id's one allocation is
+/// its `Arc`).
+fn identifier(s: &str) -> Result<Cow<'_, str>, String> {
     if is_identifier(s) {
-        Ok(s.to_owned())
+        Ok(Cow::Borrowed(s))
     } else {
         Err("expected 1 to 64 characters of A-Z, a-z, 0-9, '_' or '-'".to_owned())
     }
@@ -123,7 +126,7 @@ validated_string!(OwnerId, identifier, "owner id");
 /// Maximum length of a domain name, in characters.
 pub const MAX_DOMAIN_LEN: usize = 253;
 
-fn domain(s: &str) -> Result<String, String> {
+fn domain(s: &str) -> Result<Cow<'_, str>, String> {
     if !s.is_ascii() {
         return Err("non-ASCII names must be sent as punycode (xn--...)".to_owned());
     }
@@ -156,7 +159,7 @@ fn domain(s: &str) -> Result<String, String> {
     {
         return Err("an IP address is not a domain".to_owned());
     }
-    Ok(lower)
+    Ok(Cow::Owned(lower))
 }
 
 /// A domain name, validated (RFC 1123 labels, at most 253 characters, ASCII or
