@@ -67,6 +67,17 @@ async fn get(api: &HyperionApi, path: &str, key: &str, from: &str) -> ApiRespons
     .await
 }
 
+/// A tenant key that may view `hosting` alone.
+async fn mint_viewer_of(api: &HyperionApi, hosting: &HostingId) -> String {
+    let mut tenant = NewKey::new(
+        "tenant",
+        "o".parse().unwrap(),
+        [Capability::HostingView].into_iter().collect(),
+    );
+    tenant.scope = KeyScope::Grants([(hosting.clone(), GrantLevel::View)].into());
+    mint(api, tenant).await
+}
+
 fn json(response: &ApiResponse) -> Value {
     serde_json::from_slice(&response.body).unwrap()
 }
@@ -120,13 +131,7 @@ async fn a_tenant_never_gets_the_node_after_an_operator_read_it() {
     let setup = setup(ApiConfig::default()).await;
     let (id, _) = first_hosting(&setup).await;
     let path = format!("/api/v1/hostings/{id}");
-    let mut tenant = NewKey::new(
-        "tenant",
-        "o".parse().unwrap(),
-        [Capability::HostingView].into_iter().collect(),
-    );
-    tenant.scope = KeyScope::Grants([(id.clone(), GrantLevel::View)].into());
-    let tenant = mint(&setup.api, tenant).await;
+    let tenant = mint_viewer_of(&setup.api, &id).await;
     // The operator's rendering is cached first, then the tenant's, in turn.
     for _ in 0..2 {
         let operator = get(&setup.api, &path, &setup.admin, "127.0.0.1").await;
@@ -269,13 +274,7 @@ async fn a_node_failing_after_a_page_was_rendered_makes_the_next_page_partial() 
 async fn a_tenant_never_gets_the_page_rendered_for_an_operator() {
     let setup = setup(ApiConfig::default()).await;
     let (id, _) = first_hosting(&setup).await;
-    let mut tenant = NewKey::new(
-        "tenant",
-        "o".parse().unwrap(),
-        [Capability::HostingView].into_iter().collect(),
-    );
-    tenant.scope = KeyScope::Grants([(id.clone(), GrantLevel::View)].into());
-    let tenant = mint(&setup.api, tenant).await;
+    let tenant = mint_viewer_of(&setup.api, &id).await;
     for _ in 0..2 {
         assert!(page(&setup, &setup.admin).await["total"].as_u64().unwrap() > 1);
         let own = page(&setup, &tenant).await;
