@@ -26,15 +26,25 @@ struct Setup {
 
 async fn setup(config: ApiConfig) -> Setup {
     let nodes = SimClusterSpec::default().build();
+    let serving = nodes
+        .iter()
+        .map(|n| Arc::clone(n) as Arc<dyn Node>)
+        .collect();
+    setup_over(nodes, serving, config).await
+}
+
+/// An API serving `serving` (the simulated `nodes`, or wrappers of them),
+/// with an admin key.
+async fn setup_over(
+    nodes: Vec<Arc<SimNode>>,
+    serving: Vec<Arc<dyn Node>>,
+    config: ApiConfig,
+) -> Setup {
     let owners = Arc::new(MemoryOwnerDirectory::new());
     owners.set("o".parse().unwrap(), CapSet::all());
-    let cluster = Cluster::new(
-        nodes
-            .iter()
-            .map(|n| Arc::clone(n) as Arc<dyn Node>)
-            .collect(),
-    );
-    let api = HyperionApi::builder(cluster, owners).config(config).build();
+    let api = HyperionApi::builder(Cluster::new(serving), owners)
+        .config(config)
+        .build();
     let admin = mint(
         &api,
         NewKey::new("admin", "o".parse().unwrap(), CapSet::all()),
@@ -337,25 +347,11 @@ async fn a_node_that_keeps_no_revision_is_asked_for_every_page() {
         .iter()
         .map(|sim| Arc::new(Unvouched(Arc::clone(sim), Default::default())))
         .collect();
-    let owners = Arc::new(MemoryOwnerDirectory::new());
-    owners.set("o".parse().unwrap(), CapSet::all());
-    let cluster = Cluster::new(
-        nodes
-            .iter()
-            .map(|n| Arc::clone(n) as Arc<dyn Node>)
-            .collect(),
-    );
-    let api = HyperionApi::builder(cluster, owners).build();
-    let admin = mint(
-        &api,
-        NewKey::new("admin", "o".parse().unwrap(), CapSet::all()),
-    )
-    .await;
-    let setup = Setup {
-        api,
-        nodes: sims,
-        admin,
-    };
+    let serving = nodes
+        .iter()
+        .map(|n| Arc::clone(n) as Arc<dyn Node>)
+        .collect();
+    let setup = setup_over(sims, serving, ApiConfig::default()).await;
     for _ in 0..3 {
         page(&setup, &setup.admin).await;
     }
