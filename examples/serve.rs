@@ -15,7 +15,7 @@
 
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -362,17 +362,45 @@ async fn holds_no_keys(keys: &dyn KeyStore) -> Result<bool, String> {
         .map_err(|err| format!("cannot read the key store: {err}"))
 }
 
-/// Writes the key with mode 0600, whatever the file's mode was before.
+/// Writes the key with mode 0600 into a fresh file beside `path`, renamed
+/// into place: a link planted at `path` (or at the temporary name) is never
+/// followed, so the admin key cannot be aimed at another file. A `path` that
+/// is a symbolic link is refused outright.
 fn write_key_file(path: &Path, key: &str) -> std::io::Result<()> {
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    writeln!(file, "{key}")?;
-    file.sync_all()
+    if std::fs::symlink_metadata(path).is_ok_and(|meta| meta.file_type().is_symlink()) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "it is a symbolic link; name the file itself",
+        ));
+    }
+    let name = path
+        .file_name()
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "no file name"))?;
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let mut fresh = name.to_owned();
+    fresh.push(format!(".{}.new", std::process::id()));
+    let fresh = dir.join(fresh);
+    let _ = std::fs::remove_file(&fresh);
+    // create_new: O_CREAT | O_EXCL, which fails on any existing entry,
+    // a symbolic link included, instead of following it.
+    let written = (|| {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&fresh)?;
+        writeln!(file, "{key}")?;
+        file.sync_all()?;
+        std::fs::rename(&fresh, path)?;
+        std::fs::File::open(dir)?.sync_all()
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&fresh);
+    }
+    written
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -277,3 +277,61 @@ async fn refusals_counted_before_a_sigterm_are_in_the_log_after_a_restart() {
         .sum();
     assert_eq!(counted, 3, "{audit}");
 }
+
+/// A symbolic link planted where the key file goes is refused, and the file
+/// it points at is left as it was: the admin key is never written through it.
+#[test]
+fn a_key_file_that_is_a_symbolic_link_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let victim = dir.path().join("authorized_keys");
+    std::fs::write(&victim, "precious\n").unwrap();
+    let planted = dir.path().join("admin.key");
+    std::os::unix::fs::symlink(&victim, &planted).unwrap();
+    let port = free_port();
+    let out = Command::new(binary("serve", true))
+        .args([
+            "--addr",
+            &format!("127.0.0.1:{port}"),
+            "--key-file",
+            planted.to_str().unwrap(),
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .expect("serve runs");
+    assert!(!out.status.success(), "serve went on: {out:?}");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("symbolic link"), "{said}");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+    assert!(std::fs::symlink_metadata(&planted).unwrap().is_symlink());
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("hyp_"));
+}
+
+/// The key file is a fresh file of mode 0600, even where an older file of
+/// another mode stood.
+#[test]
+fn a_key_file_replaces_an_old_one_with_mode_0600() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("admin.key");
+    std::fs::write(&path, "old\n").unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let port = free_port();
+    let (child, out) = start(&[
+        "--addr",
+        &format!("127.0.0.1:{port}"),
+        "--key-file",
+        path.to_str().unwrap(),
+    ]);
+    stop(child);
+    assert!(out[0].starts_with("admin key written to"), "{out:?}");
+    let key = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        key.starts_with("hyp_"),
+        "the key file holds {} bytes",
+        key.len()
+    );
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(left.len(), 1, "temporary files left behind");
+}

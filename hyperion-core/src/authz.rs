@@ -225,7 +225,10 @@ pub async fn require_hosting_access(
     if let HostingSelector::Id(id) = selector {
         decide_hosting_access(principal, id, access)?;
     }
-    let located = match cluster.locate(selector).await {
+    // A hosting outside the key's scope takes as long to refuse as a name
+    // that exists nowhere (see `Cluster::locate_visible`).
+    let visible = |id: &HostingId| principal.scope().level_on(id).is_some();
+    let located = match cluster.locate_visible(selector, &visible).await {
         Ok(located) => located,
         // A grants-scoped key asking by name learns nothing from the nodes:
         // a name that does not resolve to one of its grants is the same 404,
@@ -387,14 +390,22 @@ pub(crate) fn check_mint(principal: &Principal, terms: &MintTerms) -> Result<(),
 /// the keys it minted, directly or further down its chain
 /// (`minted_by_principal`), and, for a scope-all key, any key whose
 /// capabilities lie within its own. A key holding less than another can
-/// never list or revoke it.
+/// never list or revoke it, and no key ever sees or revokes a key above it
+/// in its own minting chain: a child holding all its parent holds must not
+/// turn on the parent (revoking it would end every sibling too).
 pub(crate) fn may_manage_key(
     principal: &Principal,
     key: &ApiKeyRecord,
     minted_by_principal: bool,
 ) -> bool {
-    minted_by_principal
-        || (principal.scope().is_all() && key.caps.difference(principal.caps).is_empty())
+    let above_principal = principal
+        .chain
+        .iter()
+        .skip(1)
+        .any(|link| link.key.id == key.id);
+    !above_principal
+        && (minted_by_principal
+            || (principal.scope().is_all() && key.caps.difference(principal.caps).is_empty()))
 }
 
 /// A key that holds every right there is: every capability, scope all.

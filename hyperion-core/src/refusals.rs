@@ -1,22 +1,35 @@
-//! Refusals at the door, counted apart: a request refused before its key
-//! was accepted (401), or with a key refused for its address or its rate
-//! limit (403, 429), is not recorded on its own but counted per key, client
-//! address and minute (and, for a known key, per action and status), and each count becomes one audit event when its
-//! minute is over (or when the audit log is read). So a flood of bogus keys,
-//! or of a stolen key from elsewhere, costs the audit log at most one event
-//! per key, address and minute, and past [`MAX_ADDRESSES_PER_MINUTE`] of
-//! those, one more for all the others.
+//! Refusals, counted apart: a request refused at the door (no usable key,
+//! an address or rate limit the key does not pass, a capability it lacks)
+//! or inside an endpoint (a hosting outside the key's scope, a view grant
+//! used to change a hosting) is not recorded on its own but counted, and
+//! each count becomes one audit event when its minute is over (or when the
+//! audit log is read). A known key's refusals are counted per key, action
+//! and status, wherever they come from, so one key costs the audit log at
+//! most one event per action and status it names (a bounded set) a minute;
+//! the refusals of requests without a usable key are counted per client
+//! address, and past [`MAX_ADDRESSES_PER_MINUTE`] of those, one more event
+//! counts all the others.
+//!
+//! The same counter paces guessing: how many refusals one subject (a known
+//! key, or a client address, IPv6 per /64) has had this minute. That count
+//! is kept exactly for up to [`MAX_PACED_PER_MINUTE`] subjects, so a flood
+//! from many addresses never makes the first refusal of a stranger wait.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::{Mutex, PoisonError};
 
 use crate::audit::AuditEvent;
 use crate::keys::KeyId;
 
-/// Distinct client addresses counted apart within one minute.
+/// Distinct client addresses whose refusals without a usable key are
+/// counted apart within one minute.
 pub(crate) const MAX_ADDRESSES_PER_MINUTE: usize = 1000;
+
+/// Distinct subjects (keys, addresses, IPv6 /64s) whose refusals are paced
+/// apart within one minute; past it, new subjects share one count.
+pub(crate) const MAX_PACED_PER_MINUTE: usize = 100_000;
 
 /// The counts of the current minute.
 #[derive(Default)]
@@ -30,47 +43,79 @@ struct Minute {
     minute: i64,
     /// Per slot, the first refusal and how many there were.
     counts: HashMap<Slot, Count>,
+    /// How many of `counts` are [`Slot::Address`] slots.
+    address_slots: usize,
+    /// Per subject, how many refusals it had: what pacing reads. Kept
+    /// until the minute ends, also when the counts are taken early.
+    paced: HashMap<Subject, u64>,
 }
 
-/// Where a refusal is counted: per key (none for 401s) and client address
-/// (`None`: unknown, or one too many) and, for a known key, per action and
-/// status, so that the log can still be searched by what was refused (a
-/// key's refusals cost at most one event per action it names, a bounded set).
+/// Where a refusal is counted for the audit log: a known key's per key,
+/// action and status (from any address: a stolen key used from many places
+/// is still one key); a refusal without a usable key per client address
+/// (`None`: unknown, or one too many).
 #[derive(Clone, PartialEq, Eq, Hash)]
-struct Slot {
-    key: Option<KeyId>,
-    client: Option<IpAddr>,
-    refused: Option<(String, Option<u16>)>,
+enum Slot {
+    Key {
+        key: KeyId,
+        action: String,
+        status: Option<u16>,
+    },
+    Address(Option<IpAddr>),
 }
 
 impl Slot {
     fn of(event: &AuditEvent) -> Self {
-        Slot {
-            key: event.key_id.clone(),
-            client: event.client_ip,
-            refused: event
-                .key_id
-                .is_some()
-                .then(|| (event.action.clone(), event.status)),
-        }
-    }
-
-    /// The one slot for every refusal past the bound.
-    fn overflow() -> Self {
-        Slot {
-            key: None,
-            client: None,
-            refused: None,
+        match &event.key_id {
+            Some(key) => Slot::Key {
+                key: key.clone(),
+                action: event.action.clone(),
+                status: event.status,
+            },
+            None => Slot::Address(event.client_ip),
         }
     }
 }
 
+/// Who a refusal is paced against: the known key, or the client's network
+/// (an IPv4 address, an IPv6 /64: one host holds a whole /64).
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum Subject {
+    Key(KeyId),
+    Network(Option<IpAddr>),
+    /// Every subject past [`MAX_PACED_PER_MINUTE`].
+    Overflow,
+}
+
+impl Subject {
+    fn of(event: &AuditEvent) -> Self {
+        match &event.key_id {
+            Some(key) => Subject::Key(key.clone()),
+            None => Subject::Network(event.client_ip.map(network_of)),
+        }
+    }
+}
+
+/// An IPv4 address itself; an IPv6 address's /64 (an IPv4-mapped one as
+/// the IPv4 address it is).
+fn network_of(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(Ipv6Addr::from_bits(v6.to_bits() & !u128::from(u64::MAX))),
+        },
+    }
+}
+
 /// The first refusal of one slot, how many there were, and whether they
-/// presented different keys (then no one prefix stands for them all).
+/// presented different keys (then no one prefix stands for them all) or
+/// came from different addresses.
 struct Count {
     first: AuditEvent,
     count: u64,
     mixed_prefixes: bool,
+    mixed_clients: bool,
 }
 
 fn minute_of(event: &AuditEvent) -> i64 {
@@ -80,19 +125,31 @@ fn minute_of(event: &AuditEvent) -> i64 {
 impl Minute {
     /// The events of every count, which this minute no longer holds.
     fn take(&mut self) -> Vec<AuditEvent> {
+        self.address_slots = 0;
         self.counts
             .drain()
-            .map(|(slot, count)| summary(slot.client, count))
+            .map(|(_, count)| summary(count))
             .collect()
+    }
+
+    /// Counts one refusal of `subject` for pacing; answers its count.
+    fn pace(&mut self, mut subject: Subject) -> u64 {
+        if self.paced.len() >= MAX_PACED_PER_MINUTE && !self.paced.contains_key(&subject) {
+            subject = Subject::Overflow;
+        }
+        let count = self.paced.entry(subject).or_default();
+        *count += 1;
+        *count
     }
 }
 
-/// One audit event for `count` refusals from `client` in one minute.
-fn summary(client: Option<IpAddr>, counted: Count) -> AuditEvent {
+/// One audit event for the refusals counted in one slot.
+fn summary(counted: Count) -> AuditEvent {
     let Count {
         mut first,
         count,
         mixed_prefixes,
+        mixed_clients,
     } = counted;
     if mixed_prefixes {
         // The first request's prefix would name a key the others did not
@@ -100,10 +157,10 @@ fn summary(client: Option<IpAddr>, counted: Count) -> AuditEvent {
         first.key_prefix = None;
     }
     if count > 1 {
-        let from = match (client, first.client_ip) {
-            (Some(_), _) => "from this address",
-            (None, Some(_)) => "from many addresses",
-            (None, None) => "from clients whose address is unknown",
+        let from = match (mixed_clients, first.client_ip) {
+            (false, Some(_)) => "from this address",
+            (true, _) => "from many addresses",
+            (false, None) => "from clients whose address is unknown",
         };
         let why = match first.status {
             Some(401) => "without a usable key".to_owned(),
@@ -119,7 +176,9 @@ fn summary(client: Option<IpAddr>, counted: Count) -> AuditEvent {
             },
             first.detail.as_deref().unwrap_or("")
         ));
-        first.client_ip = client;
+        if mixed_clients {
+            first.client_ip = None;
+        }
     }
     first.count = count;
     first
@@ -127,38 +186,47 @@ fn summary(client: Option<IpAddr>, counted: Count) -> AuditEvent {
 
 impl RefusalCounter {
     /// Counts one refusal; answers the events of a minute that has ended,
-    /// to be recorded now, and how many refusals its slot (its key or
-    /// address) has had in this minute, this one included.
+    /// to be recorded now, and how many refusals its subject (its key, or
+    /// its client's address or /64) has had in this minute, this one
+    /// included.
     pub(crate) fn count(&self, event: AuditEvent) -> (Vec<AuditEvent>, u64) {
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut guard = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let state = &mut *guard;
         let minute = minute_of(&event);
         let finished = if minute != state.minute {
             state.minute = minute;
+            state.paced.clear();
             state.take()
         } else {
             Vec::new()
         };
-        let full = state.counts.len() >= MAX_ADDRESSES_PER_MINUTE;
+        let so_far = state.pace(Subject::of(&event));
         let mut slot = Slot::of(&event);
-        if full && !state.counts.contains_key(&slot) {
-            slot = Slot::overflow();
+        if matches!(slot, Slot::Address(_))
+            && state.address_slots >= MAX_ADDRESSES_PER_MINUTE
+            && !state.counts.contains_key(&slot)
+        {
+            slot = Slot::Address(None);
         }
-        let so_far = match state.counts.entry(slot) {
+        match state.counts.entry(slot) {
             Entry::Occupied(mut counted) => {
                 let counted = counted.get_mut();
                 counted.count += 1;
                 counted.mixed_prefixes |= counted.first.key_prefix != event.key_prefix;
-                counted.count
+                counted.mixed_clients |= counted.first.client_ip != event.client_ip;
             }
             Entry::Vacant(slot) => {
+                if matches!(slot.key(), Slot::Address(_)) {
+                    state.address_slots += 1;
+                }
                 slot.insert(Count {
                     first: event,
                     count: 1,
                     mixed_prefixes: false,
+                    mixed_clients: false,
                 });
-                1
             }
-        };
+        }
         (finished, so_far)
     }
 
@@ -252,6 +320,70 @@ mod tests {
         let many = events.iter().find(|e| e.client_ip.is_none()).unwrap();
         assert_eq!(many.count, 500);
         assert!(many.detail.as_deref().unwrap().contains("many addresses"));
+    }
+
+    #[test]
+    fn a_stranger_is_not_paced_for_a_flood_from_many_addresses() {
+        let counter = RefusalCounter::default();
+        let t = time::macros::datetime!(2026-11-29 10:00:05 UTC);
+        // A flood from more addresses than the audit counts apart, each
+        // refused past the free refusals.
+        for n in 0..(MAX_ADDRESSES_PER_MINUTE + 200) {
+            let client = format!("198.18.{}.{}", n / 250, n % 250 + 1);
+            for _ in 0..40 {
+                counter.count(refusal(t, &client));
+            }
+        }
+        let (_, so_far) = counter.count(refusal(t, "192.0.2.77"));
+        assert_eq!(
+            so_far, 1,
+            "the first refusal of a stranger counts as its first"
+        );
+        // Reading the audit log early does not reset anyone's pacing.
+        let _ = counter.take_all();
+        let (_, so_far) = counter.count(refusal(t, "198.18.0.1"));
+        assert_eq!(so_far, 41);
+    }
+
+    #[test]
+    fn an_ipv6_host_is_paced_per_64() {
+        let counter = RefusalCounter::default();
+        let t = time::macros::datetime!(2026-11-29 10:00:05 UTC);
+        for n in 0..50u32 {
+            counter.count(refusal(t, &format!("2001:db8:1:2::{:x}", n + 1)));
+        }
+        let (_, same_64) = counter.count(refusal(t, "2001:db8:1:2:ffff::9"));
+        assert_eq!(same_64, 51);
+        let (_, next_64) = counter.count(refusal(t, "2001:db8:1:3::1"));
+        assert_eq!(next_64, 1);
+        let (_, mapped) = counter.count(refusal(t, "::ffff:192.0.2.5"));
+        let (_, plain) = counter.count(refusal(t, "192.0.2.5"));
+        assert_eq!((mapped, plain), (1, 2));
+    }
+
+    #[test]
+    fn a_keys_refusals_from_many_addresses_are_one_count() {
+        let counter = RefusalCounter::default();
+        let t = time::macros::datetime!(2026-11-29 10:00:05 UTC);
+        let mut refused = refusal(t, "192.0.2.9");
+        refused.key_id = KeyId::parse("key_tenant");
+        refused.status = Some(404);
+        for n in 0..5000u32 {
+            refused.client_ip = Some(IpAddr::from(std::net::Ipv4Addr::from(0xC612_0000 + n)));
+            refused.target = format!("h{n}");
+            counter.count(refused.clone());
+        }
+        let events = counter.take_all();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].count, 5000);
+        assert_eq!(events[0].client_ip, None);
+        assert!(
+            events[0]
+                .detail
+                .as_deref()
+                .unwrap()
+                .contains("many addresses")
+        );
     }
 
     #[test]

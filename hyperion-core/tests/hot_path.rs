@@ -3,94 +3,16 @@
 //! once, a tenant never gets the bytes that name the node, and a flood of
 //! guessed keys waits while the keys that work do not.
 
-use std::net::IpAddr;
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http::{HeaderMap, Method};
-use hyperion_core::memory::MemoryOwnerDirectory;
 use hyperion_core::model::{HostingId, SuspendedBy};
 use hyperion_core::sim::{SimClusterSpec, SimNode};
-use hyperion_core::{
-    ApiConfig, ApiResponse, AuditActor, CapSet, Capability, Cluster, GrantLevel, HyperionApi,
-    KeyScope, NewKey, Node, RequestHead,
-};
+use hyperion_core::{ApiConfig, AuditActor, CapSet, NewKey, Node};
 use serde_json::Value;
-
-struct Setup {
-    api: HyperionApi,
-    nodes: Vec<Arc<SimNode>>,
-    admin: String,
-}
-
-async fn setup(config: ApiConfig) -> Setup {
-    let nodes = SimClusterSpec::default().build();
-    let serving = nodes
-        .iter()
-        .map(|n| Arc::clone(n) as Arc<dyn Node>)
-        .collect();
-    setup_over(nodes, serving, config).await
-}
-
-/// An API serving `serving` (the simulated `nodes`, or wrappers of them),
-/// with an admin key.
-async fn setup_over(
-    nodes: Vec<Arc<SimNode>>,
-    serving: Vec<Arc<dyn Node>>,
-    config: ApiConfig,
-) -> Setup {
-    let owners = Arc::new(MemoryOwnerDirectory::new());
-    owners.set("o".parse().unwrap(), CapSet::all());
-    let api = HyperionApi::builder(Cluster::new(serving), owners)
-        .config(config)
-        .build();
-    let admin = mint(
-        &api,
-        NewKey::new("admin", "o".parse().unwrap(), CapSet::all()),
-    )
-    .await;
-    Setup { api, nodes, admin }
-}
-
-async fn mint(api: &HyperionApi, new: NewKey) -> String {
-    api.mint_key(&AuditActor::new("test").unwrap(), new)
-        .await
-        .unwrap()
-        .secret
-        .expose()
-        .to_owned()
-}
-
-async fn get(api: &HyperionApi, path: &str, key: &str, from: &str) -> ApiResponse {
-    let mut headers = HeaderMap::new();
-    headers.insert(
-        http::header::AUTHORIZATION,
-        format!("Bearer {key}").parse().unwrap(),
-    );
-    let peer = (from.parse::<IpAddr>().unwrap(), 40_000).into();
-    let head = RequestHead::new(Method::GET, &path.parse().unwrap(), headers, Some(peer));
-    api.handle(
-        head,
-        futures::stream::empty::<Result<Bytes, std::io::Error>>(),
-    )
-    .await
-}
-
-/// A tenant key that may view `hosting` alone.
-async fn mint_viewer_of(api: &HyperionApi, hosting: &HostingId) -> String {
-    let mut tenant = NewKey::new(
-        "tenant",
-        "o".parse().unwrap(),
-        [Capability::HostingView].into_iter().collect(),
-    );
-    tenant.scope = KeyScope::Grants([(hosting.clone(), GrantLevel::View)].into());
-    mint(api, tenant).await
-}
-
-fn json(response: &ApiResponse) -> Value {
-    serde_json::from_slice(&response.body).unwrap()
-}
+use support::{Setup, get, json, mint, mint_viewer_of, setup, setup_over};
 
 /// The first hosting of the first node, and that node.
 async fn first_hosting(setup: &Setup) -> (HostingId, Arc<SimNode>) {

@@ -455,6 +455,38 @@ async fn audit_retention_keeps_what_it_says() {
     assert_eq!(log.prune().await.unwrap(), 0);
 }
 
+/// The count limit holds refusals apart from real events: a key's flood of
+/// refusals, however long, never deletes the operator's events.
+#[tokio::test]
+async fn refusals_never_push_real_events_out_of_the_retention() {
+    use hyperion_core::sqlite::{AuditRetention, SqliteAuditLog};
+    let dir = tempfile::tempdir().unwrap();
+    let stores = SqliteStores::open_dir(dir.path()).unwrap();
+    let log = SqliteAuditLog::new(stores.database.clone()).with_retention(AuditRetention {
+        max_age: None,
+        max_events: Some(3),
+    });
+    for n in 0..2 {
+        let mut real = event(n);
+        real.outcome = AuditOutcome::Ok;
+        real.status = Some(200);
+        log.record(real).await;
+    }
+    for n in 2..50 {
+        log.record(event(n)).await;
+    }
+    assert_eq!(log.prune().await.unwrap(), 45);
+    let kept = log
+        .query(&AuditQuery {
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let ids: Vec<&str> = kept.items.iter().map(|e| e.request_id.as_str()).collect();
+    assert_eq!(ids, ["r49", "r48", "r47", "r1", "r0"]);
+}
+
 /// Half of the writers crash test, run by it as a child process with
 /// `HYPERION_WRITERS_CHILD_DIR` set: 40 concurrent writers submit jobs and
 /// append the id of every job the runner accepted to a file, until killed.

@@ -227,7 +227,7 @@ async fn resolve_grants(
                     return Err(unknown());
                 }
             }
-            let id = match cluster.locate(&grant.hosting).await {
+            let id = match cluster.locate_visible(&grant.hosting, &visible).await {
                 Ok(located) => located.hosting.summary.id.clone(),
                 Err(ApiError::NotFound(_)) => return Err(unknown()),
                 // A grants-scoped minter learns nothing from a failing node:

@@ -649,7 +649,8 @@ fn with_rate_headers(mut response: ApiResponse, rate: Option<RateDecision>) -> A
 }
 
 /// Records a request in the audit log: every mutation, whatever its outcome,
-/// and every refusal. Successful reads are not audited.
+/// and every refusal (counted per key, action, status and minute, see
+/// [`RefusalCounter`]). Successful reads are not audited.
 async fn audit_outcome(
     ctx: &RequestContext<'_>,
     target: &AuditTarget,
@@ -698,7 +699,18 @@ async fn audit_outcome(
             }
         }
         let event = ctx.audit_event(action, &on, outcome, Some(status), detail);
-        ctx.services.audit.record(event).await;
+        let services = ctx.services;
+        if outcome == AuditOutcome::Denied {
+            // Counted, as the door's refusals are: a key probing hostings
+            // outside its scope costs the log one event per action and
+            // status a minute, never one per request.
+            let (finished, _) = services.refusals.count(event);
+            for event in finished {
+                services.audit.record(event).await;
+            }
+        } else {
+            services.audit.record(event).await;
+        }
     }
 }
 

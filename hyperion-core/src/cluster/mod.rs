@@ -132,14 +132,29 @@ impl Cluster {
     /// answers. When no node holds it but some node failed, that failure is
     /// the answer (a down node is not a 404).
     pub async fn locate(&self, selector: &HostingSelector) -> Result<Located, ApiError> {
+        self.locate_visible(selector, &|_| true).await
+    }
+
+    /// [`Cluster::locate`] for a caller who may see only some hostings:
+    /// only a hosting `visible` admits is answered as soon as it is found.
+    /// One it does not admit is answered once every node has answered (or
+    /// run out of time), as a name that exists nowhere is, so that how long
+    /// the answer takes never tells that the name exists elsewhere.
+    pub async fn locate_visible(
+        &self,
+        selector: &HostingSelector,
+        visible: &(dyn Fn(&HostingId) -> bool + Sync),
+    ) -> Result<Located, ApiError> {
         if let Some(node) = self.locator.node_of(selector).and_then(|id| self.node(&id)) {
             match self.call(node.as_ref(), node.find_hosting(selector)).await {
-                Ok(Some(hosting)) => {
+                Ok(Some(hosting)) if visible(&hosting.summary.id) => {
                     return Ok(Located {
                         node: Arc::clone(node),
                         hosting,
                     });
                 }
+                // Not the caller's: answered after the round below.
+                Ok(Some(_)) => {}
                 // Moved or gone: forget it and ask everyone.
                 Ok(None) | Err(NodeError::NotFound) => self.locator.forget_selector(selector),
                 Err(err) => return Err(err.into()),
@@ -147,11 +162,16 @@ impl Cluster {
         }
         // Boxed: the round of every node is a large future, and a warm
         // lookup's caller should not carry its size.
-        Box::pin(self.ask_every_node(selector)).await
+        Box::pin(self.ask_every_node(selector, visible)).await
     }
 
-    /// The cold half of [`Cluster::locate`]: every node is asked at once.
-    async fn ask_every_node(&self, selector: &HostingSelector) -> Result<Located, ApiError> {
+    /// The cold half of [`Cluster::locate_visible`]: every node is asked at
+    /// once.
+    async fn ask_every_node(
+        &self,
+        selector: &HostingSelector,
+        visible: &(dyn Fn(&HostingId) -> bool + Sync),
+    ) -> Result<Located, ApiError> {
         let mut calls = Vec::with_capacity(self.nodes.len());
         for node in &self.nodes {
             calls.push(async move {
@@ -161,14 +181,19 @@ impl Cluster {
         }
         let mut asks = Bounded::new(calls, self.max_in_flight);
         let mut failure = None;
+        let mut hidden = None;
         while let Some((node, found)) = asks.next().await {
             match found {
                 Ok(Some(hosting)) => {
                     self.locator.learn_detail(&hosting, node.id());
-                    return Ok(Located {
+                    let located = Located {
                         node: Arc::clone(node),
                         hosting,
-                    });
+                    };
+                    if visible(&located.hosting.summary.id) {
+                        return Ok(located);
+                    }
+                    hidden.get_or_insert(located);
                 }
                 Ok(None) | Err(NodeError::NotFound) => {}
                 Err(err) => {
@@ -177,7 +202,12 @@ impl Cluster {
                 }
             }
         }
-        Err(failure.map_or_else(ApiError::hosting_not_found, ApiError::from))
+        match (hidden, failure) {
+            (Some(located), _) => Ok(located),
+            (None, failure) => {
+                Err(failure.map_or_else(ApiError::hosting_not_found, ApiError::from))
+            }
+        }
     }
 
     /// The revisions of the nodes a page over `node` (or all of them)

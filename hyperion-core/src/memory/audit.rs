@@ -5,15 +5,16 @@ use std::sync::{Mutex, PoisonError};
 
 use async_trait::async_trait;
 
-use crate::audit::{AuditEvent, AuditLog, AuditPage, AuditQuery, AuditSink};
+use crate::audit::{AuditEvent, AuditLog, AuditOutcome, AuditPage, AuditQuery, AuditSink};
 use crate::store::StoreError;
 
 /// How many events [`MemoryAuditSink`] keeps unless told otherwise.
 pub const DEFAULT_AUDIT_WINDOW: usize = 10_000;
 
 /// Keeps the newest events in memory, up to a bound, and reads them back.
-/// Events of unauthenticated requests are kept in a window of their own, so
-/// that no flood of them can push out the events of real keys.
+/// Refusals (every `denied` event, whoever was refused) are kept in a window
+/// of their own, so that no flood of refused requests can push out a real
+/// event.
 #[derive(Debug)]
 pub struct MemoryAuditSink {
     events: Mutex<Windows>,
@@ -22,8 +23,8 @@ pub struct MemoryAuditSink {
 
 #[derive(Debug, Default)]
 struct Windows {
-    authenticated: VecDeque<AuditEvent>,
-    anonymous: VecDeque<AuditEvent>,
+    real: VecDeque<AuditEvent>,
+    refusals: VecDeque<AuditEvent>,
     next_id: u64,
 }
 
@@ -34,8 +35,8 @@ impl Default for MemoryAuditSink {
 }
 
 impl MemoryAuditSink {
-    /// A sink that keeps the newest `capacity` events of keys, and apart from
-    /// them the newest `capacity` events of unauthenticated requests.
+    /// A sink that keeps the newest `capacity` real events, and apart from
+    /// them the newest `capacity` refusals.
     pub fn new(capacity: usize) -> Self {
         MemoryAuditSink {
             events: Mutex::new(Windows {
@@ -50,9 +51,9 @@ impl MemoryAuditSink {
     pub fn events(&self) -> Vec<AuditEvent> {
         let windows = self.events.lock().unwrap_or_else(PoisonError::into_inner);
         let mut events: Vec<AuditEvent> = windows
-            .authenticated
+            .real
             .iter()
-            .chain(&windows.anonymous)
+            .chain(&windows.refusals)
             .cloned()
             .collect();
         events.sort_unstable_by_key(|e| e.id);
@@ -65,9 +66,9 @@ impl AuditLog for MemoryAuditSink {
     async fn query(&self, query: &AuditQuery) -> Result<AuditPage, StoreError> {
         let windows = self.events.lock().unwrap_or_else(PoisonError::into_inner);
         let mut matching: Vec<&AuditEvent> = windows
-            .authenticated
+            .real
             .iter()
-            .chain(&windows.anonymous)
+            .chain(&windows.refusals)
             .filter(|e| query.matches(e))
             .collect();
         matching.sort_unstable_by_key(|e| std::cmp::Reverse(e.id));
@@ -96,10 +97,10 @@ impl AuditSink for MemoryAuditSink {
         let mut windows = self.events.lock().unwrap_or_else(PoisonError::into_inner);
         event.id = windows.next_id;
         windows.next_id += 1;
-        let window = if event.is_anonymous() {
-            &mut windows.anonymous
+        let window = if event.outcome == AuditOutcome::Denied {
+            &mut windows.refusals
         } else {
-            &mut windows.authenticated
+            &mut windows.real
         };
         if window.len() == self.capacity {
             window.pop_front();
@@ -111,7 +112,7 @@ impl AuditSink for MemoryAuditSink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::{AuditOutcome, bounded_text};
+    use crate::audit::bounded_text;
 
     fn event(n: u32) -> AuditEvent {
         AuditEvent {
@@ -144,13 +145,19 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn anonymous_events_cannot_push_out_a_keys_events() {
+    async fn refusals_cannot_push_out_a_real_event() {
         let sink = MemoryAuditSink::new(3);
         let mut real = event(0);
         real.key_id = crate::keys::KeyId::parse("key_real");
         sink.record(real).await;
         for n in 1..100 {
-            sink.record(event(n)).await;
+            let mut refused = event(n);
+            // Refused anonymously, or with a key: a refusal either way.
+            if n % 2 == 0 {
+                refused.key_id = crate::keys::KeyId::parse("key_tenant");
+            }
+            refused.outcome = AuditOutcome::Denied;
+            sink.record(refused).await;
         }
         let kept = sink.events();
         assert_eq!(kept.len(), 4);

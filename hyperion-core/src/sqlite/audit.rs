@@ -20,6 +20,8 @@ pub struct AuditRetention {
     /// Events older than this go (`None`: no age limit).
     pub max_age: Option<std::time::Duration>,
     /// Past this many events, the oldest go (`None`: no count limit).
+    /// Counted apart for refusals (`denied`) and for everything else, so that
+    /// no flood of refused requests can push a real event out.
     pub max_events: Option<u64>,
 }
 
@@ -65,10 +67,15 @@ impl SqliteAuditLog {
                 }
                 if let Some(max) = retention.max_events {
                     let max = i64::try_from(max).unwrap_or(i64::MAX);
-                    gone += c.execute(
-                        "DELETE FROM audit WHERE id <= (SELECT id FROM audit ORDER BY id DESC LIMIT 1 OFFSET ?1)",
-                        [max],
-                    )?;
+                    for class in ["outcome = 'denied'", "outcome <> 'denied'"] {
+                        gone += c.execute(
+                            &format!(
+                                "DELETE FROM audit WHERE {class} AND id <= \
+                                 (SELECT id FROM audit WHERE {class} ORDER BY id DESC LIMIT 1 OFFSET ?1)"
+                            ),
+                            [max],
+                        )?;
+                    }
                 }
                 Ok(gone as u64)
             })

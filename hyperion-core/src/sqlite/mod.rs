@@ -102,6 +102,8 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX audit_by_key ON audit(key_id);
     CREATE INDEX keys_by_owner ON keys(owner);
     CREATE INDEX keys_by_creator ON keys(created_by);",
+    // 3: refusals are kept apart from real events by the retention.
+    "CREATE INDEX audit_by_outcome ON audit(outcome, id);",
 ];
 
 /// How often the stores' upkeep runs in the background.

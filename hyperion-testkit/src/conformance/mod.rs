@@ -96,6 +96,7 @@ macro_rules! __every_conformance_case {
         minted_keys_stay_inside_their_parents_network_and_rate_limits,
         revoking_a_key_ends_its_whole_minting_chain,
         revoking_needs_the_rights_of_the_key_revoked,
+        a_key_never_turns_on_the_keys_that_minted_it,
         audit_actors_cannot_be_impersonated,
         minting_is_capped_per_owner,
         a_failing_node_tells_a_tenant_nothing,
@@ -132,6 +133,7 @@ macro_rules! __every_conformance_case {
         unfinished_bodies_are_bounded_in_bytes_and_time,
         the_audit_log_shows_who_did_what_and_who_was_refused,
         a_flood_of_bogus_keys_is_counted_not_recorded,
+        a_tenants_refusals_are_counted_not_recorded,
         a_mutation_whose_client_hangs_up_still_ends_and_is_audited,
         hostile_inputs_answer_4xx_envelopes,
         // the contract

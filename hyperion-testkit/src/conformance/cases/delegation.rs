@@ -201,6 +201,50 @@ pub async fn revoking_needs_the_rights_of_the_key_revoked(s: &TestServer) {
     s.get("/api/v1/me", &s.keys.admin).await.assert_ok(200);
 }
 
+/// A key never sees or revokes a key above it in its own minting chain: a
+/// child minted with everything its scope-all parent holds could otherwise
+/// list the parent and revoke it, and with it every sibling.
+pub async fn a_key_never_turns_on_the_keys_that_minted_it(s: &TestServer) {
+    let caps = ["hosting_view", "api_keys_manage"];
+    let root = s
+        .mint(
+            "chain top",
+            [Capability::HostingView, Capability::ApiKeysManage]
+                .into_iter()
+                .collect(),
+            KeyScope::All,
+        )
+        .await;
+    let root_id = s.key_id("chain top").await;
+    let body = |label: &str| json!({"label": label, "caps": caps, "scope": "all"});
+    let (middle, middle_id) = mint_as(s, &root, body("chain middle")).await;
+    let (child, child_id) = mint_as(s, &middle, body("chain bottom")).await;
+    for (key, above) in [
+        (&child, vec![&middle_id, &root_id]),
+        (&middle, vec![&root_id]),
+    ] {
+        let listed = s.get("/api/v1/keys?limit=200", key).await;
+        listed.assert_ok(200);
+        let ids = ids_of(&listed.body);
+        for id in above {
+            assert!(!ids.contains(id), "{id} listed: {}", listed.text);
+            s.get(&format!("/api/v1/keys/{id}"), key)
+                .await
+                .assert_error(404, "not_found");
+            revoke(s, key, id).await.assert_error(404, "not_found");
+        }
+    }
+    // Every key of the chain still works; the chain still runs downwards.
+    for key in [&root, &middle, &child] {
+        s.get("/api/v1/me", key).await.assert_ok(200);
+    }
+    revoke(s, &root, &child_id).await.assert_ok(200);
+    s.get("/api/v1/me", &child)
+        .await
+        .assert_error(401, "unauthorized");
+    s.get("/api/v1/me", &middle).await.assert_ok(200);
+}
+
 /// Issue point 4: Audit events carry the key id and owner; a label cannot be borrowed.
 pub async fn audit_actors_cannot_be_impersonated(s: &TestServer) {
     let tenant = s

@@ -179,6 +179,80 @@ pub async fn the_client_cannot_choose_its_address_behind_a_proxy(s: &TestServer)
     );
 }
 
+/// A tenant key probing hostings outside its grant (404) and changing the
+/// one it may only view (403) is counted, not recorded one event per
+/// request: its flood leaves the log a handful of counted events, and the
+/// operator's earlier events are all still there.
+pub async fn a_tenants_refusals_are_counted_not_recorded(s: &TestServer) {
+    let suspended = format!("/api/v1/hostings/{}/suspend", hosting_id(2));
+    s.call(Method::POST, &suspended, Some(&s.keys.admin))
+        .await
+        .assert_ok(200);
+    let viewer = s
+        .mint(
+            "probing viewer",
+            [Capability::HostingView, Capability::HostingSuspend]
+                .into_iter()
+                .collect(),
+            grants(&[(1, GrantLevel::View)]),
+        )
+        .await;
+    let viewer_id = s.key_id("probing viewer").await;
+    const PROBES: usize = 600;
+    let viewer = &viewer;
+    let replies: Vec<u16> = futures::stream::iter(0..PROBES)
+        .map(|n| async move {
+            let reply = if n % 3 == 0 {
+                s.call(
+                    Method::POST,
+                    &format!("/api/v1/hostings/{}/suspend", hosting_id(1)),
+                    Some(viewer),
+                )
+                .await
+            } else {
+                s.get(&format!("/api/v1/hostings/h{n:x}probe"), viewer)
+                    .await
+            };
+            reply.status
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    assert_eq!(replies.iter().filter(|s| **s == 403).count(), PROBES / 3);
+    assert_eq!(
+        replies.iter().filter(|s| **s == 404).count(),
+        PROBES - PROBES / 3
+    );
+    let probing = s
+        .get(
+            &format!("/api/v1/audit?key_id={viewer_id}&limit=200"),
+            &s.keys.admin,
+        )
+        .await;
+    probing.assert_ok(200);
+    let rows = probing.body["items"].as_array().unwrap();
+    let counted: u64 = rows.iter().map(|e| e["count"].as_u64().unwrap()).sum();
+    assert_eq!(counted, PROBES as u64, "{}", probing.text);
+    // One event per action and status, twice if a minute ended meanwhile.
+    assert!(rows.len() <= 4, "{} events: {}", rows.len(), probing.text);
+    assert!(
+        rows.iter().all(|e| e["outcome"] == "denied"),
+        "{}",
+        probing.text
+    );
+    // The operator's suspend is still in the log.
+    let admin = s
+        .get(
+            "/api/v1/audit?action=hosting.suspend&limit=200",
+            &s.keys.admin,
+        )
+        .await;
+    let kept = admin.body["items"].as_array().unwrap().iter().any(|e| {
+        e["outcome"] == "ok" && e["target"] == hosting_id(2).as_str() && e["status"] == 200
+    });
+    assert!(kept, "{}", admin.text);
+}
+
 /// A flood of bogus keys is counted per address and minute: it cannot push
 /// a real event out of the audit log, and what it sends cannot forge a log
 /// line or reach a terminal as escapes.
