@@ -102,6 +102,12 @@ impl Principal {
         &self.key.id
     }
 
+    /// The first key of its minting chain (itself, when no key minted it):
+    /// what a family of keys shares, such as its part of the body budget.
+    pub(crate) fn family(&self) -> &KeyId {
+        self.chain.last().map_or(&self.key.id, ChainLimit::key_id)
+    }
+
     /// The same principal reaching only `scope` (what the keys above it
     /// in its minting chain allow).
     #[must_use]

@@ -17,10 +17,11 @@
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::IpAddr;
 use std::sync::{Mutex, PoisonError};
 
 use crate::audit::AuditEvent;
+use crate::http::client_ip::network_of;
 use crate::keys::KeyId;
 
 /// Distinct client addresses whose refusals without a usable key are
@@ -93,18 +94,6 @@ impl Subject {
             Some(key) => Subject::Key(key.clone()),
             None => Subject::Network(event.client_ip.map(network_of)),
         }
-    }
-}
-
-/// An IPv4 address itself; an IPv6 address's /64 (an IPv4-mapped one as
-/// the IPv4 address it is).
-fn network_of(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V4(_) => ip,
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => IpAddr::V6(Ipv6Addr::from_bits(v6.to_bits() & !u128::from(u64::MAX))),
-        },
     }
 }
 

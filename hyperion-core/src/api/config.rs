@@ -15,7 +15,8 @@ pub(crate) const DEFAULT_JOB_NODE_DEADLINE: Duration = Duration::from_secs(15 * 
 /// Tunables of the API.
 #[derive(Clone, Debug)]
 pub struct ApiConfig {
-    /// Largest accepted request body, in bytes.
+    /// Largest accepted request body, in bytes: it lowers, never raises,
+    /// each route's own bound (the OpenAPI document's `x-max-body-bytes`).
     pub body_limit: usize,
     /// Deadline of one node call made by a background job (they are slow by nature).
     pub job_node_deadline: Duration,
@@ -30,8 +31,9 @@ pub struct ApiConfig {
     /// How long a request body may take to arrive; past it, 408.
     pub body_deadline: Duration,
     /// Bytes of request bodies being read at once, across all requests
-    /// (each reserves its declared length, or `body_limit`); past it, 503
-    /// with `Retry-After`.
+    /// (each reserves its declared length, or its route's bound); past it,
+    /// 503 with `Retry-After`. A family of keys, or a client address, that
+    /// already reads a body holds at most a sixteenth of it.
     pub body_bytes_in_flight: usize,
     /// How many active keys one owner may hold; minting past it is 409.
     pub max_active_keys_per_owner: usize,

@@ -40,8 +40,9 @@ use crate::authz::{Principal, check_route};
 use crate::cluster::Cluster;
 use crate::cluster::{FewestHostings, PlacementStrategy};
 use crate::error::ApiError;
-use crate::http::body::BodyBudget;
+use crate::http::body::{BodyBudget, Holder};
 use crate::http::client_ip::client_address;
+use crate::http::client_ip::network_of;
 use crate::http::request_id::{client_request_id, fresh};
 use crate::http::routes::{Endpoint, match_route};
 use crate::http::{ApiResponse, Query, RequestHead, read_within};
@@ -437,7 +438,12 @@ impl HyperionApi {
             return with_rate_headers(refused, rate);
         }
         let body = if route.spec.takes_body {
-            Box::pin(read_body(services, &head.headers, body)).await
+            let holders = [
+                Holder::Family(principal.family().clone()),
+                Holder::Network(address.ip.map(network_of)),
+            ];
+            let limit = route.spec.body_limit.min(services.config.body_limit);
+            Box::pin(read_body(services, &head.headers, body, limit, holders)).await
         } else {
             Ok(Bytes::new())
         };
@@ -582,22 +588,27 @@ impl Door<'_> {
     }
 }
 
-/// The body of a route that takes one: room in the server's budget first,
-/// then the body itself, within its limit and its deadline.
+/// The body of a route that takes one, of at most `limit` bytes: a longer
+/// declared body is 413 at once; then room in the server's budget, counted
+/// against its `holders`; then the body itself, within its deadline.
 async fn read_body<S, B, E>(
     services: &Services,
     headers: &HeaderMap,
     body: S,
+    limit: usize,
+    holders: [Holder; 2],
 ) -> Result<Bytes, ApiError>
 where
     S: Stream<Item = Result<B, E>> + Send,
     B: Buf + Send,
     E: std::fmt::Display + Send,
 {
-    let config = &services.config;
     let declared = content_length(headers);
-    let _reserved = services.body_budget.reserve(declared, config.body_limit)?;
-    read_within(body, config.body_limit, declared, config.body_deadline).await
+    if declared.is_some_and(|len| len > limit as u64) {
+        return Err(ApiError::PayloadTooLarge { limit });
+    }
+    let _reserved = services.body_budget.reserve(declared, limit, holders)?;
+    read_within(body, limit, declared, services.config.body_deadline).await
 }
 
 /// Runs the endpoint (through the `Idempotency-Key` wrapper where the

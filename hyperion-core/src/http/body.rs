@@ -1,4 +1,6 @@
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -6,15 +8,61 @@ use futures::{Stream, StreamExt};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::ApiError;
+use crate::keys::KeyId;
+
+/// The part of the budget one holder may take while it already reads
+/// another body: a sixteenth.
+const SHARE_DIVISOR: usize = 16;
 
 /// The bytes of request bodies being read at once, across all requests: a
 /// client cannot hold memory by starting bodies it never finishes. Each
-/// body reserves its declared length (or the body limit, when it declares
-/// none) before its first byte is read, and gives it back when read.
+/// body reserves its declared length (or its route's limit, when it
+/// declares none) before its first byte is read, and gives it back when
+/// read. No one holder, neither a family of keys (a key and every key its
+/// minting chain's first key made) nor a client network (an address, an
+/// IPv6 /64), takes more than a sixteenth of the budget: past its first
+/// body, a holder's bodies must fit in its share, so one tenant stalling
+/// many bodies leaves the rest of the budget to everyone else.
 pub(crate) struct BodyBudget {
     kib: Arc<Semaphore>,
     /// The whole budget, in KiB: no body asks for more than all of it.
     total_kib: usize,
+    /// What one holder may hold past its first body, in KiB.
+    share_kib: usize,
+    /// KiB held now, per holder.
+    held: Arc<Mutex<HashMap<Holder, usize>>>,
+}
+
+/// Who a body's bytes are counted against.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Holder {
+    /// The first key of a minting chain, for every key below it.
+    Family(KeyId),
+    /// A client address (an IPv6 /64 as one), or the unknown ones together.
+    Network(Option<IpAddr>),
+}
+
+/// Room for one body, given back when dropped.
+#[derive(Debug)]
+pub(crate) struct Reservation {
+    _permit: OwnedSemaphorePermit,
+    kib: usize,
+    holders: [Holder; 2],
+    held: Arc<Mutex<HashMap<Holder, usize>>>,
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        for holder in &self.holders {
+            if let Some(kib) = held.get_mut(holder) {
+                *kib = kib.saturating_sub(self.kib);
+                if *kib == 0 {
+                    held.remove(holder);
+                }
+            }
+        }
+    }
 }
 
 impl BodyBudget {
@@ -24,24 +72,47 @@ impl BodyBudget {
         BodyBudget {
             kib: Arc::new(Semaphore::new(kib)),
             total_kib: kib,
+            share_kib: (kib / SHARE_DIVISOR).max(1),
+            held: Arc::default(),
         }
     }
 
-    /// Reserves room for one body, or refuses at once with 503.
+    /// Reserves room for one body of `holders`, or refuses at once with
+    /// 503: when the budget is spent, or when one of them already reads a
+    /// body and this one would take it past its share.
     pub(crate) fn reserve(
         &self,
         declared_len: Option<u64>,
         limit: usize,
-    ) -> Result<OwnedSemaphorePermit, ApiError> {
+        holders: [Holder; 2],
+    ) -> Result<Reservation, ApiError> {
+        let busy = || ApiError::Overloaded {
+            retry_after_secs: 1,
+        };
         let bytes = declared_len.map_or(limit, |len| len.min(limit as u64) as usize);
         // A body limit above the whole budget still lets one body in at a time.
         let kib = bytes.div_ceil(1024).clamp(1, self.total_kib);
-        let kib = u32::try_from(kib).unwrap_or(u32::MAX);
-        Arc::clone(&self.kib)
-            .try_acquire_many_owned(kib)
-            .map_err(|_| ApiError::Overloaded {
-                retry_after_secs: 1,
-            })
+        let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        let over_share = holders.iter().any(|holder| {
+            held.get(holder)
+                .is_some_and(|now| now + kib > self.share_kib)
+        });
+        if over_share {
+            return Err(busy());
+        }
+        let permit = Arc::clone(&self.kib)
+            .try_acquire_many_owned(u32::try_from(kib).unwrap_or(u32::MAX))
+            .map_err(|_| busy())?;
+        for holder in &holders {
+            *held.entry(holder.clone()).or_default() += kib;
+        }
+        drop(held);
+        Ok(Reservation {
+            _permit: permit,
+            kib,
+            holders,
+            held: Arc::clone(&self.held),
+        })
     }
 }
 
@@ -136,23 +207,108 @@ mod tests {
         assert_eq!(err.status(), http::StatusCode::REQUEST_TIMEOUT);
     }
 
+    fn holders(key: &str, ip: &str) -> [Holder; 2] {
+        [
+            Holder::Family(KeyId::parse(key).unwrap()),
+            Holder::Network(ip.parse().ok()),
+        ]
+    }
+
     #[test]
     fn the_budget_refuses_past_its_bytes_and_recovers() {
         let budget = BodyBudget::new(100 * 1024);
-        let first = budget.reserve(Some(60 * 1024), 64 * 1024).unwrap();
-        let refused = budget.reserve(Some(60 * 1024), 64 * 1024).unwrap_err();
+        let first = budget
+            .reserve(Some(60 * 1024), 64 * 1024, holders("key_a", "192.0.2.1"))
+            .unwrap();
+        let refused = budget
+            .reserve(Some(60 * 1024), 64 * 1024, holders("key_b", "192.0.2.2"))
+            .unwrap_err();
         assert_eq!(refused.code(), "overloaded");
         // Unknown lengths reserve the limit.
-        assert!(budget.reserve(None, 64 * 1024).is_err());
-        assert!(budget.reserve(Some(10), 64 * 1024).is_ok());
+        assert!(
+            budget
+                .reserve(None, 64 * 1024, holders("key_b", "192.0.2.2"))
+                .is_err()
+        );
+        assert!(
+            budget
+                .reserve(Some(10), 64 * 1024, holders("key_b", "192.0.2.2"))
+                .is_ok()
+        );
         drop(first);
-        assert!(budget.reserve(Some(60 * 1024), 64 * 1024).is_ok());
+        assert!(
+            budget
+                .reserve(Some(60 * 1024), 64 * 1024, holders("key_b", "192.0.2.2"))
+                .is_ok()
+        );
         // A budget below the body limit still admits one body at a time.
         let small = BodyBudget::new(10 * 1024);
-        let one = small.reserve(None, 64 * 1024).unwrap();
-        assert!(small.reserve(Some(1), 64 * 1024).is_err());
+        let one = small
+            .reserve(None, 64 * 1024, holders("key_a", "192.0.2.1"))
+            .unwrap();
+        assert!(
+            small
+                .reserve(Some(1), 64 * 1024, holders("key_b", "192.0.2.2"))
+                .is_err()
+        );
         drop(one);
-        assert!(small.reserve(None, 64 * 1024).is_ok());
+        assert!(
+            small
+                .reserve(None, 64 * 1024, holders("key_b", "192.0.2.2"))
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn one_holder_takes_no_more_than_its_share() {
+        let budget = BodyBudget::new(64 * 1024 * 1024);
+        let body = 1024 * 1024;
+        // One family of keys, from many addresses: four bodies of 1 MiB
+        // fill its sixteenth.
+        let mut kept: Vec<Reservation> = (0..4)
+            .map(|n| {
+                budget
+                    .reserve(
+                        Some(body as u64),
+                        body,
+                        holders("key_t", &format!("192.0.2.{n}")),
+                    )
+                    .unwrap()
+            })
+            .collect();
+        let refused = budget.reserve(Some(body as u64), body, holders("key_t", "192.0.2.9"));
+        assert_eq!(refused.err().map(|e| e.code()), Some("overloaded"));
+        // One address, with many keys: the same.
+        for n in 0..4 {
+            kept.push(
+                budget
+                    .reserve(
+                        Some(body as u64),
+                        body,
+                        holders(&format!("key_{n}"), "198.51.100.7"),
+                    )
+                    .unwrap(),
+            );
+        }
+        assert!(
+            budget
+                .reserve(Some(body as u64), body, holders("key_x", "198.51.100.7"))
+                .is_err()
+        );
+        // Everyone else is served.
+        assert!(
+            budget
+                .reserve(Some(body as u64), body, holders("key_admin", "203.0.113.1"))
+                .is_ok()
+        );
+        // Given back, the share is whole again.
+        kept.clear();
+        assert!(budget.held.lock().unwrap().is_empty());
+        assert!(
+            budget
+                .reserve(Some(body as u64), body, holders("key_t", "192.0.2.9"))
+                .is_ok()
+        );
     }
 
     #[tokio::test]

@@ -64,6 +64,17 @@ pub(crate) fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// The network one client stands for, when counting per client: an IPv4
+/// address itself, an IPv6 address's /64 (one host is given a whole /64).
+pub(crate) fn network_of(ip: IpAddr) -> IpAddr {
+    match canonical(ip) {
+        IpAddr::V6(v6) => IpAddr::V6(std::net::Ipv6Addr::from_bits(
+            v6.to_bits() & !u128::from(u64::MAX),
+        )),
+        v4 => v4,
+    }
+}
+
 /// Parses one hop: `1.2.3.4`, `1.2.3.4:80`, `2001:db8::1`, `[2001:db8::1]:80`,
 /// possibly quoted. `None` for anything else (`unknown`, obfuscated names).
 fn parse_hop(raw: &str) -> Option<IpAddr> {

@@ -131,6 +131,10 @@ pub struct RouteSpec {
     pub endpoint: Endpoint,
     /// Whether the endpoint reads a request body.
     pub takes_body: bool,
+    /// The most body bytes the route can legitimately need (0 when it
+    /// takes none): a longer body is 413 before its first byte is read,
+    /// whatever larger `ApiConfig::body_limit` the server allows.
+    pub body_limit: usize,
     /// Whether an `Idempotency-Key` makes retries safe (creating and
     /// job-starting POSTs).
     pub idempotent: bool,
@@ -144,6 +148,7 @@ const fn route(method: Method, pattern: &'static str, endpoint: Endpoint) -> Rou
         pattern,
         endpoint,
         takes_body: false,
+        body_limit: 0,
         idempotent: false,
         public: false,
     }
@@ -156,30 +161,39 @@ const fn public(pattern: &'static str, endpoint: Endpoint) -> RouteSpec {
         pattern,
         endpoint,
         takes_body: false,
+        body_limit: 0,
         idempotent: false,
         public: true,
     }
 }
 
-/// A route that reads a JSON body.
-const fn with_body(method: Method, pattern: &'static str, endpoint: Endpoint) -> RouteSpec {
+/// A route that reads a JSON body of at most `body_limit` bytes.
+const fn with_body(
+    method: Method,
+    pattern: &'static str,
+    endpoint: Endpoint,
+    body_limit: usize,
+) -> RouteSpec {
     RouteSpec {
         method,
         pattern,
         endpoint,
         takes_body: true,
+        body_limit,
         idempotent: false,
         public: false,
     }
 }
 
-/// A POST that creates something or starts a job: reads a body, honours `Idempotency-Key`.
-const fn creating(pattern: &'static str, endpoint: Endpoint) -> RouteSpec {
+/// A POST that creates something or starts a job: reads a body of at most
+/// `body_limit` bytes, honours `Idempotency-Key`.
+const fn creating(pattern: &'static str, endpoint: Endpoint, body_limit: usize) -> RouteSpec {
     RouteSpec {
         method: Method::POST,
         pattern,
         endpoint,
         takes_body: true,
+        body_limit,
         idempotent: true,
         public: false,
     }
@@ -194,13 +208,22 @@ pub(crate) fn job_kinds() -> Vec<&'static str> {
         .collect()
 }
 
+/// A setting's body: a few named values.
+const SETTING_BODY: usize = 4 * 1024;
+/// A form of options: a vhost's, an operation's (URLs, names, an email).
+const FORM_BODY: usize = 16 * 1024;
+/// A new hosting: its names (up to 50 aliases) and its settings.
+const CREATE_BODY: usize = 64 * 1024;
+/// A new key: up to 1,000 grants by id or domain, and an allowlist.
+const KEY_BODY: usize = 512 * 1024;
+
 /// Every route of the API.
 pub(crate) const ROUTES: &[RouteSpec] = &[
     public("/openapi.json", Endpoint::OpenApi),
     public("/docs", Endpoint::Docs),
     route(Method::GET, "/me", Endpoint::Me),
     route(Method::GET, "/hostings", Endpoint::ListHostings),
-    creating("/hostings", Endpoint::CreateHosting),
+    creating("/hostings", Endpoint::CreateHosting, CREATE_BODY),
     route(Method::GET, "/hostings/{id}", Endpoint::GetHosting),
     route(Method::DELETE, "/hostings/{id}", Endpoint::DeleteHosting),
     route(
@@ -217,24 +240,49 @@ pub(crate) const ROUTES: &[RouteSpec] = &[
         Method::PATCH,
         "/hostings/{id}/limits",
         Endpoint::PatchLimits,
+        SETTING_BODY,
     ),
-    with_body(Method::PATCH, "/hostings/{id}/php", Endpoint::PatchPhp),
-    with_body(Method::PATCH, "/hostings/{id}/vhost", Endpoint::PatchVhost),
+    with_body(
+        Method::PATCH,
+        "/hostings/{id}/php",
+        Endpoint::PatchPhp,
+        SETTING_BODY,
+    ),
+    with_body(
+        Method::PATCH,
+        "/hostings/{id}/vhost",
+        Endpoint::PatchVhost,
+        FORM_BODY,
+    ),
     with_body(
         Method::PATCH,
         "/hostings/{id}/expiry",
         Endpoint::PatchExpiry,
+        SETTING_BODY,
     ),
-    with_body(Method::PATCH, "/hostings/{id}/quota", Endpoint::PatchQuota),
-    creating("/hostings/{id}/backup", Endpoint::StartBackup),
+    with_body(
+        Method::PATCH,
+        "/hostings/{id}/quota",
+        Endpoint::PatchQuota,
+        SETTING_BODY,
+    ),
+    creating("/hostings/{id}/backup", Endpoint::StartBackup, FORM_BODY),
     route(Method::GET, "/hostings/{id}/backups", Endpoint::ListBackups),
-    creating("/hostings/{id}/restore", Endpoint::StartRestore),
-    creating("/hostings/{id}/cert", Endpoint::IssueCertificate),
-    creating("/hostings/{id}/wp/install", Endpoint::InstallWordPress),
-    creating("/certs/renew-all", Endpoint::RenewAllCertificates),
+    creating("/hostings/{id}/restore", Endpoint::StartRestore, FORM_BODY),
+    creating("/hostings/{id}/cert", Endpoint::IssueCertificate, FORM_BODY),
+    creating(
+        "/hostings/{id}/wp/install",
+        Endpoint::InstallWordPress,
+        FORM_BODY,
+    ),
+    creating(
+        "/certs/renew-all",
+        Endpoint::RenewAllCertificates,
+        FORM_BODY,
+    ),
     route(Method::GET, "/nodes", Endpoint::ListNodes),
     route(Method::GET, "/jobs/{id}", Endpoint::GetJob),
-    with_body(Method::POST, "/keys", Endpoint::MintKey),
+    with_body(Method::POST, "/keys", Endpoint::MintKey, KEY_BODY),
     route(Method::GET, "/keys", Endpoint::ListKeys),
     route(Method::GET, "/keys/{id}", Endpoint::GetKey),
     route(Method::DELETE, "/keys/{id}", Endpoint::RevokeKey),

@@ -549,11 +549,10 @@ fn operation_object(endpoint: Endpoint) -> Value {
     if op.location {
         headers.insert("Location".into(), json!({"description": "Where the new resource or job is", "schema": {"type": "string"}, "required": true}));
     }
-    // Only where an Idempotency-Key is taken, from the route table itself.
-    let idempotent = ROUTES
-        .iter()
-        .any(|route| route.endpoint == endpoint && route.idempotent);
-    if idempotent {
+    // The route table itself says where an Idempotency-Key is taken and
+    // how large a body may be.
+    let route = ROUTES.iter().find(|route| route.endpoint == endpoint);
+    if route.is_some_and(|route| route.idempotent) {
         headers.insert(
             "Idempotent-Replayed".into(),
             json!({"description": "`true` on a replayed answer", "schema": {"type": "string"}}),
@@ -572,11 +571,11 @@ fn operation_object(endpoint: Endpoint) -> Value {
     if !matches!(op.reach, Reach::Public) {
         errors.extend([401, 403, 429]);
     }
-    if ROUTES
-        .iter()
-        .any(|route| route.endpoint == endpoint && route.takes_body)
-    {
-        errors.extend([408, 503]);
+    let body_limit = route
+        .filter(|route| route.takes_body)
+        .map(|route| route.body_limit);
+    if body_limit.is_some() {
+        errors.extend([408, 413, 503]);
     }
     errors.push(500);
     errors.sort_unstable();
@@ -615,6 +614,12 @@ fn operation_object(endpoint: Endpoint) -> Value {
             "required": required,
             "content": {"application/json": {"schema": schema_ref(schema)}}
         });
+        if let Some(limit) = body_limit {
+            object["requestBody"]["description"] = json!(format!(
+                "At most {limit} bytes (less if the server is configured so); a longer body is 413 before it is read."
+            ));
+            object["requestBody"]["x-max-body-bytes"] = json!(limit);
+        }
     }
     object
 }

@@ -131,6 +131,7 @@ macro_rules! __every_conformance_case {
         bodies_over_the_limit_are_413_without_being_read,
         bodies_are_not_read_before_the_capability_is_checked,
         unfinished_bodies_are_bounded_in_bytes_and_time,
+        one_tenant_cannot_starve_the_body_budget,
         the_audit_log_shows_who_did_what_and_who_was_refused,
         a_flood_of_bogus_keys_is_counted_not_recorded,
         a_tenants_refusals_are_counted_not_recorded,

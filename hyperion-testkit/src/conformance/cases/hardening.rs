@@ -693,6 +693,101 @@ pub async fn unfinished_bodies_are_bounded_in_bytes_and_time(s: &TestServer) {
     minted.assert_ok(201);
 }
 
+/// A route's body is bounded by what the route can need: a PHP patch
+/// announcing a megabyte is 413 at once, not a megabyte of the server's
+/// budget held until the deadline. And no one tenant takes more than its
+/// share of the budget: its stalled bodies past the first are turned away
+/// while the operator's writes go through.
+pub async fn one_tenant_cannot_starve_the_body_budget(s: &TestServer) {
+    let base = s
+        .serve_with_config(|config| {
+            config.body_bytes_in_flight = 256 * 1024;
+            config.body_deadline = Duration::from_secs(3);
+        })
+        .await;
+    let tenant = s
+        .mint(
+            "config editor",
+            [Capability::HostingEditConfig].into_iter().collect(),
+            grants(&[(1, GrantLevel::Manage)]),
+        )
+        .await;
+    let patch_head = |setting: &str, length: usize| {
+        format!(
+            "PATCH /api/v1/hostings/{}/{setting} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {tenant}\r\ncontent-type: application/json\r\ncontent-length: {length}\r\n\r\n",
+            hosting_id(1)
+        )
+    };
+    // Announced far past what a PHP patch can be: refused before reading.
+    let mut huge = start_a_body(&base, &patch_head("php", 1024 * 1024), b"{").await;
+    let answer = read_answer(&mut huge).await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains(r#""code":"payload_too_large""#), "{answer}");
+    // Stalled vhost bodies from one address and the tenant's key: the first
+    // holds its share (a sixteenth of 256 KiB), every other is turned away.
+    let vhost = patch_head("vhost", 16 * 1024);
+    let mut first = start_a_body_from(&base, "127.0.0.5", &vhost, b"{").await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    for from in ["127.0.0.5", "127.0.0.6", "127.0.0.7"] {
+        for _ in 0..5 {
+            let mut more = start_a_body_from(&base, from, &vhost, b"{").await;
+            let answer = read_answer(&mut more).await;
+            assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+            assert!(answer.contains(r#""code":"overloaded""#), "{answer}");
+        }
+    }
+    // Meanwhile the operator writes, and so does another tenant's key.
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let minted = s
+        .send(
+            client
+                .post(format!("{base}/api/v1/keys"))
+                .bearer_auth(&s.keys.admin)
+                .json(&json!({"label": "while a tenant stalls", "caps": [], "scope": "all"})),
+        )
+        .await;
+    minted.assert_ok(201);
+    let other = s
+        .mint(
+            "other config editor",
+            [Capability::HostingEditConfig].into_iter().collect(),
+            grants(&[(2, GrantLevel::Manage)]),
+        )
+        .await;
+    let patched = s
+        .send(
+            s.client_from("127.0.0.8")
+                .patch(format!("{base}/api/v1/hostings/{}/php", hosting_id(2)))
+                .bearer_auth(&other)
+                .json(&json!({"version": "8.3"})),
+        )
+        .await;
+    patched.assert_ok(200);
+    // The stalled body ends at its deadline.
+    let answer = read_answer(&mut first).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+}
+
+/// [`start_a_body`] from the local address `from` (in 127.0.0.0/8).
+async fn start_a_body_from(
+    base: &str,
+    from: &str,
+    head: &str,
+    part: &[u8],
+) -> tokio::net::TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket
+        .bind(std::net::SocketAddr::new(from.parse().unwrap(), 0))
+        .unwrap();
+    let mut stream = socket
+        .connect(base.trim_start_matches("http://").parse().unwrap())
+        .await
+        .unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(part).await.unwrap();
+    stream
+}
+
 async fn audit(s: &TestServer, query: &str) -> Value {
     let reply = s
         .get(&format!("/api/v1/audit?{query}"), &s.keys.admin)
