@@ -67,6 +67,14 @@ pub enum ApiError {
         /// Whole seconds to wait before retrying.
         retry_after_secs: u64,
     },
+    /// The server's stores did not answer in time (a database out of
+    /// reach): the request is turned away rather than decided on what the
+    /// server last knew. On the wire, `overloaded` with `Retry-After`.
+    #[error("the server cannot reach its stores right now; retry in {retry_after_secs} s")]
+    StoresUnavailable {
+        /// Whole seconds to wait before retrying.
+        retry_after_secs: u64,
+    },
     /// A node failed.
     #[error("{0}")]
     Upstream(String),
@@ -119,7 +127,7 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::RequestTimeout { .. } => "request_timeout",
-            ApiError::Overloaded { .. } => "overloaded",
+            ApiError::Overloaded { .. } | ApiError::StoresUnavailable { .. } => "overloaded",
             ApiError::Upstream(_) => "upstream_error",
             ApiError::UpstreamTimeout(_) => "upstream_timeout",
             ApiError::Internal { .. } => "internal",
@@ -138,7 +146,9 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::RequestTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
-            ApiError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Overloaded { .. } | ApiError::StoresUnavailable { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Upstream(_) => StatusCode::BAD_GATEWAY,
             ApiError::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,

@@ -52,6 +52,11 @@ pub struct ApiConfig {
     /// How long a refusal past [`ApiConfig::refusals_before_delay`] waits
     /// before it is answered (zero: never).
     pub refusal_delay: Duration,
+    /// How long the stores may take to tell who a request's key is (its
+    /// record, its minting chain, its owner's rights); past it, 503
+    /// `overloaded` with `Retry-After`, never an answer from what the
+    /// server last knew and never a request that hangs with its database.
+    pub key_lookup_deadline: Duration,
 }
 
 /// How long a body may take to arrive unless configured otherwise.
@@ -66,6 +71,9 @@ pub(crate) const DEFAULT_MAX_ACTIVE_KEYS_PER_OWNER: usize = 1000;
 pub(crate) const DEFAULT_REFUSALS_BEFORE_DELAY: u64 = 30;
 pub(crate) const DEFAULT_REFUSAL_DELAY: Duration = Duration::from_millis(500);
 
+/// How long telling who a key is may take unless configured otherwise.
+pub(crate) const DEFAULT_KEY_LOOKUP_DEADLINE: Duration = Duration::from_secs(2);
+
 impl Default for ApiConfig {
     fn default() -> Self {
         ApiConfig {
@@ -79,6 +87,7 @@ impl Default for ApiConfig {
             tenant_upstream_allowed: Vec::new(),
             refusals_before_delay: DEFAULT_REFUSALS_BEFORE_DELAY,
             refusal_delay: DEFAULT_REFUSAL_DELAY,
+            key_lookup_deadline: DEFAULT_KEY_LOOKUP_DEADLINE,
         }
     }
 }

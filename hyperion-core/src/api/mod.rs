@@ -503,13 +503,19 @@ impl Door<'_> {
     /// The key presented, with its whole minting chain, or the refusal.
     async fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, ApiResponse> {
         let services = self.services;
-        let refused =
-            match authenticate_naming(headers, services.keys.as_ref(), services.owners.as_ref())
-                .await
-            {
-                Ok(principal) => return Ok(principal),
-                Err(refused) => refused,
+        let deadline = services.config.key_lookup_deadline;
+        let lookup = authenticate_naming(headers, services.keys.as_ref(), services.owners.as_ref());
+        let Ok(looked_up) = tokio::time::timeout(deadline, lookup).await else {
+            tracing::warn!(?deadline, "the key stores did not answer in time");
+            let busy = ApiError::StoresUnavailable {
+                retry_after_secs: deadline.as_secs().max(1),
             };
+            return Err(ApiResponse::error(&busy, self.request.request_id));
+        };
+        let refused = match looked_up {
+            Ok(principal) => return Ok(principal),
+            Err(refused) => refused,
+        };
         let err = refused.error;
         if !err.is_refusal() {
             return Err(ApiResponse::error(&err, self.request.request_id));

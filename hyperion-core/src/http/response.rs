@@ -141,7 +141,8 @@ impl ApiResponse {
             ApiError::RateLimited {
                 retry_after_secs, ..
             }
-            | ApiError::Overloaded { retry_after_secs } => {
+            | ApiError::Overloaded { retry_after_secs }
+            | ApiError::StoresUnavailable { retry_after_secs } => {
                 response.set_header(http::header::RETRY_AFTER, &retry_after_secs.to_string());
             }
             ApiError::Unauthorized(_) => {

@@ -12,6 +12,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use tokio::time::Instant;
+
 use super::record::{ApiKeyRecord, KeyId};
 use super::secret::KeyHash;
 
@@ -28,6 +30,10 @@ pub(crate) struct KeyRecordCache {
 struct State {
     /// Only while every change is known to reach `forget` is the cache used.
     enabled: bool,
+    /// Until when that is known (`None`: for as long as it is enabled):
+    /// a store that hears changes over a network vouches for a while at a
+    /// time, and past it the cache serves nothing.
+    trusted_until: Option<Instant>,
     /// Bumped by every change, so that a read that started before a change
     /// does not put back what the change removed.
     generation: u64,
@@ -36,6 +42,14 @@ struct State {
 }
 
 impl State {
+    /// Whether what the cache holds may be served now.
+    fn usable(&self) -> bool {
+        self.enabled
+            && self
+                .trusted_until
+                .is_none_or(|until| Instant::now() < until)
+    }
+
     fn forget_all(&mut self) {
         self.generation += 1;
         self.by_hash.clear();
@@ -59,7 +73,7 @@ impl KeyRecordCache {
     /// The record with this hash, if kept.
     pub(crate) fn by_hash(&self, hash: &KeyHash) -> Option<Arc<ApiKeyRecord>> {
         let state = self.state();
-        if !state.enabled {
+        if !state.usable() {
             return None;
         }
         state.by_hash.get(hash.as_bytes()).cloned()
@@ -68,7 +82,7 @@ impl KeyRecordCache {
     /// The record with this id, if kept.
     pub(crate) fn by_id(&self, id: &KeyId) -> Option<Arc<ApiKeyRecord>> {
         let state = self.state();
-        if !state.enabled {
+        if !state.usable() {
             return None;
         }
         let hash = state.hash_of.get(id)?;
@@ -79,13 +93,13 @@ impl KeyRecordCache {
     /// whether a change came in between (`None`: the cache is not in use).
     pub(crate) fn ticket(&self) -> Option<u64> {
         let state = self.state();
-        state.enabled.then_some(state.generation)
+        state.usable().then_some(state.generation)
     }
 
     /// Keeps what a read found, unless a change came since its `ticket`.
     pub(crate) fn keep(&self, ticket: Option<u64>, record: &Arc<ApiKeyRecord>) {
         let mut state = self.state();
-        if !state.enabled || ticket != Some(state.generation) {
+        if !state.usable() || ticket != Some(state.generation) {
             return;
         }
         if state.by_hash.len() >= MAX_ENTRIES {
@@ -121,6 +135,23 @@ impl KeyRecordCache {
         let mut state = self.state();
         state.forget_all();
         state.enabled = enabled;
+        state.trusted_until = None;
+    }
+
+    /// The store has just proved it hears every change (one made before
+    /// the proof was asked for would have arrived first): the cache may
+    /// serve until `until`. After a time it could not (never trusted, or
+    /// the trust had lapsed, so a change may have been missed), it starts
+    /// again empty.
+    pub(crate) fn trust_until(&self, until: Instant) {
+        let mut state = self.state();
+        if !state.usable() {
+            state.forget_all();
+            state.enabled = true;
+            state.trusted_until = Some(until);
+        } else if state.trusted_until.is_some_and(|now| now < until) {
+            state.trusted_until = Some(until);
+        }
     }
 }
 
@@ -152,6 +183,30 @@ mod tests {
         assert!(cache.by_hash(&key.hash).is_none());
         cache.keep(cache.ticket(), &key);
         assert!(cache.by_id(&key.id).is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn nothing_is_served_once_the_trust_lapses() {
+        let trust = std::time::Duration::from_millis(1500);
+        let cache = KeyRecordCache::default();
+        let key = record("a");
+        cache.trust_until(Instant::now() + trust);
+        cache.keep(cache.ticket(), &key);
+        assert!(cache.by_hash(&key.hash).is_some());
+        // Renewed in time, it goes on serving.
+        tokio::time::advance(trust / 2).await;
+        cache.trust_until(Instant::now() + trust);
+        tokio::time::advance(trust - std::time::Duration::from_millis(1)).await;
+        assert!(cache.by_id(&key.id).is_some());
+        // Not renewed: nothing is served, nothing kept.
+        tokio::time::advance(std::time::Duration::from_millis(2)).await;
+        assert!(cache.by_hash(&key.hash).is_none());
+        assert_eq!(cache.ticket(), None);
+        // Trusted again, it starts empty: a change may have been missed.
+        cache.trust_until(Instant::now() + trust);
+        assert!(cache.by_hash(&key.hash).is_none());
+        cache.keep(cache.ticket(), &key);
+        assert!(cache.by_hash(&key.hash).is_some());
     }
 
     #[test]

@@ -569,7 +569,8 @@ fn operation_object(endpoint: Endpoint) -> Value {
     );
     let mut errors: Vec<u16> = op.errors.to_vec();
     if !matches!(op.reach, Reach::Public) {
-        errors.extend([401, 403, 429]);
+        // 503: also when the key stores do not answer in time.
+        errors.extend([401, 403, 429, 503]);
     }
     let body_limit = route
         .filter(|route| route.takes_body)

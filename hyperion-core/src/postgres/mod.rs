@@ -11,11 +11,13 @@
 //!   is refused with a clear error.
 //! - Times that must agree across replicas (rate limits, leases, expiries)
 //!   are read from the database's clock, never from a replica's.
-//! - Key records are cached per replica only while it listens to the key
-//!   changes every replica announces (LISTEN/NOTIFY): a revocation reaches
-//!   the other replicas' caches as soon as it commits (in milliseconds), and
-//!   a replica that loses its listening connection stops using its cache
-//!   until it listens again. Nothing is ever cached by time alone.
+//! - Key records are cached per replica only while it can prove it hears
+//!   the key changes every replica announces (LISTEN/NOTIFY, and a
+//!   heartbeat echoed back at least every second): a revocation reaches the
+//!   other replicas' caches as soon as it commits (in milliseconds), and a
+//!   replica that loses its listening connection, or whose link silently
+//!   stops, stops using its cache within `key_cache::TRUST_FOR` until it
+//!   hears again. Nothing is ever cached by time alone.
 
 mod audit;
 mod idempotency;
@@ -178,6 +180,10 @@ pub enum ConnectError {
     },
 }
 
+/// How long unanswered packets (or an unanswered connect) may wait before
+/// a connection to the database is given up.
+const DEAD_LINK_AFTER: Duration = Duration::from_secs(5);
+
 /// A pool of connections to one database, shared by the stores.
 #[derive(Clone)]
 pub struct Database {
@@ -211,6 +217,20 @@ impl Database {
                 )));
             }
             config.options(format!("-c search_path={schema}"));
+        }
+        // A link that silently stops carrying packets fails its
+        // connections within seconds, not the kernel's quarter of an hour
+        // (unless the URL says otherwise).
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(DEAD_LINK_AFTER);
+        }
+        if config.get_tcp_user_timeout().is_none() {
+            config.tcp_user_timeout(DEAD_LINK_AFTER);
+            config
+                .keepalives(true)
+                .keepalives_idle(DEAD_LINK_AFTER)
+                .keepalives_interval(Duration::from_secs(1))
+                .keepalives_retries(3);
         }
         let manager = Manager::from_config(
             config.clone(),

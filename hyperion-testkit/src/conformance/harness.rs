@@ -39,21 +39,11 @@ pub enum Stores {
     /// `sqlite` of this crate).
     #[cfg(feature = "sqlite")]
     Sqlite,
-    /// The shared PostgreSQL stores, in a fresh schema of the database that
-    /// `HYPERION_TEST_POSTGRES` names (feature `postgres` of this crate).
+    /// The shared PostgreSQL stores, in a fresh schema of the test database
+    /// (see [`crate::postgres::test_database`]; feature `postgres` of this
+    /// crate).
     #[cfg(feature = "postgres")]
     Postgres,
-}
-
-impl Stores {
-    /// Whether these stores can be had here; says why on stderr when not.
-    pub fn available(self) -> bool {
-        match self {
-            #[cfg(feature = "postgres")]
-            Stores::Postgres => crate::postgres::test_database().is_some(),
-            _ => true,
-        }
-    }
 }
 
 /// The prefix the nested-mount case serves the API under.
@@ -191,7 +181,7 @@ impl TestServer {
             }
             #[cfg(feature = "postgres")]
             Stores::Postgres => {
-                let url = crate::postgres::test_database().expect("checked by Stores::available");
+                let url = crate::postgres::test_database();
                 let shared = crate::postgres::fresh_stores(&url).await;
                 let keys = shared.keys.clone();
                 (None, shared.install(builder), keys)

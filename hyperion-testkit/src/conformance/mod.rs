@@ -156,9 +156,6 @@ macro_rules! __conformance_expand {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $case() {
-                if !$crate::conformance::Stores::available($stores) {
-                    return;
-                }
                 let server = $crate::conformance::TestServer::start_with(
                     |api, listener, prefix| ::std::boxed::Box::pin($serve(api, listener, prefix)),
                     $stores,
@@ -203,10 +200,11 @@ pub const CASE_COUNT: usize = __cases::CASE_COUNT;
 ///   durable SQLite stores, each test in a fresh directory (feature
 ///   `sqlite` of this crate);
 /// - `conformance_suite!(with_postgres_stores serve)` does the same over the
-///   shared PostgreSQL stores, each test in a fresh schema of the database
-///   `HYPERION_TEST_POSTGRES` names (feature `postgres` of this crate;
-///   without that variable each test says it is skipped, and with
-///   `HYPERION_REQUIRE_POSTGRES=1` it fails instead);
+///   shared PostgreSQL stores, each test in a fresh schema of the test
+///   database (feature `postgres` of this crate; see
+///   [`crate::postgres::test_database`]: the one `HYPERION_TEST_POSTGRES`
+///   names, or a throwaway cluster started from the machine's PostgreSQL;
+///   where there is neither, each test fails saying how to enable it);
 /// - `conformance_suite!(in_one_test serve, before, after)` runs every case
 ///   in one test, between `before()` and `after()` (to capture the logs of
 ///   the whole suite, for instance).
