@@ -717,12 +717,29 @@ async fn poll_job(
     last
 }
 
+/// What [`a_job_on_a_slow_replica`] starts.
+#[derive(Clone, Copy, PartialEq)]
+enum SlowJob {
+    /// A backup: not safe to repeat.
+    Backup,
+    /// A delete: safe to repeat.
+    Delete,
+}
+
 /// Two `serve` replicas with 3 s job leases; A's nodes take `a_latency_ms`
-/// per call. Starts a backup on A; answers both, the admin key, a client and
-/// the job's id.
+/// per call. Starts `what` on A; answers both, the admin key, a client, the
+/// job's id and the hosting's.
 async fn a_job_on_a_slow_replica(
     a_latency_ms: &str,
-) -> (ServeProcess, ServeProcess, String, reqwest::Client, String) {
+    what: SlowJob,
+) -> (
+    ServeProcess,
+    ServeProcess,
+    String,
+    reqwest::Client,
+    String,
+    String,
+) {
     let url = test_database();
     let database = fresh_database(&url).await;
     let start = |latency: &str| {
@@ -749,33 +766,93 @@ async fn a_job_on_a_slow_replica(
         .await
         .unwrap();
     let hosting = hostings["items"][0]["id"].as_str().unwrap().to_owned();
-    let accepted = http
-        .post(format!("{}/api/v1/hostings/{hosting}/backup", a.url))
-        .bearer_auth(&admin)
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap();
+    let request = match what {
+        SlowJob::Backup => http
+            .post(format!("{}/api/v1/hostings/{hosting}/backup", a.url))
+            .json(&json!({})),
+        SlowJob::Delete => http.delete(format!("{}/api/v1/hostings/{hosting}", a.url)),
+    };
+    let accepted = request.bearer_auth(&admin).send().await.unwrap();
     assert_eq!(accepted.status(), StatusCode::ACCEPTED);
     let job = accepted.json::<Value>().await.unwrap()["job_id"]
         .as_str()
         .unwrap()
         .to_owned();
-    (a, b, admin, http, job)
+    (a, b, admin, http, job, hosting)
+}
+
+/// The audit events of `action` on `base`, newest first.
+async fn audit_of(http: &reqwest::Client, base: &str, key: &str, action: &str) -> Vec<Value> {
+    let page: Value = http
+        .get(format!("{base}/api/v1/audit?action={action}&limit=200"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    page["items"].as_array().unwrap().clone()
+}
+
+/// The events that record a job's end (the request's own event carries
+/// its 202).
+fn job_ends(events: &[Value]) -> Vec<&Value> {
+    events.iter().filter(|e| e["status"].is_null()).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_whose_replica_is_killed_is_failed_by_the_survivor_after_its_lease() {
-    let (mut a, b, admin, http, job) = a_job_on_a_slow_replica("4000").await;
+    let (mut a, b, admin, http, job, _) = a_job_on_a_slow_replica("4000", SlowJob::Backup).await;
     a.kill();
     let killed = Instant::now();
     let last = poll_job(&http, &b.url, &admin, &job, |j| j["state"] == "failed").await;
     assert_eq!(last["state"], "failed", "{last}");
-    assert_eq!(last["error"], hyperion::postgres::REPLICA_STOPPED, "{last}");
+    let error = last["error"].as_str().unwrap();
+    assert!(
+        error.starts_with(hyperion::postgres::REPLICA_STOPPED),
+        "{last}"
+    );
+    assert!(error.contains("not safe to repeat"), "{last}");
     eprintln!(
-        "job orphaned by kill -9 failed by the survivor after {:?} (lease 3 s)",
+        "a backup orphaned by kill -9 failed by the survivor after {:?} (lease 3 s)",
         killed.elapsed()
     );
+}
+
+/// A delete is safe to repeat: when its replica is killed mid-delete, the
+/// survivor takes the job over after the lease and runs it again; the job
+/// ends `succeeded`, the hosting is gone, and its end is audited once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delete_whose_replica_is_killed_mid_way_finishes_on_the_survivor() {
+    let (mut a, b, admin, http, job, hosting) =
+        a_job_on_a_slow_replica("4000", SlowJob::Delete).await;
+    // A is inside its 4 s node call when it dies.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    a.kill();
+    let killed = Instant::now();
+    let last = poll_job(&http, &b.url, &admin, &job, |j| {
+        j["state"] == "succeeded" || j["state"] == "failed"
+    })
+    .await;
+    assert_eq!(last["state"], "succeeded", "{last}");
+    eprintln!(
+        "a delete orphaned by kill -9 finished by the survivor after {:?} (lease 3 s)",
+        killed.elapsed()
+    );
+    let gone = http
+        .get(format!("{}/api/v1/hostings/{hosting}", b.url))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+    let events = audit_of(&http, &b.url, &admin, "hosting.delete").await;
+    let ends = job_ends(&events);
+    assert_eq!(ends.len(), 1, "{events:?}");
+    assert_eq!(ends[0]["outcome"], "ok", "{events:?}");
+    assert_eq!(ends[0]["target"], hosting.as_str());
+    assert_eq!(ends[0]["actor"], "apikey:admin");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -851,23 +928,30 @@ async fn a_key_minted_while_its_parent_is_revoked_elsewhere_is_not_left_active()
     assert!(!active_child, "{keys}");
 }
 
+/// A finished job stays finished: a replica only stalled past its lease
+/// (SIGSTOP) whose backup the survivor failed comes back and finishes the
+/// backup, but the record keeps the end it was given, on both replicas, and
+/// the stalled run audits nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stalled_replica_that_comes_back_records_what_its_job_really_did() {
-    let (a, b, admin, http, job) = a_job_on_a_slow_replica("1000").await;
-    // Paused past its lease: the survivor gives the job up...
+async fn a_finished_job_stays_finished_when_its_stalled_replica_comes_back() {
+    let (a, b, admin, http, job, _) = a_job_on_a_slow_replica("1000", SlowJob::Backup).await;
     a.signal("STOP");
     let given_up = poll_job(&http, &b.url, &admin, &job, |j| j["state"] == "failed").await;
-    assert_eq!(
-        given_up["error"],
-        hyperion::postgres::REPLICA_STOPPED,
-        "{given_up}"
-    );
-    // ...but the replica was only stalled: it finishes the backup it had
-    // begun, and the record says so instead of a failure that did not happen.
+    assert_eq!(given_up["state"], "failed", "{given_up}");
+    // The stalled replica goes on: its node call ends within a second, and
+    // it tries to record a success.
     a.signal("CONT");
-    let finished = poll_job(&http, &b.url, &admin, &job, |j| j["state"] == "succeeded").await;
-    assert_eq!(finished["state"], "succeeded", "{finished}");
-    assert!(finished["result"]["backup_id"].is_string(), "{finished}");
+    let came_back = Instant::now();
+    while came_back.elapsed() < Duration::from_secs(4) {
+        for base in [&b.url, &a.url] {
+            let now = poll_job(&http, base, &admin, &job, |_| true).await;
+            assert_eq!(now["state"], "failed", "on {base}: {now}");
+            assert_eq!(now["error"], given_up["error"], "on {base}: {now}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let events = audit_of(&http, &b.url, &admin, "hosting.backup").await;
+    assert!(job_ends(&events).is_empty(), "{events:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

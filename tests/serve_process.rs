@@ -11,7 +11,7 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use processes::{binary, free_port};
+use processes::{ServeProcess, binary, free_port};
 
 /// Starts `serve` with `args`; answers the child and what it printed up to
 /// its "serving" line.
@@ -334,4 +334,84 @@ fn a_key_file_replaces_an_old_one_with_mode_0600() {
     assert_eq!(mode, 0o600);
     let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert_eq!(left.len(), 1, "temporary files left behind");
+}
+
+/// A delete accepted before `serve` is killed (-9) mid-way is run again when
+/// `serve` starts again on its data directory: the job ends `succeeded`, the
+/// hosting is gone, and the job's end is audited once. A backup, not safe to
+/// repeat, is failed instead, saying why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_cut_short_by_a_crash_are_resumed_or_failed_at_the_next_start() {
+    let data = tempfile::tempdir().unwrap();
+    let data_dir = data.path().to_str().unwrap();
+    let mut first = tokio::task::block_in_place(|| {
+        ServeProcess::start(&["--data-dir", data_dir, "--node-latency-ms", "3000"])
+    });
+    let admin = first.admin_key.trim().to_owned();
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let call = |request: reqwest::RequestBuilder| {
+        let admin = admin.clone();
+        async move {
+            let response = request.bearer_auth(admin).send().await.unwrap();
+            let status = response.status().as_u16();
+            (
+                status,
+                response
+                    .json::<serde_json::Value>()
+                    .await
+                    .unwrap_or_default(),
+            )
+        }
+    };
+    let (_, page) = call(http.get(format!("{}/api/v1/hostings?limit=2", first.url))).await;
+    let deleted = page["items"][0]["id"].as_str().unwrap().to_owned();
+    let backed_up = page["items"][1]["id"].as_str().unwrap().to_owned();
+    let (status, delete) =
+        call(http.delete(format!("{}/api/v1/hostings/{deleted}", first.url))).await;
+    assert_eq!(status, 202, "{delete}");
+    let (status, backup) = call(
+        http.post(format!("{}/api/v1/hostings/{backed_up}/backup", first.url))
+            .json(&serde_json::json!({})),
+    )
+    .await;
+    assert_eq!(status, 202, "{backup}");
+    // Both jobs are inside their 3 s node calls.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    first.kill();
+
+    let second = tokio::task::block_in_place(|| ServeProcess::start(&["--data-dir", data_dir]));
+    let job =
+        |id: &serde_json::Value| format!("{}/api/v1/jobs/{}", second.url, id.as_str().unwrap());
+    let mut ended = (serde_json::Value::Null, serde_json::Value::Null);
+    for _ in 0..100 {
+        ended = (
+            call(http.get(job(&delete["job_id"]))).await.1,
+            call(http.get(job(&backup["job_id"]))).await.1,
+        );
+        if ended.0["finished_at"].is_string() && ended.1["finished_at"].is_string() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let (delete_job, backup_job) = ended;
+    assert_eq!(delete_job["state"], "succeeded", "{delete_job}");
+    assert_eq!(backup_job["state"], "failed", "{backup_job}");
+    let error = backup_job["error"].as_str().unwrap();
+    assert!(error.starts_with(hyperion::sqlite::INTERRUPTED), "{error}");
+    assert!(error.contains("not safe to repeat"), "{error}");
+    let (status, _) = call(http.get(format!("{}/api/v1/hostings/{deleted}", second.url))).await;
+    assert_eq!(status, 404);
+    let (_, audit) = call(http.get(format!(
+        "{}/api/v1/audit?action=hosting.delete&limit=200",
+        second.url
+    )))
+    .await;
+    let ends: Vec<_> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|event| event["status"].is_null())
+        .collect();
+    assert_eq!(ends.len(), 1, "{audit}");
+    assert_eq!(ends[0]["outcome"], "ok", "{audit}");
 }

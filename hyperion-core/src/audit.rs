@@ -275,6 +275,20 @@ impl AuditEvent {
     pub fn is_anonymous(&self) -> bool {
         self.key_id.is_none() && self.actor == ANONYMOUS_ACTOR
     }
+
+    /// Whether it records a request that changed nothing because of what
+    /// the client sent: a refusal, or a request turned away with a 4xx. Such
+    /// events are counted per key, action, status and minute rather than
+    /// recorded one by one, and the stores keep them apart from the events
+    /// that changed something (or failed in the server), so that no client
+    /// can push those out by sending what is refused.
+    pub fn changed_nothing(&self) -> bool {
+        self.outcome == AuditOutcome::Denied
+            || (self.outcome == AuditOutcome::Failed
+                && self
+                    .status
+                    .is_some_and(|status| (400..500).contains(&status)))
+    }
 }
 
 /// Where audit events go.

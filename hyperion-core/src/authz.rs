@@ -865,6 +865,8 @@ mod tests {
             result: None,
             actor: "apikey:x".to_owned(),
             started_by: KeyId::parse(starter),
+            plan: None,
+            attempt: 1,
             created_at: crate::model::now(),
             updated_at: crate::model::now(),
             finished_at: None,

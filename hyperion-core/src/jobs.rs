@@ -100,6 +100,14 @@ pub struct Job {
     /// The key that started it; decides who may read it.
     #[serde(skip)]
     pub started_by: Option<KeyId>,
+    /// How to run it again when its runner stops before it ends (see
+    /// [`JobSpec::plan`]); never shown.
+    #[serde(skip)]
+    pub plan: Option<serde_json::Value>,
+    /// Which run of it this record is: 1, and one more each time another
+    /// runner takes it over. A write from an earlier run is refused.
+    #[serde(skip, default = "first_attempt")]
+    pub attempt: u32,
     /// When it was accepted.
     #[serde(with = "crate::model::timestamp")]
     pub created_at: OffsetDateTime,
@@ -109,6 +117,10 @@ pub struct Job {
     /// When it ended, once it has.
     #[serde(with = "crate::model::timestamp::option")]
     pub finished_at: Option<OffsetDateTime>,
+}
+
+fn first_attempt() -> u32 {
+    1
 }
 
 /// What to start.
@@ -122,6 +134,10 @@ pub struct JobSpec {
     pub actor: String,
     /// The key that starts it.
     pub started_by: Option<KeyId>,
+    /// For work that is safe to repeat: what another runner needs to run it
+    /// again if this one stops before the job ends (stored with the record,
+    /// never shown). `None`: the job is failed instead, saying why.
+    pub plan: Option<serde_json::Value>,
 }
 
 /// Why a job failed, and whatever partial result it still has to report.
@@ -151,10 +167,14 @@ pub type JobTask = Box<dyn FnOnce(JobProgress) -> BoxFuture<'static, JobOutcome>
 /// Receives `(step, percent)` reports from a running job.
 type ProgressReport = dyn Fn(&str, u8) + Send + Sync;
 
+/// Answers whether the running attempt still holds its job.
+type HoldCheck = dyn Fn() -> BoxFuture<'static, bool> + Send + Sync;
+
 /// Lets a running job report its step and progress.
 #[derive(Clone)]
 pub struct JobProgress {
     report: Arc<ProgressReport>,
+    held: Option<Arc<HoldCheck>>,
 }
 
 impl JobProgress {
@@ -162,6 +182,17 @@ impl JobProgress {
     pub fn new(report: impl Fn(&str, u8) + Send + Sync + 'static) -> Self {
         JobProgress {
             report: Arc::new(report),
+            held: None,
+        }
+    }
+
+    /// Whether this run still holds its job: `false` once another runner
+    /// took it over or ended it (this run was stalled past its lease), so
+    /// that what it did is not reported twice.
+    pub async fn still_held(&self) -> bool {
+        match &self.held {
+            Some(held) => held().await,
+            None => true,
         }
     }
 
@@ -181,6 +212,20 @@ pub trait JobRunner: Send + Sync {
     async fn submit(&self, spec: JobSpec, task: JobTask) -> Result<Job, StoreError>;
     /// The record of job `id`.
     async fn get(&self, id: &JobId) -> Result<Option<Job>, StoreError>;
+    /// Takes over the jobs whose runner stopped before they ended (see
+    /// [`JobArchive::take_over`]): answers those to run again here, each with
+    /// its plan and its new attempt. The default takes over nothing.
+    async fn take_over(&self) -> Result<Vec<Job>, StoreError> {
+        Ok(Vec::new())
+    }
+    /// Runs `task` for `job`, a record [`JobRunner::take_over`] answered.
+    async fn resume(&self, job: Job, task: JobTask) -> Result<(), StoreError> {
+        drop(task);
+        Err(StoreError(format!(
+            "this job runner cannot run job {} again",
+            job.id
+        )))
+    }
 }
 
 /// A durable copy of a runner's job records (e.g. [`crate::sqlite`]).
@@ -199,6 +244,22 @@ pub trait JobArchive: Send + Sync {
     }
     /// A job the runner no longer holds in memory (older, or from before a restart).
     async fn load(&self, id: &JobId) -> Result<Option<Job>, StoreError>;
+    /// Claims the jobs left unfinished by a runner that stopped (one whose
+    /// lease lapsed; for a store only one process opens, those a previous
+    /// process left): one with a plan is answered with its next attempt, to
+    /// be run again by the caller, and held by it; one without is failed,
+    /// saying why. Each job is claimed by one caller only. The default
+    /// claims nothing.
+    async fn take_over(&self) -> Result<Vec<Job>, StoreError> {
+        Ok(Vec::new())
+    }
+    /// Whether attempt `attempt` of job `id` is still the one the record
+    /// follows (not taken over, not ended by another runner). The default
+    /// says yes.
+    async fn holds(&self, id: &JobId, attempt: u32) -> Result<bool, StoreError> {
+        let _ = (id, attempt);
+        Ok(true)
+    }
 }
 
 /// How many finished jobs [`TokioJobRunner`] keeps before forgetting the oldest.
@@ -322,6 +383,33 @@ impl TokioJobRunner {
     }
 }
 
+impl TokioJobRunner {
+    /// Holds `job` (as submitted or taken over) and runs `task` for it.
+    fn start(&self, job: &Job, task: JobTask) {
+        {
+            let mut table = self.table.lock().unwrap_or_else(PoisonError::into_inner);
+            table.jobs.insert(job.id.clone(), job.clone());
+            table.unfinished += 1;
+        }
+        let runner = self.clone();
+        let id = job.id.clone();
+        let mut progress = JobProgress::new(move |step, percent| {
+            runner.update(&id, |job| {
+                job.step = Some(step.to_owned());
+                job.progress = percent;
+            });
+        });
+        if let Some(archive) = &self.archive {
+            let (archive, id, attempt) = (Arc::clone(archive), job.id.clone(), job.attempt);
+            progress.held = Some(Arc::new(move || {
+                let (archive, id) = (Arc::clone(&archive), id.clone());
+                Box::pin(async move { archive.holds(&id, attempt).await.unwrap_or(true) })
+            }));
+        }
+        tokio::spawn(self.clone().run(job.id.clone(), task, progress));
+    }
+}
+
 #[async_trait]
 impl JobRunner for TokioJobRunner {
     async fn submit(&self, spec: JobSpec, task: JobTask) -> Result<Job, StoreError> {
@@ -337,6 +425,8 @@ impl JobRunner for TokioJobRunner {
             result: None,
             actor: spec.actor,
             started_by: spec.started_by,
+            plan: spec.plan,
+            attempt: first_attempt(),
             created_at,
             updated_at: created_at,
             finished_at: None,
@@ -345,23 +435,14 @@ impl JobRunner for TokioJobRunner {
         if let Some(archive) = &self.archive {
             archive.save_durably(&job).await?;
         }
-        {
-            let mut table = self.table.lock().unwrap_or_else(PoisonError::into_inner);
-            table.jobs.insert(job.id.clone(), job.clone());
-            table.unfinished += 1;
-        }
-        let runner = self.clone();
-        let id = job.id.clone();
-        let progress = JobProgress::new(move |step, percent| {
-            runner.update(&id, |job| {
-                job.step = Some(step.to_owned());
-                job.progress = percent;
-            });
-        });
-        tokio::spawn(self.clone().run(job.id.clone(), task, progress));
+        self.start(&job, task);
         Ok(job)
     }
 
+    /// The record this runner holds (its progress may be newer than the
+    /// archive's), unless the archive knows better: a record another runner
+    /// took over (a later attempt) or ended is the archive's, so a job reads
+    /// the same on every replica once it ends.
     async fn get(&self, id: &JobId) -> Result<Option<Job>, StoreError> {
         let held = self
             .table
@@ -370,11 +451,30 @@ impl JobRunner for TokioJobRunner {
             .jobs
             .get(id)
             .cloned();
-        match (held, &self.archive) {
-            (Some(job), _) => Ok(Some(job)),
-            (None, Some(archive)) => archive.load(id).await,
-            (None, None) => Ok(None),
+        let Some(archive) = &self.archive else {
+            return Ok(held);
+        };
+        match held {
+            Some(job) => match archive.load(id).await? {
+                Some(stored) if stored.state.is_finished() || stored.attempt > job.attempt => {
+                    Ok(Some(stored))
+                }
+                _ => Ok(Some(job)),
+            },
+            None => archive.load(id).await,
         }
+    }
+
+    async fn take_over(&self) -> Result<Vec<Job>, StoreError> {
+        match &self.archive {
+            Some(archive) => archive.take_over().await,
+            None => Ok(Vec::new()),
+        }
+    }
+
+    async fn resume(&self, job: Job, task: JobTask) -> Result<(), StoreError> {
+        self.start(&job, task);
+        Ok(())
     }
 }
 
@@ -388,6 +488,7 @@ mod tests {
             target: "t".into(),
             actor: "apikey:test".into(),
             started_by: None,
+            plan: None,
         }
     }
 

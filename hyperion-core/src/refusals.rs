@@ -53,14 +53,16 @@ struct Minute {
 
 /// Where a refusal is counted for the audit log: a known key's per key,
 /// action and status (from any address: a stolen key used from many places
-/// is still one key); a refusal without a usable key per client address
-/// (`None`: unknown, or one too many).
+/// is still one key), apart when the client's address could not be told
+/// (so that reason stays searchable); a refusal without a usable key per
+/// client address (`None`: unknown, or one too many).
 #[derive(Clone, PartialEq, Eq, Hash)]
 enum Slot {
     Key {
         key: KeyId,
         action: String,
         status: Option<u16>,
+        address_known: bool,
     },
     Address(Option<IpAddr>),
 }
@@ -72,6 +74,7 @@ impl Slot {
                 key: key.clone(),
                 action: event.action.clone(),
                 status: event.status,
+                address_known: event.client_ip.is_some(),
             },
             None => Slot::Address(event.client_ip),
         }

@@ -7,14 +7,15 @@ use bytes::Bytes;
 use http::StatusCode;
 use serde::de::DeserializeOwned;
 
+use super::rerun::{JobPlan, Work, audited};
 use super::{HyperionApi, Services};
 use crate::answers::JobAccepted;
 use crate::audit::{AuditEvent, AuditOutcome, Happening, RequestFacts};
 use crate::authz::Principal;
 use crate::error::ApiError;
 use crate::http::{ApiResponse, Query, RouteMatch, parse_json_body};
-use crate::jobs::{JobFailure, JobOutcome, JobProgress, JobSpec};
-use crate::model::{HostingSelector, NodeId, now};
+use crate::jobs::{JobFailure, JobOutcome, JobProgress, JobSpec, JobTask};
+use crate::model::{HostingSelector, NodeId};
 
 /// Everything an endpoint needs about its request, parsed once.
 /// What an endpoint acted on, handed back to the pipeline for the audit
@@ -85,10 +86,11 @@ impl RequestContext<'_> {
         }
     }
 
-    /// Starts `work` as a background job for a slow mutation and answers
-    /// `202 {"job_id","status":"accepted"}` with `Location`. The job's kind
-    /// is the route's action; when the job ends, its outcome is audited as
-    /// that action on `target`.
+    /// Starts `work` as a background job for a slow mutation that is not
+    /// safe to repeat (a runner that stops before it ends leaves it failed)
+    /// and answers `202 {"job_id","status":"accepted"}` with `Location`.
+    /// The job's kind is the route's action; when the job ends, its outcome
+    /// is audited as that action on `target`.
     pub(crate) async fn start_job<F, Fut>(
         &self,
         target: &str,
@@ -98,36 +100,51 @@ impl RequestContext<'_> {
         F: FnOnce(JobProgress) -> Fut + Send + 'static,
         Fut: Future<Output = JobOutcome> + Send + 'static,
     {
+        let finished = self.job_end_event(target);
+        let task = audited(work, finished, Arc::clone(&self.services.audit));
+        self.submit_job(target, None, task).await
+    }
+
+    /// [`RequestContext::start_job`] for `work` that is safe to repeat: it
+    /// is stored with the job, and run again elsewhere if the runner
+    /// running it stops before it ends.
+    pub(crate) async fn start_repeatable_job(
+        &self,
+        target: &str,
+        work: Work,
+    ) -> Result<ApiResponse, ApiError> {
+        let plan = JobPlan::new(work, self.job_end_event(target));
+        let stored = plan.to_value();
+        let task = plan.task(
+            self.services.cluster.clone(),
+            self.job_deadline(),
+            Arc::clone(&self.services.audit),
+        );
+        self.submit_job(target, Some(stored), task).await
+    }
+
+    /// The audit event a job of this request ends with (outcome and time
+    /// filled in then).
+    fn job_end_event(&self, target: &str) -> AuditEvent {
         let endpoint = self.route.spec.endpoint;
         debug_assert!(endpoint.starts_job(), "{endpoint:?} does not start jobs");
-        let action = endpoint.action();
-        let audit = Arc::clone(&self.services.audit);
-        let mut finished = self.audit_event(action, target, AuditOutcome::Ok, None, None);
+        self.audit_event(endpoint.action(), target, AuditOutcome::Ok, None, None)
+    }
+
+    async fn submit_job(
+        &self,
+        target: &str,
+        plan: Option<serde_json::Value>,
+        task: JobTask,
+    ) -> Result<ApiResponse, ApiError> {
         let spec = JobSpec {
-            kind: action.to_owned(),
+            kind: self.route.spec.endpoint.action().to_owned(),
             target: target.to_owned(),
             actor: self.principal.actor(),
             started_by: Some(self.principal.key_id().clone()),
+            plan,
         };
-        let job = self
-            .services
-            .jobs
-            .submit(
-                spec,
-                Box::new(move |progress: JobProgress| {
-                    Box::pin(async move {
-                        let outcome = work(progress).await;
-                        if let Err(failure) = &outcome {
-                            finished.outcome = AuditOutcome::Failed;
-                            finished.detail = Some(failure.error.clone());
-                        }
-                        finished.at = now();
-                        audit.record(finished).await;
-                        outcome
-                    })
-                }),
-            )
-            .await?;
+        let job = self.services.jobs.submit(spec, task).await?;
         let mut response = ApiResponse::json(
             StatusCode::ACCEPTED,
             &JobAccepted {

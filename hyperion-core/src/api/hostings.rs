@@ -7,8 +7,8 @@ use http::StatusCode;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::context::within_deadline;
 use super::rendered::{PageKey, View};
+use super::rerun::Work;
 use super::{AuditTarget, RequestContext};
 use crate::answers::{HostingPage, StateChange};
 use crate::authz::{
@@ -288,16 +288,12 @@ pub(crate) async fn delete(
             "hosting is already being deleted".to_owned(),
         ));
     }
-    let id = located.hosting.summary.id.clone();
-    let on = id.to_string();
-    let node = located.node;
-    let deadline = ctx.job_deadline();
-    let cluster = ctx.services.cluster.clone();
-    ctx.start_job(&on, move |progress| async move {
-        progress.step(&format!("deleting on {}", node.id()), 10);
-        within_deadline(deadline, node.id(), node.delete(&id, options)).await?;
-        cluster.locator().forget(&id);
-        Ok(None)
-    })
-    .await
+    let work = Work::Delete {
+        node: located.node.id().clone(),
+        hosting: located.hosting.summary.id.clone(),
+        keep_user: options.keep_user,
+        keep_database: options.keep_database,
+    };
+    ctx.start_repeatable_job(located.hosting.summary.id.as_str(), work)
+        .await
 }

@@ -17,6 +17,7 @@ mod nodes;
 mod operations;
 mod provisioning;
 mod rendered;
+mod rerun;
 mod settings;
 #[cfg(test)]
 mod tests;
@@ -100,6 +101,38 @@ fn spawn_refusal_flusher(services: &Arc<Services>) {
             for event in services.refusals.take_finished(now()) {
                 services.audit.record(event).await;
             }
+        }
+    });
+}
+
+/// How often the API looks for jobs whose runner stopped before they ended
+/// (a replica whose lease lapsed, a previous process of this server).
+const TAKE_OVER_EVERY: Duration = Duration::from_secs(2);
+
+/// While the API lives: takes over the jobs whose runner stopped (see
+/// [`crate::jobs::JobRunner::take_over`]) and runs again, here, those that
+/// are safe to repeat. The first look is at once: a server restarted on
+/// its data resumes what its previous process left.
+fn spawn_job_keeper(services: &Arc<Services>) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    let services = Arc::downgrade(services);
+    runtime.spawn(async move {
+        loop {
+            let Some(alive) = services.upgrade() else {
+                return;
+            };
+            match alive.jobs.take_over().await {
+                Ok(jobs) => {
+                    for job in jobs {
+                        rerun::resume(&alive, job).await;
+                    }
+                }
+                Err(err) => tracing::warn!(error = %err, "could not look for jobs to take over"),
+            }
+            drop(alive);
+            tokio::time::sleep(TAKE_OVER_EVERY).await;
         }
     });
 }
@@ -259,6 +292,7 @@ impl HyperionApiBuilder {
             config: self.config,
         });
         spawn_refusal_flusher(&services);
+        spawn_job_keeper(&services);
         HyperionApi { services }
     }
 }
@@ -666,8 +700,9 @@ fn with_rate_headers(mut response: ApiResponse, rate: Option<RateDecision>) -> A
 }
 
 /// Records a request in the audit log: every mutation, whatever its outcome,
-/// and every refusal (counted per key, action, status and minute, see
-/// [`RefusalCounter`]). Successful reads are not audited.
+/// and every refusal. Those that changed nothing (refusals, 4xx) are
+/// counted per key, action, status and minute (see [`RefusalCounter`]).
+/// Successful reads are not audited.
 async fn audit_outcome(
     ctx: &RequestContext<'_>,
     target: &AuditTarget,
@@ -717,10 +752,11 @@ async fn audit_outcome(
         }
         let event = ctx.audit_event(action, &on, outcome, Some(status), detail);
         let services = ctx.services;
-        if outcome == AuditOutcome::Denied {
+        if event.changed_nothing() {
             // Counted, as the door's refusals are: a key probing hostings
-            // outside its scope costs the log one event per action and
-            // status a minute, never one per request.
+            // outside its scope, or sending what is refused, costs the log
+            // one event per action and status a minute, never one per
+            // request.
             let (finished, _) = services.refusals.count(event);
             for event in finished {
                 services.audit.record(event).await;

@@ -1,13 +1,12 @@
 //! Slow operations on hostings (backup, restore, certificate, WordPress) and
 //! the cluster-wide certificate renewal: each answers 202 and runs as a job.
 
-use std::sync::Arc;
-
 use http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::context::within_deadline;
+use super::rerun::Work;
 use super::{AuditTarget, RequestContext};
 use crate::answers::BackupList;
 use crate::authz::{
@@ -16,7 +15,6 @@ use crate::authz::{
 use crate::capability::Capability;
 use crate::error::ApiError;
 use crate::http::ApiResponse;
-use crate::jobs::JobFailure;
 use crate::model::{RestoreRequest, WpInstallRequest};
 
 /// `POST /hostings/{id}/backup` (capability `backup_run`).
@@ -142,21 +140,14 @@ pub(crate) async fn issue_certificate(
         Capability::CertManage,
     )
     .await?;
-    let id = located.hosting.summary.id.clone();
-    let on = id.to_string();
+    let on = located.hosting.summary.id.to_string();
     target.set(&on);
-    let (node, deadline) = (located.node, ctx.job_deadline());
-    ctx.start_job(&on, move |progress| async move {
-        progress.step("requesting the certificate", 5);
-        let certificate = within_deadline(
-            deadline,
-            node.id(),
-            node.issue_certificate(&id, request.staging, &progress),
-        )
-        .await?;
-        Ok(Some(json!(certificate)))
-    })
-    .await
+    let work = Work::Certificate {
+        node: located.node.id().clone(),
+        hosting: located.hosting.summary.id.clone(),
+        staging: request.staging,
+    };
+    ctx.start_repeatable_job(&on, work).await
 }
 
 /// `POST /hostings/{id}/wp/install` (capability `wp_manage`). The admin
@@ -204,43 +195,5 @@ pub(crate) async fn renew_all(
     require(&ctx.principal, Capability::CertManage)?;
     require_cluster_scope(&ctx.principal)?;
     ctx.optional_json_body::<NoOptions>()?;
-    let nodes: Vec<_> = ctx.services.cluster.nodes().to_vec();
-    let deadline = ctx.job_deadline();
-    ctx.start_job("cluster", move |progress| async move {
-        let total = nodes.len().max(1);
-        let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let sweeps = nodes.iter().map(|node| {
-            let (progress, done) = (progress.clone(), Arc::clone(&done));
-            async move {
-                let report =
-                    within_deadline(deadline, node.id(), node.renew_certificates(&progress)).await;
-                let finished = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-                progress.step(
-                    &format!("{finished} of {total} nodes swept"),
-                    (finished * 100 / total) as u8,
-                );
-                (node.id().clone(), report)
-            }
-        });
-        let mut succeeded = Vec::new();
-        let mut failed = Vec::new();
-        for (node, report) in futures::future::join_all(sweeps).await {
-            match report {
-                Ok(report) => succeeded.push(
-                    json!({"node": node, "renewed": report.renewed, "skipped": report.skipped}),
-                ),
-                Err(failure) => failed.push(json!({"node": node, "error": failure.error})),
-            }
-        }
-        let result = json!({"succeeded": succeeded, "failed": failed});
-        if failed.is_empty() {
-            Ok(Some(result))
-        } else {
-            Err(JobFailure {
-                error: format!("{} of {} nodes failed", failed.len(), nodes.len()),
-                result: Some(result),
-            })
-        }
-    })
-    .await
+    ctx.start_repeatable_job("cluster", Work::RenewAll).await
 }

@@ -5,15 +5,16 @@ use std::sync::{Mutex, PoisonError};
 
 use async_trait::async_trait;
 
-use crate::audit::{AuditEvent, AuditLog, AuditOutcome, AuditPage, AuditQuery, AuditSink};
+use crate::audit::{AuditEvent, AuditLog, AuditPage, AuditQuery, AuditSink};
 use crate::store::StoreError;
 
 /// How many events [`MemoryAuditSink`] keeps unless told otherwise.
 pub const DEFAULT_AUDIT_WINDOW: usize = 10_000;
 
 /// Keeps the newest events in memory, up to a bound, and reads them back.
-/// Refusals (every `denied` event, whoever was refused) are kept in a window
-/// of their own, so that no flood of refused requests can push out a real
+/// The events of requests that changed nothing (refusals, and requests
+/// turned away with a 4xx; see [`AuditEvent::changed_nothing`]) are kept in
+/// a window of their own, so that no flood of them can push out a real
 /// event.
 #[derive(Debug)]
 pub struct MemoryAuditSink {
@@ -36,7 +37,7 @@ impl Default for MemoryAuditSink {
 
 impl MemoryAuditSink {
     /// A sink that keeps the newest `capacity` real events, and apart from
-    /// them the newest `capacity` refusals.
+    /// them the newest `capacity` events of requests that changed nothing.
     pub fn new(capacity: usize) -> Self {
         MemoryAuditSink {
             events: Mutex::new(Windows {
@@ -97,7 +98,7 @@ impl AuditSink for MemoryAuditSink {
         let mut windows = self.events.lock().unwrap_or_else(PoisonError::into_inner);
         event.id = windows.next_id;
         windows.next_id += 1;
-        let window = if event.outcome == AuditOutcome::Denied {
+        let window = if event.changed_nothing() {
             &mut windows.refusals
         } else {
             &mut windows.real
@@ -112,7 +113,7 @@ impl AuditSink for MemoryAuditSink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::bounded_text;
+    use crate::audit::{AuditOutcome, bounded_text};
 
     fn event(n: u32) -> AuditEvent {
         AuditEvent {

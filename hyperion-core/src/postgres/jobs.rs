@@ -1,11 +1,12 @@
 //! Job records with leases. The replica that runs a job holds a lease on
 //! it, renewed every third of its length; a replica that stops (crash,
-//! kill -9, lost network) stops renewing, and once the lease lapses any
-//! replica marks the job failed, so no job stays "running" for ever. A
-//! replica that was only stalled (paused, cut off) and comes back finishes
-//! the work it had begun, and its record then shows the real outcome.
-//! The work itself (a closure over the node) lives only in the process
-//! that accepted it, so a job is not taken over by another replica.
+//! kill -9, lost network) stops renewing, and once the lease lapses another
+//! replica takes the job over ([`JobArchive::take_over`]): a job whose work
+//! is safe to repeat (it has a plan) is run again there as its next
+//! attempt, any other is failed, saying why. Every write names its attempt,
+//! and one from an earlier attempt (a replica only stalled past its lease,
+//! come back) is refused, as is any write to a finished job: a job's end
+//! is written once.
 
 use std::time::Duration;
 
@@ -39,7 +40,7 @@ struct Write {
 /// Most writes committed in one transaction.
 const MAX_GROUP: usize = 256;
 
-const COLUMNS: &str = "id, kind, target, state, progress, step, error, result, actor, started_by, created_at, updated_at, finished_at";
+const COLUMNS: &str = "id, kind, target, state, progress, step, error, result, actor, started_by, created_at, updated_at, finished_at, plan, attempt";
 
 fn corrupt(what: &str, err: impl std::fmt::Display) -> StoreError {
     StoreError(format!("postgres: corrupt job {what}: {err}"))
@@ -69,13 +70,17 @@ fn job(row: &Row) -> Result<Job, StoreError> {
         created_at: row.get(10),
         updated_at: row.get(11),
         finished_at: row.get(12),
+        plan: row
+            .get::<_, Option<String>>(13)
+            .map(|plan| serde_json::from_str(&plan).map_err(|e| corrupt("plan", e)))
+            .transpose()?,
+        attempt: u32::try_from(row.get::<_, i32>(14)).unwrap_or(1),
     })
 }
 
-/// Writes `group` in one transaction. A finished job is not changed again,
-/// with one exception: a replica that was only stalled past its lease (the
-/// others marked its job [`REPLICA_STOPPED`]) and comes back still records
-/// what its work really did.
+/// Writes `group` in one transaction. A finished job is never changed
+/// again, and a write from an attempt the record no longer follows (taken
+/// over meanwhile) changes nothing.
 async fn commit_group(
     db: &Database,
     replica: &str,
@@ -87,14 +92,13 @@ async fn commit_group(
     let statement = tx
         .prepare_cached(&format!(
             "INSERT INTO jobs ({COLUMNS}, replica, lease_until)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
-                     now() + $15 * interval '1 second')
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+                     now() + $17 * interval '1 second')
              ON CONFLICT (id) DO UPDATE SET state = excluded.state, progress = excluded.progress,
                step = excluded.step, error = excluded.error, result = excluded.result,
                updated_at = excluded.updated_at, finished_at = excluded.finished_at,
                lease_until = excluded.lease_until
-             WHERE jobs.state IN ('queued', 'running')
-                OR (jobs.replica = excluded.replica AND jobs.error = $16)"
+             WHERE jobs.state IN ('queued', 'running') AND jobs.attempt = excluded.attempt"
         ))
         .await
         .map_err(store_error)?;
@@ -116,9 +120,10 @@ async fn commit_group(
                 &job.created_at,
                 &job.updated_at,
                 &job.finished_at,
+                &job.plan.as_ref().map(|p| p.to_string()),
+                &i32::try_from(job.attempt).unwrap_or(i32::MAX),
                 &replica,
                 &lease.as_secs_f64(),
-                &REPLICA_STOPPED,
             ],
         )
         .await
@@ -127,8 +132,8 @@ async fn commit_group(
     tx.commit().await.map_err(store_error)
 }
 
-/// Renews this replica's leases, then ends the jobs whose lease lapsed.
-async fn renew_and_sweep(db: &Database, replica: &str, lease: Duration) -> Result<(), StoreError> {
+/// Renews this replica's leases.
+async fn renew(db: &Database, replica: &str, lease: Duration) -> Result<(), StoreError> {
     let client = db.client().await?;
     client
         .execute(
@@ -138,24 +143,11 @@ async fn renew_and_sweep(db: &Database, replica: &str, lease: Duration) -> Resul
         )
         .await
         .map_err(store_error)?;
-    let orphaned = client
-        .query(
-            "UPDATE jobs SET state = 'failed', error = $1, updated_at = now(), finished_at = now()
-             WHERE state IN ('queued', 'running') AND lease_until < now()
-             RETURNING id, replica",
-            &[&REPLICA_STOPPED],
-        )
-        .await
-        .map_err(store_error)?;
-    for row in orphaned {
-        tracing::warn!(
-            job = row.get::<_, &str>(0),
-            replica = row.get::<_, &str>(1),
-            "a job's replica stopped renewing its lease; the job is marked failed"
-        );
-    }
     Ok(())
 }
+
+/// Most jobs one replica takes over at a time.
+const TAKE_AT_ONCE: i64 = 64;
 
 impl PostgresJobArchive {
     /// The job archive of `db` for this replica (a fresh random name),
@@ -196,7 +188,7 @@ impl PostgresJobArchive {
                 if keeper.upgrade().is_none() {
                     return;
                 }
-                if let Err(err) = renew_and_sweep(&keeper_db, &keeper_replica, lease).await {
+                if let Err(err) = renew(&keeper_db, &keeper_replica, lease).await {
                     tracing::warn!(error = %err, "could not renew job leases");
                 }
             }
@@ -242,6 +234,69 @@ impl JobArchive for PostgresJobArchive {
             })
             .map_err(|_| stopped())?;
         done.await.map_err(|_| stopped())?
+    }
+
+    async fn take_over(&self) -> Result<Vec<Job>, StoreError> {
+        let client = self.db.client().await?;
+        let lease = self.lease.as_secs_f64();
+        // One replica claims each job (SKIP LOCKED), with a lease of its own.
+        let rows = client
+            .query(
+                &format!(
+                    "UPDATE jobs SET replica = $1, attempt = attempt + 1, state = 'queued',
+                       step = 'taken over: its replica stopped', updated_at = now(),
+                       lease_until = now() + $2 * interval '1 second'
+                     WHERE id IN (SELECT id FROM jobs
+                                  WHERE state IN ('queued', 'running') AND lease_until < now()
+                                    AND plan IS NOT NULL
+                                  LIMIT $3 FOR UPDATE SKIP LOCKED)
+                     RETURNING {COLUMNS}"
+                ),
+                &[&self.replica, &lease, &TAKE_AT_ONCE],
+            )
+            .await
+            .map_err(store_error)?;
+        let failed = client
+            .query(
+                "UPDATE jobs SET state = 'failed', updated_at = now(), finished_at = now(),
+                   error = $1 || '; ' || kind || ' is not safe to repeat, so it was not run again'
+                 WHERE id IN (SELECT id FROM jobs
+                              WHERE state IN ('queued', 'running') AND lease_until < now()
+                                AND plan IS NULL
+                              FOR UPDATE SKIP LOCKED)
+                 RETURNING id, replica",
+                &[&REPLICA_STOPPED],
+            )
+            .await
+            .map_err(store_error)?;
+        for row in failed {
+            tracing::warn!(
+                job = row.get::<_, &str>(0),
+                replica = row.get::<_, &str>(1),
+                "a job's replica stopped renewing its lease; the job is not safe to repeat and is marked failed"
+            );
+        }
+        let taken = rows.iter().map(job).collect::<Result<Vec<_>, _>>()?;
+        for job in &taken {
+            tracing::warn!(job = %job.id, kind = %job.kind, attempt = job.attempt, "a job's replica stopped renewing its lease; this replica runs it again");
+        }
+        Ok(taken)
+    }
+
+    async fn holds(&self, id: &JobId, attempt: u32) -> Result<bool, StoreError> {
+        let client = self.db.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT attempt, state FROM jobs WHERE id = $1",
+                &[&id.as_str()],
+            )
+            .await
+            .map_err(store_error)?;
+        Ok(row.is_some_and(|row| {
+            let state: &str = row.get(1);
+            u32::try_from(row.get::<_, i32>(0)).ok() == Some(attempt)
+                && matches!(state, "queued" | "running")
+        }))
     }
 
     async fn load(&self, id: &JobId) -> Result<Option<Job>, StoreError> {

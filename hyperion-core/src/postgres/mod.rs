@@ -118,6 +118,9 @@ const MIGRATIONS: &[&str] = &[
         holder TEXT NOT NULL,
         expires_at TIMESTAMPTZ NOT NULL
     );",
+    // 2: jobs as data: how to run one again, and which run a record follows.
+    "ALTER TABLE jobs ADD COLUMN plan TEXT;
+    ALTER TABLE jobs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;",
 ];
 
 /// The schema version this build writes.
@@ -134,7 +137,8 @@ pub struct PostgresOptions {
     pub pool_size: usize,
     /// How long a replica's hold on its running jobs lasts without being
     /// renewed (default 30 s). A replica renews it every third of that; once
-    /// it lapses, any replica marks the job failed ([`REPLICA_STOPPED`]).
+    /// it lapses, another replica takes the job over: it runs again a job
+    /// that is safe to repeat, and fails any other ([`REPLICA_STOPPED`]).
     pub job_lease: Duration,
     /// How long a request in flight holds what it claimed for others to
     /// wait on: its idempotency key and the names of a create (default
@@ -180,6 +184,10 @@ pub enum ConnectError {
     },
 }
 
+/// How long a session may sit inside a transaction doing nothing before the
+/// server ends it (the longest a key change or a job write may pause).
+const IDLE_IN_TRANSACTION_LIMIT: Duration = Duration::from_secs(10);
+
 /// How long unanswered packets (or an unanswered connect) may wait before
 /// a connection to the database is given up.
 const DEAD_LINK_AFTER: Duration = Duration::from_secs(5);
@@ -218,6 +226,14 @@ impl Database {
             }
             config.options(format!("-c search_path={schema}"));
         }
+        // A replica stalled inside a transaction (paused, cut off) must not
+        // hold its locks, and with them the takeover of its jobs, for ever:
+        // the server ends such a session after a while.
+        let given = config.get_options().unwrap_or_default();
+        config.options(format!(
+            "{given} -c idle_in_transaction_session_timeout={}",
+            IDLE_IN_TRANSACTION_LIMIT.as_millis()
+        ));
         // A link that silently stops carrying packets fails its
         // connections within seconds, not the kernel's quarter of an hour
         // (unless the URL says otherwise).

@@ -20,8 +20,10 @@ pub struct AuditRetention {
     /// Events older than this go (`None`: no age limit).
     pub max_age: Option<std::time::Duration>,
     /// Past this many events, the oldest go (`None`: no count limit).
-    /// Counted apart for refusals (`denied`) and for everything else, so that
-    /// no flood of refused requests can push a real event out.
+    /// Counted apart for the events of requests that changed nothing
+    /// (refusals and 4xx, see [`AuditEvent::changed_nothing`]) and for
+    /// everything else, so that no flood of refused requests can push a
+    /// real event out.
     pub max_events: Option<u64>,
 }
 
@@ -67,7 +69,9 @@ impl SqliteAuditLog {
                 }
                 if let Some(max) = retention.max_events {
                     let max = i64::try_from(max).unwrap_or(i64::MAX);
-                    for class in ["outcome = 'denied'", "outcome <> 'denied'"] {
+                    // `AuditEvent::changed_nothing`, in SQL.
+                    let nothing = "(outcome = 'denied' OR (outcome = 'failed' AND status BETWEEN 400 AND 499))";
+                    for class in [nothing.to_owned(), format!("NOT {nothing}")] {
                         gone += c.execute(
                             &format!(
                                 "DELETE FROM audit WHERE {class} AND id <= \

@@ -17,6 +17,8 @@ pub struct SqliteJobArchive {
     db: Database,
     writes: Option<mpsc::Sender<Write>>,
     writer: Option<std::thread::JoinHandle<()>>,
+    /// The jobs a previous process left unfinished, until taken over.
+    left: std::sync::Mutex<Vec<JobId>>,
 }
 
 /// One queued write, with whoever waits for it to be committed.
@@ -50,7 +52,7 @@ fn commit_group(database: &Database, group: Vec<Write>) {
 /// The error a job left unfinished by a previous process ends with.
 pub const INTERRUPTED: &str = "interrupted by a restart of the server";
 
-const COLUMNS: &str = "id, kind, target, state, progress, step, error, result, actor, started_by, created_at, updated_at, finished_at";
+const COLUMNS: &str = "id, kind, target, state, progress, step, error, result, actor, started_by, created_at, updated_at, finished_at, plan, attempt";
 
 fn job(row: &Row<'_>) -> rusqlite::Result<Job> {
     let result: Option<String> = row.get(7)?;
@@ -77,16 +79,22 @@ fn job(row: &Row<'_>) -> rusqlite::Result<Job> {
         created_at: parse_stamp(&row.get::<_, String>(10)?)?,
         updated_at: parse_stamp(&row.get::<_, String>(11)?)?,
         finished_at: parse_opt_stamp(row.get(12)?)?,
+        plan: row
+            .get::<_, Option<String>>(13)?
+            .map(|plan| serde_json::from_str(&plan).map_err(|e| corrupt("job plan", e)))
+            .transpose()?,
+        attempt: row.get(14)?,
     })
 }
 
 fn upsert(conn: &rusqlite::Connection, job: &Job) -> rusqlite::Result<()> {
     conn.execute(
         &format!(
-            "INSERT INTO jobs ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+            "INSERT INTO jobs ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
              ON CONFLICT(id) DO UPDATE SET state = excluded.state, progress = excluded.progress,
                step = excluded.step, error = excluded.error, result = excluded.result,
-               updated_at = excluded.updated_at, finished_at = excluded.finished_at"
+               updated_at = excluded.updated_at, finished_at = excluded.finished_at
+             WHERE jobs.state IN ('queued', 'running') AND jobs.attempt = excluded.attempt"
         ),
         params![
             job.id.as_str(),
@@ -102,29 +110,26 @@ fn upsert(conn: &rusqlite::Connection, job: &Job) -> rusqlite::Result<()> {
             stamp(job.created_at),
             stamp(job.updated_at),
             job.finished_at.map(stamp),
+            job.plan.as_ref().map(|p| p.to_string()),
+            job.attempt,
         ],
     )
     .map(|_| ())
 }
 
 impl SqliteJobArchive {
-    /// The job archive of `db`. Jobs a previous process left queued or
-    /// running are marked failed ([`INTERRUPTED`]) first: nothing runs them now.
+    /// The job archive of `db`. The jobs a previous process left queued or
+    /// running are taken over by the first [`JobArchive::take_over`] (the
+    /// API's job keeper calls it as it starts): run again when safe to
+    /// repeat, failed ([`INTERRUPTED`]) otherwise.
     pub fn open(db: Database) -> Result<Self, StoreError> {
-        let at = stamp(now());
-        let interrupted = db.run_blocking(|c| {
-            c.execute(
-                "UPDATE jobs SET state = 'failed', error = ?1, updated_at = ?2, finished_at = ?2
-                 WHERE state IN ('queued', 'running')",
-                params![INTERRUPTED, at],
-            )
+        let left = db.run_blocking(|c| {
+            let mut unfinished =
+                c.prepare("SELECT id FROM jobs WHERE state IN ('queued', 'running')")?;
+            let ids = unfinished.query_map([], |row| row.get::<_, String>(0))?;
+            ids.collect::<rusqlite::Result<Vec<String>>>()
         })?;
-        if interrupted > 0 {
-            tracing::warn!(
-                interrupted,
-                "jobs left unfinished by a previous run were marked failed"
-            );
-        }
+        let left = left.iter().filter_map(|id| JobId::parse(id)).collect();
         let (writes, queue) = mpsc::channel::<Write>();
         let database = db.clone();
         let writer = std::thread::Builder::new()
@@ -146,6 +151,7 @@ impl SqliteJobArchive {
             db,
             writes: Some(writes),
             writer: Some(writer),
+            left: std::sync::Mutex::new(left),
         })
     }
 }
@@ -192,6 +198,80 @@ impl JobArchive for SqliteJobArchive {
         done.await
             .map_err(|_| StoreError("the job writer has stopped".to_owned()))?
             .map_err(StoreError)
+    }
+
+    async fn take_over(&self) -> Result<Vec<Job>, StoreError> {
+        let left = std::mem::take(
+            &mut *self
+                .left
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        if left.is_empty() {
+            return Ok(Vec::new());
+        }
+        let at = stamp(now());
+        let (taken, failed) = self
+            .db
+            .run(move |c| {
+                let tx = c.transaction()?;
+                let mut taken = Vec::new();
+                let mut failed = 0;
+                for id in &left {
+                    let again = tx.query_row(
+                        &format!(
+                            "UPDATE jobs SET attempt = attempt + 1, state = 'queued', updated_at = ?2,
+                               step = 'taken over after a restart of the server'
+                             WHERE id = ?1 AND state IN ('queued', 'running') AND plan IS NOT NULL
+                             RETURNING {COLUMNS}"
+                        ),
+                        params![id.as_str(), at],
+                        job,
+                    );
+                    match again.optional()? {
+                        Some(again) => taken.push(again),
+                        None => {
+                            failed += tx.execute(
+                                "UPDATE jobs SET state = 'failed', updated_at = ?2, finished_at = ?2,
+                                   error = ?3 || '; ' || kind || ' is not safe to repeat, so it was not run again'
+                                 WHERE id = ?1 AND state IN ('queued', 'running')",
+                                params![id.as_str(), at, INTERRUPTED],
+                            )?;
+                        }
+                    }
+                }
+                tx.commit()?;
+                Ok((taken, failed))
+            })
+            .await?;
+        if failed > 0 {
+            tracing::warn!(
+                failed,
+                "jobs left unfinished by a previous run, not safe to repeat, were marked failed"
+            );
+        }
+        if !taken.is_empty() {
+            tracing::warn!(
+                jobs = taken.len(),
+                "jobs left unfinished by a previous run are run again"
+            );
+        }
+        Ok(taken)
+    }
+
+    async fn holds(&self, id: &JobId, attempt: u32) -> Result<bool, StoreError> {
+        let id = id.to_string();
+        self.db
+            .run(move |c| {
+                c.query_row(
+                    "SELECT 1 FROM jobs WHERE id = ?1 AND attempt = ?2 AND state IN ('queued', 'running')",
+                    params![id, attempt],
+                    |_| Ok(()),
+                )
+                .optional()
+                .map(|found| found.is_some())
+            })
+            .await
     }
 
     async fn load(&self, id: &JobId) -> Result<Option<Job>, StoreError> {

@@ -104,6 +104,9 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX keys_by_creator ON keys(created_by);",
     // 3: refusals are kept apart from real events by the retention.
     "CREATE INDEX audit_by_outcome ON audit(outcome, id);",
+    // 4: jobs as data: how to run one again, and which run a record follows.
+    "ALTER TABLE jobs ADD COLUMN plan TEXT;
+    ALTER TABLE jobs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;",
 ];
 
 /// How often the stores' upkeep runs in the background.

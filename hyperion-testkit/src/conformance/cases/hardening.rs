@@ -179,10 +179,11 @@ pub async fn the_client_cannot_choose_its_address_behind_a_proxy(s: &TestServer)
     );
 }
 
-/// A tenant key probing hostings outside its grant (404) and changing the
-/// one it may only view (403) is counted, not recorded one event per
-/// request: its flood leaves the log a handful of counted events, and the
-/// operator's earlier events are all still there.
+/// A tenant key probing hostings outside its grant (404), changing the one
+/// it may only view (403), or sending changes refused for what they ask
+/// (400) is counted, not recorded one event per request: its flood leaves
+/// the log a handful of counted events, and the operator's earlier events
+/// are all still there.
 pub async fn a_tenants_refusals_are_counted_not_recorded(s: &TestServer) {
     let suspended = format!("/api/v1/hostings/{}/suspend", hosting_id(2));
     s.call(Method::POST, &suspended, Some(&s.keys.admin))
@@ -240,6 +241,32 @@ pub async fn a_tenants_refusals_are_counted_not_recorded(s: &TestServer) {
         "{}",
         probing.text
     );
+    // A key sending changes that are refused for what they ask (400) is
+    // counted the same way: it changed nothing.
+    let sloppy = s
+        .mint(
+            "sloppy editor",
+            [Capability::HostingEditConfig].into_iter().collect(),
+            grants(&[(1, GrantLevel::Manage)]),
+        )
+        .await;
+    let sloppy_id = s.key_id("sloppy editor").await;
+    let php = format!("/api/v1/hostings/{}/php", hosting_id(1));
+    for _ in 0..150 {
+        s.call_json(Method::PATCH, &php, &sloppy, &json!({"version": "9.9"}))
+            .await
+            .assert_error(400, "validation");
+    }
+    let rejected = s
+        .get(
+            &format!("/api/v1/audit?key_id={sloppy_id}&limit=200"),
+            &s.keys.admin,
+        )
+        .await;
+    let rows = rejected.body["items"].as_array().unwrap();
+    let counted: u64 = rows.iter().map(|e| e["count"].as_u64().unwrap()).sum();
+    assert_eq!(counted, 150, "{}", rejected.text);
+    assert!(rows.len() <= 2, "{} events: {}", rows.len(), rejected.text);
     // The operator's suspend is still in the log.
     let admin = s
         .get(
