@@ -700,15 +700,7 @@ async fn poll_job(
     let started = Instant::now();
     let mut last = Value::Null;
     while started.elapsed() < Duration::from_secs(30) {
-        last = http
-            .get(format!("{base}/api/v1/jobs/{job}"))
-            .bearer_auth(key)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        last = get_json(http, &format!("{base}/api/v1/jobs/{job}"), key).await;
         if done(&last) {
             break;
         }
@@ -756,15 +748,7 @@ async fn a_job_on_a_slow_replica(
     let b = tokio::task::block_in_place(|| start("0"));
     let admin = a.admin_key.trim().to_owned();
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
-    let hostings: Value = http
-        .get(format!("{}/api/v1/hostings?limit=1", b.url))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let hostings = get_json(&http, &format!("{}/api/v1/hostings?limit=1", b.url), &admin).await;
     let hosting = hostings["items"][0]["id"].as_str().unwrap().to_owned();
     let request = match what {
         SlowJob::Backup => http
@@ -783,16 +767,25 @@ async fn a_job_on_a_slow_replica(
 
 /// The audit events of `action` on `base`, newest first.
 async fn audit_of(http: &reqwest::Client, base: &str, key: &str, action: &str) -> Vec<Value> {
-    let page: Value = http
-        .get(format!("{base}/api/v1/audit?action={action}&limit=200"))
+    let page = get_json(
+        http,
+        &format!("{base}/api/v1/audit?action={action}&limit=200"),
+        key,
+    )
+    .await;
+    page["items"].as_array().unwrap().clone()
+}
+
+/// `GET url` with `key`, read as JSON.
+async fn get_json(http: &reqwest::Client, url: &str, key: &str) -> Value {
+    http.get(url)
         .bearer_auth(key)
         .send()
         .await
         .unwrap()
         .json()
         .await
-        .unwrap();
-    page["items"].as_array().unwrap().clone()
+        .unwrap()
 }
 
 /// The events that record a job's end (the request's own event carries

@@ -430,6 +430,18 @@ async fn keyless_floods_do_not_grow_the_database() {
     );
 }
 
+/// The request ids of the events `log` keeps, newest first.
+async fn kept_request_ids(log: &hyperion_core::sqlite::SqliteAuditLog) -> Vec<String> {
+    let kept = log
+        .query(&AuditQuery {
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    kept.items.into_iter().map(|e| e.request_id).collect()
+}
+
 /// The audit retention deletes what is too old, then what is too many.
 #[tokio::test]
 async fn audit_retention_keeps_what_it_says() {
@@ -449,15 +461,7 @@ async fn audit_retention_keeps_what_it_says() {
         log.record(event(n)).await;
     }
     assert_eq!(log.prune().await.unwrap(), 12);
-    let kept = log
-        .query(&AuditQuery {
-            limit: 100,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let ids: Vec<&str> = kept.items.iter().map(|e| e.request_id.as_str()).collect();
-    assert_eq!(ids, ["r14", "r13", "r12"]);
+    assert_eq!(kept_request_ids(&log).await, ["r14", "r13", "r12"]);
     assert_eq!(log.prune().await.unwrap(), 0);
 }
 
@@ -482,15 +486,10 @@ async fn refusals_never_push_real_events_out_of_the_retention() {
         log.record(event(n)).await;
     }
     assert_eq!(log.prune().await.unwrap(), 45);
-    let kept = log
-        .query(&AuditQuery {
-            limit: 100,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let ids: Vec<&str> = kept.items.iter().map(|e| e.request_id.as_str()).collect();
-    assert_eq!(ids, ["r49", "r48", "r47", "r1", "r0"]);
+    assert_eq!(
+        kept_request_ids(&log).await,
+        ["r49", "r48", "r47", "r1", "r0"]
+    );
 }
 
 /// Half of the writers crash test, run by it as a child process with

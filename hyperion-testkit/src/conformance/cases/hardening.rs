@@ -615,12 +615,7 @@ pub async fn bodies_over_the_limit_are_413_without_being_read(s: &TestServer) {
 /// Opens a connection to `base` and sends `head` (a request head, `\r\n\r\n`
 /// included) and the first bytes of a body that never comes whole.
 async fn start_a_body(base: &str, head: &str, part: &[u8]) -> tokio::net::TcpStream {
-    let mut stream = tokio::net::TcpStream::connect(base.trim_start_matches("http://"))
-        .await
-        .unwrap();
-    stream.write_all(head.as_bytes()).await.unwrap();
-    stream.write_all(part).await.unwrap();
-    stream
+    start_a_body_from(base, "127.0.0.1", head, part).await
 }
 
 /// Reads one whole answer (head and `Content-Length` body) from `stream`,
