@@ -242,6 +242,9 @@ mod tests {
             ApiError::Overloaded {
                 retry_after_secs: 1,
             },
+            ApiError::StoresUnavailable {
+                retry_after_secs: 1,
+            },
             ApiError::Upstream(String::new()),
             ApiError::UpstreamTimeout(String::new()),
             ApiError::internal(""),
@@ -251,6 +254,17 @@ mod tests {
         }
         let used: std::collections::BTreeSet<_> = every.iter().map(ApiError::code).collect();
         assert_eq!(used.len(), ApiError::CODES.len());
+    }
+
+    #[test]
+    fn unreachable_stores_are_a_503_with_a_wait() {
+        let err = ApiError::StoresUnavailable {
+            retry_after_secs: 2,
+        };
+        assert_eq!(err.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(err.code(), "overloaded");
+        let answer = crate::http::ApiResponse::error(&err, "req_x");
+        assert_eq!(answer.headers[http::header::RETRY_AFTER], "2");
     }
 
     #[test]
