@@ -1,11 +1,12 @@
 //! The in-memory audit log: a bounded window of the newest events.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, PoisonError};
 
 use async_trait::async_trait;
 
 use crate::audit::{AuditEvent, AuditLog, AuditPage, AuditQuery, AuditSink};
+use crate::keys::KeyId;
 use crate::store::StoreError;
 
 /// How many events [`MemoryAuditSink`] keeps unless told otherwise.
@@ -15,7 +16,9 @@ pub const DEFAULT_AUDIT_WINDOW: usize = 10_000;
 /// The events of requests that changed nothing (refusals, and requests
 /// turned away with a 4xx; see [`AuditEvent::changed_nothing`]) are kept in
 /// a window of their own, so that no flood of them can push out a real
-/// event.
+/// event. In each window, once full, the key holding the most events gives
+/// up its oldest: one key's flood pushes out its own events first, never
+/// another key's while it holds more.
 #[derive(Debug)]
 pub struct MemoryAuditSink {
     events: Mutex<Windows>,
@@ -24,9 +27,47 @@ pub struct MemoryAuditSink {
 
 #[derive(Debug, Default)]
 struct Windows {
-    real: VecDeque<AuditEvent>,
-    refusals: VecDeque<AuditEvent>,
+    real: Window,
+    refusals: Window,
     next_id: u64,
+}
+
+/// A bounded run of events, oldest first, with how many each key (or no
+/// key: anonymous requests, the integrator's own changes) holds.
+#[derive(Debug, Default)]
+struct Window {
+    events: VecDeque<AuditEvent>,
+    held: HashMap<Option<KeyId>, usize>,
+}
+
+impl Window {
+    /// Keeps `event`; when `capacity` is reached, the oldest event of the
+    /// key holding the most goes first.
+    fn push(&mut self, event: AuditEvent, capacity: usize) {
+        if self.events.len() >= capacity {
+            self.evict();
+        }
+        *self.held.entry(event.key_id.clone()).or_default() += 1;
+        self.events.push_back(event);
+    }
+
+    fn evict(&mut self) {
+        let heaviest = self
+            .held
+            .iter()
+            .max_by_key(|(_, count)| **count)
+            .map(|(key, _)| key.clone());
+        let Some(heaviest) = heaviest else { return };
+        if let Some(at) = self.events.iter().position(|e| e.key_id == heaviest) {
+            self.events.remove(at);
+        }
+        match self.held.get_mut(&heaviest) {
+            Some(count) if *count > 1 => *count -= 1,
+            _ => {
+                self.held.remove(&heaviest);
+            }
+        }
+    }
 }
 
 impl Default for MemoryAuditSink {
@@ -53,8 +94,9 @@ impl MemoryAuditSink {
         let windows = self.events.lock().unwrap_or_else(PoisonError::into_inner);
         let mut events: Vec<AuditEvent> = windows
             .real
+            .events
             .iter()
-            .chain(&windows.refusals)
+            .chain(&windows.refusals.events)
             .cloned()
             .collect();
         events.sort_unstable_by_key(|e| e.id);
@@ -68,8 +110,9 @@ impl AuditLog for MemoryAuditSink {
         let windows = self.events.lock().unwrap_or_else(PoisonError::into_inner);
         let mut matching: Vec<&AuditEvent> = windows
             .real
+            .events
             .iter()
-            .chain(&windows.refusals)
+            .chain(&windows.refusals.events)
             .filter(|e| query.matches(e))
             .collect();
         matching.sort_unstable_by_key(|e| std::cmp::Reverse(e.id));
@@ -103,10 +146,7 @@ impl AuditSink for MemoryAuditSink {
         } else {
             &mut windows.real
         };
-        if window.len() == self.capacity {
-            window.pop_front();
-        }
-        window.push_back(event);
+        window.push(event, self.capacity);
     }
 }
 
@@ -164,6 +204,25 @@ mod tests {
         assert_eq!(kept.len(), 4);
         assert_eq!(kept[0].request_id, "r0", "the key's event is still there");
         assert_eq!(kept[3].request_id, "r99");
+    }
+
+    #[tokio::test]
+    async fn one_keys_changes_push_out_its_own_events_first() {
+        let sink = MemoryAuditSink::new(10);
+        let by = |key: &str, n: u32| {
+            let mut e = event(n);
+            e.key_id = crate::keys::KeyId::parse(key);
+            e
+        };
+        for n in 0..5 {
+            sink.record(by("key_admin", n)).await;
+        }
+        for n in 5..200 {
+            sink.record(by("key_busy", n)).await;
+        }
+        let kept: Vec<String> = sink.events().into_iter().map(|e| e.request_id).collect();
+        assert_eq!(kept[..5], ["r0", "r1", "r2", "r3", "r4"]);
+        assert_eq!(kept[5..], ["r195", "r196", "r197", "r198", "r199"]);
     }
 
     #[test]
