@@ -137,6 +137,16 @@ impl Faults {
         self.aimed.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Whether a fault is aimed at what a node's revision vouches for (its
+    /// lists and look-ups).
+    fn aimed_at_reads(&self) -> bool {
+        let table = self.table();
+        table.every_call.is_some()
+            || [NodeCall::ListHostings, NodeCall::FindHosting]
+                .iter()
+                .any(|call| table.by_call.contains_key(call))
+    }
+
     fn fault_for(&self, call: NodeCall) -> Option<Fault> {
         *self
             .calls
@@ -201,6 +211,17 @@ impl FaultyNode {
 impl Node for FaultyNode {
     fn id(&self) -> &NodeId {
         self.inner.id()
+    }
+
+    /// The wrapped node's, while no fault is aimed at its lists or
+    /// look-ups; with one aimed, `None`, so that the API asks the node (and
+    /// meets the fault) instead of answering from a page it rendered before.
+    fn revision(&self) -> Option<u64> {
+        if self.faults.aimed_at_reads() {
+            None
+        } else {
+            self.inner.revision()
+        }
     }
 
     async fn info(&self) -> Result<NodeInfo, NodeError> {
