@@ -42,12 +42,12 @@ struct Window {
 
 impl Window {
     /// Keeps `event`; when `capacity` is reached, the oldest event of the
-    /// key holding the most goes first.
+    /// key holding the most (counting `event`) goes first.
     fn push(&mut self, event: AuditEvent, capacity: usize) {
+        *self.held.entry(event.key_id.clone()).or_default() += 1;
         if self.events.len() >= capacity {
             self.evict();
         }
-        *self.held.entry(event.key_id.clone()).or_default() += 1;
         self.events.push_back(event);
     }
 
@@ -57,14 +57,15 @@ impl Window {
             .iter()
             .max_by_key(|(_, count)| **count)
             .map(|(key, _)| key.clone());
-        let Some(heaviest) = heaviest else { return };
-        if let Some(at) = self.events.iter().position(|e| e.key_id == heaviest) {
-            self.events.remove(at);
-        }
-        match self.held.get_mut(&heaviest) {
-            Some(count) if *count > 1 => *count -= 1,
-            _ => {
-                self.held.remove(&heaviest);
+        let at = heaviest
+            .and_then(|key| self.events.iter().position(|e| e.key_id == key))
+            .unwrap_or(0);
+        if let Some(gone) = self.events.remove(at) {
+            match self.held.get_mut(&gone.key_id) {
+                Some(count) if *count > 1 => *count -= 1,
+                _ => {
+                    self.held.remove(&gone.key_id);
+                }
             }
         }
     }
