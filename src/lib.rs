@@ -4,16 +4,17 @@
 // later becomes public here only by a decision made in this file.
 
 pub use hyperion_core::{
-    ApiConfig, ApiError, ApiKeyRecord, ApiResponse, AuditActor, AuditEvent, AuditLog, AuditOutcome,
-    AuditPage, AuditQuery, AuditSink, CapSet, Capability, Claim, Cluster, DeleteOptions,
-    FewestHostings, ForwardedHeader, Grant, GrantLevel, HyperionApi, HyperionApiBuilder,
-    IdempotencyScope, IdempotencyStore, Job, JobArchive, JobFailure, JobId, JobOutcome,
-    JobProgress, JobRunner, JobSpec, JobState, JobTask, KeyChangeLock, KeyHash, KeyId, KeyScope,
-    KeyStore, KeyView, ListQuery, MintedKey, NameReservations, NewKey, Node, NodeError, NodePage,
-    OwnerDirectory, PlacementStrategy, RateDecision, RateLimitStore, RawApiKey, RequestHead,
-    RequestedGrant, StoreError, StoredResponse, TeeAuditSink, TokioJobRunner, TracingAuditSink,
+    Access, ApiConfig, ApiError, ApiKeyRecord, ApiResponse, AuditActor, AuditEvent, AuditLog,
+    AuditOutcome, AuditPage, AuditQuery, AuditSink, CapSet, Capability, Claim, Cluster,
+    DeleteOptions, EndpointInfo, FewestHostings, ForwardedHeader, Grant, GrantLevel, HyperionApi,
+    HyperionApiBuilder, IdempotencyScope, IdempotencyStore, Job, JobArchive, JobFailure, JobId,
+    JobOutcome, JobProgress, JobRunner, JobSpec, JobState, JobTask, KeyChangeLock, KeyHash, KeyId,
+    KeyScope, KeyStore, KeyView, ListQuery, MintedKey, NameReservations, NewKey, Node, NodeError,
+    NodePage, OwnerDirectory, PlacementStrategy, RateDecision, RateLimitStore, RawApiKey,
+    RequestHead, RequestedGrant, StoreError, StoredResponse, TeeAuditSink, TokioJobRunner,
+    TracingAuditSink,
 };
-pub use hyperion_core::{headers, memory, model, openapi};
+pub use hyperion_core::{endpoints, headers, memory, model, openapi};
 
 /// mockall mocks of every integration trait (feature `mock`).
 #[cfg(feature = "mock")]

@@ -156,14 +156,7 @@ impl Principal {
     }
 }
 
-/// What a request wants to do with a hosting.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Access {
-    /// Read it.
-    Read,
-    /// Change it.
-    Manage,
-}
+pub use crate::http::endpoints::Access;
 
 /// Refuses unless the principal holds `cap`.
 pub(crate) fn require(principal: &Principal, cap: Capability) -> Result<(), ApiError> {
@@ -252,17 +245,6 @@ pub async fn require_hosting_access(
         decide_hosting_access(principal, &located.hosting.summary.id, access)?;
     }
     Ok(located)
-}
-
-/// [`require_hosting_access`] for a change: resolves id or domain to the
-/// hosting and its node, then demands `cap` and a manage right on it.
-pub(crate) async fn resolve_manage(
-    principal: &Principal,
-    cluster: &Cluster,
-    selector: &HostingSelector,
-    cap: Capability,
-) -> Result<Located, ApiError> {
-    require_hosting_access(principal, cluster, selector, cap, Access::Manage).await
 }
 
 /// What a key asks to mint: every right the new key would hold, with the
@@ -433,86 +415,19 @@ pub(crate) fn may_read_job(principal: &Principal, job: &Job) -> bool {
     }
     let started_with = ROUTES
         .iter()
-        .find(|route| route.endpoint.action() == job.kind)
-        .and_then(|route| route_rule(route.endpoint).cap);
+        .find(|route| route.action == job.kind)
+        .and_then(|route| route.rule.cap);
     let on_a_hosting = job.kind.starts_with("hosting.");
     started_with.is_some_and(|cap| principal.caps.contains(cap))
         || (on_a_hosting && principal.caps.contains(Capability::HostingView))
 }
 
-/// Whether a route's rights depend on its hosting (`{id}` names one).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum HostingRule {
-    /// No hosting involved.
-    None,
-    /// Needs any grant (read) or a manage grant (change) on the hosting.
-    Access(Access),
-}
-
-/// What a route demands of a key before anything else happens: the
-/// capability, whether it is cluster-wide (scope all), and what it needs on
-/// its hosting. One table, so that the endpoints, idempotent replays and the
-/// OpenAPI document (`x-required-scope`) can never disagree.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct RouteRule {
-    /// The capability, when the route needs one (`/me` and jobs do not:
-    /// a job's starter always reads it).
-    pub cap: Option<Capability>,
-    /// Whether only a key with scope all may call it.
-    pub cluster_scope: bool,
-    /// What it needs on its hosting.
-    pub hosting: HostingRule,
-}
-
-/// The rule of `endpoint`.
-pub(crate) const fn route_rule(endpoint: Endpoint) -> RouteRule {
-    use Capability as C;
-    const fn rule(cap: Option<Capability>, cluster_scope: bool, hosting: HostingRule) -> RouteRule {
-        RouteRule {
-            cap,
-            cluster_scope,
-            hosting,
-        }
-    }
-    const READ: HostingRule = HostingRule::Access(Access::Read);
-    const MANAGE: HostingRule = HostingRule::Access(Access::Manage);
-    const NONE: HostingRule = HostingRule::None;
-    match endpoint {
-        Endpoint::OpenApi | Endpoint::Docs | Endpoint::Me | Endpoint::GetJob => {
-            rule(None, false, NONE)
-        }
-        Endpoint::ListHostings => rule(Some(C::HostingView), false, NONE),
-        Endpoint::CreateHosting => rule(Some(C::HostingCreate), false, NONE),
-        Endpoint::GetHosting => rule(Some(C::HostingView), false, READ),
-        Endpoint::SuspendHosting | Endpoint::ResumeHosting => {
-            rule(Some(C::HostingSuspend), false, MANAGE)
-        }
-        Endpoint::DeleteHosting => rule(Some(C::HostingDelete), false, MANAGE),
-        Endpoint::PatchPhp | Endpoint::PatchVhost => {
-            rule(Some(C::HostingEditConfig), false, MANAGE)
-        }
-        // Expiry, limits and quota are the operator's settings, not the tenant's.
-        Endpoint::PatchLimits | Endpoint::PatchExpiry | Endpoint::PatchQuota => {
-            rule(Some(C::HostingEditConfig), true, MANAGE)
-        }
-        Endpoint::StartBackup => rule(Some(C::BackupRun), false, MANAGE),
-        Endpoint::ListBackups => rule(Some(C::BackupRun), false, READ),
-        Endpoint::StartRestore => rule(Some(C::BackupRestore), false, MANAGE),
-        Endpoint::IssueCertificate => rule(Some(C::CertManage), false, MANAGE),
-        Endpoint::InstallWordPress => rule(Some(C::WpManage), false, MANAGE),
-        Endpoint::RenewAllCertificates => rule(Some(C::CertManage), true, NONE),
-        Endpoint::ListNodes => rule(Some(C::NodesView), true, NONE),
-        Endpoint::MintKey | Endpoint::ListKeys | Endpoint::GetKey | Endpoint::RevokeKey => {
-            rule(Some(C::ApiKeysManage), false, NONE)
-        }
-        Endpoint::ListAudit => rule(Some(C::AuditView), true, NONE),
-    }
-}
+pub(crate) use crate::http::endpoints::HostingRule;
 
 /// Checks what the route alone decides: its capability, then its scope.
 /// Runs before any body byte is read and before any hosting is looked up.
 pub(crate) fn check_route(principal: &Principal, endpoint: Endpoint) -> Result<(), ApiError> {
-    let rule = route_rule(endpoint);
+    let rule = endpoint.spec().rule;
     if let Some(cap) = rule.cap {
         require(principal, cap)?;
     }
@@ -932,7 +847,7 @@ mod tests {
         // Every route that needs a capability refuses a key without any.
         let powerless = principal(CapSet::empty(), KeyScope::All);
         for route in ROUTES {
-            let rule = route_rule(route.endpoint);
+            let rule = route.rule;
             assert_eq!(
                 check_route(&powerless, route.endpoint).is_err(),
                 rule.cap.is_some(),

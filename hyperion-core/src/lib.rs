@@ -81,6 +81,7 @@ pub use capability::{CapSet, Capability};
 pub use cluster::{Cluster, FewestHostings, PlacementStrategy};
 pub use error::ApiError;
 pub use http::client_ip::ForwardedHeader;
+pub use http::endpoints::{Access, EndpointInfo, endpoints};
 pub use http::{ApiResponse, RequestHead};
 pub use idempotency::{Claim, IdempotencyScope, IdempotencyStore, StoredResponse};
 pub use jobs::{

@@ -5,15 +5,11 @@ use http::StatusCode;
 
 use super::RequestContext;
 use crate::audit::{AuditOutcome, AuditQuery};
-use crate::authz::{require, require_cluster_scope};
-use crate::capability::Capability;
 use crate::error::ApiError;
 use crate::http::ApiResponse;
 use crate::keys::KeyId;
 
 pub(crate) async fn list(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiError> {
-    require(&ctx.principal, Capability::AuditView)?;
-    require_cluster_scope(&ctx.principal)?;
     let log = ctx
         .services
         .audit_log

@@ -11,7 +11,8 @@ use super::rerun::{JobPlan, Work, audited};
 use super::{HyperionApi, Services};
 use crate::answers::JobAccepted;
 use crate::audit::{AuditEvent, AuditOutcome, Happening, RequestFacts};
-use crate::authz::Principal;
+use crate::authz::{HostingRule, Principal, require_hosting_access};
+use crate::cluster::Located;
 use crate::error::ApiError;
 use crate::http::{ApiResponse, Query, RouteMatch, parse_json_body};
 use crate::jobs::{JobFailure, JobOutcome, JobProgress, JobSpec, JobTask};
@@ -58,6 +59,30 @@ impl RequestContext<'_> {
             .clone()
             .or_else(|| self.route.param("id").map(str::to_owned))
             .unwrap_or_default()
+    }
+
+    /// The hosting the route's `{id}` names, found and checked by the
+    /// route's own rule (its capability and the grant it needs on the
+    /// hosting), and, given `target`, recorded as what the request acts on.
+    pub(crate) async fn hosting(
+        &self,
+        target: Option<&mut AuditTarget>,
+    ) -> Result<Located, ApiError> {
+        let rule = self.route.spec.rule;
+        let (Some(cap), HostingRule::Access(access)) = (rule.cap, rule.hosting) else {
+            return Err(ApiError::internal(format!(
+                "{:?} is not declared as acting on a hosting",
+                self.route.spec.endpoint
+            )));
+        };
+        let selector = self.hosting_selector()?;
+        let cluster = &self.services.cluster;
+        let located =
+            require_hosting_access(&self.principal, cluster, &selector, cap, access).await?;
+        if let Some(target) = target {
+            target.set(located.hosting.summary.id.as_str());
+        }
+        Ok(located)
     }
 
     /// The `{id}` path parameter as a hosting selector.

@@ -11,10 +11,7 @@ use super::rendered::{PageKey, View};
 use super::rerun::Work;
 use super::{AuditTarget, RequestContext};
 use crate::answers::{HostingPage, StateChange};
-use crate::authz::{
-    Access, Principal, may_resume, require, require_hosting_access, resolve_manage, suspender,
-};
-use crate::capability::Capability;
+use crate::authz::{Principal, may_resume, suspender};
 use crate::cluster::worst_failure;
 use crate::error::ApiError;
 use crate::http::ApiResponse;
@@ -51,7 +48,6 @@ fn hide_node_ids(value: &mut Value) {
 
 /// `GET /hostings?limit&cursor&state&node&q&allow_partial`: only what the key may read.
 pub(crate) async fn list(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiError> {
-    require(&ctx.principal, Capability::HostingView)?;
     let query = &ctx.query;
     let limit = query.page_size()?;
     let after = query.cursor::<HostingId>()?;
@@ -154,15 +150,7 @@ pub(crate) async fn list(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiErr
 
 /// `GET /hostings/{id}`: by id or domain.
 pub(crate) async fn show(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiError> {
-    let selector = ctx.hosting_selector()?;
-    let located = require_hosting_access(
-        &ctx.principal,
-        &ctx.services.cluster,
-        &selector,
-        Capability::HostingView,
-        Access::Read,
-    )
-    .await?;
+    let located = ctx.hosting(None).await?;
     let view = if ctx.principal.scope().is_all() {
         View::Cluster
     } else {
@@ -212,16 +200,8 @@ async fn toggle(
     target: &mut AuditTarget,
     toggle: Toggle,
 ) -> Result<ApiResponse, ApiError> {
-    let selector = ctx.hosting_selector()?;
-    let located = resolve_manage(
-        &ctx.principal,
-        &ctx.services.cluster,
-        &selector,
-        Capability::HostingSuspend,
-    )
-    .await?;
+    let located = ctx.hosting(Some(target)).await?;
     let id = &located.hosting.summary.id;
-    target.set(id.as_str());
     let (from, to) = toggle.states();
     let current = located.hosting.summary.state;
     let recorded = located.hosting.suspended_by;
@@ -270,19 +250,11 @@ pub(crate) async fn delete(
     ctx: &RequestContext<'_>,
     target: &mut AuditTarget,
 ) -> Result<ApiResponse, ApiError> {
-    let selector = ctx.hosting_selector()?;
     let options = DeleteOptions {
         keep_user: ctx.query.flag("keep_user")?,
         keep_database: ctx.query.flag("keep_database")?,
     };
-    let located = resolve_manage(
-        &ctx.principal,
-        &ctx.services.cluster,
-        &selector,
-        Capability::HostingDelete,
-    )
-    .await?;
-    target.set(located.hosting.summary.id.as_str());
+    let located = ctx.hosting(Some(target)).await?;
     if located.hosting.summary.state == HostingState::Deleting {
         return Err(ApiError::Conflict(
             "hosting is already being deleted".to_owned(),

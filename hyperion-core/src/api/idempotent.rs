@@ -9,7 +9,7 @@ use http::{HeaderMap, HeaderValue, StatusCode};
 use sha2::{Digest, Sha256};
 
 use super::RequestContext;
-use crate::authz::{HostingRule, require_hosting_access, route_rule};
+use crate::authz::{HostingRule, require_hosting_access};
 use crate::error::ApiError;
 use crate::http::ApiResponse;
 use crate::http::routes::Endpoint;
@@ -150,7 +150,7 @@ where
 /// the body was read; this adds the hosting it names). A key that lost its
 /// grant, or whose owner was demoted, is refused as a fresh request would be.
 async fn still_allowed(ctx: &RequestContext<'_>) -> Result<(), ApiError> {
-    let rule = route_rule(ctx.route.spec.endpoint);
+    let rule = ctx.route.spec.rule;
     if let (HostingRule::Access(access), Some(cap)) = (rule.hosting, rule.cap) {
         let selector = ctx.hosting_selector()?;
         require_hosting_access(

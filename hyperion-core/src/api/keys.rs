@@ -15,9 +15,8 @@ use crate::answers::{KeyPage, NewKeyAnswer};
 use crate::audit::{AuditActor, AuditEvent, AuditOutcome, Happening};
 use crate::authz::{
     MAX_CHAIN_DEPTH, MintTerms, Principal, check_mint, inherit_limits, is_full_admin,
-    may_manage_key, require,
+    may_manage_key,
 };
-use crate::capability::Capability;
 use crate::error::ApiError;
 use crate::http::{ApiResponse, parse_json_body};
 use crate::keys::{
@@ -337,7 +336,6 @@ pub(crate) async fn mint(
     target: &mut AuditTarget,
 ) -> Result<ApiResponse, ApiError> {
     let principal = &ctx.principal;
-    require(principal, Capability::ApiKeysManage)?;
     let request = parse_json_body::<MintRequest>(&ctx.body)?.validate()?;
     let scope = match request.grants {
         None => KeyScope::All,
@@ -384,7 +382,6 @@ const KEY_SCAN_BATCH: usize = 256;
 /// `GET /keys?limit&cursor`: the keys the caller may manage (see
 /// [`may_manage_key`]), read from the store a batch at a time.
 pub(crate) async fn list(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiError> {
-    require(&ctx.principal, Capability::ApiKeysManage)?;
     let limit = ctx.query.page_size()?;
     let after = ctx.query.cursor::<KeyId>()?;
     let keys = ctx.services.keys.as_ref();
@@ -424,7 +421,6 @@ pub(crate) async fn list(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiErr
 
 /// The key named by the path, if the principal may manage it; 404 otherwise.
 async fn visible_key(ctx: &RequestContext<'_>) -> Result<Arc<ApiKeyRecord>, ApiError> {
-    require(&ctx.principal, Capability::ApiKeysManage)?;
     let id = KeyId::parse(ctx.path_param("id")?).ok_or_else(key_not_found)?;
     let keys = ctx.services.keys.as_ref();
     let key = keys.get(&id).await?.ok_or_else(key_not_found)?;

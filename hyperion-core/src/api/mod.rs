@@ -471,12 +471,12 @@ impl HyperionApi {
         if let Err(refused) = door.check_route(&principal, route.spec.endpoint).await {
             return with_rate_headers(refused, rate);
         }
-        let body = if route.spec.takes_body {
+        let body = if route.spec.takes_body() {
             let holders = [
                 Holder::Family(principal.family().clone()),
                 Holder::Network(address.ip.map(network_of)),
             ];
-            let limit = route.spec.body_limit.min(services.config.body_limit);
+            let limit = route.spec.body_limit().min(services.config.body_limit);
             Box::pin(read_body(services, &head.headers, body, limit, holders)).await
         } else {
             Ok(Bytes::new())

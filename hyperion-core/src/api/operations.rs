@@ -9,31 +9,19 @@ use super::context::within_deadline;
 use super::rerun::Work;
 use super::{AuditTarget, RequestContext};
 use crate::answers::BackupList;
-use crate::authz::{
-    Access, require, require_cluster_scope, require_hosting_access, resolve_manage,
-};
-use crate::capability::Capability;
 use crate::error::ApiError;
 use crate::http::ApiResponse;
 use crate::model::{RestoreRequest, WpInstallRequest};
 
-/// `POST /hostings/{id}/backup` (capability `backup_run`).
+/// `POST /hostings/{id}/backup`.
 pub(crate) async fn backup(
     ctx: &RequestContext<'_>,
     target: &mut AuditTarget,
 ) -> Result<ApiResponse, ApiError> {
-    let selector = ctx.hosting_selector()?;
     ctx.optional_json_body::<NoOptions>()?;
-    let located = resolve_manage(
-        &ctx.principal,
-        &ctx.services.cluster,
-        &selector,
-        Capability::BackupRun,
-    )
-    .await?;
+    let located = ctx.hosting(Some(target)).await?;
     let id = located.hosting.summary.id.clone();
     let on = id.to_string();
-    target.set(&on);
     let (node, deadline) = (located.node, ctx.job_deadline());
     ctx.start_job(&on, move |progress| async move {
         progress.step("starting the backup", 5);
@@ -50,17 +38,9 @@ pub(crate) async fn backup(
 #[serde(deny_unknown_fields)]
 struct NoOptions {}
 
-/// `GET /hostings/{id}/backups` (capability `backup_run`; a view grant may read).
+/// `GET /hostings/{id}/backups` (a view grant may read).
 pub(crate) async fn list_backups(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiError> {
-    let selector = ctx.hosting_selector()?;
-    let located = require_hosting_access(
-        &ctx.principal,
-        &ctx.services.cluster,
-        &selector,
-        Capability::BackupRun,
-        Access::Read,
-    )
-    .await?;
+    let located = ctx.hosting(None).await?;
     let node = located.node.as_ref();
     let items = ctx
         .services
@@ -70,23 +50,15 @@ pub(crate) async fn list_backups(ctx: &RequestContext<'_>) -> Result<ApiResponse
     Ok(ApiResponse::json(StatusCode::OK, &BackupList { items }))
 }
 
-/// `POST /hostings/{id}/restore` (capability `backup_restore`). An unknown
+/// `POST /hostings/{id}/restore`. An unknown
 /// backup is refused before any job starts.
 pub(crate) async fn restore(
     ctx: &RequestContext<'_>,
     target: &mut AuditTarget,
 ) -> Result<ApiResponse, ApiError> {
-    let selector = ctx.hosting_selector()?;
     let request: RestoreRequest = ctx.json_body()?;
-    let located = resolve_manage(
-        &ctx.principal,
-        &ctx.services.cluster,
-        &selector,
-        Capability::BackupRestore,
-    )
-    .await?;
+    let located = ctx.hosting(Some(target)).await?;
     let id = located.hosting.summary.id.clone();
-    target.set(id.as_str());
     let node = located.node;
     let backups = ctx
         .services
@@ -126,22 +98,14 @@ struct CertificateRequest {
     staging: bool,
 }
 
-/// `POST /hostings/{id}/cert` `{staging?}` (capability `cert_manage`).
+/// `POST /hostings/{id}/cert` `{staging?}`.
 pub(crate) async fn issue_certificate(
     ctx: &RequestContext<'_>,
     target: &mut AuditTarget,
 ) -> Result<ApiResponse, ApiError> {
-    let selector = ctx.hosting_selector()?;
     let request: CertificateRequest = ctx.optional_json_body()?;
-    let located = resolve_manage(
-        &ctx.principal,
-        &ctx.services.cluster,
-        &selector,
-        Capability::CertManage,
-    )
-    .await?;
+    let located = ctx.hosting(Some(target)).await?;
     let on = located.hosting.summary.id.to_string();
-    target.set(&on);
     let work = Work::Certificate {
         node: located.node.id().clone(),
         hosting: located.hosting.summary.id.clone(),
@@ -150,25 +114,17 @@ pub(crate) async fn issue_certificate(
     ctx.start_repeatable_job(&on, work).await
 }
 
-/// `POST /hostings/{id}/wp/install` (capability `wp_manage`). The admin
+/// `POST /hostings/{id}/wp/install`. The admin
 /// password goes to the node and nowhere else: not into the job record, its
 /// result, a log or an audit event.
 pub(crate) async fn install_wordpress(
     ctx: &RequestContext<'_>,
     target: &mut AuditTarget,
 ) -> Result<ApiResponse, ApiError> {
-    let selector = ctx.hosting_selector()?;
     let install = ctx.json_body::<WpInstallRequest>()?.validate()?;
-    let located = resolve_manage(
-        &ctx.principal,
-        &ctx.services.cluster,
-        &selector,
-        Capability::WpManage,
-    )
-    .await?;
+    let located = ctx.hosting(Some(target)).await?;
     let id = located.hosting.summary.id.clone();
     let on = id.to_string();
-    target.set(&on);
     let (node, deadline) = (located.node, ctx.job_deadline());
     ctx.start_job(&on, move |progress| async move {
         progress.step("installing WordPress", 5);
@@ -185,15 +141,13 @@ pub(crate) async fn install_wordpress(
     .await
 }
 
-/// `POST /certs/renew-all` (capability `cert_manage`, scope all): one job
+/// `POST /certs/renew-all` (cluster-wide): one job
 /// that sweeps every node at once and records which succeeded and which failed.
 pub(crate) async fn renew_all(
     ctx: &RequestContext<'_>,
     target: &mut AuditTarget,
 ) -> Result<ApiResponse, ApiError> {
     target.set("cluster");
-    require(&ctx.principal, Capability::CertManage)?;
-    require_cluster_scope(&ctx.principal)?;
     ctx.optional_json_body::<NoOptions>()?;
     ctx.start_repeatable_job("cluster", Work::RenewAll).await
 }

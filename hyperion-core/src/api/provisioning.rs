@@ -6,8 +6,6 @@ use http::StatusCode;
 
 use super::hostings::hosting_response;
 use super::{AuditTarget, RequestContext};
-use crate::authz::require;
-use crate::capability::Capability;
 use crate::error::ApiError;
 use crate::http::ApiResponse;
 use crate::keys::GrantLevel;
@@ -181,7 +179,6 @@ pub(crate) async fn create(
     target: &mut AuditTarget,
 ) -> Result<ApiResponse, ApiError> {
     let principal = &ctx.principal;
-    require(principal, Capability::HostingCreate)?;
     let tenant = !principal.scope().is_all();
     let request: CreateHostingRequest = ctx.json_body()?;
     if tenant && request.system_user.is_some() {

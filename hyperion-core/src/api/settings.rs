@@ -8,8 +8,6 @@ use serde_json::json;
 
 use super::{AuditTarget, RequestContext};
 use crate::answers::{ExpiryValue, PhpValue};
-use crate::authz::resolve_manage;
-use crate::capability::Capability;
 use crate::cluster::Located;
 use crate::error::ApiError;
 use crate::http::ApiResponse;
@@ -81,16 +79,8 @@ pub(crate) async fn patch(
     target: &mut AuditTarget,
     setting: Setting,
 ) -> Result<ApiResponse, ApiError> {
-    let selector = ctx.hosting_selector()?;
-    let Located { node, hosting } = resolve_manage(
-        &ctx.principal,
-        &ctx.services.cluster,
-        &selector,
-        Capability::HostingEditConfig,
-    )
-    .await?;
+    let Located { node, hosting } = ctx.hosting(Some(target)).await?;
     let id = &hosting.summary.id;
-    target.set(id.as_str());
     let change = setting.change(ctx, &hosting)?;
     let updated = ctx
         .services

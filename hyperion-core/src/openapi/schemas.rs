@@ -264,7 +264,7 @@ pub(crate) fn all() -> Map<String, Value> {
         object(
             json!({
                 "id": {"type": "string"},
-                "kind": {"type": "string", "enum": crate::http::routes::job_kinds()},
+                "kind": {"type": "string", "enum": crate::http::endpoints::job_kinds()},
                 "target": {"type": "string"},
                 "state": {"type": "string", "enum": names(JobState::ALL, JobState::as_str)},
                 "progress": bounded(PROGRESS_PERCENT),

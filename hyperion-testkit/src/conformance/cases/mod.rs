@@ -30,11 +30,11 @@ pub use wire_shapes::*;
 mod prelude {
     pub(super) use super::super::harness::*;
     pub(super) use super::{
-        Call, WP_PASSWORD, assert_timestamp, grants, ids_of, matrix, sorted_keys, wp_body,
+        Call, WP_PASSWORD, assert_timestamp, call_of, grants, ids_of, matrix, sorted_keys, wp_body,
     };
     pub(super) use hyperion_core::sim::SimFault;
     pub(super) use hyperion_core::{
-        CapSet, Capability, ForwardedHeader, GrantLevel, KeyScope, NewKey,
+        Access, CapSet, Capability, EndpointInfo, ForwardedHeader, GrantLevel, KeyScope, NewKey,
     };
     pub(super) use reqwest::Method;
     pub(super) use serde_json::{Value, json};
@@ -74,133 +74,59 @@ impl Call {
     }
 }
 
-/// Every endpoint, each on its own hosting or key so that they do not
-/// interfere, with the capability it needs and its success status.
+/// A body each body schema the kit declares accepts on the fixture; a new
+/// schema needs one here (the suite says so).
+fn example_body(schema: &str) -> Option<Value> {
+    match schema {
+        "NoOptions" => None,
+        "CreateHosting" => Some(json!({"domain": "matrix.example.test"})),
+        "LimitsPatch" => Some(json!({"max_processes": 64})),
+        "PhpPatch" => Some(json!({"version": "8.4"})),
+        "VhostPatch" => Some(json!({"maintenance": true})),
+        "ExpiryPatch" => Some(json!({"expires_at": "2999-01-01T00:00:00Z"})),
+        "QuotaPatch" => Some(json!({"disk_hard_mb": 10240})),
+        "RestoreRequest" => Some(json!({"backup_id": "initial"})),
+        "CertificateRequest" => Some(json!({"staging": true})),
+        "WpInstallRequest" => Some(wp_body()),
+        "MintRequest" => Some(json!({"label": "matrix", "caps": [], "scope": "all"})),
+        other => panic!("the conformance suite has no example body for `{other}`: add one"),
+    }
+}
+
+/// The call of `endpoint` with `{id}` standing for `id`, its example body,
+/// the capability it needs and its success status, all as the kit declares
+/// them.
+fn call_of(endpoint: &EndpointInfo, id: &str) -> Call {
+    Call {
+        method: endpoint.method.parse().expect("an HTTP method"),
+        path: format!("/api/v1{}", endpoint.path.replace("{id}", id)),
+        body: endpoint.body_schema.and_then(example_body),
+        cap: endpoint.capability,
+        ok: endpoint.success_status,
+    }
+}
+
+/// Every endpoint that needs a key, each on its own hosting (by id or by
+/// domain, in turn) or key so that they do not interfere, with the
+/// capability it needs and its success status.
 async fn matrix(s: &TestServer) -> Vec<Call> {
     let job = s.start_job(28).await;
     let viewer_key = s.key_id("viewer").await;
     let spare_key = s.key_id("spare").await;
-    let call = |method: Method, path: String, cap: Option<Capability>, ok: u16| Call {
-        method,
-        path: format!("/api/v1{path}"),
-        body: None,
-        cap,
-        ok,
-    };
-    use Capability::*;
-    let with_body = |mut call: Call, body: Value| {
-        call.body = Some(body);
-        call
-    };
-    let config = |setting: &str| format!("/hostings/{}/{setting}", hosting_id(4));
-    let ops = |op: &str| format!("/hostings/{}/{op}", hosting_id(5));
-    vec![
-        call(Method::GET, "/me".into(), None, 200),
-        call(Method::GET, "/hostings".into(), Some(HostingView), 200),
-        with_body(
-            call(Method::POST, "/hostings".into(), Some(HostingCreate), 201),
-            json!({"domain": "matrix.example.test"}),
-        ),
-        call(
-            Method::GET,
-            format!("/hostings/{}", hosting_id(1)),
-            Some(HostingView),
-            200,
-        ),
-        call(
-            Method::GET,
-            format!("/hostings/{}", domain(2)),
-            Some(HostingView),
-            200,
-        ),
-        call(
-            Method::POST,
-            format!("/hostings/{}/suspend", hosting_id(0)),
-            Some(HostingSuspend),
-            200,
-        ),
-        call(
-            Method::POST,
-            format!("/hostings/{}/resume", domain(3)),
-            Some(HostingSuspend),
-            200,
-        ),
-        call(
-            Method::DELETE,
-            format!("/hostings/{}", hosting_id(29)),
-            Some(HostingDelete),
-            202,
-        ),
-        with_body(
-            call(
-                Method::PATCH,
-                config("limits"),
-                Some(HostingEditConfig),
-                200,
-            ),
-            json!({"memory_mb": 1024}),
-        ),
-        with_body(
-            call(Method::PATCH, config("php"), Some(HostingEditConfig), 200),
-            json!({"version": "8.2"}),
-        ),
-        with_body(
-            call(Method::PATCH, config("vhost"), Some(HostingEditConfig), 200),
-            json!({"force_https": true}),
-        ),
-        with_body(
-            call(
-                Method::PATCH,
-                config("expiry"),
-                Some(HostingEditConfig),
-                200,
-            ),
-            json!({"expires_at": null}),
-        ),
-        with_body(
-            call(Method::PATCH, config("quota"), Some(HostingEditConfig), 200),
-            json!({"memory_mb": 4096}),
-        ),
-        call(Method::POST, ops("backup"), Some(BackupRun), 202),
-        call(Method::GET, ops("backups"), Some(BackupRun), 200),
-        with_body(
-            call(Method::POST, ops("restore"), Some(BackupRestore), 202),
-            json!({"backup_id": "initial"}),
-        ),
-        with_body(
-            call(Method::POST, ops("cert"), Some(CertManage), 202),
-            json!({"staging": true}),
-        ),
-        with_body(
-            call(Method::POST, ops("wp/install"), Some(WpManage), 202),
-            wp_body(),
-        ),
-        call(
-            Method::POST,
-            "/certs/renew-all".into(),
-            Some(CertManage),
-            202,
-        ),
-        call(Method::GET, "/nodes".into(), Some(NodesView), 200),
-        call(Method::GET, format!("/jobs/{job}"), None, 200),
-        with_body(
-            call(Method::POST, "/keys".into(), Some(ApiKeysManage), 201),
-            json!({"label": "matrix", "caps": [], "scope": "all"}),
-        ),
-        call(Method::GET, "/keys".into(), Some(ApiKeysManage), 200),
-        call(
-            Method::GET,
-            format!("/keys/{viewer_key}"),
-            Some(ApiKeysManage),
-            200,
-        ),
-        call(
-            Method::DELETE,
-            format!("/keys/{spare_key}"),
-            Some(ApiKeysManage),
-            200,
-        ),
-    ]
+    hyperion_core::endpoints()
+        .enumerate()
+        .filter(|(_, endpoint)| !endpoint.public)
+        .map(|(at, endpoint)| {
+            let id = match (endpoint.hosting, endpoint.path, endpoint.method) {
+                (Some(_), _, _) if at % 2 == 0 => hosting_id(at).to_string(),
+                (Some(_), _, _) => domain(at),
+                (None, path, _) if path.starts_with("/jobs/") => job.clone(),
+                (None, path, "DELETE") if path.starts_with("/keys/") => spare_key.clone(),
+                (None, _, _) => viewer_key.clone(),
+            };
+            call_of(&endpoint, &id)
+        })
+        .collect()
 }
 
 /// A valid WordPress install body.

@@ -23,76 +23,22 @@ enum Needs {
     Operator,
 }
 
-/// Every endpoint on one hosting `selector`, with what it needs of the scope.
-/// Deletion comes last: it ends the hosting.
+/// Every endpoint on one hosting `selector`, with what it needs of the
+/// scope, as the kit declares them. Deletion comes last: it ends the
+/// hosting.
 fn hosting_calls(selector: &str) -> Vec<(Call, Needs)> {
-    let call = |method: Method, suffix: &str, body: Option<Value>, manages: bool, ok: u16| {
-        let needs = match (manages, suffix) {
-            (_, "/limits" | "/expiry" | "/quota") => Needs::Operator,
-            (true, _) => Needs::Manage,
-            (false, _) => Needs::Read,
-        };
-        let call = Call {
-            method,
-            path: format!("/api/v1/hostings/{selector}{suffix}"),
-            body,
-            cap: None,
-            ok,
-        };
-        (call, needs)
-    };
-    vec![
-        call(Method::GET, "", None, false, 200),
-        call(Method::GET, "/backups", None, false, 200),
-        call(
-            Method::PATCH,
-            "/limits",
-            Some(json!({"max_processes": 64})),
-            true,
-            200,
-        ),
-        call(
-            Method::PATCH,
-            "/php",
-            Some(json!({"version": "8.4"})),
-            true,
-            200,
-        ),
-        call(
-            Method::PATCH,
-            "/vhost",
-            Some(json!({"maintenance": true})),
-            true,
-            200,
-        ),
-        call(
-            Method::PATCH,
-            "/expiry",
-            Some(json!({"expires_at": "2999-01-01T00:00:00Z"})),
-            true,
-            200,
-        ),
-        call(
-            Method::PATCH,
-            "/quota",
-            Some(json!({"disk_hard_mb": 10240})),
-            true,
-            200,
-        ),
-        call(Method::POST, "/backup", None, true, 202),
-        call(
-            Method::POST,
-            "/restore",
-            Some(json!({"backup_id": "initial"})),
-            true,
-            202,
-        ),
-        call(Method::POST, "/cert", None, true, 202),
-        call(Method::POST, "/wp/install", Some(wp_body()), true, 202),
-        call(Method::POST, "/suspend", None, true, 200),
-        call(Method::POST, "/resume", None, true, 200),
-        call(Method::DELETE, "", None, true, 202),
-    ]
+    let mut calls: Vec<(Call, Needs)> = hyperion_core::endpoints()
+        .filter_map(|endpoint| {
+            let needs = match (endpoint.hosting?, endpoint.cluster_scope) {
+                (_, true) => Needs::Operator,
+                (Access::Manage, false) => Needs::Manage,
+                (Access::Read, false) => Needs::Read,
+            };
+            Some((call_of(&endpoint, selector), needs))
+        })
+        .collect();
+    calls.sort_by_key(|(call, _)| call.method == Method::DELETE);
+    calls
 }
 
 /// Runs every hosting endpoint, by id and by domain, on a hosting the kind
