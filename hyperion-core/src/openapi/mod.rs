@@ -139,7 +139,7 @@ fn error_response(status: u16) -> Value {
         408 => "The body did not arrive within its deadline (`request_timeout`)",
         413 => "The body is over the limit (`payload_too_large`)",
         503 => {
-            "The server's budget for bodies being read is spent; `Retry-After` says when to come back (`overloaded`)"
+            "The server's budget for bodies being read is spent (or this key's or address's share of it), or its stores did not answer in time; `Retry-After` says when to come back (`overloaded`)"
         }
         429 => "Over the key's rate limit; `Retry-After` is the true wait (`rate_limited`)",
         502 => "A node failed (`upstream_error`)",
