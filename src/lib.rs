@@ -14,7 +14,12 @@ pub use hyperion_core::{
     RequestHead, RequestedGrant, StoreError, StoredResponse, TeeAuditSink, TokioJobRunner,
     TracingAuditSink,
 };
-pub use hyperion_core::{endpoints, headers, memory, model, openapi};
+/// The answers of the API as the wire carries them.
+pub use hyperion_core::{
+    BackupList, ExpiryValue, HostingPage, JobAccepted, KeyPage, KeySummary, Me, MintRequest,
+    NewKeyAnswer, NodeList, PhpValue, StateChange,
+};
+pub use hyperion_core::{endpoints, headers, memory, model, openapi, rate_decision};
 
 /// mockall mocks of every integration trait (feature `mock`).
 #[cfg(feature = "mock")]

@@ -13,6 +13,10 @@
 //! `resolve_*` helpers add the cluster look-up around them. The precise
 //! reason for a refusal goes to `tracing`; the client gets the plain code.
 
+// Some of its `pub` items are reachable only through the benchmarks'
+// internals (feature `bench-internals`), where the lint checks them.
+#![cfg_attr(not(feature = "bench-internals"), allow(unreachable_pub))]
+
 use std::sync::Arc;
 
 use time::OffsetDateTime;

@@ -5,6 +5,10 @@
 //! kinds and the document all read this one table ([`ROUTES`]); the
 //! dispatcher maps each [`Endpoint`] to its function.
 
+// Some of its `pub` items are reachable only through the benchmarks'
+// internals (feature `bench-internals`), where the lint checks them.
+#![cfg_attr(not(feature = "bench-internals"), allow(unreachable_pub))]
+
 use http::Method;
 
 use crate::capability::Capability;

@@ -2,6 +2,10 @@
 //! catch-all under [`BASE_PATH`](super::BASE_PATH) and the core matches here,
 //! so 404 and 405 (with `Allow`) are the same on every framework.
 
+// Some of its `pub` items are reachable only through the benchmarks'
+// internals (feature `bench-internals`), where the lint checks them.
+#![cfg_attr(not(feature = "bench-internals"), allow(unreachable_pub))]
+
 use std::sync::LazyLock;
 
 use http::Method;

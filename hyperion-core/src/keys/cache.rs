@@ -60,6 +60,7 @@ impl State {
 impl KeyRecordCache {
     /// A cache in use from the start (for a store whose every change goes
     /// through itself).
+    #[cfg(any(test, feature = "sqlite"))]
     pub(crate) fn enabled() -> Self {
         let cache = KeyRecordCache::default();
         cache.set_enabled(true);
@@ -126,6 +127,7 @@ impl KeyRecordCache {
     }
 
     /// Drops everything, and any read under way.
+    #[cfg(any(test, feature = "postgres"))]
     pub(crate) fn forget_everything(&self) {
         self.state().forget_all();
     }
@@ -143,6 +145,7 @@ impl KeyRecordCache {
     /// serve until `until`. After a time it could not (never trusted, or
     /// the trust had lapsed, so a change may have been missed), it starts
     /// again empty.
+    #[cfg(any(test, feature = "postgres"))]
     pub(crate) fn trust_until(&self, until: Instant) {
         let mut state = self.state();
         if !state.usable() {
