@@ -121,12 +121,12 @@ impl ClientBuilder {
             .timeout(self.timeout)
             .build()
             .map_err(Error::Transport)?;
-        if let Some(key) = &self.key {
-            if http::HeaderValue::from_str(&format!("Bearer {key}")).is_err() {
-                return Err(Error::Invalid(
-                    "the API key holds characters no HTTP header may carry".into(),
-                ));
-            }
+        if let Some(key) = &self.key
+            && http::HeaderValue::from_str(&format!("Bearer {key}")).is_err()
+        {
+            return Err(Error::Invalid(
+                "the API key holds characters no HTTP header may carry".into(),
+            ));
         }
         Ok(Client {
             http,

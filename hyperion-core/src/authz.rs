@@ -342,15 +342,15 @@ pub(crate) fn check_mint(principal: &Principal, terms: &MintTerms) -> Result<(),
             }
         }
     }
-    if let Some(own_expiry) = principal.expires_at {
-        if terms.expires_at.is_none_or(|asked| asked > own_expiry) {
-            return Err(ApiError::Forbidden(format!(
-                "this API key expires at {}; a key it mints must expire no later",
-                own_expiry
-                    .format(&time::format_description::well_known::Rfc3339)
-                    .unwrap_or_else(|_| own_expiry.to_string())
-            )));
-        }
+    if let Some(own_expiry) = principal.expires_at
+        && terms.expires_at.is_none_or(|asked| asked > own_expiry)
+    {
+        return Err(ApiError::Forbidden(format!(
+            "this API key expires at {}; a key it mints must expire no later",
+            own_expiry
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_else(|_| own_expiry.to_string())
+        )));
     }
     for link in principal
         .chain

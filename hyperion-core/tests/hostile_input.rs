@@ -85,11 +85,10 @@ proptest! {
         if with_key {
             headers.insert("authorization", format!("Bearer {key}").parse().unwrap());
         }
-        if let Some((name, value)) = extra_header {
-            if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::from_str(&value)) {
+        if let Some((name, value)) = extra_header
+            && let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::from_str(&value)) {
                 headers.append(name, value);
             }
-        }
         let head = RequestHead::new(Method::from_bytes(METHODS[method].as_bytes()).unwrap(), &uri, headers, None);
         let response = runtime.block_on(api.handle(head, futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from(body))])));
         prop_assert!(response.status.as_u16() < 500, "{} {} -> {}: {}", METHODS[method], uri, response.status, String::from_utf8_lossy(&response.body));

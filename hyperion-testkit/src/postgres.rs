@@ -28,10 +28,10 @@ pub const HOW_TO_ENABLE: &str = "install PostgreSQL (Debian: `apt-get install po
 /// directory removed, when the process ends). Panics, saying how to enable
 /// them, where neither can be had: a test that did not run never passes.
 pub fn test_database() -> String {
-    if let Ok(url) = std::env::var(DATABASE_VARIABLE) {
-        if !url.is_empty() {
-            return url;
-        }
+    if let Ok(url) = std::env::var(DATABASE_VARIABLE)
+        && !url.is_empty()
+    {
+        return url;
     }
     assert!(
         std::env::var_os(REQUIRE_VARIABLE).is_none(),

@@ -70,12 +70,12 @@ impl HyperionApi {
                 .collect();
             resolve_grants(self, None, requested).await?;
         }
-        if let Some(parent) = &new.created_by {
-            if self.services.keys.get(parent).await?.is_none() {
-                return Err(ApiError::Validation(format!(
-                    "created_by: no key `{parent}`"
-                )));
-            }
+        if let Some(parent) = &new.created_by
+            && self.services.keys.get(parent).await?.is_none()
+        {
+            return Err(ApiError::Validation(format!(
+                "created_by: no key `{parent}`"
+            )));
         }
         self.store_new_key(new).await
     }
@@ -221,10 +221,10 @@ async fn resolve_grants(
         .map(|grant| async move {
             let unknown =
                 || ApiError::Validation(format!("scope: unknown hosting `{}`", grant.hosting));
-            if let HostingSelector::Id(id) = &grant.hosting {
-                if !visible(id) {
-                    return Err(unknown());
-                }
+            if let HostingSelector::Id(id) = &grant.hosting
+                && !visible(id)
+            {
+                return Err(unknown());
             }
             let id = match cluster.locate_visible(&grant.hosting, &visible).await {
                 Ok(located) => located.hosting.summary.id.clone(),

@@ -85,10 +85,10 @@ impl IdempotencyStore for MemoryIdempotencyStore {
         let mut records = self.records.lock().unwrap_or_else(PoisonError::into_inner);
         self.evict(&mut records);
         let entries = &mut records.entries;
-        if let Some(Entry::Done { at, .. }) = entries.get(scope) {
-            if at.elapsed() >= self.ttl {
-                entries.remove(scope);
-            }
+        if let Some(Entry::Done { at, .. }) = entries.get(scope)
+            && at.elapsed() >= self.ttl
+        {
+            entries.remove(scope);
         }
         Ok(match entries.get(scope) {
             None => {

@@ -448,12 +448,12 @@ impl QuotaPatch {
                 next.bandwidth_hard_gb,
             ),
         ] {
-            if let (Some(soft), Some(hard)) = (soft, hard) {
-                if soft > hard {
-                    return Err(InvalidValue(format!(
-                        "{soft_name} must not exceed {hard_name}"
-                    )));
-                }
+            if let (Some(soft), Some(hard)) = (soft, hard)
+                && soft > hard
+            {
+                return Err(InvalidValue(format!(
+                    "{soft_name} must not exceed {hard_name}"
+                )));
             }
         }
         Ok(next)

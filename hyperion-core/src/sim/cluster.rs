@@ -80,7 +80,7 @@ impl SimClusterSpec {
             limits: Limits::default(),
             vhost: VhostOptions::default(),
             quota: Quota::default(),
-            database: index % 2 == 0,
+            database: index.is_multiple_of(2),
             proxy_upstream_url: None,
             expires_at: None,
             suspended_by: (state == HostingState::Suspended).then_some(SuspendedBy::Operator),

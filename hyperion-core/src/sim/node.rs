@@ -246,10 +246,10 @@ impl SimNode {
     /// Records who suspended `id` (an operator's word replaces a tenant's).
     fn record_suspender(&self, id: &HostingId, by: SuspendedBy) {
         self.write(|state| {
-            if let Some(hosting) = state.hostings.get_mut(id) {
-                if hosting.suspended_by != Some(SuspendedBy::Operator) {
-                    Arc::make_mut(hosting).suspended_by = Some(by);
-                }
+            if let Some(hosting) = state.hostings.get_mut(id)
+                && hosting.suspended_by != Some(SuspendedBy::Operator)
+            {
+                Arc::make_mut(hosting).suspended_by = Some(by);
             }
         });
     }

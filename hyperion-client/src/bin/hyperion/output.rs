@@ -40,10 +40,10 @@ pub(crate) fn instant(at: time::OffsetDateTime) -> String {
 /// The width to fit: the terminal's when stdout is one, else `COLUMNS`
 /// when set, else none (a file or a pipe gets whole lines).
 fn width() -> Option<usize> {
-    if std::io::stdout().is_terminal() {
-        if let Some((terminal_size::Width(columns), _)) = terminal_size::terminal_size() {
-            return Some(usize::from(columns));
-        }
+    if std::io::stdout().is_terminal()
+        && let Some((terminal_size::Width(columns), _)) = terminal_size::terminal_size()
+    {
+        return Some(usize::from(columns));
     }
     std::env::var("COLUMNS")
         .ok()
