@@ -167,6 +167,12 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> Result<(), String> {
+    // Refused before anything is minted: a key minted into a durable store
+    // and then not written anywhere would leave no one holding it.
+    if let Some(path) = &args.key_file {
+        refuse_a_link(path)
+            .map_err(|err| format!("cannot write the key file {}: {err}", path.display()))?;
+    }
     let spec = SimClusterSpec {
         seed: args.seed,
         nodes: args.nodes as usize,
@@ -367,12 +373,7 @@ async fn holds_no_keys(keys: &dyn KeyStore) -> Result<bool, String> {
 /// followed, so the admin key cannot be aimed at another file. A `path` that
 /// is a symbolic link is refused outright.
 fn write_key_file(path: &Path, key: &str) -> std::io::Result<()> {
-    if std::fs::symlink_metadata(path).is_ok_and(|meta| meta.file_type().is_symlink()) {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "it is a symbolic link; name the file itself",
-        ));
-    }
+    refuse_a_link(path)?;
     let name = path
         .file_name()
         .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "no file name"))?;
@@ -401,6 +402,17 @@ fn write_key_file(path: &Path, key: &str) -> std::io::Result<()> {
         let _ = std::fs::remove_file(&fresh);
     }
     written
+}
+
+/// Refuses a key file path that is a symbolic link.
+fn refuse_a_link(path: &Path) -> std::io::Result<()> {
+    if std::fs::symlink_metadata(path).is_ok_and(|meta| meta.file_type().is_symlink()) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "it is a symbolic link; name the file itself",
+        ));
+    }
+    Ok(())
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -294,6 +294,10 @@ async fn a_replica_that_stops_hearing_key_changes_stops_trusting_its_cache() {
 struct Relay {
     port: u16,
     paused: Arc<std::sync::atomic::AtomicBool>,
+    /// Connections numbered below this are swallowed: what they carry is
+    /// read and dropped, while newer ones are forwarded.
+    swallowed_below: Arc<std::sync::atomic::AtomicU64>,
+    opened: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Relay {
@@ -302,19 +306,44 @@ impl Relay {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let paused = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let held = Arc::clone(&paused);
+        let swallowed_below = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let opened = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let (held, cut, count) = (
+            Arc::clone(&paused),
+            Arc::clone(&swallowed_below),
+            Arc::clone(&opened),
+        );
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 let Ok(server) = tokio::net::TcpStream::connect(&target).await else {
                     continue;
                 };
+                let number = count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 let (from_client, to_client) = client.into_split();
                 let (from_server, to_server) = server.into_split();
-                tokio::spawn(pump(from_client, to_server, Arc::clone(&held)));
-                tokio::spawn(pump(from_server, to_client, Arc::clone(&held)));
+                let link = Link {
+                    paused: Arc::clone(&held),
+                    swallowed_below: Arc::clone(&cut),
+                    number,
+                };
+                tokio::spawn(pump(from_client, to_server, link.clone()));
+                tokio::spawn(pump(from_server, to_client, link));
             }
         });
-        Relay { port, paused }
+        Relay {
+            port,
+            paused,
+            swallowed_below,
+            opened,
+        }
+    }
+
+    /// From now on, every connection open so far is swallowed (no error
+    /// reaches either end); new ones are forwarded.
+    fn swallow_open_connections(&self) {
+        let opened = self.opened.load(std::sync::atomic::Ordering::SeqCst);
+        self.swallowed_below
+            .store(opened, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// `url` with the relay in place of the server.
@@ -334,12 +363,22 @@ fn host_port(url: &str) -> &str {
     &after_user[..after_user.find('/').unwrap()]
 }
 
-/// Copies `from` to `to`, holding what it read while `paused`.
+/// What one relayed connection obeys.
+#[derive(Clone)]
+struct Link {
+    paused: Arc<std::sync::atomic::AtomicBool>,
+    swallowed_below: Arc<std::sync::atomic::AtomicU64>,
+    number: u64,
+}
+
+/// Copies `from` to `to`, holding what it read while paused, and dropping
+/// it once the connection is swallowed.
 async fn pump(
     mut from: tokio::net::tcp::OwnedReadHalf,
     mut to: tokio::net::tcp::OwnedWriteHalf,
-    paused: Arc<std::sync::atomic::AtomicBool>,
+    link: Link,
 ) {
+    use std::sync::atomic::Ordering::SeqCst;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut buffer = vec![0u8; 16 * 1024];
     loop {
@@ -347,8 +386,11 @@ async fn pump(
             Ok(0) | Err(_) => return,
             Ok(read) => read,
         };
-        while paused.load(std::sync::atomic::Ordering::SeqCst) {
+        while link.paused.load(SeqCst) {
             tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        if link.number < link.swallowed_below.load(SeqCst) {
+            continue;
         }
         if to.write_all(&buffer[..read]).await.is_err() {
             return;
@@ -412,6 +454,59 @@ async fn a_replica_cut_off_from_the_database_stops_trusting_its_cache() {
         assert!(healed.elapsed() < Duration::from_secs(15), "still {status}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// A replica whose open connections to the database are all swallowed
+/// (what they carry is dropped, no error comes back) while new connections
+/// would be carried, as after a NAT forgot them, recovers on new ones: it
+/// never accepts a key revoked meanwhile, and answers again within seconds
+/// instead of holding on to the dead connections.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_whose_connections_are_swallowed_recovers_on_new_ones() {
+    let url = test_database();
+    let relay = Relay::to(&url).await;
+    let p = pair_over(
+        Duration::ZERO,
+        Duration::ZERO,
+        [url.clone(), relay.url(&url)],
+    )
+    .await;
+    let (key, key_id) = p
+        .mint(
+            &p.a,
+            &p.admin,
+            "swallowed on b",
+            &["hosting_view"],
+            json!({}),
+        )
+        .await;
+    assert_eq!(p.get(&p.b, &key, "/me").await.0, StatusCode::OK);
+    // Use several of B's pooled connections, then swallow them all.
+    let reads = (0..8).map(|_| p.get(&p.b, &p.admin, "/keys"));
+    futures::future::join_all(reads).await;
+    relay.swallow_open_connections();
+    let status = p.revoke(&p.a, &p.admin, &key_id).await;
+    assert!(status.is_success(), "{status}");
+    let revoked = Instant::now();
+    let recovered = loop {
+        let (revoked_status, _) = p.get(&p.b, &key, "/me").await;
+        assert!(
+            revoked_status != StatusCode::OK || revoked.elapsed() < Duration::from_millis(1600),
+            "the revoked key was accepted {:?} after its revocation",
+            revoked.elapsed()
+        );
+        if p.get(&p.b, &p.admin, "/me").await.0 == StatusCode::OK
+            && revoked_status == StatusCode::UNAUTHORIZED
+        {
+            break revoked.elapsed();
+        }
+        assert!(
+            revoked.elapsed() < Duration::from_secs(30),
+            "B did not recover on new connections"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    eprintln!("B answered again on new connections after {recovered:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -304,6 +304,29 @@ fn a_key_file_that_is_a_symbolic_link_is_refused() {
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
     assert!(std::fs::symlink_metadata(&planted).unwrap().is_symlink());
     assert!(!String::from_utf8_lossy(&out.stdout).contains("hyp_"));
+    // With a data directory, nothing is minted before the refusal: the next
+    // start on it, with a proper key file, mints the admin key.
+    let data = dir.path().join("data");
+    let refused = Command::new(binary("serve", true))
+        .args(["--addr", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(&data)
+        .arg("--key-file")
+        .arg(&planted)
+        .stdin(Stdio::null())
+        .output()
+        .expect("serve runs");
+    assert!(!refused.status.success());
+    let key_file = dir.path().join("admin.key.real");
+    let (child, out) = start(&[
+        "--addr",
+        &format!("127.0.0.1:{}", free_port()),
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--key-file",
+        key_file.to_str().unwrap(),
+    ]);
+    stop(child);
+    assert!(out[0].starts_with("admin key written to"), "{out:?}");
 }
 
 /// The key file is a fresh file of mode 0600, even where an older file of

@@ -276,8 +276,9 @@ impl AuditEvent {
         self.key_id.is_none() && self.actor == ANONYMOUS_ACTOR
     }
 
-    /// Whether it records a request that changed nothing because of what
-    /// the client sent: a refusal, or a request turned away with a 4xx. Such
+    /// Whether it records a request that changed nothing: a refusal, a
+    /// request turned away with a 4xx, or one turned away as `overloaded`
+    /// (503, before anything was done). Such
     /// events are counted per key, action, status and minute rather than
     /// recorded one by one, and the stores keep them apart from the events
     /// that changed something (or failed in the server), so that no client
@@ -287,7 +288,7 @@ impl AuditEvent {
             || (self.outcome == AuditOutcome::Failed
                 && self
                     .status
-                    .is_some_and(|status| (400..500).contains(&status)))
+                    .is_some_and(|status| (400..500).contains(&status) || status == 503))
     }
 }
 

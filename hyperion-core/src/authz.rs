@@ -106,10 +106,21 @@ impl Principal {
         &self.key.id
     }
 
-    /// The first key of its minting chain (itself, when no key minted it):
-    /// what a family of keys shares, such as its part of the body budget.
+    /// The family of keys it belongs to, which shares such things as a
+    /// part of the body budget: the topmost key of its minting chain below
+    /// any scope-all key (a tenant's key and every key it minted); a
+    /// scope-all key is a family of its own. So a tenant cannot multiply
+    /// its share by minting children, nor take the share of the operator
+    /// who minted it.
     pub(crate) fn family(&self) -> &KeyId {
-        self.chain.last().map_or(&self.key.id, ChainLimit::key_id)
+        let mut family = &self.key.id;
+        for link in &self.chain {
+            if link.key.scope.is_all() {
+                break;
+            }
+            family = link.key_id();
+        }
+        family
     }
 
     /// The same principal reaching only `scope` (what the keys above it

@@ -159,8 +159,13 @@ fn summary(counted: Count) -> AuditEvent {
             Some(status) => format!("with this key ({status})"),
             None => String::new(),
         };
+        let ended = match first.outcome {
+            crate::audit::AuditOutcome::Denied => "refused",
+            crate::audit::AuditOutcome::Failed => "turned away",
+            crate::audit::AuditOutcome::Ok => "answered again without doing anything",
+        };
         first.detail = Some(format!(
-            "{count} requests {why} refused {from} in this minute{}; the first: {}",
+            "{count} requests {why} {ended} {from} in this minute{}; the first: {}",
             if mixed_prefixes {
                 ", presenting different keys"
             } else {
@@ -176,12 +181,26 @@ fn summary(counted: Count) -> AuditEvent {
     first
 }
 
+/// How many refusals in this minute, this one included, its subject (its
+/// key, or its client's address or /64) has had, and its client's network.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Pace {
+    pub(crate) subject: u64,
+    pub(crate) network: u64,
+}
+
+impl Pace {
+    /// Whether this refusal is past the `free` ones and should wait: never
+    /// the first refusal of a network never seen this minute.
+    pub(crate) fn past(self, free: u64) -> bool {
+        self.subject > free && self.network > 1
+    }
+}
+
 impl RefusalCounter {
     /// Counts one refusal; answers the events of a minute that has ended,
-    /// to be recorded now, and how many refusals its subject (its key, or
-    /// its client's address or /64) has had in this minute, this one
-    /// included.
-    pub(crate) fn count(&self, event: AuditEvent) -> (Vec<AuditEvent>, u64) {
+    /// to be recorded now, and its [`Pace`].
+    pub(crate) fn count(&self, event: AuditEvent) -> (Vec<AuditEvent>, Pace) {
         let mut guard = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let state = &mut *guard;
         let minute = minute_of(&event);
@@ -192,7 +211,20 @@ impl RefusalCounter {
         } else {
             Vec::new()
         };
-        let so_far = state.pace(Subject::of(&event));
+        let network = Subject::Network(event.client_ip.map(network_of));
+        let subject = Subject::of(&event);
+        let so_far = if subject == network {
+            let count = state.pace(subject);
+            Pace {
+                subject: count,
+                network: count,
+            }
+        } else {
+            Pace {
+                subject: state.pace(subject),
+                network: state.pace(network),
+            }
+        };
         let mut slot = Slot::of(&event);
         if matches!(slot, Slot::Address(_))
             && state.address_slots >= MAX_ADDRESSES_PER_MINUTE
@@ -277,7 +309,7 @@ mod tests {
         assert!(counter.count(refusal(t, "192.0.2.2")).0.is_empty());
         let next_minute = t + time::Duration::minutes(1);
         let (mut finished, so_far) = counter.count(refusal(next_minute, "192.0.2.1"));
-        assert_eq!(so_far, 1, "a new minute counts from one");
+        assert_eq!(so_far.subject, 1, "a new minute counts from one");
         finished.sort_by_key(|e| std::cmp::Reverse(e.count));
         assert_eq!(finished.len(), 2);
         assert_eq!(finished[0].count, 500);
@@ -328,13 +360,31 @@ mod tests {
         }
         let (_, so_far) = counter.count(refusal(t, "192.0.2.77"));
         assert_eq!(
-            so_far, 1,
+            so_far.subject, 1,
             "the first refusal of a stranger counts as its first"
         );
         // Reading the audit log early does not reset anyone's pacing.
         let _ = counter.take_all();
         let (_, so_far) = counter.count(refusal(t, "198.18.0.1"));
-        assert_eq!(so_far, 41);
+        assert_eq!(so_far.subject, 41);
+    }
+
+    #[test]
+    fn a_known_key_from_a_fresh_address_is_not_paced_on_its_first_refusal() {
+        let counter = RefusalCounter::default();
+        let t = time::macros::datetime!(2026-11-29 10:00:05 UTC);
+        let mut revoked = refusal(t, "192.0.2.1");
+        revoked.key_id = KeyId::parse("key_revoked");
+        let free = 30;
+        for n in 0..35u8 {
+            revoked.client_ip = Some(IpAddr::from([127, 0, 10, n + 2]));
+            let (_, pace) = counter.count(revoked.clone());
+            assert!(!pace.past(free), "a first refusal from 127.0.10.{}", n + 2);
+        }
+        // The same key again from an address it used: past the free ones.
+        let (_, pace) = counter.count(revoked.clone());
+        assert_eq!(pace.subject, 36);
+        assert!(pace.past(free));
     }
 
     #[test]
@@ -345,12 +395,12 @@ mod tests {
             counter.count(refusal(t, &format!("2001:db8:1:2::{:x}", n + 1)));
         }
         let (_, same_64) = counter.count(refusal(t, "2001:db8:1:2:ffff::9"));
-        assert_eq!(same_64, 51);
+        assert_eq!(same_64.subject, 51);
         let (_, next_64) = counter.count(refusal(t, "2001:db8:1:3::1"));
-        assert_eq!(next_64, 1);
+        assert_eq!(next_64.subject, 1);
         let (_, mapped) = counter.count(refusal(t, "::ffff:192.0.2.5"));
         let (_, plain) = counter.count(refusal(t, "192.0.2.5"));
-        assert_eq!((mapped, plain), (1, 2));
+        assert_eq!((mapped.subject, plain.subject), (1, 2));
     }
 
     #[test]

@@ -9,12 +9,25 @@ use http::Method;
 use hyperion_core::sim::{SimClusterSpec, SimFault};
 use hyperion_core::{ApiConfig, Capability, GrantLevel, KeyScope, NewKey};
 use serde_json::json;
-use support::{call, mint, setup};
+use std::sync::Arc;
+
+use hyperion_core::Node;
+use support::{call, mint, setup_over};
 
 #[tokio::test(start_paused = true)]
 async fn a_name_outside_the_grants_is_refused_as_late_as_a_name_nowhere() {
-    let setup = setup(ApiConfig::default()).await;
-    let spec = SimClusterSpec::default();
+    // Every node call takes a while, as a real node's does: a refusal
+    // that asked one node more would take longer.
+    let spec = SimClusterSpec {
+        latency: std::time::Duration::from_millis(50),
+        ..SimClusterSpec::default()
+    };
+    let nodes = spec.build();
+    let serving = nodes
+        .iter()
+        .map(|n| Arc::clone(n) as Arc<dyn Node>)
+        .collect();
+    let setup = setup_over(nodes, serving, ApiConfig::default()).await;
     // Hostings are spread round-robin: 0 and 3 are on the first node, which
     // answers; the third node hangs.
     let mut tenant = NewKey::new(
@@ -92,4 +105,5 @@ async fn a_name_outside_the_grants_is_refused_as_late_as_a_name_nowhere() {
     .await;
     assert_eq!(own.status, 200);
     assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    assert!(started.elapsed() >= std::time::Duration::from_millis(50));
 }

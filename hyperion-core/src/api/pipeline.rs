@@ -323,12 +323,12 @@ impl Door<'_> {
             detail: Some(detail.unwrap_or_else(|| err.to_string())),
         };
         let event = AuditEvent::new(who, self.request, what);
-        let (finished, so_far) = self.services.refusals.count(event);
+        let (finished, pace) = self.services.refusals.count(event);
         for event in finished {
             self.services.audit.record(event).await;
         }
         let config = &self.services.config;
-        if matches!(err, ApiError::Unauthorized(_)) && so_far > config.refusals_before_delay {
+        if matches!(err, ApiError::Unauthorized(_)) && pace.past(config.refusals_before_delay) {
             // A flood of guessed keys: each answer waits, so the flood
             // goes no faster than its connections can wait.
             tokio::time::sleep(config.refusal_delay).await;
@@ -417,9 +417,12 @@ async fn audit_outcome(
     target: &AuditTarget,
     result: &Result<ApiResponse, ApiError>,
 ) {
+    let replayed = result
+        .as_ref()
+        .is_ok_and(|response| response.headers.contains_key(IDEMPOTENT_REPLAYED_HEADER));
     let (outcome, status, detail) = match result {
         // A replay did nothing new: its event says so.
-        Ok(response) if response.headers.contains_key(IDEMPOTENT_REPLAYED_HEADER) => (
+        Ok(response) if replayed => (
             AuditOutcome::Ok,
             response.status.as_u16(),
             Some("an idempotent replay of the first answer; nothing was done again".to_owned()),
@@ -461,11 +464,11 @@ async fn audit_outcome(
         }
         let event = ctx.audit_event(action, &on, outcome, Some(status), detail);
         let services = ctx.services;
-        if event.changed_nothing() {
+        if replayed || event.changed_nothing() {
             // Counted, as the door's refusals are: a key probing hostings
-            // outside its scope, or sending what is refused, costs the log
-            // one event per action and status a minute, never one per
-            // request.
+            // outside its scope, sending what is refused, or replaying an
+            // answer, costs the log one event per action and status a
+            // minute, never one per request.
             let (finished, _) = services.refusals.count(event);
             for event in finished {
                 services.audit.record(event).await;

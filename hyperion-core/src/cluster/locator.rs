@@ -24,6 +24,20 @@ pub struct Locator {
 }
 
 impl Locator {
+    /// The id of the hosting `selector` names, as far as the locator knows.
+    pub fn id_of(&self, selector: &HostingSelector) -> Option<HostingId> {
+        match selector {
+            HostingSelector::Id(id) => Some(id.clone()),
+            HostingSelector::Domain(domain) => self
+                .maps
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .by_domain
+                .get(domain)
+                .cloned(),
+        }
+    }
+
     /// The node believed to hold the hosting `selector` names.
     pub fn node_of(&self, selector: &HostingSelector) -> Option<NodeId> {
         let maps = self.maps.read().unwrap_or_else(PoisonError::into_inner);

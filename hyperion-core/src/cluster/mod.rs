@@ -145,7 +145,16 @@ impl Cluster {
         selector: &HostingSelector,
         visible: &(dyn Fn(&HostingId) -> bool + Sync),
     ) -> Result<Located, ApiError> {
-        if let Some(node) = self.locator.node_of(selector).and_then(|id| self.node(&id)) {
+        // Only a hosting the caller may see is asked for where it is known
+        // to be: any other name takes the round of every node, as a name
+        // that exists nowhere does.
+        let known = self
+            .locator
+            .id_of(selector)
+            .filter(|id| visible(id))
+            .and_then(|_| self.locator.node_of(selector))
+            .and_then(|id| self.node(&id));
+        if let Some(node) = known {
             match self.call(node.as_ref(), node.find_hosting(selector)).await {
                 Ok(Some(hosting)) if visible(&hosting.summary.id) => {
                     return Ok(Located {

@@ -40,6 +40,9 @@ struct Write {
 /// Most writes committed in one transaction.
 const MAX_GROUP: usize = 256;
 
+/// How long one group of job records may take to commit.
+const COMMIT_DEADLINE: Duration = Duration::from_secs(30);
+
 const COLUMNS: &str = "id, kind, target, state, progress, step, error, result, actor, started_by, created_at, updated_at, finished_at, plan, attempt";
 
 fn corrupt(what: &str, err: impl std::fmt::Display) -> StoreError {
@@ -167,7 +170,16 @@ impl PostgresJobArchive {
                         Err(_) => break,
                     }
                 }
-                let result = commit_group(&writer_db, &writer_replica, lease, &group).await;
+                // A database that stops answering fails the group instead
+                // of holding every later job record behind it.
+                let committing = commit_group(&writer_db, &writer_replica, lease, &group);
+                let result = tokio::time::timeout(COMMIT_DEADLINE, committing)
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(StoreError(
+                            "postgres: the database did not answer in time".to_owned(),
+                        ))
+                    });
                 if let Err(err) = &result {
                     tracing::error!(jobs = group.len(), error = %err, "could not save job records");
                 }

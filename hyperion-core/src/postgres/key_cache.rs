@@ -50,6 +50,7 @@ pub(super) fn spawn_listener(db: Database, cache: Weak<KeyRecordCache>) {
                     if let Some(cache) = cache.upgrade() {
                         cache.set_enabled(false);
                     }
+                    db.link_lost();
                     tracing::warn!(error = %err, "lost the key-change listener; keys are read from the database until it is back");
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }

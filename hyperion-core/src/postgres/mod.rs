@@ -198,6 +198,10 @@ pub struct Database {
     pool: Pool,
     /// How to open a connection of its own (the key cache's listener).
     config: tokio_postgres::Config,
+    /// When this replica last found its link to the database dead (see
+    /// [`Database::link_lost`]); pooled connections made before are not
+    /// used again.
+    lost_at: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
 }
 
 /// Turns a driver or pool error into a [`StoreError`].
@@ -255,14 +259,34 @@ impl Database {
                 recycling_method: RecyclingMethod::Fast,
             },
         );
+        let lost_at: Arc<std::sync::Mutex<Option<std::time::Instant>>> = Arc::default();
+        let lost = Arc::clone(&lost_at);
+        // A connection made before the link was last found dead may be one
+        // of those the dead link swallowed: it is closed, not handed out.
+        let fresh_only = deadpool_postgres::Hook::sync_fn(move |_, metrics| {
+            let lost = *lost
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            match lost {
+                Some(at) if metrics.created <= at => Err(deadpool_postgres::HookError::message(
+                    "made before the link to the database was lost",
+                )),
+                _ => Ok(()),
+            }
+        });
         let pool = Pool::builder(manager)
+            .pre_recycle(fresh_only)
             .max_size(options.pool_size.max(1))
             .wait_timeout(Some(Duration::from_secs(10)))
             .create_timeout(Some(Duration::from_secs(10)))
             .runtime(deadpool_postgres::Runtime::Tokio1)
             .build()
             .map_err(|err| ConnectError::Invalid(err.to_string()))?;
-        let database = Database { pool, config };
+        let database = Database {
+            pool,
+            config,
+            lost_at,
+        };
         database.migrate(options.schema.as_deref()).await?;
         Ok(database)
     }
@@ -279,6 +303,17 @@ impl Database {
         StoreError,
     > {
         self.config.connect(NoTls).await.map_err(store_error)
+    }
+
+    /// The link to the database was found dead (a heartbeat did not come
+    /// back): the pooled connections made until now are not used again, so
+    /// that a link that silently swallowed them does not keep swallowing
+    /// requests once the network carries new connections.
+    pub(crate) fn link_lost(&self) {
+        *self
+            .lost_at
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(std::time::Instant::now());
     }
 
     /// A connection from the pool.

@@ -267,6 +267,43 @@ pub async fn a_tenants_refusals_are_counted_not_recorded(s: &TestServer) {
     let counted: u64 = rows.iter().map(|e| e["count"].as_u64().unwrap()).sum();
     assert_eq!(counted, 150, "{}", rejected.text);
     assert!(rows.len() <= 2, "{} events: {}", rows.len(), rejected.text);
+    // Replaying an answer does nothing again: replays are counted too.
+    let replayer = s
+        .mint(
+            "replayer",
+            [Capability::BackupRun].into_iter().collect(),
+            grants(&[(3, GrantLevel::Manage)]),
+        )
+        .await;
+    let replayer_id = s.key_id("replayer").await;
+    let backup = format!("{}/api/v1/hostings/{}/backup", s.base, hosting_id(3));
+    for _ in 0..100 {
+        let reply = s
+            .send(
+                s.client
+                    .post(&backup)
+                    .bearer_auth(&replayer)
+                    .header("idempotency-key", "the-same-one"),
+            )
+            .await;
+        reply.assert_ok(202);
+    }
+    let replays = s
+        .get(
+            &format!("/api/v1/audit?key_id={replayer_id}&limit=200"),
+            &s.keys.admin,
+        )
+        .await;
+    let rows = replays.body["items"].as_array().unwrap();
+    // The first answer, the job's end, and the replays counted (twice if a
+    // minute ended meanwhile).
+    assert!(rows.len() <= 4, "{} events: {}", rows.len(), replays.text);
+    let counted: u64 = rows
+        .iter()
+        .filter(|e| e["status"] == 202)
+        .map(|e| e["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(counted, 100, "{}", replays.text);
     // The operator's suspend is still in the log.
     let admin = s
         .get(
@@ -727,13 +764,17 @@ pub async fn one_tenant_cannot_starve_the_body_budget(s: &TestServer) {
             config.body_deadline = Duration::from_secs(3);
         })
         .await;
-    let tenant = s
-        .mint(
-            "config editor",
-            [Capability::HostingEditConfig].into_iter().collect(),
-            grants(&[(1, GrantLevel::Manage)]),
+    // Minted by the operator over HTTP: the tenant stands below the
+    // operator's key in its chain, yet its share is its own.
+    let minted = s
+        .mint_over_http(
+            &s.keys.admin,
+            json!({"label": "config editor", "caps": ["hosting_edit_config"],
+                   "scope": {"grants": [{"hosting": hosting_id(1).as_str(), "level": "manage"}]}}),
         )
         .await;
+    minted.assert_ok(201);
+    let tenant = minted.body["key"].as_str().unwrap().to_owned();
     let patch_head = |setting: &str, length: usize| {
         format!(
             "PATCH /api/v1/hostings/{}/{setting} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {tenant}\r\ncontent-type: application/json\r\ncontent-length: {length}\r\n\r\n",
