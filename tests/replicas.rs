@@ -398,13 +398,10 @@ async fn pump(
     }
 }
 
-/// A replica whose link to the database stops carrying packets, without
-/// any error, stops answering from its key cache within the trust bound:
-/// a key revoked on the other replica meanwhile is never accepted after
-/// it (401, or 503 while the database cannot be reached at all), and is
-/// 401 once the link carries again.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_replica_cut_off_from_the_database_stops_trusting_its_cache() {
+/// Two replicas, B reaching the database through a relay; a key minted on
+/// A that B has answered (so B holds it in its cache): the pair, the relay,
+/// the key and its id.
+async fn b_through_a_relay_with_a_key_it_cached() -> (Pair, Relay, String, String) {
     let url = test_database();
     let relay = Relay::to(&url).await;
     let p = pair_over(
@@ -417,6 +414,17 @@ async fn a_replica_cut_off_from_the_database_stops_trusting_its_cache() {
         .mint(&p.a, &p.admin, "cached on b", &["hosting_view"], json!({}))
         .await;
     assert_eq!(p.get(&p.b, &key, "/me").await.0, StatusCode::OK);
+    (p, relay, key, key_id)
+}
+
+/// A replica whose link to the database stops carrying packets, without
+/// any error, stops answering from its key cache within the trust bound:
+/// a key revoked on the other replica meanwhile is never accepted after
+/// it (401, or 503 while the database cannot be reached at all), and is
+/// 401 once the link carries again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_cut_off_from_the_database_stops_trusting_its_cache() {
+    let (p, relay, key, key_id) = b_through_a_relay_with_a_key_it_cached().await;
     relay.pause(true);
     let status = p.revoke(&p.a, &p.admin, &key_id).await;
     assert!(status.is_success(), "{status}");
@@ -463,24 +471,7 @@ async fn a_replica_cut_off_from_the_database_stops_trusting_its_cache() {
 /// instead of holding on to the dead connections.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_whose_connections_are_swallowed_recovers_on_new_ones() {
-    let url = test_database();
-    let relay = Relay::to(&url).await;
-    let p = pair_over(
-        Duration::ZERO,
-        Duration::ZERO,
-        [url.clone(), relay.url(&url)],
-    )
-    .await;
-    let (key, key_id) = p
-        .mint(
-            &p.a,
-            &p.admin,
-            "swallowed on b",
-            &["hosting_view"],
-            json!({}),
-        )
-        .await;
-    assert_eq!(p.get(&p.b, &key, "/me").await.0, StatusCode::OK);
+    let (p, relay, key, key_id) = b_through_a_relay_with_a_key_it_cached().await;
     // Use several of B's pooled connections, then swallow them all.
     let reads = (0..8).map(|_| p.get(&p.b, &p.admin, "/keys"));
     futures::future::join_all(reads).await;
