@@ -404,13 +404,34 @@ fn write_key_file(path: &Path, key: &str) -> std::io::Result<()> {
     written
 }
 
-/// Refuses a key file path that is a symbolic link.
+/// Refuses a key file path that cannot take the key as a plain file of
+/// its own: a symbolic link, anything but a regular file (a directory, a
+/// device, a pipe), or a path whose directory is not one.
 fn refuse_a_link(path: &Path) -> std::io::Result<()> {
-    if std::fs::symlink_metadata(path).is_ok_and(|meta| meta.file_type().is_symlink()) {
-        return Err(std::io::Error::new(
+    let refuse = |why: &str| {
+        Err(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
-            "it is a symbolic link; name the file itself",
-        ));
+            why.to_owned(),
+        ))
+    };
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => {
+            return refuse("it is a symbolic link; name the file itself");
+        }
+        Ok(meta) if !meta.is_file() => {
+            return refuse("it is not a regular file (a directory, a device or a pipe)");
+        }
+        _ => {}
+    }
+    if path.as_os_str().to_string_lossy().ends_with('/') {
+        return refuse("it names a directory");
+    }
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    if !std::fs::metadata(dir).is_ok_and(|meta| meta.is_dir()) {
+        return refuse("its directory does not exist");
     }
     Ok(())
 }

@@ -304,6 +304,22 @@ fn a_key_file_that_is_a_symbolic_link_is_refused() {
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
     assert!(std::fs::symlink_metadata(&planted).unwrap().is_symlink());
     assert!(!String::from_utf8_lossy(&out.stdout).contains("hyp_"));
+    // Nor a directory, a path under a file, or a directory that is not there.
+    let a_file = dir.path().join("a-file");
+    std::fs::write(&a_file, "x").unwrap();
+    for bad in [
+        dir.path().to_path_buf(),
+        a_file.join("key"),
+        dir.path().join("nowhere/key"),
+    ] {
+        let refused = Command::new(binary("serve", true))
+            .args(["--addr", &format!("127.0.0.1:{port}"), "--key-file"])
+            .arg(&bad)
+            .stdin(Stdio::null())
+            .output()
+            .expect("serve runs");
+        assert!(!refused.status.success(), "{}", bad.display());
+    }
     // With a data directory, nothing is minted before the refusal: the next
     // start on it, with a proper key file, mints the admin key.
     let data = dir.path().join("data");

@@ -277,8 +277,9 @@ impl AuditEvent {
     }
 
     /// Whether it records a request that changed nothing: a refusal, a
-    /// request turned away with a 4xx, or one turned away as `overloaded`
-    /// (503, before anything was done). Such
+    /// request turned away with a 4xx, one turned away as `overloaded`
+    /// (503, before anything was done), or one a node failed or did not
+    /// answer (502, 504). Such
     /// events are counted per key, action, status and minute rather than
     /// recorded one by one, and the stores keep them apart from the events
     /// that changed something (or failed in the server), so that no client
@@ -286,9 +287,9 @@ impl AuditEvent {
     pub fn changed_nothing(&self) -> bool {
         self.outcome == AuditOutcome::Denied
             || (self.outcome == AuditOutcome::Failed
-                && self
-                    .status
-                    .is_some_and(|status| (400..500).contains(&status) || status == 503))
+                && self.status.is_some_and(|status| {
+                    (400..500).contains(&status) || (502..=504).contains(&status)
+                }))
     }
 }
 

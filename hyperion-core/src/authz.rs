@@ -107,20 +107,16 @@ impl Principal {
     }
 
     /// The family of keys it belongs to, which shares such things as a
-    /// part of the body budget: the topmost key of its minting chain below
-    /// any scope-all key (a tenant's key and every key it minted); a
-    /// scope-all key is a family of its own. So a tenant cannot multiply
-    /// its share by minting children, nor take the share of the operator
-    /// who minted it.
+    /// part of the body budget: the key its chain's first key (minted by
+    /// the integrator, from Rust) minted, and every key below that one; the
+    /// first key is a family of its own. So no key multiplies its share by
+    /// minting children, scope-all or not, and no tenant takes the share of
+    /// the operator who minted it.
     pub(crate) fn family(&self) -> &KeyId {
-        let mut family = &self.key.id;
-        for link in &self.chain {
-            if link.key.scope.is_all() {
-                break;
-            }
-            family = link.key_id();
+        match self.chain.len() {
+            0 | 1 => &self.key.id,
+            links => self.chain[links - 2].key_id(),
         }
-        family
     }
 
     /// The same principal reaching only `scope` (what the keys above it
@@ -670,6 +666,25 @@ mod tests {
         record.ip_allowlist = allowlist.iter().map(|s| s.to_string()).collect();
         record.rate_limit_per_min = rate;
         ChainLimit::of(&Arc::new(record))
+    }
+
+    #[test]
+    fn a_family_is_what_the_first_key_minted_and_everything_below() {
+        let mut key = principal(CapSet::all(), KeyScope::All);
+        // Minted from Rust: its own family.
+        key.chain = vec![link("key_test", &[], 0)];
+        assert_eq!(key.family().as_str(), "key_test");
+        // Minted by the first key: its own family, not the operator's.
+        key.chain = vec![link("key_test", &[], 0), link("key_root", &[], 0)];
+        assert_eq!(key.family().as_str(), "key_test");
+        // Minted further down (a delegate's scope-all children too): the
+        // family of the key the first key minted.
+        key.chain = vec![
+            link("key_test", &[], 0),
+            link("key_delegate", &[], 0),
+            link("key_root", &[], 0),
+        ];
+        assert_eq!(key.family().as_str(), "key_delegate");
     }
 
     #[test]

@@ -70,7 +70,7 @@ impl SqliteAuditLog {
                 if let Some(max) = retention.max_events {
                     let max = i64::try_from(max).unwrap_or(i64::MAX);
                     // `AuditEvent::changed_nothing`, in SQL.
-                    let nothing = "(outcome = 'denied' OR (outcome = 'failed' AND (status BETWEEN 400 AND 499 OR status = 503)))";
+                    let nothing = "(outcome = 'denied' OR (outcome = 'failed' AND (status BETWEEN 400 AND 499 OR status BETWEEN 502 AND 504)))";
                     for class in [nothing.to_owned(), format!("NOT {nothing}")] {
                         gone += c.execute(
                             &format!(
