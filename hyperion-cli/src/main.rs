@@ -100,7 +100,7 @@ async fn main() -> ExitCode {
             eprintln!("{envelope}");
             ExitCode::from(exit_code(&Failure::Api(Error::Api {
                 status,
-                code: String::new(),
+                code,
                 message: String::new(),
                 request_id: String::new(),
             })))

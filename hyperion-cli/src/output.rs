@@ -112,7 +112,7 @@ pub(crate) fn table(headers: &[&str], rows: Vec<Vec<String>>) -> Result<(), Fail
 
 /// Shows a job's progress on stderr: a bar redrawn in place on a terminal,
 /// a plain line per change otherwise.
-pub(crate) fn progress(job: &hyperion_core::Job) {
+pub(crate) fn progress(job: &hyperion_client::wire::Job) {
     let step = job.step.as_deref().unwrap_or("");
     let mut err = std::io::stderr().lock();
     if std::io::stderr().is_terminal() {

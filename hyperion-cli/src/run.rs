@@ -3,12 +3,12 @@
 use std::time::Duration;
 
 use futures::TryStreamExt;
-use hyperion_client::{AuditFilter, Client, HostingFilter};
-use hyperion_core::model::{
+use hyperion_client::wire::model::{
     BasicAuthPatch, CreateHostingRequest, ExpiryPatch, HostingDetail, LimitsPatch, PhpPatch,
     QuotaPatch, Redirect, RestoreRequest, SecretString, VhostPatch, WpInstallRequest,
 };
-use hyperion_core::{GrantLevel, Job, JobAccepted, MintRequest};
+use hyperion_client::wire::{GrantLevel, Job, JobAccepted, MintRequest};
+use hyperion_client::{AuditFilter, Client, HostingFilter};
 
 use crate::Failure;
 use crate::args::{
@@ -132,7 +132,7 @@ pub(crate) async fn run(cli: Cli) -> Result<(), Failure> {
             let columns = &[
                 "id", "at", "actor", "action", "target", "outcome", "status", "count",
             ];
-            let row = |event: &hyperion_core::AuditEvent| {
+            let row = |event: &hyperion_client::wire::AuditEvent| {
                 vec![
                     event.id.to_string(),
                     instant(event.at),
@@ -146,7 +146,7 @@ pub(crate) async fn run(cli: Cli) -> Result<(), Failure> {
             };
             if all {
                 let rows_of =
-                    |page: &hyperion_core::AuditPage| page.items.iter().map(row).collect();
+                    |page: &hyperion_client::wire::AuditPage| page.items.iter().map(row).collect();
                 return print_pages(output, client.audit_pages(filter), columns, rows_of).await;
             }
             let page = client.audit_page(&filter).await?;
@@ -237,7 +237,7 @@ async fn hostings(client: &Client, output: Output, command: Hostings) -> Result<
                 complete_only: false,
             };
             if all {
-                let rows_of = |page: &hyperion_core::HostingPage| {
+                let rows_of = |page: &hyperion_client::wire::HostingPage| {
                     if page.partial {
                         eprintln!(
                             "hyperion: some nodes did not answer; this list may miss hostings"
@@ -513,7 +513,7 @@ async fn backups(client: &Client, output: Output, command: Backups) -> Result<()
             wait,
         } => {
             let request = RestoreRequest {
-                backup_id: hyperion_core::model::BackupId::try_from(backup.clone())
+                backup_id: hyperion_client::wire::model::BackupId::try_from(backup.clone())
                     .map_err(|_| Failure::Usage(format!("`{backup}` is not a backup id")))?,
                 mode: mode
                     .map(|mode| parse(&mode, "restore mode"))
@@ -585,7 +585,7 @@ async fn keys(client: &Client, output: Output, command: Keys) -> Result<(), Fail
         }
         Keys::List { limit, cursor, all } => {
             let columns = &["id", "prefix", "label", "owner", "state"];
-            let row = |key: &hyperion_core::KeyView| {
+            let row = |key: &hyperion_client::wire::KeyView| {
                 vec![
                     key.id.to_string(),
                     key.prefix.clone(),
@@ -596,7 +596,8 @@ async fn keys(client: &Client, output: Output, command: Keys) -> Result<(), Fail
                 ]
             };
             if all {
-                let rows_of = |page: &hyperion_core::KeyPage| page.items.iter().map(row).collect();
+                let rows_of =
+                    |page: &hyperion_client::wire::KeyPage| page.items.iter().map(row).collect();
                 return print_pages(output, client.key_pages(limit), columns, rows_of).await;
             }
             let page = client.keys_page(limit, cursor.as_deref()).await?;
@@ -622,7 +623,7 @@ async fn keys(client: &Client, output: Output, command: Keys) -> Result<(), Fail
 
 const HOSTING_COLUMNS: &[&str] = &["id", "domain", "state", "php", "node"];
 
-fn hosting_row(hosting: &hyperion_core::model::Hosting) -> Vec<String> {
+fn hosting_row(hosting: &hyperion_client::wire::model::Hosting) -> Vec<String> {
     vec![
         hosting.id.to_string(),
         hosting.domain.to_string(),
@@ -688,7 +689,7 @@ async fn job_started(
     }
     let job = wait_for(client, started.job_id.as_str(), wait.wait_timeout).await?;
     show_job(output, &job)?;
-    if job.state == hyperion_core::JobState::Failed {
+    if job.state == hyperion_client::wire::JobState::Failed {
         return Err(Failure::Other(format!(
             "job {} failed: {}",
             job.id,

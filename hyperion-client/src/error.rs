@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use hyperion_wire::ErrorCode;
+
 /// A failed call.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -12,8 +14,8 @@ pub enum Error {
     Api {
         /// The HTTP status.
         status: u16,
-        /// The envelope's machine-readable code (`not_found`, `forbidden`, ...).
-        code: String,
+        /// What kind of refusal or failure (`not_found`, `forbidden`, ...).
+        code: ErrorCode,
         /// What went wrong, for people.
         message: String,
         /// The server's id of the request, to quote to its operator.
@@ -54,9 +56,9 @@ impl Error {
     }
 
     /// The envelope's code, when the API refused.
-    pub fn code(&self) -> Option<&str> {
+    pub fn code(&self) -> Option<ErrorCode> {
         match self {
-            Error::Api { code, .. } => Some(code),
+            Error::Api { code, .. } => Some(*code),
             _ => None,
         }
     }

@@ -2,7 +2,9 @@
 //!
 //! A typed async client of the Hyperion API kit's `/api/v1`, for scripts
 //! and services on the other end of the wire. Every answer is read into the
-//! core's own type for it, so client and server cannot disagree on a field.
+//! type the server renders it from ([`hyperion_wire`], re-exported as
+//! [`wire`]), and every call is built from the kit's declaration of its
+//! endpoint, so client and server cannot disagree on a field or a path.
 //!
 //! - Errors are typed: the API's envelope ([`Error::Api`]: status, code,
 //!   message, request id), apart from transport failures.
@@ -42,19 +44,20 @@ use std::time::{Duration, Instant};
 
 use futures::stream::{self, Stream, TryStreamExt};
 use http::{HeaderMap, Method, StatusCode};
-use hyperion_core::headers::IDEMPOTENCY_KEY_HEADER;
-use hyperion_core::model::{
+use hyperion_wire::headers::IDEMPOTENCY_KEY_HEADER;
+use hyperion_wire::model::{
     CreateHostingRequest, ExpiryPatch, Hosting, HostingDetail, HostingId, Limits, LimitsPatch,
     PhpPatch, Quota, QuotaPatch, RestoreRequest, VhostOptions, VhostPatch, WpInstallRequest,
 };
-use hyperion_core::{
-    AuditPage, BackupList, ExpiryValue, HostingPage, Job, JobAccepted, JobState, KeyPage, KeyView,
-    Me, MintRequest, NewKeyAnswer, NodeList, PhpValue, StateChange,
+use hyperion_wire::{
+    AuditPage, BackupList, Endpoint, ErrorEnvelope, ExpiryValue, HostingPage, Job, JobAccepted,
+    JobState, KeyPage, KeyView, Me, MintRequest, NewKeyAnswer, NodeList, PhpValue, StateChange,
 };
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::de::DeserializeOwned;
 
 pub use error::Error;
+pub use hyperion_wire as wire;
 pub use retry::RetryPolicy;
 
 /// What a path segment may hold unescaped (RFC 3986 unreserved).
@@ -204,14 +207,32 @@ struct Call<'a> {
 }
 
 impl<'a> Call<'a> {
-    fn new(method: Method, path: String) -> Self {
-        Call {
-            method,
+    /// A call of `endpoint`, its `{...}` path segments filled with `names`
+    /// in order: the method and path are the kit's declaration, and a call
+    /// that starts something goes with a fresh `Idempotency-Key`, so that a
+    /// retry never starts it twice.
+    fn to(endpoint: Endpoint, names: &[&str]) -> Result<Self, Error> {
+        let spec = endpoint.spec();
+        let mut names = names.iter();
+        let mut path = String::new();
+        for part in spec.pattern.split('/').skip(1) {
+            path.push('/');
+            if part.starts_with('{') {
+                let name = names.next().ok_or_else(|| {
+                    Error::Invalid(format!("`{}` names a segment more", spec.pattern))
+                })?;
+                path.push_str(&segment(name)?);
+            } else {
+                path.push_str(part);
+            }
+        }
+        Ok(Call {
+            method: spec.method.clone(),
             path,
             query: Vec::new(),
             body: None,
-            idempotency_key: None,
-        }
+            idempotency_key: spec.idempotent.then(fresh_idempotency_key),
+        })
     }
 
     /// With `body` as its JSON body.
@@ -226,13 +247,6 @@ impl<'a> Call<'a> {
         if let Some(value) = value {
             self.query.push((name, value.to_string()));
         }
-        self
-    }
-
-    /// A call that starts something: sent with a fresh `Idempotency-Key`,
-    /// so that a retry never starts it twice.
-    fn once(mut self) -> Self {
-        self.idempotency_key = Some(fresh_idempotency_key());
         self
     }
 
@@ -375,17 +389,17 @@ impl Client {
 
     /// `GET /me`: the key used, and what it may do now.
     pub async fn me(&self) -> Result<Me, Error> {
-        self.call(Call::new(Method::GET, "/me".into())).await
+        self.call(Call::to(Endpoint::Me, &[])?).await
     }
 
     /// `GET /nodes`: every node (scope-all keys).
     pub async fn nodes(&self) -> Result<NodeList, Error> {
-        self.call(Call::new(Method::GET, "/nodes".into())).await
+        self.call(Call::to(Endpoint::ListNodes, &[])?).await
     }
 
     /// `GET /docs`: the contract as a page for people (HTML).
     pub async fn docs(&self) -> Result<String, Error> {
-        let (status, _, body) = self.send(Call::new(Method::GET, "/docs".into())).await?;
+        let (status, _, body) = self.send(Call::to(Endpoint::Docs, &[])?).await?;
         if !status.is_success() {
             return Err(api_error(status, &body));
         }
@@ -395,42 +409,9 @@ impl Client {
         })
     }
 
-    /// The OpenAPI operations this client has a method for (by
-    /// `operationId`); a test fails when the contract gains one it lacks.
-    pub const OPERATIONS: &'static [&'static str] = &[
-        "getOpenApi",
-        "getDocs",
-        "getMe",
-        "listHostings",
-        "createHosting",
-        "getHosting",
-        "suspendHosting",
-        "resumeHosting",
-        "deleteHosting",
-        "patchLimits",
-        "patchPhp",
-        "patchVhost",
-        "patchExpiry",
-        "patchQuota",
-        "startBackup",
-        "listBackups",
-        "startRestore",
-        "issueCertificate",
-        "installWordPress",
-        "renewAllCertificates",
-        "listNodes",
-        "getJob",
-        "mintKey",
-        "listKeys",
-        "getKey",
-        "revokeKey",
-        "listAudit",
-    ];
-
     /// `GET /openapi.json`: the contract, as served.
     pub async fn openapi(&self) -> Result<serde_json::Value, Error> {
-        self.call(Call::new(Method::GET, "/openapi.json".into()))
-            .await
+        self.call(Call::to(Endpoint::OpenApi, &[])?).await
     }
 
     // ---- hostings ----
@@ -441,7 +422,7 @@ impl Client {
         filter: &HostingFilter,
         cursor: Option<&HostingId>,
     ) -> Result<HostingPage, Error> {
-        let call = Call::new(Method::GET, "/hostings".into())
+        let call = Call::to(Endpoint::ListHostings, &[])?
             .query("state", filter.state.as_ref())
             .query("node", filter.node.as_ref())
             .query("q", filter.q.as_ref())
@@ -482,29 +463,19 @@ impl Client {
 
     /// `GET /hostings/{id}`: one hosting, by id, domain or alias.
     pub async fn hosting(&self, hosting: &str) -> Result<HostingDetail, Error> {
-        self.call(Call::new(
-            Method::GET,
-            format!("/hostings/{}", segment(hosting)?),
-        ))
-        .await
+        self.call(Call::to(Endpoint::GetHosting, &[hosting])?).await
     }
 
     /// `POST /hostings/{id}/suspend`.
     pub async fn suspend(&self, hosting: &str) -> Result<StateChange, Error> {
-        self.call(Call::new(
-            Method::POST,
-            format!("/hostings/{}/suspend", segment(hosting)?),
-        ))
-        .await
+        self.call(Call::to(Endpoint::SuspendHosting, &[hosting])?)
+            .await
     }
 
     /// `POST /hostings/{id}/resume`.
     pub async fn resume(&self, hosting: &str) -> Result<StateChange, Error> {
-        self.call(Call::new(
-            Method::POST,
-            format!("/hostings/{}/resume", segment(hosting)?),
-        ))
-        .await
+        self.call(Call::to(Endpoint::ResumeHosting, &[hosting])?)
+            .await
     }
 
     /// `DELETE /hostings/{id}`: starts the delete job.
@@ -514,7 +485,7 @@ impl Client {
         keep_user: bool,
         keep_database: bool,
     ) -> Result<JobAccepted, Error> {
-        let call = Call::new(Method::DELETE, format!("/hostings/{}", segment(hosting)?))
+        let call = Call::to(Endpoint::DeleteHosting, &[hosting])?
             .query("keep_user", keep_user.then_some(true))
             .query("keep_database", keep_database.then_some(true));
         self.call(call).await
@@ -522,24 +493,15 @@ impl Client {
 
     /// `GET /hostings/{id}/backups`: newest first.
     pub async fn backups(&self, hosting: &str) -> Result<BackupList, Error> {
-        self.call(Call::new(
-            Method::GET,
-            format!("/hostings/{}/backups", segment(hosting)?),
-        ))
-        .await
+        self.call(Call::to(Endpoint::ListBackups, &[hosting])?)
+            .await
     }
 
     /// `POST /hostings/{id}/backup`: starts a backup job (sent once, with a
     /// fresh `Idempotency-Key`, however often it is retried).
     pub async fn start_backup(&self, hosting: &str) -> Result<JobAccepted, Error> {
-        self.call(
-            Call::new(
-                Method::POST,
-                format!("/hostings/{}/backup", segment(hosting)?),
-            )
-            .once(),
-        )
-        .await
+        self.call(Call::to(Endpoint::StartBackup, &[hosting])?)
+            .await
     }
 
     /// `POST /hostings/{id}/cert`: starts a certificate job (`staging`: from
@@ -549,18 +511,14 @@ impl Client {
         hosting: &str,
         staging: bool,
     ) -> Result<JobAccepted, Error> {
-        let mut call = Call::new(
-            Method::POST,
-            format!("/hostings/{}/cert", segment(hosting)?),
-        )
-        .once();
+        let mut call = Call::to(Endpoint::IssueCertificate, &[hosting])?;
         call.body = Some(serde_json::json!({ "staging": staging }));
         self.call(call).await
     }
 
     /// `POST /certs/renew-all`: one job sweeping every node (scope-all keys).
     pub async fn renew_all_certificates(&self) -> Result<JobAccepted, Error> {
-        self.call(Call::new(Method::POST, "/certs/renew-all".into()).once())
+        self.call(Call::to(Endpoint::RenewAllCertificates, &[])?)
             .await
     }
 
@@ -581,19 +539,19 @@ impl Client {
         request: &CreateHostingRequest,
         idempotency_key: &str,
     ) -> Result<HostingDetail, Error> {
-        let mut call = Call::new(Method::POST, "/hostings".into()).body(request)?;
+        let mut call = Call::to(Endpoint::CreateHosting, &[])?.body(request)?;
         call.idempotency_key = Some(idempotency_key.to_owned());
         self.call(call).await
     }
 
     /// `PATCH /hostings/{id}/limits` (scope-all keys): the limits now set.
     pub async fn set_limits(&self, hosting: &str, patch: &LimitsPatch) -> Result<Limits, Error> {
-        self.patch(hosting, "limits", patch).await
+        self.patch(Endpoint::PatchLimits, hosting, patch).await
     }
 
     /// `PATCH /hostings/{id}/php`: the version now set.
     pub async fn set_php(&self, hosting: &str, patch: &PhpPatch) -> Result<PhpValue, Error> {
-        self.patch(hosting, "php", patch).await
+        self.patch(Endpoint::PatchPhp, hosting, patch).await
     }
 
     /// `PATCH /hostings/{id}/vhost`: the vhost options now set.
@@ -602,7 +560,7 @@ impl Client {
         hosting: &str,
         patch: &VhostPatch,
     ) -> Result<VhostOptions, Error> {
-        self.patch(hosting, "vhost", patch).await
+        self.patch(Endpoint::PatchVhost, hosting, patch).await
     }
 
     /// `PATCH /hostings/{id}/expiry` (scope-all keys): the expiry now set.
@@ -611,22 +569,21 @@ impl Client {
         hosting: &str,
         patch: &ExpiryPatch,
     ) -> Result<ExpiryValue, Error> {
-        self.patch(hosting, "expiry", patch).await
+        self.patch(Endpoint::PatchExpiry, hosting, patch).await
     }
 
     /// `PATCH /hostings/{id}/quota` (scope-all keys): the quota now set.
     pub async fn set_quota(&self, hosting: &str, patch: &QuotaPatch) -> Result<Quota, Error> {
-        self.patch(hosting, "quota", patch).await
+        self.patch(Endpoint::PatchQuota, hosting, patch).await
     }
 
     async fn patch<T: DeserializeOwned>(
         &self,
+        setting: Endpoint,
         hosting: &str,
-        setting: &str,
         patch: &impl serde::Serialize,
     ) -> Result<T, Error> {
-        let path = format!("/hostings/{}/{setting}", segment(hosting)?);
-        self.call(Call::new(Method::PATCH, path).body(patch)?).await
+        self.call(Call::to(setting, &[hosting])?.body(patch)?).await
     }
 
     /// `POST /hostings/{id}/restore`: starts a restore job.
@@ -635,8 +592,7 @@ impl Client {
         hosting: &str,
         request: &RestoreRequest,
     ) -> Result<JobAccepted, Error> {
-        let path = format!("/hostings/{}/restore", segment(hosting)?);
-        self.call(Call::new(Method::POST, path).once().body(request)?)
+        self.call(Call::to(Endpoint::StartRestore, &[hosting])?.body(request)?)
             .await
     }
 
@@ -647,8 +603,7 @@ impl Client {
         hosting: &str,
         request: &WpInstallRequest,
     ) -> Result<JobAccepted, Error> {
-        let path = format!("/hostings/{}/wp/install", segment(hosting)?);
-        self.call(Call::new(Method::POST, path).once().body(request)?)
+        self.call(Call::to(Endpoint::InstallWordPress, &[hosting])?.body(request)?)
             .await
     }
 
@@ -656,11 +611,7 @@ impl Client {
 
     /// `GET /jobs/{id}`.
     pub async fn job(&self, job_id: &str) -> Result<Job, Error> {
-        self.call(Call::new(
-            Method::GET,
-            format!("/jobs/{}", segment(job_id)?),
-        ))
-        .await
+        self.call(Call::to(Endpoint::GetJob, &[job_id])?).await
     }
 
     /// Polls a job until it ends (succeeded or failed: read `state`), at
@@ -707,7 +658,7 @@ impl Client {
         limit: Option<u32>,
         cursor: Option<&str>,
     ) -> Result<KeyPage, Error> {
-        let call = Call::new(Method::GET, "/keys".into())
+        let call = Call::to(Endpoint::ListKeys, &[])?
             .query("limit", limit)
             .query("cursor", cursor);
         self.call(call).await
@@ -728,31 +679,23 @@ impl Client {
     /// `POST /keys`: mints a key no more powerful than the caller's; the
     /// answer holds the raw key, this once.
     pub async fn mint_key(&self, request: &MintRequest) -> Result<NewKeyAnswer, Error> {
-        self.call(Call::new(Method::POST, "/keys".into()).body(request)?)
+        self.call(Call::to(Endpoint::MintKey, &[])?.body(request)?)
             .await
     }
 
     /// `GET /keys/{id}`: never the raw key.
     pub async fn key(&self, key_id: &str) -> Result<KeyView, Error> {
-        self.call(Call::new(
-            Method::GET,
-            format!("/keys/{}", segment(key_id)?),
-        ))
-        .await
+        self.call(Call::to(Endpoint::GetKey, &[key_id])?).await
     }
 
     /// `DELETE /keys/{id}`: revokes the key and every key it minted.
     pub async fn revoke_key(&self, key_id: &str) -> Result<KeyView, Error> {
-        self.call(Call::new(
-            Method::DELETE,
-            format!("/keys/{}", segment(key_id)?),
-        ))
-        .await
+        self.call(Call::to(Endpoint::RevokeKey, &[key_id])?).await
     }
 
     /// `GET /audit`: one page of the log, newest first.
     pub async fn audit_page(&self, filter: &AuditFilter) -> Result<AuditPage, Error> {
-        let call = Call::new(Method::GET, "/audit".into())
+        let call = Call::to(Endpoint::ListAudit, &[])?
             .query("actor", filter.actor.as_ref())
             .query("key_id", filter.key_id.as_ref())
             .query("action", filter.action.as_ref())
@@ -798,18 +741,8 @@ fn retry_after(headers: &HeaderMap) -> Duration {
 
 /// The API's refusal, from its envelope.
 fn api_error(status: StatusCode, body: &[u8]) -> Error {
-    #[derive(serde::Deserialize)]
-    struct Envelope {
-        error: Inner,
-    }
-    #[derive(serde::Deserialize)]
-    struct Inner {
-        code: String,
-        message: String,
-        request_id: String,
-    }
-    match serde_json::from_slice::<Envelope>(body) {
-        Ok(Envelope { error }) => Error::Api {
+    match serde_json::from_slice::<ErrorEnvelope>(body) {
+        Ok(ErrorEnvelope { error }) => Error::Api {
             status: status.as_u16(),
             code: error.code,
             message: error.message,

@@ -21,13 +21,13 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 
-use crate::capability::{CapSet, Capability};
 use crate::cluster::{Cluster, Located};
 use crate::error::ApiError;
 use crate::http::routes::{Endpoint, ROUTES};
 use crate::jobs::Job;
 use crate::keys::{ApiKeyRecord, GrantLevel, KeyId, KeyScope, parse_allowlist_entry};
 use crate::model::{HostingId, HostingSelector, OwnerId, SuspendedBy};
+use crate::{CapSet, Capability};
 
 /// Who is making a request: an authenticated key, with its capabilities
 /// already clamped by its owner's current ones. It shares the key's stored
@@ -167,7 +167,7 @@ impl Principal {
     }
 }
 
-pub use crate::http::endpoints::Access;
+pub use hyperion_wire::Access;
 
 /// Refuses unless the principal holds `cap`.
 pub(crate) fn require(principal: &Principal, cap: Capability) -> Result<(), ApiError> {
@@ -433,7 +433,7 @@ pub(crate) fn may_read_job(principal: &Principal, job: &Job) -> bool {
         || (on_a_hosting && principal.caps.contains(Capability::HostingView))
 }
 
-pub(crate) use crate::http::endpoints::HostingRule;
+pub(crate) use hyperion_wire::endpoints::HostingRule;
 
 /// Checks what the route alone decides: its capability, then its scope.
 /// Runs before any body byte is read and before any hosting is looked up.
@@ -516,7 +516,7 @@ mod tests {
         for (who, hosting, access, expected) in cases {
             let got = decide_hosting_access(who, &id(hosting), access).err();
             assert_eq!(
-                got.as_ref().map(ApiError::code),
+                got.as_ref().map(|err| err.code().as_str()),
                 expected,
                 "{hosting} {access:?}"
             );
@@ -536,7 +536,7 @@ mod tests {
 
     /// The code `check_mint` answers, `None` when it allows the mint.
     fn mint_answer(who: &Principal, terms: &MintTerms) -> Option<&'static str> {
-        check_mint(who, terms).err().as_ref().map(ApiError::code)
+        check_mint(who, terms).err().map(|err| err.code().as_str())
     }
 
     /// (minter, caps, scope, expiry, expected code or `None` for allowed)
@@ -647,13 +647,14 @@ mod tests {
         assert_eq!(
             require(&viewer, Capability::HostingDelete)
                 .unwrap_err()
-                .code(),
+                .code()
+                .as_str(),
             "forbidden"
         );
         assert!(require_cluster_scope(&viewer).is_ok());
         let tenant = principal(CapSet::all(), KeyScope::Grants(Default::default()));
         assert_eq!(
-            require_cluster_scope(&tenant).unwrap_err().code(),
+            require_cluster_scope(&tenant).unwrap_err().code().as_str(),
             "forbidden"
         );
     }
@@ -851,7 +852,11 @@ mod tests {
         ];
         for (n, (who, by, expected)) in cases.into_iter().enumerate() {
             let got = may_resume(who, by).err();
-            assert_eq!(got.as_ref().map(ApiError::code), expected, "case {n}");
+            assert_eq!(
+                got.as_ref().map(|err| err.code().as_str()),
+                expected,
+                "case {n}"
+            );
         }
         assert_eq!(suspender(&admin), SuspendedBy::Operator);
         assert_eq!(suspender(&tenant), SuspendedBy::Tenant);

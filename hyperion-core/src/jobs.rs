@@ -4,7 +4,6 @@
 //! else down.
 
 use std::collections::{HashMap, VecDeque};
-use std::fmt;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -12,116 +11,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures::FutureExt;
 use futures::future::BoxFuture;
-use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
+
+pub use hyperion_wire::jobs::{Job, JobId, JobState};
 
 use crate::keys::KeyId;
-use crate::model::{now, wire_enum};
-use crate::random;
+use crate::model::now;
 use crate::store::StoreError;
-
-/// A job's public id (`job_...`).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct JobId(String);
-
-impl JobId {
-    /// A fresh random id.
-    pub fn generate() -> Self {
-        JobId(format!("job_{}", random::base62(20)))
-    }
-
-    /// Parses an id from a client; `None` when it cannot be one.
-    pub fn parse(s: &str) -> Option<Self> {
-        let rest = s.strip_prefix("job_")?;
-        (!rest.is_empty() && rest.len() <= 64 && random::is_base62(rest))
-            .then(|| JobId(s.to_owned()))
-    }
-
-    /// The id text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for JobId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// Where a job is in its life.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum JobState {
-    /// Accepted, not started.
-    Queued,
-    /// A runner is working on it.
-    Running,
-    /// It ended well; its result, if any, is in `result`.
-    Succeeded,
-    /// Ended with an error.
-    Failed,
-}
-wire_enum!(JobState, "job state", {
-    Queued => "queued",
-    Running => "running",
-    Succeeded => "succeeded",
-    Failed => "failed",
-});
-
-impl JobState {
-    /// Whether the job has ended.
-    pub fn is_finished(self) -> bool {
-        matches!(self, JobState::Succeeded | JobState::Failed)
-    }
-}
-
-/// A job record, as `GET /api/v1/jobs/{id}` shows it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Job {
-    /// Its id: `GET /jobs/{id}` reads it.
-    pub id: JobId,
-    /// What it does (`hosting.delete`, ...).
-    pub kind: String,
-    /// What it works on (a hosting id, ...).
-    pub target: String,
-    /// Queued, running, or how it ended.
-    pub state: JobState,
-    /// How far it is, in percent (0..=100).
-    pub progress: u8,
-    /// What it is doing now.
-    pub step: Option<String>,
-    /// Why it failed.
-    pub error: Option<String>,
-    /// What it produced (e.g. a backup id); `null` until it has something.
-    #[serde(default)]
-    pub result: Option<serde_json::Value>,
-    /// Who started it (`apikey:<label>`).
-    pub actor: String,
-    /// The key that started it; decides who may read it.
-    #[serde(skip)]
-    pub started_by: Option<KeyId>,
-    /// How to run it again when its runner stops before it ends (see
-    /// [`JobSpec::plan`]); never shown.
-    #[serde(skip)]
-    pub plan: Option<serde_json::Value>,
-    /// Which run of it this record is: 1, and one more each time another
-    /// runner takes it over. A write from an earlier run is refused.
-    #[serde(skip, default = "first_attempt")]
-    pub attempt: u32,
-    /// When it was accepted.
-    #[serde(with = "crate::model::timestamp")]
-    pub created_at: OffsetDateTime,
-    /// When its state, progress or step last changed.
-    #[serde(with = "crate::model::timestamp")]
-    pub updated_at: OffsetDateTime,
-    /// When it ended, once it has.
-    #[serde(with = "crate::model::timestamp::option")]
-    pub finished_at: Option<OffsetDateTime>,
-}
-
-fn first_attempt() -> u32 {
-    1
-}
 
 /// What to start.
 #[derive(Clone, Debug)]
@@ -426,7 +321,7 @@ impl JobRunner for TokioJobRunner {
             actor: spec.actor,
             started_by: spec.started_by,
             plan: spec.plan,
-            attempt: first_attempt(),
+            attempt: hyperion_wire::jobs::first_attempt(),
             created_at,
             updated_at: created_at,
             finished_at: None,

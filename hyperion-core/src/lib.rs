@@ -36,12 +36,10 @@
 // build (the modules the benches' hidden internals reach say so).
 #![warn(unreachable_pub)]
 
-mod answers;
 mod api;
 mod audit;
 mod auth;
 mod authz;
-mod capability;
 mod cluster;
 mod error;
 mod http;
@@ -49,13 +47,11 @@ mod idempotency;
 mod jobs;
 mod keys;
 pub mod memory;
-pub mod model;
 mod node;
 pub mod openapi;
 mod owner;
 #[cfg(feature = "postgres")]
 pub mod postgres;
-mod random;
 mod ratelimit;
 mod refusals;
 mod reservations;
@@ -68,21 +64,23 @@ pub mod sqlite;
 mod store;
 mod upstream;
 
-pub use answers::{
-    BackupList, ExpiryValue, HostingPage, JobAccepted, KeyPage, KeySummary, Me, NewKeyAnswer,
-    NodeList, PhpValue, StateChange,
-};
 pub use api::{ApiConfig, HyperionApi, HyperionApiBuilder};
 pub use audit::{
     AuditActor, AuditEvent, AuditLog, AuditOutcome, AuditPage, AuditQuery, AuditSink, TeeAuditSink,
     TracingAuditSink,
 };
-pub use capability::{CapSet, Capability};
 pub use cluster::{Cluster, FewestHostings, PlacementStrategy};
 pub use error::ApiError;
 pub use http::client_ip::ForwardedHeader;
-pub use http::endpoints::{Access, EndpointInfo, endpoints};
 pub use http::{ApiResponse, RequestHead};
+pub use hyperion_wire::model;
+use hyperion_wire::random;
+pub use hyperion_wire::{Access, EndpointInfo, endpoints};
+pub use hyperion_wire::{
+    BackupList, ErrorCode, ExpiryValue, HostingPage, JobAccepted, KeyPage, KeySummary, Me,
+    NewKeyAnswer, NodeList, PhpValue, StateChange,
+};
+pub use hyperion_wire::{CapSet, Capability};
 pub use idempotency::{Claim, IdempotencyScope, IdempotencyStore, StoredResponse};
 pub use jobs::{
     Job, JobArchive, JobFailure, JobId, JobOutcome, JobProgress, JobRunner, JobSpec, JobState,
@@ -100,12 +98,7 @@ pub use store::StoreError;
 
 /// Names of the HTTP headers the API reads and writes beyond the standard
 /// ones, for clients and for adapters that log them.
-pub mod headers {
-    pub use crate::api::{
-        CLIENT_REQUEST_ID_HEADER, IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_REPLAYED_HEADER,
-        REQUEST_ID_HEADER,
-    };
-}
+pub use hyperion_wire::headers;
 
 /// mockall mocks of every integration trait (feature `mock`), for testing a
 /// panel's code against a node, a store or an owner directory that answers

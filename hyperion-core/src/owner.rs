@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 
-use crate::capability::CapSet;
+use crate::CapSet;
 use crate::model::OwnerId;
 use crate::store::StoreError;
 

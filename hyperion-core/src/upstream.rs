@@ -188,7 +188,7 @@ mod tests {
             let got = check_tenant_upstream(url, &[]).await;
             assert_eq!(got.is_ok(), allowed, "{url}: {got:?}");
             if let Err(err) = got {
-                assert_eq!(err.code(), "validation");
+                assert_eq!(err.code().as_str(), "validation");
             }
         }
         let widened: Vec<IpNet> = vec!["10.0.0.0/24".parse().unwrap()];

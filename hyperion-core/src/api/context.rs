@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 
 use super::rerun::{JobPlan, Work, audited};
 use super::{HyperionApi, Services};
-use crate::answers::JobAccepted;
+use crate::JobAccepted;
 use crate::audit::{AuditEvent, AuditOutcome, Happening, RequestFacts};
 use crate::authz::{HostingRule, Principal, require_hosting_access};
 use crate::cluster::Located;
@@ -211,7 +211,7 @@ impl RequestContext<'_> {
             status,
             detail,
         };
-        AuditEvent::new(self.principal.requester(), self.facts(), what)
+        crate::audit::event(self.principal.requester(), self.facts(), what)
     }
 
     /// This request, as its audit events record it.

@@ -10,7 +10,6 @@ use serde_json::Value;
 use super::rendered::{PageKey, View};
 use super::rerun::Work;
 use super::{AuditTarget, RequestContext};
-use crate::answers::{HostingPage, StateChange};
 use crate::authz::{Principal, may_resume, suspender};
 use crate::cluster::worst_failure;
 use crate::error::ApiError;
@@ -18,6 +17,7 @@ use crate::http::ApiResponse;
 use crate::keys::KeyScope;
 use crate::model::{HostingId, HostingState, MAX_DOMAIN_LEN, NodeId, SuspendedBy};
 use crate::node::{DeleteOptions, ListQuery};
+use crate::{HostingPage, StateChange};
 
 /// A hosting, or a page of them, as the principal may see it: node names
 /// never reach a grants-scoped key, so for one every `node_id` is null.

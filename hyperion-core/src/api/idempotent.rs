@@ -18,10 +18,7 @@ use crate::idempotency::{
 };
 use crate::model::{HostingId, HostingSelector};
 
-/// The request header.
-pub const IDEMPOTENCY_KEY_HEADER: HeaderName = HeaderName::from_static("idempotency-key");
-/// Set on a replayed answer.
-pub const IDEMPOTENT_REPLAYED_HEADER: HeaderName = HeaderName::from_static("idempotent-replayed");
+use hyperion_wire::headers::{IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_REPLAYED_HEADER};
 
 /// Headers of an answer worth keeping for a replay.
 const KEPT_HEADERS: [HeaderName; 2] = [http::header::LOCATION, http::header::CONTENT_TYPE];

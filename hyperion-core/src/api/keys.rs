@@ -11,8 +11,7 @@ use futures::{StreamExt, TryStreamExt};
 use http::StatusCode;
 
 use super::{AuditTarget, HyperionApi, RequestContext};
-use crate::answers::{KeyPage, NewKeyAnswer};
-use crate::audit::{AuditActor, AuditEvent, AuditOutcome, Happening};
+use crate::audit::{AuditActor, AuditOutcome, Happening};
 use crate::authz::{
     MAX_CHAIN_DEPTH, MintTerms, Principal, check_mint, inherit_limits, is_full_admin,
     may_manage_key,
@@ -25,6 +24,7 @@ use crate::keys::{
 };
 use crate::model::{HostingSelector, OwnerId, now};
 use crate::store::StoreError;
+use crate::{KeyPage, NewKeyAnswer};
 
 /// How many grants are resolved against the nodes at once.
 const GRANT_LOOKUPS_IN_FLIGHT: usize = 16;
@@ -202,7 +202,7 @@ impl HyperionApi {
             status: None,
             detail,
         };
-        let event = AuditEvent::of_integrator(actor, what);
+        let event = crate::audit::integrator_event(actor, what);
         self.services.audit.record(event).await;
     }
 }

@@ -3,9 +3,9 @@
 use http::StatusCode;
 
 use super::RequestContext;
-use crate::answers::{KeySummary, Me};
 use crate::error::ApiError;
 use crate::http::ApiResponse;
+use crate::{KeySummary, Me};
 
 pub(crate) async fn show(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiError> {
     let p = &ctx.principal;

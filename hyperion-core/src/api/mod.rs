@@ -34,9 +34,6 @@ use crate::cluster::Cluster;
 
 pub use config::ApiConfig;
 pub(crate) use context::{AuditTarget, RequestContext};
-pub use idempotent::{IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_REPLAYED_HEADER};
-
-pub use crate::http::request_id::{CLIENT_REQUEST_ID_HEADER, REQUEST_ID_HEADER};
 
 /// The whole `/api/v1`, ready to be mounted by an adapter. Cheap to clone.
 #[derive(Clone)]

@@ -3,7 +3,7 @@
 use http::StatusCode;
 
 use super::RequestContext;
-use crate::answers::NodeList;
+use crate::NodeList;
 use crate::error::ApiError;
 use crate::http::ApiResponse;
 

@@ -8,7 +8,7 @@ use serde_json::json;
 use super::context::within_deadline;
 use super::rerun::Work;
 use super::{AuditTarget, RequestContext};
-use crate::answers::BackupList;
+use crate::BackupList;
 use crate::error::ApiError;
 use crate::http::ApiResponse;
 use crate::model::{RestoreRequest, WpInstallRequest};

@@ -3,6 +3,9 @@
 //! decides, read the body, run the endpoint, audit, answer. Whatever fails,
 //! the answer is the JSON envelope.
 
+use hyperion_wire::headers::{
+    CLIENT_REQUEST_ID_HEADER, IDEMPOTENT_REPLAYED_HEADER, REQUEST_ID_HEADER,
+};
 use std::panic::AssertUnwindSafe;
 
 use bytes::{Buf, Bytes};
@@ -11,9 +14,7 @@ use http::header::CONTENT_LENGTH;
 use http::{HeaderMap, Method, StatusCode};
 use tracing::Instrument;
 
-use crate::audit::{
-    AuditEvent, AuditOutcome, AuditSink, Happening, LogSafe, RequestFacts, Requester,
-};
+use crate::audit::{AuditOutcome, AuditSink, Happening, LogSafe, RequestFacts, Requester};
 use crate::auth::{admit, authenticate_naming, presented_prefix};
 use crate::authz::{Principal, check_route};
 use crate::error::ApiError;
@@ -26,10 +27,7 @@ use crate::http::{ApiResponse, Query, RequestHead, read_within};
 use crate::openapi;
 use crate::ratelimit::RateDecision;
 
-use super::{
-    AuditTarget, CLIENT_REQUEST_ID_HEADER, HyperionApi, IDEMPOTENT_REPLAYED_HEADER,
-    REQUEST_ID_HEADER, RequestContext, Services, idempotent,
-};
+use super::{AuditTarget, HyperionApi, RequestContext, Services, idempotent};
 
 use super::dispatch::dispatch;
 
@@ -322,7 +320,7 @@ impl Door<'_> {
             status: Some(err.status().as_u16()),
             detail: Some(detail.unwrap_or_else(|| err.to_string())),
         };
-        let event = AuditEvent::new(who, self.request, what);
+        let event = crate::audit::event(who, self.request, what);
         let (finished, pace) = self.services.refusals.count(event);
         for event in finished {
             self.services.audit.record(event).await;
@@ -438,7 +436,7 @@ async fn audit_outcome(
         Err(err @ ApiError::Validation(_)) => (
             AuditOutcome::Failed,
             err.status().as_u16(),
-            Some(err.code().to_owned()),
+            Some(err.code().to_string()),
         ),
         Err(err) => (
             AuditOutcome::Failed,

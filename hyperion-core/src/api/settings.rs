@@ -7,7 +7,6 @@ use http::StatusCode;
 use serde_json::json;
 
 use super::{AuditTarget, RequestContext};
-use crate::answers::{ExpiryValue, PhpValue};
 use crate::cluster::Located;
 use crate::error::ApiError;
 use crate::http::ApiResponse;
@@ -15,6 +14,7 @@ use crate::model::{
     ConfigChange, ExpiryPatch, HostingDetail, HostingKind, LimitsPatch, PhpPatch, QuotaPatch,
     VhostPatch,
 };
+use crate::{ExpiryValue, PhpValue};
 
 /// Which setting a PATCH changes.
 #[derive(Clone, Copy)]

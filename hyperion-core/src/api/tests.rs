@@ -7,7 +7,6 @@ use http::{HeaderMap, Method, StatusCode};
 use mockall::predicate::eq;
 
 use crate::HyperionApi;
-use crate::capability::{CapSet, Capability};
 use crate::cluster::Cluster;
 use crate::http::{ApiResponse, RequestHead};
 use crate::keys::{GrantLevel, KeyScope, KeyStore, NewKey};
@@ -15,6 +14,7 @@ use crate::memory::{MemoryKeyStore, MemoryOwnerDirectory};
 use crate::model::{HostingDetail, HostingId, HostingSelector, HostingState, NodeId, SuspendedBy};
 use crate::node::MockNode;
 use crate::sim::SimClusterSpec;
+use crate::{CapSet, Capability};
 
 const DOMAIN: &str = "site-0001.example.test";
 
@@ -188,9 +188,9 @@ mod provisioning {
     use http::{HeaderMap, Method, StatusCode};
 
     use super::{DOMAIN, node_with_id, sample_hosting};
+    use crate::CapSet;
     use crate::HyperionApi;
     use crate::audit::{AuditEvent, MockAuditSink};
-    use crate::capability::CapSet;
     use crate::cluster::Cluster;
     use crate::http::{ApiResponse, RequestHead};
     use crate::keys::NewKey;
@@ -380,8 +380,8 @@ mod location {
     use http::{HeaderMap, Method, StatusCode};
 
     use super::{DOMAIN, sample_hosting};
+    use crate::CapSet;
     use crate::HyperionApi;
-    use crate::capability::CapSet;
     use crate::cluster::Cluster;
     use crate::http::RequestHead;
     use crate::keys::NewKey;

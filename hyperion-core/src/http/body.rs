@@ -223,7 +223,7 @@ mod tests {
         let refused = budget
             .reserve(Some(60 * 1024), 64 * 1024, holders("key_b", "192.0.2.2"))
             .unwrap_err();
-        assert_eq!(refused.code(), "overloaded");
+        assert_eq!(refused.code().as_str(), "overloaded");
         // Unknown lengths reserve the limit.
         assert!(
             budget
@@ -277,7 +277,7 @@ mod tests {
             })
             .collect();
         let refused = budget.reserve(Some(body as u64), body, holders("key_t", "192.0.2.9"));
-        assert_eq!(refused.err().map(|e| e.code()), Some("overloaded"));
+        assert_eq!(refused.err().map(|e| e.code().as_str()), Some("overloaded"));
         // One address, with many keys: the same.
         for n in 0..4 {
             kept.push(

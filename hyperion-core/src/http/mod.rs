@@ -7,7 +7,6 @@
 
 pub(crate) mod body;
 pub(crate) mod client_ip;
-pub(crate) mod endpoints;
 mod json_body;
 pub(crate) mod query;
 mod request;

@@ -17,13 +17,7 @@ use http::HeaderMap;
 
 use crate::random;
 
-/// The header a request id travels in: the client's in the request, the
-/// server's in the response.
-pub const REQUEST_ID_HEADER: http::HeaderName = http::HeaderName::from_static("x-request-id");
-
-/// The response header that echoes a sane client-chosen request id.
-pub const CLIENT_REQUEST_ID_HEADER: http::HeaderName =
-    http::HeaderName::from_static("x-client-request-id");
+use hyperion_wire::headers::REQUEST_ID_HEADER;
 
 /// Longest client-chosen request id that is kept.
 pub(crate) const MAX_CLIENT_REQUEST_ID_LEN: usize = 128;

@@ -1,7 +1,8 @@
 use bytes::Bytes;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
 use http::{HeaderMap, HeaderName, StatusCode};
-use serde::{Deserialize, Serialize};
+use hyperion_wire::{ErrorBody, ErrorEnvelope};
+use serde::Serialize;
 
 use crate::error::ApiError;
 use crate::ratelimit::RateDecision;
@@ -16,24 +17,6 @@ pub struct ApiResponse {
     pub headers: HeaderMap,
     /// The rendered JSON body.
     pub body: Bytes,
-}
-
-/// The wire shape of every error: `{"error":{"code","message","request_id"}}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct ErrorEnvelope {
-    /// The error itself.
-    pub error: ErrorBody,
-}
-
-/// The inside of an [`ErrorEnvelope`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct ErrorBody {
-    /// Stable machine-readable code (`not_found`, `validation`, ...).
-    pub code: String,
-    /// Human-readable explanation.
-    pub message: String,
-    /// The request id, also sent as `X-Request-Id`.
-    pub request_id: String,
 }
 
 const RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
@@ -123,7 +106,7 @@ impl ApiResponse {
         }
         let envelope = ErrorEnvelope {
             error: ErrorBody {
-                code: err.code().to_owned(),
+                code: err.code(),
                 message: err.to_string(),
                 request_id: request_id.to_owned(),
             },

@@ -13,7 +13,7 @@ use percent_encoding::percent_decode_str;
 
 use crate::error::ApiError;
 
-pub(crate) use super::endpoints::{Endpoint, ROUTES, RouteSpec};
+pub(crate) use hyperion_wire::endpoints::{Endpoint, ROUTES, RouteSpec};
 
 /// A matched route and its decoded path parameters.
 #[derive(Debug, Clone)]
@@ -170,7 +170,7 @@ mod tests {
         let m = match_route(&Method::GET, "/api/v1/hostings/a%2Fb").unwrap();
         assert_eq!(m.param("id"), Some("a/b"));
         let err = match_route(&Method::GET, "/api/v1/hostings/%FF").unwrap_err();
-        assert_eq!(err.code(), "validation");
+        assert_eq!(err.code().as_str(), "validation");
     }
 
     #[test]
@@ -184,7 +184,7 @@ mod tests {
             "/other",
         ] {
             let err = match_route(&Method::GET, path).unwrap_err();
-            assert_eq!(err.code(), "not_found", "{path}");
+            assert_eq!(err.code().as_str(), "not_found", "{path}");
         }
     }
 

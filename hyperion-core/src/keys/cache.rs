@@ -14,8 +14,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::time::Instant;
 
-use super::record::{ApiKeyRecord, KeyId};
 use super::secret::KeyHash;
+use super::{ApiKeyRecord, KeyId};
 
 /// Records kept at most; past it the cache starts again empty.
 const MAX_ENTRIES: usize = 100_000;
@@ -161,7 +161,7 @@ impl KeyRecordCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capability::CapSet;
+    use crate::CapSet;
     use crate::keys::NewKey;
 
     fn record(label: &str) -> Arc<ApiKeyRecord> {

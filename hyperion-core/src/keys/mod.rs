@@ -2,28 +2,27 @@
 //!
 //! A raw key is `hyp_` followed by 43 base62 characters (≥ 256 bits from the
 //! OS random generator). It is shown once, when minted; only its SHA-256 is
-//! kept. A short display prefix lets people tell their keys apart.
+//! kept. A short display prefix lets people tell their keys apart. How a key
+//! looks on the wire (its id, view, scope and mint request) is
+//! [`hyperion_wire::keys`].
 
-mod allowlist;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod cache;
 mod record;
-mod request;
-mod scope;
 mod secret;
 mod store;
 
-pub(crate) use allowlist::{
-    MAX_ALLOWLIST_ENTRIES, allowlist_permits, normalize_allowlist, parse_allowlist_entry,
-};
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) use cache::KeyRecordCache;
-pub use request::MintRequest;
-pub use request::RequestedGrant;
-pub(crate) use request::{MAX_GRANTS, MAX_LABEL_CHARS, check_label};
+pub(crate) use hyperion_wire::keys::allowlist::{
+    MAX_ALLOWLIST_ENTRIES, allowlist_permits, normalize_allowlist, parse_allowlist_entry,
+};
+pub use hyperion_wire::keys::{
+    Grant, GrantLevel, KeyId, KeyScope, KeyView, MintRequest, RequestedGrant,
+};
+pub(crate) use hyperion_wire::keys::{MAX_GRANTS, MAX_LABEL_CHARS, check_label};
 
-pub use record::{ApiKeyRecord, KeyId, KeyView, MintedKey, NewKey};
-pub use scope::{Grant, GrantLevel, KeyScope};
+pub use record::{ApiKeyRecord, MintedKey, NewKey};
 pub(crate) use secret::BearerToken;
 pub use secret::{KeyHash, RawApiKey};
 pub use store::{KeyChangeLock, KeyStore};

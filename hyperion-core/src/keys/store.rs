@@ -3,9 +3,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use super::record::{ApiKeyRecord, KeyId};
-use super::scope::GrantLevel;
+use super::GrantLevel;
 use super::secret::KeyHash;
+use super::{ApiKeyRecord, KeyId};
 use crate::model::{HostingId, OwnerId};
 use crate::store::StoreError;
 

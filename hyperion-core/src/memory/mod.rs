@@ -9,7 +9,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use crate::capability::CapSet;
+use crate::CapSet;
 use crate::keys::{ApiKeyRecord, GrantLevel, KeyHash, KeyId, KeyStore};
 use crate::model::{HostingId, OwnerId};
 use crate::owner::OwnerDirectory;

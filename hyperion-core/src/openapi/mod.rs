@@ -11,9 +11,9 @@ use std::sync::OnceLock;
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
 
-use crate::http::endpoints::{Access, HostingRule, Param};
 use crate::http::query::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use crate::http::routes::{Endpoint, ROUTES, RouteSpec};
+use hyperion_wire::endpoints::{Access, HostingRule, Param};
 use schemas::schema_ref;
 
 fn query_param(name: &str, description: &str, schema: Value) -> Value {
@@ -391,10 +391,7 @@ mod tests {
     #[test]
     fn enumerations_come_from_the_code() {
         let caps = &document()["components"]["schemas"]["Capability"]["enum"];
-        assert_eq!(
-            caps.as_array().unwrap().len(),
-            crate::capability::Capability::ALL.len()
-        );
+        assert_eq!(caps.as_array().unwrap().len(), crate::Capability::ALL.len());
         assert_eq!(caps[11], "api_keys_manage");
     }
 

@@ -4,8 +4,8 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::Capability;
 use crate::audit::AuditOutcome;
-use crate::capability::Capability;
 use crate::jobs::JobState;
 use crate::keys::{GrantLevel, MAX_ALLOWLIST_ENTRIES, MAX_GRANTS, MAX_LABEL_CHARS};
 use crate::model::bounds::{
@@ -97,7 +97,7 @@ pub(crate) fn all() -> Map<String, Value> {
         "Error",
         object(
             json!({"error": object(json!({
-        "code": {"type": "string", "enum": crate::error::ApiError::CODES},
+        "code": {"type": "string", "enum": hyperion_wire::ErrorCode::ALL},
         "message": {"type": "string"},
         "request_id": {"type": "string"}
     }), &[])}),
@@ -264,7 +264,7 @@ pub(crate) fn all() -> Map<String, Value> {
         object(
             json!({
                 "id": {"type": "string"},
-                "kind": {"type": "string", "enum": crate::http::endpoints::job_kinds()},
+                "kind": {"type": "string", "enum": hyperion_wire::endpoints::job_kinds()},
                 "target": {"type": "string"},
                 "state": {"type": "string", "enum": names(JobState::ALL, JobState::as_str)},
                 "progress": bounded(PROGRESS_PERCENT),

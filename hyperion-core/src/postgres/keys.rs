@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::key_cache;
 use super::{Database, store_error};
-use crate::capability::CapSet;
+use crate::CapSet;
 use crate::keys::{
     ApiKeyRecord, GrantLevel, KeyChangeLock, KeyHash, KeyId, KeyRecordCache, KeyScope, KeyStore,
 };

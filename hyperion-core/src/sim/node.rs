@@ -430,6 +430,9 @@ impl Node for SimNode {
                 ConfigChange::Vhost(vhost) => hosting.vhost = vhost.options.clone(),
                 ConfigChange::Expiry(expiry) => hosting.expires_at = *expiry,
                 ConfigChange::Quota(quota) => hosting.quota = quota.clone(),
+                other => {
+                    return Err(NodeError::Unsupported(format!("the change {other:?}")));
+                }
             }
             Ok(hosting.clone())
         })

@@ -5,7 +5,7 @@ use rusqlite::{OptionalExtension, Row, params};
 use time::OffsetDateTime;
 
 use super::{Database, corrupt, parse_opt_stamp, parse_stamp, stamp};
-use crate::capability::CapSet;
+use crate::CapSet;
 use crate::keys::{ApiKeyRecord, GrantLevel, KeyHash, KeyId, KeyScope, KeyStore};
 use crate::model::{HostingId, OwnerId};
 use crate::store::StoreError;

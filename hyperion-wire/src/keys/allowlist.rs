@@ -5,12 +5,12 @@ use ipnet::IpNet;
 use crate::model::InvalidValue;
 
 /// Most entries one key's allowlist may hold.
-pub(crate) const MAX_ALLOWLIST_ENTRIES: usize = 100;
+pub const MAX_ALLOWLIST_ENTRIES: usize = 100;
 
 /// Parses one allowlist entry: a CIDR (`10.0.0.0/8`, `2001:db8::/32`) or a
 /// single address. An IPv4-mapped IPv6 entry is stored as IPv4, so that both
 /// spellings of one client match the same way.
-pub(crate) fn parse_allowlist_entry(entry: &str) -> Result<IpNet, InvalidValue> {
+pub fn parse_allowlist_entry(entry: &str) -> Result<IpNet, InvalidValue> {
     let net = entry
         .parse::<IpNet>()
         .or_else(|_| entry.parse::<IpAddr>().map(IpNet::from))
@@ -33,7 +33,7 @@ pub(crate) fn parse_allowlist_entry(entry: &str) -> Result<IpNet, InvalidValue> 
 }
 
 /// Checks and normalises an allowlist given by a client.
-pub(crate) fn normalize_allowlist(entries: &[String]) -> Result<Vec<String>, InvalidValue> {
+pub fn normalize_allowlist(entries: &[String]) -> Result<Vec<String>, InvalidValue> {
     if entries.len() > MAX_ALLOWLIST_ENTRIES {
         return Err(InvalidValue(format!(
             "ip_allowlist holds more than {MAX_ALLOWLIST_ENTRIES} entries"
@@ -47,7 +47,7 @@ pub(crate) fn normalize_allowlist(entries: &[String]) -> Result<Vec<String>, Inv
 
 /// Whether `client` is allowed by `allowlist` (empty = anywhere). A malformed
 /// stored entry matches nothing.
-pub(crate) fn allowlist_permits(allowlist: &[String], client: IpAddr) -> bool {
+pub fn allowlist_permits(allowlist: &[String], client: IpAddr) -> bool {
     if allowlist.is_empty() {
         return true;
     }

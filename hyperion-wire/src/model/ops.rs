@@ -16,7 +16,7 @@ use super::{
 };
 
 /// Most aliases one hosting may have.
-pub(crate) const MAX_ALIASES: usize = 50;
+pub const MAX_ALIASES: usize = 50;
 
 /// `POST /hostings`, as sent.
 #[derive(Debug, Deserialize, Serialize)]

@@ -6,11 +6,11 @@ use super::InvalidValue;
 
 /// An inclusive range a number (or a length, in characters) must fall in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Bounds {
+pub struct Bounds {
     /// The smallest accepted value.
-    pub(crate) min: u64,
+    pub min: u64,
     /// The largest accepted value.
-    pub(crate) max: u64,
+    pub max: u64,
 }
 
 impl Bounds {
@@ -19,12 +19,12 @@ impl Bounds {
     }
 
     /// Whether `value` is inside.
-    pub(crate) fn contains(self, value: u64) -> bool {
+    pub fn contains(self, value: u64) -> bool {
         (self.min..=self.max).contains(&value)
     }
 
     /// `value`, checked; the error names `field` and the range.
-    pub(crate) fn check(self, field: &str, value: u64) -> Result<(), InvalidValue> {
+    pub fn check(self, field: &str, value: u64) -> Result<(), InvalidValue> {
         if self.contains(value) {
             Ok(())
         } else {
@@ -36,34 +36,34 @@ impl Bounds {
     }
 
     /// The length of `text` in characters, checked as [`Bounds::check`].
-    pub(crate) fn contains_chars(self, text: &str) -> bool {
+    pub fn contains_chars(self, text: &str) -> bool {
         self.contains(text.chars().count() as u64)
     }
 }
 
 /// A job's progress, in percent.
-pub(crate) const PROGRESS_PERCENT: Bounds = Bounds::new(0, 100);
+pub const PROGRESS_PERCENT: Bounds = Bounds::new(0, 100);
 /// `Limits::cpu_percent`.
-pub(crate) const CPU_PERCENT: Bounds = Bounds::new(1, 3200);
+pub const CPU_PERCENT: Bounds = Bounds::new(1, 3200);
 /// `Limits::memory_mb`.
-pub(crate) const MEMORY_MB: Bounds = Bounds::new(64, 262_144);
+pub const MEMORY_MB: Bounds = Bounds::new(64, 262_144);
 /// `Limits::max_processes`.
-pub(crate) const MAX_PROCESSES: Bounds = Bounds::new(1, 10_000);
+pub const MAX_PROCESSES: Bounds = Bounds::new(1, 10_000);
 /// `CacheSettings::ttl_seconds` (up to a year).
-pub(crate) const CACHE_TTL_SECONDS: Bounds = Bounds::new(0, 31_536_000);
+pub const CACHE_TTL_SECONDS: Bounds = Bounds::new(0, 31_536_000);
 /// Every quota value (up to one PiB in MiB: far beyond any real limit).
-pub(crate) const QUOTA: Bounds = Bounds::new(1, 1 << 30);
+pub const QUOTA: Bounds = Bounds::new(1, 1 << 30);
 /// A password a client sets (basic auth, a WordPress admin), in characters.
-pub(crate) const PASSWORD_CHARS: Bounds = Bounds::new(8, 128);
+pub const PASSWORD_CHARS: Bounds = Bounds::new(8, 128);
 /// A WordPress site title, in characters.
-pub(crate) const WP_TITLE_CHARS: Bounds = Bounds::new(1, 200);
+pub const WP_TITLE_CHARS: Bounds = Bounds::new(1, 200);
 /// The longest WordPress admin e-mail address, in bytes.
-pub(crate) const MAX_EMAIL_LEN: usize = 254;
+pub const MAX_EMAIL_LEN: usize = 254;
 /// The longest basic-auth user name.
-pub(crate) const MAX_BASIC_AUTH_USER: usize = 64;
+pub const MAX_BASIC_AUTH_USER: usize = 64;
 /// The longest WordPress admin user name.
-pub(crate) const MAX_WP_ADMIN_USER: usize = 60;
+pub const MAX_WP_ADMIN_USER: usize = 60;
 /// The longest system user name (as Linux accounts go).
-pub(crate) const MAX_SYSTEM_USER: usize = 32;
+pub const MAX_SYSTEM_USER: usize = 32;
 /// The HTTP statuses a redirect may answer.
-pub(crate) const REDIRECT_STATUSES: [u16; 4] = [301, 302, 307, 308];
+pub const REDIRECT_STATUSES: [u16; 4] = [301, 302, 307, 308];

@@ -5,18 +5,15 @@
 //! kinds and the document all read this one table ([`ROUTES`]); the
 //! dispatcher maps each [`Endpoint`] to its function.
 
-// Some of its `pub` items are reachable only through the benchmarks'
-// internals (feature `bench-internals`), where the lint checks them.
-#![cfg_attr(not(feature = "bench-internals"), allow(unreachable_pub))]
-
 use http::Method;
 
-use crate::capability::Capability;
+use crate::Capability;
 
-/// What a route does; the dispatcher in [`crate::api`] maps each to its
-/// function. In the order of [`ROUTES`] (a test keeps them in step).
+/// What a route does; the server's dispatcher maps each to its function
+/// (exhaustively: a new endpoint without one does not compile), and the
+/// typed client builds its calls from the same value. In the order of
+/// [`ROUTES`] (a test keeps them in step).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
 pub enum Endpoint {
     /// The contract.
     OpenApi,
@@ -104,7 +101,8 @@ pub enum Access {
 
 /// Whether a route's rights depend on its hosting (`{id}` names one).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum HostingRule {
+#[doc(hidden)]
+pub enum HostingRule {
     /// No hosting involved.
     None,
     /// Needs any grant (read) or a manage grant (change) on the hosting.
@@ -115,7 +113,8 @@ pub(crate) enum HostingRule {
 /// capability, whether it is cluster-wide (scope all), and what it needs on
 /// its hosting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct RouteRule {
+#[doc(hidden)]
+pub struct RouteRule {
     /// The capability, when the route needs one (`/me` and jobs do not:
     /// a job's starter always reads it).
     pub cap: Option<Capability>,
@@ -127,7 +126,8 @@ pub(crate) struct RouteRule {
 
 /// A request body a route reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct BodySpec {
+#[doc(hidden)]
+pub struct BodySpec {
     /// The schema it follows (a component of the document).
     pub schema: &'static str,
     /// Whether it must be there.
@@ -138,7 +138,8 @@ pub(crate) struct BodySpec {
 
 /// A parameter, or a group of them, an operation takes (see the document).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Param {
+#[doc(hidden)]
+pub enum Param {
     /// `{id}`: a hosting id or domain.
     Hosting,
     /// `{id}`: a job id.
@@ -158,7 +159,8 @@ pub(crate) enum Param {
 /// What the OpenAPI document says of an operation beyond the rest of its
 /// declaration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct OperationDoc {
+#[doc(hidden)]
+pub struct OperationDoc {
     /// Its `operationId`.
     pub id: &'static str,
     /// Its tag.
@@ -198,11 +200,14 @@ pub struct RouteSpec {
     /// Whether it is served without a key (the contract and its page).
     pub public: bool,
     /// What it demands of a key.
-    pub(crate) rule: RouteRule,
+    #[doc(hidden)]
+    pub rule: RouteRule,
     /// The body it reads, if any.
-    pub(crate) body: Option<BodySpec>,
+    #[doc(hidden)]
+    pub body: Option<BodySpec>,
     /// What the document says of it.
-    pub(crate) doc: OperationDoc,
+    #[doc(hidden)]
+    pub doc: OperationDoc,
 }
 
 impl RouteSpec {
@@ -366,7 +371,8 @@ const READ_ERRORS: &[u16] = &[400, 404, 502, 504];
 const CHANGE_ERRORS: &[u16] = &[400, 404, 409, 502, 504];
 
 /// Every endpoint of the API, in the order of [`Endpoint`].
-pub(crate) const ROUTES: &[RouteSpec] = {
+#[doc(hidden)]
+pub const ROUTES: &[RouteSpec] = {
     use Capability as C;
     use Endpoint as E;
     use Method as M;
@@ -852,7 +858,8 @@ pub fn endpoints() -> impl Iterator<Item = EndpointInfo> {
 }
 
 /// Every job kind: the actions of the endpoints that start jobs.
-pub(crate) fn job_kinds() -> Vec<&'static str> {
+#[doc(hidden)]
+pub fn job_kinds() -> Vec<&'static str> {
     ROUTES
         .iter()
         .filter(|route| route.starts_job)

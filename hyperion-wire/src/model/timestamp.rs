@@ -11,10 +11,7 @@ use serde::{Deserializer, Serializer};
 use time::{OffsetDateTime, UtcOffset};
 
 /// Writes `at` as RFC 3339.
-pub(crate) fn serialize<S: Serializer>(
-    at: &OffsetDateTime,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
+pub fn serialize<S: Serializer>(at: &OffsetDateTime, serializer: S) -> Result<S::Ok, S::Error> {
     match whole_second_utc(at) {
         Some(bytes) => {
             // Only ASCII digits and separators were written.
@@ -26,9 +23,7 @@ pub(crate) fn serialize<S: Serializer>(
 }
 
 /// Reads an RFC 3339 timestamp.
-pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
-    deserializer: D,
-) -> Result<OffsetDateTime, D::Error> {
+pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<OffsetDateTime, D::Error> {
     time::serde::rfc3339::deserialize(deserializer)
 }
 
@@ -57,11 +52,11 @@ fn put_digits(slot: &mut [u8], mut value: u32) {
 }
 
 /// The same for `Option<OffsetDateTime>`: `null` when absent.
-pub(crate) mod option {
+pub mod option {
     use super::*;
 
     /// Writes `at` as RFC 3339, or `null`.
-    pub(crate) fn serialize<S: Serializer>(
+    pub fn serialize<S: Serializer>(
         at: &Option<OffsetDateTime>,
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
@@ -72,7 +67,7 @@ pub(crate) mod option {
     }
 
     /// Reads an RFC 3339 timestamp or `null`.
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+    pub fn deserialize<'de, D: Deserializer<'de>>(
         deserializer: D,
     ) -> Result<Option<OffsetDateTime>, D::Error> {
         time::serde::rfc3339::option::deserialize(deserializer)

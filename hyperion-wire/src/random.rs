@@ -7,7 +7,7 @@ const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop
 ///
 /// Bytes of 248 or more are thrown away (248 = 4 × 62), so every character is
 /// equally likely: no modulo bias.
-pub(crate) fn base62(len: usize) -> String {
+pub fn base62(len: usize) -> String {
     let mut out = String::with_capacity(len);
     let mut buf = [0u8; 64];
     while out.len() < len {
@@ -25,7 +25,7 @@ pub(crate) fn base62(len: usize) -> String {
 }
 
 /// `bytes` bytes of OS randomness as lowercase hex (2 × `bytes` characters).
-pub(crate) fn hex(bytes: usize) -> String {
+pub fn hex(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     if let Err(err) = getrandom::fill(&mut buf) {
         panic!("the operating system's random generator failed: {err}");
@@ -34,7 +34,7 @@ pub(crate) fn hex(bytes: usize) -> String {
 }
 
 /// Whether every character of `s` is base62.
-pub(crate) fn is_base62(s: &str) -> bool {
+pub fn is_base62(s: &str) -> bool {
     s.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 

@@ -129,7 +129,7 @@ enum ScopeWire<G> {
 
 /// Reads the wire form of a scope, with grants of any shape `G` (ids for
 /// stored scopes, selectors for requests that still need resolving).
-pub(crate) fn parse_scope<G: serde::de::DeserializeOwned>(
+pub fn parse_scope<G: serde::de::DeserializeOwned>(
     value: serde_json::Value,
 ) -> Result<Option<Vec<G>>, InvalidValue> {
     match serde_json::from_value::<ScopeWire<G>>(value) {

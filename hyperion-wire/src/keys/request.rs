@@ -8,9 +8,9 @@ use crate::capability::{CapSet, Capability};
 use crate::model::{HostingSelector, InvalidValue, is_shown, now};
 
 /// Longest accepted label, in characters.
-pub(crate) const MAX_LABEL_CHARS: usize = 100;
+pub const MAX_LABEL_CHARS: usize = 100;
 /// Most grants one key may hold.
-pub(crate) const MAX_GRANTS: usize = 1000;
+pub const MAX_GRANTS: usize = 1000;
 
 /// The body of `POST /api/v1/keys`, as sent: checked by the server (the
 /// minted key never does more than the key minting it), written by clients.
@@ -59,7 +59,7 @@ fn selector_from_str<'de, D: serde::Deserializer<'de>>(d: D) -> Result<HostingSe
 
 /// A mint request that passed validation; grants are not resolved yet.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ValidKeyRequest {
+pub struct ValidKeyRequest {
     /// Trimmed label.
     pub label: String,
     /// Capabilities.
@@ -77,7 +77,7 @@ pub(crate) struct ValidKeyRequest {
 /// A key's label, trimmed, or why it is refused: 1 to [`MAX_LABEL_CHARS`]
 /// characters as sent (the contract's `maxLength` counts them before
 /// trimming), no control character.
-pub(crate) fn check_label(label: &str) -> Result<String, InvalidValue> {
+pub fn check_label(label: &str) -> Result<String, InvalidValue> {
     let trimmed = label.trim();
     if trimmed.is_empty() || label.chars().count() > MAX_LABEL_CHARS {
         return Err(InvalidValue(format!(
@@ -94,7 +94,7 @@ pub(crate) fn check_label(label: &str) -> Result<String, InvalidValue> {
 
 impl MintRequest {
     /// Checks every field; the error names the field at fault.
-    pub(crate) fn validate(self) -> Result<ValidKeyRequest, InvalidValue> {
+    pub fn validate(self) -> Result<ValidKeyRequest, InvalidValue> {
         let label = check_label(&self.label)?;
         let caps = self
             .caps
@@ -130,8 +130,9 @@ mod tests {
     use serde_json::json;
 
     fn request(body: serde_json::Value) -> Result<ValidKeyRequest, String> {
-        crate::http::parse_json_body::<MintRequest>(body.to_string().as_bytes())
-            .map_err(|e| e.to_string())?
+        // As the server reads a body: the error names the field.
+        serde_path_to_error::deserialize::<_, MintRequest>(body)
+            .map_err(|e| format!("`{}`: {}", e.path(), e.inner()))?
             .validate()
             .map_err(|e| e.0)
     }

@@ -107,6 +107,6 @@ pub(crate) fn is_invisible(c: char) -> bool {
 
 /// Whether `c` may stand in a name people read (a key label, an audit
 /// actor): not a control character and not an invisible one.
-pub(crate) fn is_shown(c: char) -> bool {
+pub fn is_shown(c: char) -> bool {
     !c.is_control() && !is_invisible(c)
 }

@@ -10,13 +10,15 @@ use std::sync::Arc;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use time::OffsetDateTime;
 
-pub(crate) mod bounds;
+#[doc(hidden)]
+pub mod bounds;
 mod ops;
 mod settings;
-pub(crate) mod timestamp;
+#[doc(hidden)]
+pub mod timestamp;
 mod values;
 
-pub(crate) use ops::MAX_ALIASES;
+pub use ops::MAX_ALIASES;
 pub use ops::{
     Backup, BackupId, Certificate, CreateHostingRequest, NewHosting, RenewReport, RestoreMode,
     RestoreRequest, WpInstall, WpInstallRequest,
@@ -25,7 +27,7 @@ pub use settings::{
     BasicAuthPatch, BasicAuthView, BreachAction, CacheSettings, ConfigChange, ExpiryPatch, Limits,
     LimitsPatch, PhpPatch, Quota, QuotaPatch, Redirect, VhostChange, VhostOptions, VhostPatch,
 };
-pub(crate) use values::is_shown;
+pub use values::is_shown;
 pub use values::{MAX_URL_CHARS, SecretString};
 
 /// A value a client sent that is not acceptable; the message says why.
@@ -35,7 +37,7 @@ pub struct InvalidValue(pub String);
 
 /// Reads an optional field that may be absent but, when present, must not be
 /// `null` (`Option` alone would take `null` for "absent").
-pub(crate) fn non_null<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+pub fn non_null<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
 where
     D: Deserializer<'de>,
     T: Deserialize<'de>,
