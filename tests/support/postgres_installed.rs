@@ -1,4 +1,4 @@
-// Included by `build.rs` and by `tests/without_postgres.rs`: whether a
+// Included by `postgres_cfg.rs` (the build scripts) and by `tests/without_postgres.rs`: whether a
 // PostgreSQL server can be started here (an `initdb` in Debian's layout,
 // or on `PATH`).
 

@@ -539,7 +539,7 @@ fn on_a_terminal_the_wait_draws_a_bar_with_the_step() {
         return;
     }
     let serve = ServeProcess::start(&["--node-latency-ms", "150"]);
-    let cli = processes::binary("hyperion", false);
+    let cli = processes::cli_binary();
     let command = format!(
         "{} backups create site-0001.example.test --wait",
         cli.display()

@@ -4,7 +4,7 @@
     python3 benches/load_compare.py [--duration 10] [--connections 32] [--rounds 3]
                                     [--busy-us 2,5,10]
 
-Builds the release `serve` and `bare_hosting` examples, starts four servers on
+Builds the release `serve` and its `bare_hosting` example, starts four servers on
 loopback (serve on axum, serve on warp, a bare axum handler and a bare warp
 filter), checks that all four answer GET /api/v1/hostings/{id} with the same
 JSON bytes, then loads each with wrk (one thread, keep-alive) in turn, round

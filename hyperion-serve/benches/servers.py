@@ -1,4 +1,6 @@
-"""Starting and asking the example servers, for the benchmark scripts here."""
+"""Starting and asking the servers, for the benchmark scripts here: `serve`
+(this crate's binary) and `bare_hosting` (its example, the bare handlers
+serve is measured against)."""
 
 import os
 import subprocess
@@ -7,17 +9,25 @@ import time
 import urllib.error
 import urllib.request
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-EXAMPLES = os.path.join(ROOT, "target", "release", "examples")
+# The workspace root: hyperion-serve/benches/ is two levels below it.
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+RELEASE = os.path.join(ROOT, "target", "release")
 HOST = "127.0.0.1"
 
 
-def build(*examples):
-    """Builds the release examples named."""
-    command = ["cargo", "build", "--release", "--all-features"]
-    for example in examples:
-        command += ["--example", example]
+def build(*servers):
+    """Builds the release servers named (`serve`, `bare_hosting`)."""
+    command = ["cargo", "build", "--release", "-p", "hyperion-serve"]
+    for server in servers:
+        command += ["--bin", server] if server == "serve" else ["--example", server]
     subprocess.run(command, cwd=ROOT, check=True)
+
+
+def path_of(server):
+    """Where the release build of a server is."""
+    if server == "serve":
+        return os.path.join(RELEASE, server)
+    return os.path.join(RELEASE, "examples", server)
 
 
 def get(port, path, key=None):
@@ -30,12 +40,12 @@ def get(port, path, key=None):
 
 
 def start(example, port, *args, binary=None):
-    """Starts a release example (or `binary` in its place) listening on port
+    """Starts a release server (or `binary` in its place) listening on port
     and waits until it answers. Its log goes to target/bench-EXAMPLE-PORT.log,
     out of the figures' way."""
     log = open(os.path.join(ROOT, "target", f"bench-{example}-{port}.log"), "wb")
     process = subprocess.Popen(
-        [binary or os.path.join(EXAMPLES, example), "--addr", f"{HOST}:{port}", *args],
+        [binary or path_of(example), "--addr", f"{HOST}:{port}", *args],
         stdout=subprocess.DEVNULL, stderr=log)
     log.close()  # the child holds its own descriptor
     for _ in range(1200):

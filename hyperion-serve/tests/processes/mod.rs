@@ -1,24 +1,19 @@
 //! `serve` and `hyperion` run as the processes an operator runs, for the
-//! tests that drive them over loopback. `cargo test --workspace` builds both
-//! beside the test binaries.
+//! tests that drive them over loopback. Cargo builds `serve` for this
+//! crate's tests; `cargo test --workspace` builds `hyperion` beside it.
 #![allow(dead_code)] // each test crate uses the part it needs
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-/// `target/<profile>/<name>`, or `target/<profile>/examples/<name>`.
-pub fn binary(name: &str, example: bool) -> PathBuf {
-    let test_exe = std::env::current_exe().expect("the test's own path");
-    let profile = test_exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>/deps/<test>");
-    if example {
-        profile.join("examples").join(name)
-    } else {
-        profile.join(name)
-    }
+/// The `serve` binary of this crate, as Cargo built it for the tests.
+pub const SERVE: &str = env!("CARGO_BIN_EXE_serve");
+
+/// The `hyperion` command line: `target/<profile>/hyperion`, beside `serve`
+/// (another crate's binary, built by `cargo test --workspace`).
+pub fn cli_binary() -> PathBuf {
+    Path::new(SERVE).with_file_name("hyperion")
 }
 
 /// A loopback port nobody listens on now.
@@ -48,14 +43,14 @@ impl ServeProcess {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let key_file = dir.path().join("admin.key");
         let port = free_port();
-        let mut child = Command::new(binary("serve", true))
+        let mut child = Command::new(SERVE)
             .args(["--addr", &format!("127.0.0.1:{port}")])
             .args(["--key-file", key_file.to_str().expect("a UTF-8 path")])
             .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
-            .expect("serve starts (cargo test builds the examples)");
+            .expect("serve starts");
         let stdout = child.stdout.take().expect("piped stdout");
         let serving = BufReader::new(stdout)
             .lines()
@@ -91,7 +86,7 @@ pub struct Run {
 /// Runs `hyperion args` against `url` with `stdin` as its input, its
 /// configuration under `home`, and no key in its environment.
 pub fn hyperion(home: &Path, url: &str, args: &[&str], stdin: &str) -> Run {
-    let mut child = Command::new(binary("hyperion", false))
+    let mut child = Command::new(cli_binary())
         .args(args)
         .env("XDG_CONFIG_HOME", home)
         .env("HYPERION_URL", url)
@@ -118,7 +113,7 @@ pub fn hyperion(home: &Path, url: &str, args: &[&str], stdin: &str) -> Run {
 /// Whether the `hyperion` binary was built (it is, by the README's test
 /// command); says why a test is skipped when not.
 pub fn cli_is_built() -> bool {
-    let cli = binary("hyperion", false);
+    let cli = cli_binary();
     if !cli.exists() {
         eprintln!(
             "skipped: {} is not built (run `cargo test --workspace --all-features`)",

@@ -5,7 +5,7 @@
                                 [--only TEXT] [--no-flood] [--serve-binary PATH]
     # PostgreSQL rows too: HYPERION_TEST_POSTGRES=postgres://... (or source .ci/postgres.sh)
 
-Builds the release `serve` and `bare_hosting` examples and starts, on
+Builds the release `serve` and its `bare_hosting` example and starts, on
 loopback, `serve` on axum and on warp, each on the memory stores, on SQLite
 stores (`--data-dir`) and, when a PostgreSQL URL is given, on PostgreSQL
 stores (a fresh database each), all with the same simulated cluster of 1,000

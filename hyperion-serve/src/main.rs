@@ -1,7 +1,7 @@
 //! The main job: serve `/api/v1` on a simulated cluster, on axum or warp.
 //!
 //! ```text
-//! cargo run --release --example serve -- --adapter warp --nodes 5 --hostings 1000
+//! cargo run --release -p hyperion-serve -- --adapter warp --nodes 5 --hostings 1000
 //! ```
 //!
 //! It mints one all-powerful admin key. Without `--key-file` the key is

@@ -3,7 +3,7 @@
 //!
 //! On a data directory that already holds keys, `serve` mints nothing, unless asked to
 //! mint a fresh admin key, which then works at once (and the old keys too).
-//! Runs the real `serve` example that `cargo test` builds beside this test.
+//! Runs the real `serve` binary that Cargo builds for this test.
 
 mod processes;
 
@@ -11,17 +11,17 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use processes::{ServeProcess, binary, free_port};
+use processes::{SERVE, ServeProcess, free_port};
 
 /// Starts `serve` with `args`; answers the child and what it printed up to
 /// its "serving" line.
 fn start(args: &[&str]) -> (Child, Vec<String>) {
-    let mut child = Command::new(binary("serve", true))
+    let mut child = Command::new(SERVE)
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .expect("serve starts (cargo test builds the examples)");
+        .expect("serve starts");
     let stdout = child.stdout.take().expect("piped stdout");
     let mut lines = Vec::new();
     for line in BufReader::new(stdout).lines().take(10) {
@@ -142,7 +142,7 @@ async fn a_second_process_cannot_open_a_data_directory_in_use() {
     let port = free_port();
     let (first, out) = start(&["--addr", &format!("127.0.0.1:{port}"), "--data-dir", data]);
     assert!(out[0].starts_with("admin key (shown once)"), "{out:?}");
-    let second = Command::new(binary("serve", true))
+    let second = Command::new(SERVE)
         .args([
             "--addr",
             &format!("127.0.0.1:{}", free_port()),
@@ -288,7 +288,7 @@ fn a_key_file_that_is_a_symbolic_link_is_refused() {
     let planted = dir.path().join("admin.key");
     std::os::unix::fs::symlink(&victim, &planted).unwrap();
     let port = free_port();
-    let out = Command::new(binary("serve", true))
+    let out = Command::new(SERVE)
         .args([
             "--addr",
             &format!("127.0.0.1:{port}"),
@@ -312,7 +312,7 @@ fn a_key_file_that_is_a_symbolic_link_is_refused() {
         a_file.join("key"),
         dir.path().join("nowhere/key"),
     ] {
-        let refused = Command::new(binary("serve", true))
+        let refused = Command::new(SERVE)
             .args(["--addr", &format!("127.0.0.1:{port}"), "--key-file"])
             .arg(&bad)
             .stdin(Stdio::null())
@@ -323,7 +323,7 @@ fn a_key_file_that_is_a_symbolic_link_is_refused() {
     // With a data directory, nothing is minted before the refusal: the next
     // start on it, with a proper key file, mints the admin key.
     let data = dir.path().join("data");
-    let refused = Command::new(binary("serve", true))
+    let refused = Command::new(SERVE)
         .args(["--addr", &format!("127.0.0.1:{port}"), "--data-dir"])
         .arg(&data)
         .arg("--key-file")

@@ -11,7 +11,6 @@
 #![cfg(not(hyperion_no_postgres))]
 
 mod processes;
-mod support;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -119,7 +118,12 @@ async fn pair_over(latency: Duration, key_list_delay: Duration, urls: [String; 2
             .build();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         bases.push(format!("http://{}/api/v1", listener.local_addr().unwrap()));
-        tokio::spawn(support::axum(api.clone(), listener, ""));
+        tokio::spawn(hyperion::axum::serve(
+            listener,
+            hyperion::axum::router(api.clone()),
+            hyperion::axum::ServeOptions::default(),
+            std::future::pending(),
+        ));
         apis.push(api);
     }
     let actor = AuditActor::new("test:replicas").unwrap();

@@ -6,7 +6,7 @@
 //! `serve` costs above this is Hyperion's overhead.
 //!
 //! ```text
-//! cargo run --release --example bare_hosting -- --framework warp --body detail.json
+//! cargo run --release -p hyperion-serve --example bare_hosting -- --framework warp --body detail.json
 //! ```
 
 use std::net::SocketAddr;
