@@ -11,7 +11,7 @@ pub use hyperion_core::{
     JobOutcome, JobProgress, JobRunner, JobSpec, JobState, JobTask, KeyChangeLock, KeyHash, KeyId,
     KeyScope, KeyStore, KeyView, ListQuery, MintedKey, NameReservations, NewKey, Node, NodeError,
     NodePage, OwnerDirectory, PlacementStrategy, RateDecision, RateLimitStore, RawApiKey,
-    RequestHead, RequestedGrant, StoreError, StoredResponse, TeeAuditSink, TokioJobRunner,
+    RequestHead, RequestedGrant, StoreError, StoredResponse, Stores, TeeAuditSink, TokioJobRunner,
     TracingAuditSink,
 };
 /// The answers of the API as the wire carries them.

@@ -94,7 +94,7 @@ pub use node::{DeleteOptions, ListQuery, Node, NodeError, NodePage};
 pub use owner::OwnerDirectory;
 pub use ratelimit::{RateDecision, RateLimitStore, rate_decision};
 pub use reservations::NameReservations;
-pub use store::StoreError;
+pub use store::{StoreError, Stores};
 
 /// Names of the HTTP headers the API reads and writes beyond the standard
 /// ones, for clients and for adapters that log them.

@@ -2,9 +2,6 @@
 //! must not both pass the "exists anywhere?" check, wherever they run: one
 //! process holds them in memory; replicas share them in their database.
 
-use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
-
 use async_trait::async_trait;
 
 use crate::store::StoreError;
@@ -24,34 +21,4 @@ pub trait NameReservations: Send + Sync {
     async fn reserve(&self, holder: &str, names: &[String]) -> Result<Option<usize>, StoreError>;
     /// Gives back the names `holder` holds among `names`.
     async fn release(&self, holder: &str, names: &[String]) -> Result<(), StoreError>;
-}
-
-/// Names held in this process's memory: the default.
-#[derive(Default)]
-pub struct MemoryNameReservations {
-    held: Mutex<HashMap<String, String>>,
-}
-
-#[async_trait]
-impl NameReservations for MemoryNameReservations {
-    async fn reserve(&self, holder: &str, names: &[String]) -> Result<Option<usize>, StoreError> {
-        let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(busy) = names.iter().position(|name| held.contains_key(name)) {
-            return Ok(Some(busy));
-        }
-        for name in names {
-            held.insert(name.clone(), holder.to_owned());
-        }
-        Ok(None)
-    }
-
-    async fn release(&self, holder: &str, names: &[String]) -> Result<(), StoreError> {
-        let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
-        for name in names {
-            if held.get(name).is_some_and(|h| h == holder) {
-                held.remove(name);
-            }
-        }
-        Ok(())
-    }
 }

@@ -338,8 +338,8 @@ async fn a_revoked_parent_ends_its_children_across_a_restart() {
     assert_eq!(child_record.created_by.as_ref(), Some(&parent_id));
     let owners = Arc::new(MemoryOwnerDirectory::new());
     owners.set(owner, CapSet::all());
-    let api = stores
-        .install(HyperionApi::builder(Cluster::new(Vec::new()), owners))
+    let api = HyperionApi::builder(Cluster::new(Vec::new()), owners)
+        .stores(stores.provide())
         .build();
     let mut headers = http::HeaderMap::new();
     headers.insert(
@@ -379,8 +379,8 @@ async fn keyless_floods_do_not_grow_the_database() {
     owners.set("o".parse().unwrap(), CapSet::all());
     // The flood is sent at full speed: the pacing of refusals has its own
     // test (in the conformance suite).
-    let api = stores
-        .install(HyperionApi::builder(Cluster::new(nodes), owners))
+    let api = HyperionApi::builder(Cluster::new(nodes), owners)
+        .stores(stores.provide())
         .config(hyperion_core::ApiConfig {
             refusal_delay: std::time::Duration::ZERO,
             ..hyperion_core::ApiConfig::default()

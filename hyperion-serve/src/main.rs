@@ -217,7 +217,7 @@ async fn run(args: Args) -> Result<(), String> {
             let stores = PostgresStores::connect(url, options)
                 .await
                 .map_err(|err| err.to_string())?;
-            builder = stores.install(builder);
+            builder = builder.stores(stores.provide());
             let empty = holds_no_keys(stores.keys.as_ref()).await?;
             (stores.jobs.clone(), empty)
         }
@@ -227,7 +227,7 @@ async fn run(args: Args) -> Result<(), String> {
                 max_age: Some(Duration::from_secs(args.audit_max_age_days * 24 * 60 * 60)),
                 max_events: Some(args.audit_max_events),
             });
-            builder = stores.install(builder);
+            builder = builder.stores(stores.provide());
             let empty = holds_no_keys(stores.keys.as_ref()).await?;
             (stores.jobs.clone(), empty)
         }

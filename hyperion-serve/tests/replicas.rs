@@ -112,8 +112,8 @@ async fn pair_over(latency: Duration, key_list_delay: Duration, urls: [String; 2
             inner: stores.keys.clone(),
             delay: key_list_delay,
         };
-        let api = stores
-            .install(HyperionApi::builder(cluster, owners.clone()))
+        let api = HyperionApi::builder(cluster, owners.clone())
+            .stores(stores.provide())
             .key_store(Arc::new(slow))
             .build();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

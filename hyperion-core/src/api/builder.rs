@@ -14,12 +14,14 @@ use crate::jobs::{JobRunner, TokioJobRunner};
 use crate::keys::KeyStore;
 use crate::memory::{
     MemoryAuditSink, MemoryIdempotencyStore, MemoryKeyStore, MemoryNameReservations,
+    MemoryRateLimiter,
 };
 use crate::model::now;
 use crate::owner::OwnerDirectory;
-use crate::ratelimit::{MemoryRateLimiter, RateLimitStore};
+use crate::ratelimit::RateLimitStore;
 use crate::refusals::RefusalCounter;
 use crate::reservations::NameReservations;
+use crate::store::Stores;
 
 use super::{ApiConfig, HyperionApi, rendered, rerun};
 
@@ -117,30 +119,33 @@ fn spawn_job_keeper(services: &Arc<Services>) {
 /// Builds a [`HyperionApi`]; every store not given is the in-memory one.
 pub struct HyperionApiBuilder {
     cluster: Cluster,
-    keys: Option<Arc<dyn KeyStore>>,
     owners: Arc<dyn OwnerDirectory>,
-    jobs: Option<Arc<dyn JobRunner>>,
-    audit: Option<Arc<dyn AuditSink>>,
-    audit_log: Option<Arc<dyn AuditLog>>,
-    idempotency: Option<Arc<dyn IdempotencyStore>>,
+    stores: Stores,
     placement: Option<Arc<dyn PlacementStrategy>>,
-    rate_limits: Option<Arc<dyn RateLimitStore>>,
-    reservations: Option<Arc<dyn NameReservations>>,
     config: ApiConfig,
 }
 
 impl HyperionApiBuilder {
+    /// Every store `stores` provides (a backend's, as
+    /// `SqliteStores::provide` or `PostgresStores::provide` hands them
+    /// over), in place of those set before.
+    #[must_use]
+    pub fn stores(mut self, stores: Stores) -> Self {
+        self.stores = std::mem::take(&mut self.stores).overlaid_with(stores);
+        self
+    }
+
     /// Where keys are stored (default: [`MemoryKeyStore`]).
     #[must_use]
     pub fn key_store(mut self, keys: Arc<dyn KeyStore>) -> Self {
-        self.keys = Some(keys);
+        self.stores.keys = Some(keys);
         self
     }
 
     /// What runs slow operations (default: [`TokioJobRunner`]).
     #[must_use]
     pub fn job_runner(mut self, jobs: Arc<dyn JobRunner>) -> Self {
-        self.jobs = Some(jobs);
+        self.stores.jobs = Some(jobs);
         self
     }
 
@@ -149,21 +154,21 @@ impl HyperionApiBuilder {
     /// or `GET /audit` has nothing to read.
     #[must_use]
     pub fn audit_sink(mut self, audit: Arc<dyn AuditSink>) -> Self {
-        self.audit = Some(audit);
+        self.stores.audit = Some(audit);
         self
     }
 
     /// What `GET /audit` reads (default: the default sink's memory).
     #[must_use]
     pub fn audit_log(mut self, log: Arc<dyn AuditLog>) -> Self {
-        self.audit_log = Some(log);
+        self.stores.audit_log = Some(log);
         self
     }
 
     /// Where idempotent answers are kept (default: [`MemoryIdempotencyStore`]).
     #[must_use]
     pub fn idempotency_store(mut self, store: Arc<dyn IdempotencyStore>) -> Self {
-        self.idempotency = Some(store);
+        self.stores.idempotency = Some(store);
         self
     }
 
@@ -179,7 +184,7 @@ impl HyperionApiBuilder {
     /// key its whole limit again.
     #[must_use]
     pub fn rate_limits(mut self, store: Arc<dyn RateLimitStore>) -> Self {
-        self.rate_limits = Some(store);
+        self.stores.rate_limits = Some(store);
         self
     }
 
@@ -188,7 +193,7 @@ impl HyperionApiBuilder {
     /// creates of one domain on two replicas could both succeed.
     #[must_use]
     pub fn name_reservations(mut self, store: Arc<dyn NameReservations>) -> Self {
-        self.reservations = Some(store);
+        self.stores.reservations = Some(store);
         self
     }
 
@@ -201,31 +206,35 @@ impl HyperionApiBuilder {
 
     /// The API.
     pub fn build(self) -> HyperionApi {
-        let (audit, audit_log): (Arc<dyn AuditSink>, Option<Arc<dyn AuditLog>>) = match self.audit {
-            Some(audit) => (audit, self.audit_log),
+        let stores = self.stores;
+        let (audit, audit_log): (Arc<dyn AuditSink>, Option<Arc<dyn AuditLog>>) = match stores.audit
+        {
+            Some(audit) => (audit, stores.audit_log),
             None => {
                 let memory = Arc::new(MemoryAuditSink::default());
                 let sink = Arc::new(TeeAuditSink(Arc::clone(&memory), TracingAuditSink));
-                (sink, Some(self.audit_log.unwrap_or(memory)))
+                (sink, Some(stores.audit_log.unwrap_or(memory)))
             }
         };
         let services = Arc::new(Services {
             cluster: self.cluster,
-            keys: self.keys.unwrap_or_else(|| Arc::new(MemoryKeyStore::new())),
+            keys: stores
+                .keys
+                .unwrap_or_else(|| Arc::new(MemoryKeyStore::new())),
             owners: self.owners,
-            jobs: self
+            jobs: stores
                 .jobs
                 .unwrap_or_else(|| Arc::new(TokioJobRunner::default())),
             audit,
             audit_log,
-            limiter: self
+            limiter: stores
                 .rate_limits
                 .unwrap_or_else(|| Arc::new(MemoryRateLimiter::default())),
-            idempotency: self
+            idempotency: stores
                 .idempotency
                 .unwrap_or_else(|| Arc::new(MemoryIdempotencyStore::default())),
             placement: self.placement.unwrap_or_else(|| Arc::new(FewestHostings)),
-            reservations: self
+            reservations: stores
                 .reservations
                 .unwrap_or_else(|| Arc::new(MemoryNameReservations::default())),
             key_changes: tokio::sync::Mutex::new(()),
@@ -249,15 +258,9 @@ impl HyperionApi {
     pub fn builder(cluster: Cluster, owners: Arc<dyn OwnerDirectory>) -> HyperionApiBuilder {
         HyperionApiBuilder {
             cluster,
-            keys: None,
             owners,
-            jobs: None,
-            audit: None,
-            audit_log: None,
-            idempotency: None,
+            stores: Stores::default(),
             placement: None,
-            rate_limits: None,
-            reservations: None,
             config: ApiConfig::default(),
         }
     }

@@ -456,19 +456,20 @@ impl PostgresStores {
         });
     }
 
-    /// Gives every store to `builder` (audit events also go to `tracing`)
-    /// and starts their upkeep in the background.
-    pub fn install(&self, builder: crate::HyperionApiBuilder) -> crate::HyperionApiBuilder {
+    /// Starts their upkeep in the background and hands over every store,
+    /// for `HyperionApiBuilder::stores` (audit events also go to `tracing`).
+    pub fn provide(&self) -> crate::Stores {
         self.spawn_maintenance();
         let audit =
             crate::audit::TeeAuditSink(Arc::clone(&self.audit), crate::audit::TracingAuditSink);
-        builder
-            .key_store(self.keys.clone())
-            .job_runner(self.jobs.clone())
-            .audit_sink(Arc::new(audit))
-            .audit_log(self.audit.clone())
-            .idempotency_store(self.idempotency.clone())
-            .rate_limits(self.rate_limits.clone())
-            .name_reservations(self.reservations.clone())
+        crate::Stores {
+            keys: Some(self.keys.clone()),
+            jobs: Some(self.jobs.clone()),
+            audit: Some(Arc::new(audit)),
+            audit_log: Some(self.audit.clone()),
+            idempotency: Some(self.idempotency.clone()),
+            rate_limits: Some(self.rate_limits.clone()),
+            reservations: Some(self.reservations.clone()),
+        }
     }
 }

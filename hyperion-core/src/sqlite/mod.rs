@@ -394,13 +394,13 @@ impl SqliteStores {
     }
 
     /// Keeps the audit log as `retention` says (the default keeps 400 days
-    /// and at most 10 million events). Call it before [`SqliteStores::install`].
+    /// and at most 10 million events). Call it before [`SqliteStores::provide`].
     pub fn set_audit_retention(&mut self, retention: AuditRetention) {
         self.audit = Arc::new((*self.audit).clone().with_retention(retention));
     }
 
     /// Runs the stores' upkeep now: the audit retention and the purge of
-    /// expired idempotency records. [`SqliteStores::install`] runs it every
+    /// expired idempotency records. [`SqliteStores::provide`] runs it every
     /// [`MAINTENANCE_EVERY`] in the background.
     pub async fn maintain(&self) -> Result<(), StoreError> {
         upkeep(&self.audit, &self.idempotency).await
@@ -429,18 +429,22 @@ impl SqliteStores {
         });
     }
 
-    /// Gives every store to `builder` (audit events also go to `tracing`)
-    /// and starts their upkeep in the background.
-    pub fn install(&self, builder: crate::HyperionApiBuilder) -> crate::HyperionApiBuilder {
+    /// Starts their upkeep in the background and hands over every store
+    /// it keeps, for `HyperionApiBuilder::stores` (audit events also go to
+    /// `tracing`). Rate limits and create reservations stay in memory: one
+    /// process holds a data directory.
+    pub fn provide(&self) -> crate::Stores {
         self.spawn_maintenance();
         let audit =
             crate::audit::TeeAuditSink(Arc::clone(&self.audit), crate::audit::TracingAuditSink);
-        builder
-            .key_store(self.keys.clone())
-            .job_runner(self.jobs.clone())
-            .audit_sink(Arc::new(audit))
-            .audit_log(self.audit.clone())
-            .idempotency_store(self.idempotency.clone())
+        crate::Stores {
+            keys: Some(self.keys.clone()),
+            jobs: Some(self.jobs.clone()),
+            audit: Some(Arc::new(audit)),
+            audit_log: Some(self.audit.clone()),
+            idempotency: Some(self.idempotency.clone()),
+            ..crate::Stores::default()
+        }
     }
 }
 

@@ -177,14 +177,14 @@ impl TestServer {
                 let durable =
                     hyperion_core::sqlite::SqliteStores::open_dir(dir.path()).expect("open SQLite");
                 let keys = durable.keys.clone();
-                (Some(dir), durable.install(builder), keys)
+                (Some(dir), builder.stores(durable.provide()), keys)
             }
             #[cfg(feature = "postgres")]
             Stores::Postgres => {
                 let url = crate::postgres::test_database();
                 let shared = crate::postgres::fresh_stores(&url).await;
                 let keys = shared.keys.clone();
-                (None, shared.install(builder), keys)
+                (None, builder.stores(shared.provide()), keys)
             }
         };
         let api = builder
