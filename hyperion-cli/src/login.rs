@@ -74,3 +74,23 @@ pub(crate) fn save(url: &str, key: &str) -> Result<PathBuf, Failure> {
         .map_err(|err| Failure::Other(format!("cannot write {}: {err}", path.display())))?;
     Ok(path)
 }
+
+/// `hyperion login`: reads the key from stdin, checks it works at `url`,
+/// and saves both.
+pub(crate) async fn run(url: Option<String>) -> Result<(), Failure> {
+    let url = url
+        .filter(|url| !url.is_empty())
+        .ok_or_else(|| Failure::Usage("login needs --url (or HYPERION_URL)".into()))?;
+    let key = read_secret_line("API key")?;
+    // Only a key that works is saved.
+    let client = hyperion_client::Client::builder(&url).key(&key).build()?;
+    let me = client.me().await?;
+    let path = save(&url, &key)?;
+    eprintln!(
+        "logged in to {url} as key {} ({}); saved in {}",
+        me.key.label,
+        me.key.prefix,
+        path.display()
+    );
+    Ok(())
+}

@@ -1,9 +1,9 @@
 //! `hyperion`: the Hyperion API from a shell, on `hyperion-client`.
 
 mod args;
+mod commands;
 mod login;
 mod output;
-mod run;
 
 use std::process::ExitCode;
 
@@ -77,7 +77,7 @@ async fn main() -> ExitCode {
     // a job, `run` answers it itself, with how to wait again.)
     let result = tokio::select! {
         biased;
-        result = run::run(cli) => result,
+        result = commands::run(cli) => result,
         _ = tokio::signal::ctrl_c() => Err(Failure::Interrupted(
             "interrupted before the answer came: what was sent may still be done \
              (`hyperion audit list` shows it)"
