@@ -57,3 +57,15 @@ impl Stores {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("storage error: {0}")]
 pub struct StoreError(pub String);
+
+/// The columns the database stores (SQLite, PostgreSQL) keep each record
+/// in, in the order their rows are read back: one list for both.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) mod columns {
+    /// An API key record (`keys`).
+    pub(crate) const KEYS: &str = "id, hash, prefix, label, owner, caps, scope, created_at, expires_at, revoked_at, created_by, ip_allowlist, rate_limit_per_min";
+    /// A job record (`jobs`).
+    pub(crate) const JOBS: &str = "id, kind, target, state, progress, step, error, result, actor, started_by, created_at, updated_at, finished_at, plan, attempt";
+    /// An audit event (`audit`).
+    pub(crate) const AUDIT: &str = "id, at, request_id, actor, key_id, key_prefix, action, target, outcome, status, client_ip, detail, owner, client_request_id, count";
+}

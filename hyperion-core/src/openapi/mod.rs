@@ -358,7 +358,12 @@ mod tests {
         for kind in ["hosting.delete", "hosting.backup", "certs.renew_all"] {
             assert!(kinds.as_array().unwrap().contains(&kind.into()), "{kinds}");
         }
-        assert!(!kinds.as_array().unwrap().contains(&"hosting.suspend".into()));
+        assert!(
+            !kinds
+                .as_array()
+                .unwrap()
+                .contains(&"hosting.suspend".into())
+        );
     }
 
     #[test]

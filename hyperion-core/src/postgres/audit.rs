@@ -5,6 +5,7 @@ use tokio_postgres::types::ToSql;
 use super::{Database, store_error};
 use crate::audit::{AuditEvent, AuditLog, AuditOutcome, AuditPage, AuditQuery, AuditSink};
 use crate::store::StoreError;
+use crate::store::columns::AUDIT as COLUMNS;
 
 /// The audit log in PostgreSQL: every replica's events in one log, in one
 /// order (the database's sequence), readable newest first.
@@ -19,8 +20,6 @@ impl PostgresAuditLog {
         PostgresAuditLog { db }
     }
 }
-
-const COLUMNS: &str = "id, at, request_id, actor, key_id, key_prefix, action, target, outcome, status, client_ip, detail, owner, client_request_id, count";
 
 fn corrupt(what: &str, err: impl std::fmt::Display) -> StoreError {
     StoreError(format!("postgres: corrupt audit {what}: {err}"))

@@ -17,6 +17,7 @@ use tokio_postgres::Row;
 use super::{Database, store_error};
 use crate::jobs::{Job, JobArchive, JobId, JobState};
 use crate::store::StoreError;
+use crate::store::columns::JOBS as COLUMNS;
 
 /// The error of a job whose replica stopped while running it.
 pub const REPLICA_STOPPED: &str = "the replica running it stopped";
@@ -42,8 +43,6 @@ const MAX_GROUP: usize = 256;
 
 /// How long one group of job records may take to commit.
 const COMMIT_DEADLINE: Duration = Duration::from_secs(30);
-
-const COLUMNS: &str = "id, kind, target, state, progress, step, error, result, actor, started_by, created_at, updated_at, finished_at, plan, attempt";
 
 fn corrupt(what: &str, err: impl std::fmt::Display) -> StoreError {
     StoreError(format!("postgres: corrupt job {what}: {err}"))

@@ -12,6 +12,7 @@ use crate::keys::{
 };
 use crate::model::{HostingId, OwnerId};
 use crate::store::StoreError;
+use crate::store::columns::KEYS as COLUMNS;
 
 /// API keys in PostgreSQL: the SHA-256 of each key, never the key. A
 /// replica keeps the records it read only while it hears every replica's
@@ -76,8 +77,6 @@ async fn announce(tx: &deadpool_postgres::Transaction<'_>, id: &KeyId) -> Result
     .map_err(store_error)?;
     Ok(())
 }
-
-const COLUMNS: &str = "id, hash, prefix, label, owner, caps, scope, created_at, expires_at, revoked_at, created_by, ip_allowlist, rate_limit_per_min";
 
 fn corrupt(what: &str, err: impl std::fmt::Display) -> StoreError {
     StoreError(format!("postgres: corrupt {what}: {err}"))

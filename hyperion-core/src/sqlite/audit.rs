@@ -4,6 +4,7 @@ use rusqlite::{Row, params_from_iter};
 use super::{Database, corrupt, parse_stamp, stamp};
 use crate::audit::{AuditEvent, AuditLog, AuditOutcome, AuditPage, AuditQuery, AuditSink};
 use crate::store::StoreError;
+use crate::store::columns::AUDIT as COLUMNS;
 
 /// The audit log in SQLite, readable newest first, kept as long as its
 /// [`AuditRetention`] says.
@@ -86,8 +87,6 @@ impl SqliteAuditLog {
             .await
     }
 }
-
-const COLUMNS: &str = "id, at, request_id, actor, key_id, key_prefix, action, target, outcome, status, client_ip, detail, owner, client_request_id, count";
 
 fn event(row: &Row<'_>) -> rusqlite::Result<AuditEvent> {
     let key_id: Option<String> = row.get(4)?;

@@ -7,6 +7,7 @@ use super::{Database, corrupt, parse_opt_stamp, parse_stamp, stamp};
 use crate::jobs::{Job, JobArchive, JobId, JobState};
 use crate::model::now;
 use crate::store::StoreError;
+use crate::store::columns::JOBS as COLUMNS;
 
 /// Job records in SQLite. Writes are queued to one writer thread, so a job
 /// reporting progress never blocks on the database; a new job's record is
@@ -51,8 +52,6 @@ fn commit_group(database: &Database, group: Vec<Write>) {
 
 /// The error a job left unfinished by a previous process ends with.
 pub const INTERRUPTED: &str = "interrupted by a restart of the server";
-
-const COLUMNS: &str = "id, kind, target, state, progress, step, error, result, actor, started_by, created_at, updated_at, finished_at, plan, attempt";
 
 fn job(row: &Row<'_>) -> rusqlite::Result<Job> {
     let result: Option<String> = row.get(7)?;

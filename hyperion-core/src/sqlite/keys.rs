@@ -9,6 +9,7 @@ use crate::CapSet;
 use crate::keys::{ApiKeyRecord, GrantLevel, KeyHash, KeyId, KeyScope, KeyStore};
 use crate::model::{HostingId, OwnerId};
 use crate::store::StoreError;
+use crate::store::columns::KEYS as COLUMNS;
 
 /// API keys in SQLite: the SHA-256 of each key, never the key. The records
 /// read are kept in memory (shared by the requests that present them) until
@@ -57,8 +58,6 @@ impl SqliteKeyStore {
             .await
     }
 }
-
-const COLUMNS: &str = "id, hash, prefix, label, owner, caps, scope, created_at, expires_at, revoked_at, created_by, ip_allowlist, rate_limit_per_min";
 
 fn record(row: &Row<'_>) -> rusqlite::Result<ApiKeyRecord> {
     let hash: Vec<u8> = row.get(1)?;
