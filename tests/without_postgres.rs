@@ -1,6 +1,6 @@
 //! Built only where no PostgreSQL can be had at build time (see `build.rs`):
 //! the PostgreSQL conformance suite (`tests/postgres.rs`) and the replica
-//! tests (`tests/replicas.rs`) are then left out, and this one ignored test
+//! tests (`hyperion-serve/tests/replicas.rs`) are then left out, and this one ignored test
 //! says so in the summary, instead of their counting as passed.
 #![cfg(hyperion_no_postgres)]
 
