@@ -41,6 +41,11 @@ impl PretendBackend {
                     php_version: Some(PhpVersion::V8_3),
                     node_id: Some(node.clone()),
                     created_at: hyperion::model::now(),
+                    // The panel's customer, plan and labels, as its own
+                    // tables say.
+                    owner: Some("cust-1".parse().expect("valid owner")),
+                    plan: Some("basic".parse().expect("valid plan")),
+                    labels: Default::default(),
                 },
                 kind: HostingKind::Php,
                 aliases: Vec::new(),

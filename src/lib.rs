@@ -16,8 +16,8 @@ pub use hyperion_core::{
 };
 /// The answers of the API as the wire carries them.
 pub use hyperion_core::{
-    BackupList, ErrorCode, ExpiryValue, HostingPage, JobAccepted, KeyPage, KeySummary, Me,
-    MintRequest, NewKeyAnswer, NodeList, PhpValue, StateChange,
+    BackupList, ErrorCode, ExpiryValue, HostingPage, JobAccepted, KeyPage, KeySummary, LabelsValue,
+    Me, MintRequest, NewKeyAnswer, NodeList, OwnerValue, PhpValue, PlanValue, StateChange,
 };
 pub use hyperion_core::{endpoints, headers, memory, model, openapi, rate_decision};
 

@@ -46,12 +46,14 @@ use futures::stream::{self, Stream, TryStreamExt};
 use http::{HeaderMap, Method, StatusCode};
 use hyperion_wire::headers::IDEMPOTENCY_KEY_HEADER;
 use hyperion_wire::model::{
-    CreateHostingRequest, ExpiryPatch, Hosting, HostingDetail, HostingId, Limits, LimitsPatch,
-    PhpPatch, Quota, QuotaPatch, RestoreRequest, VhostOptions, VhostPatch, WpInstallRequest,
+    CreateHostingRequest, ExpiryPatch, Hosting, HostingDetail, HostingId, LabelsPatch, Limits,
+    LimitsPatch, OwnerPatch, PhpPatch, PlanPatch, Quota, QuotaPatch, RestoreRequest, VhostOptions,
+    VhostPatch, WpInstallRequest,
 };
 use hyperion_wire::{
     AuditPage, BackupList, Endpoint, ErrorEnvelope, ExpiryValue, HostingPage, Job, JobAccepted,
-    JobState, KeyPage, KeyView, Me, MintRequest, NewKeyAnswer, NodeList, PhpValue, StateChange,
+    JobState, KeyPage, KeyView, LabelsValue, Me, MintRequest, NewKeyAnswer, NodeList, OwnerValue,
+    PhpValue, PlanValue, StateChange,
 };
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::de::DeserializeOwned;
@@ -172,6 +174,12 @@ pub struct HostingFilter {
     pub node: Option<String>,
     /// Only hostings whose domain holds this text, in any case.
     pub q: Option<String>,
+    /// Only hostings of this customer of the panel.
+    pub owner: Option<String>,
+    /// Only hostings on this plan.
+    pub plan: Option<String>,
+    /// Only hostings carrying every one of these labels (`key=value`).
+    pub labels: Vec<String>,
     /// Page size (the API's default when `None`).
     pub limit: Option<u32>,
     /// Refuse an answer that misses a node (502/504) instead of a partial one.
@@ -241,6 +249,14 @@ impl<'a> Call<'a> {
             .map_err(|err| Error::Invalid(format!("the request body: {err}")))?;
         self.body = Some(body);
         Ok(self)
+    }
+
+    /// `name` once for each of `values` (a filter the API ANDs).
+    fn queries(mut self, name: &'a str, values: &[String]) -> Self {
+        for value in values {
+            self.query.push((name, value.clone()));
+        }
+        self
     }
 
     fn query(mut self, name: &'a str, value: Option<impl ToString>) -> Self {
@@ -426,6 +442,9 @@ impl Client {
             .query("state", filter.state.as_ref())
             .query("node", filter.node.as_ref())
             .query("q", filter.q.as_ref())
+            .query("owner", filter.owner.as_ref())
+            .query("plan", filter.plan.as_ref())
+            .queries("label", &filter.labels)
             .query("limit", filter.limit)
             .query("allow_partial", filter.complete_only.then_some(false))
             .query("cursor", cursor);
@@ -575,6 +594,27 @@ impl Client {
     /// `PATCH /hostings/{id}/quota` (scope-all keys): the quota now set.
     pub async fn set_quota(&self, hosting: &str, patch: &QuotaPatch) -> Result<Quota, Error> {
         self.patch(Endpoint::PatchQuota, hosting, patch).await
+    }
+
+    /// `PATCH /hostings/{id}/owner` (scope-all keys): moves the hosting to
+    /// another of the panel's customers, or to none.
+    pub async fn set_owner(&self, hosting: &str, patch: &OwnerPatch) -> Result<OwnerValue, Error> {
+        self.patch(Endpoint::PatchOwner, hosting, patch).await
+    }
+
+    /// `PATCH /hostings/{id}/plan` (scope-all keys): the plan now set.
+    pub async fn set_plan(&self, hosting: &str, patch: &PlanPatch) -> Result<PlanValue, Error> {
+        self.patch(Endpoint::PatchPlan, hosting, patch).await
+    }
+
+    /// `PATCH /hostings/{id}/labels` (scope-all keys): sets (a value) or
+    /// removes (`None`) labels; answers every label now set.
+    pub async fn set_labels(
+        &self,
+        hosting: &str,
+        patch: &LabelsPatch,
+    ) -> Result<LabelsValue, Error> {
+        self.patch(Endpoint::PatchLabels, hosting, patch).await
     }
 
     async fn patch<T: DeserializeOwned>(

@@ -248,8 +248,8 @@ fn fits(pattern: &str, path: &str) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_endpoint_the_kit_declares_has_a_method() {
     use hyperion_core::model::{
-        CreateHostingRequest, ExpiryPatch, LimitsPatch, PhpPatch, PhpVersion, RestoreRequest,
-        SecretString, VhostPatch, WpInstallRequest,
+        CreateHostingRequest, ExpiryPatch, LabelsPatch, LimitsPatch, OwnerPatch, PhpPatch,
+        PhpVersion, PlanPatch, RestoreRequest, SecretString, VhostPatch, WpInstallRequest,
     };
     // The server notes every request that reaches it; the client then
     // calls each of its methods once, whatever the answer.
@@ -309,6 +309,36 @@ async fn every_endpoint_the_kit_declares_has_a_method() {
         )
         .await;
     let _ = client.set_quota(hosting, &Default::default()).await;
+    let to_owner = OwnerPatch {
+        owner: Some(Some("cust-09".parse().unwrap())),
+    };
+    assert_eq!(
+        client.set_owner(hosting, &to_owner).await.unwrap().owner,
+        Some("cust-09".parse().unwrap())
+    );
+    let plan = PlanPatch {
+        plan: Some(Some("gold".parse().unwrap())),
+    };
+    let _ = client.set_plan(hosting, &plan).await;
+    let labels: LabelsPatch =
+        serde_json::from_value(serde_json::json!({"labels": {"tier": "gold"}})).unwrap();
+    let set = client.set_labels(hosting, &labels).await.unwrap();
+    assert_eq!(
+        set.labels.get(&"tier".parse().unwrap()).map(|v| v.as_str()),
+        Some("gold")
+    );
+    let of_owner = client
+        .hostings_page(
+            &HostingFilter {
+                owner: Some("cust-09".into()),
+                labels: vec!["tier=gold".into()],
+                ..HostingFilter::default()
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(of_owner.total, 1, "the filters reach the server");
     let _ = client.start_backup(hosting).await;
     let _ = client.backups(hosting).await;
     let restore = RestoreRequest {

@@ -10,7 +10,7 @@ use http::header::AUTHORIZATION;
 
 use crate::authz::{ChainLimit, MAX_CHAIN_DEPTH, Principal};
 use crate::error::ApiError;
-use crate::keys::{ApiKeyRecord, BearerToken, KeyId, KeyStore, allowlist_permits};
+use crate::keys::{ApiKeyRecord, BearerToken, KeyId, KeyStore, Reach, allowlist_permits};
 use crate::model::{OwnerId, now};
 use crate::owner::OwnerDirectory;
 use crate::ratelimit::{RateDecision, RateLimitStore};
@@ -111,13 +111,10 @@ pub(crate) async fn authenticate_naming(
             }
         }
     }
-    // Only a chain with a grants-scoped key above this one narrows its
-    // scope; otherwise the principal shares the record's own.
-    let narrowed = ancestors.iter().any(|key| !key.scope.is_all()).then(|| {
-        ancestors.iter().fold(record.scope.clone(), |scope, key| {
-            scope.intersect(&key.scope)
-        })
-    });
+    // A key reaches no further than any key above it.
+    let reach = ancestors
+        .iter()
+        .fold(Reach::of(&record.scope), |reach, key| reach.and(&key.scope));
     let mut chain = Vec::with_capacity(1 + ancestors.len());
     chain.push(ChainLimit::of(&record));
     for key in &ancestors {
@@ -132,10 +129,7 @@ pub(crate) async fn authenticate_naming(
     principal.caps = caps;
     principal.expires_at = expires_at;
     principal.chain = chain;
-    Ok(match narrowed {
-        Some(scope) => principal.narrowed_to(scope),
-        None => principal,
-    })
+    Ok(principal.reaching(reach))
 }
 
 /// The keys above `record` in its minting chain, nearest first. A key whose

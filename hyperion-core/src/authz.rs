@@ -25,7 +25,7 @@ use crate::cluster::{Cluster, Located};
 use crate::error::ApiError;
 use crate::http::routes::{Endpoint, ROUTES};
 use crate::jobs::Job;
-use crate::keys::{ApiKeyRecord, GrantLevel, KeyId, KeyScope, parse_allowlist_entry};
+use crate::keys::{ApiKeyRecord, GrantLevel, KeyId, KeyScope, Reach, parse_allowlist_entry};
 use crate::model::{HostingId, HostingSelector, OwnerId, SuspendedBy};
 use crate::{CapSet, Capability};
 
@@ -40,9 +40,9 @@ pub struct Principal {
     pub owner: OwnerId,
     /// Effective capabilities: the key's ∩ the owner's current ones.
     pub caps: CapSet,
-    /// Which hostings it reaches, when narrower than the key's own scope
-    /// (a key minted by a grants-scoped key); `None`: the key's own.
-    narrowed: Option<KeyScope>,
+    /// Which hostings it reaches: its key's scope and that of every key
+    /// above it in its minting chain.
+    reach: Reach,
     /// When the key expires.
     pub expires_at: Option<OffsetDateTime>,
     /// The network and rate limits of the key and of every key above it in
@@ -94,7 +94,7 @@ impl Principal {
         Principal {
             owner: key.owner.clone(),
             caps: key.caps,
-            narrowed: None,
+            reach: Reach::of(&key.scope),
             expires_at: key.expires_at,
             chain: vec![ChainLimit::of(&key)],
             key,
@@ -119,17 +119,17 @@ impl Principal {
         }
     }
 
-    /// The same principal reaching only `scope` (what the keys above it
-    /// in its minting chain allow).
+    /// The same principal reaching only `reach` (what every key of its
+    /// minting chain allows).
     #[must_use]
-    pub fn narrowed_to(mut self, scope: KeyScope) -> Self {
-        self.narrowed = (scope != self.key.scope).then_some(scope);
+    pub fn reaching(mut self, reach: Reach) -> Self {
+        self.reach = reach;
         self
     }
 
     /// Which hostings it reaches: every key of its chain's scope at once.
-    pub fn scope(&self) -> &KeyScope {
-        self.narrowed.as_ref().unwrap_or(&self.key.scope)
+    pub fn scope(&self) -> &Reach {
+        &self.reach
     }
 
     /// The audit actor: `apikey:<label>`.
@@ -199,9 +199,10 @@ pub(crate) fn require_cluster_scope(principal: &Principal) -> Result<(), ApiErro
 pub(crate) fn decide_hosting_access(
     principal: &Principal,
     hosting: &HostingId,
+    owner: Option<&OwnerId>,
     access: Access,
 ) -> Result<(), ApiError> {
-    match (principal.scope().level_on(hosting), access) {
+    match (principal.scope().level_on(hosting, owner), access) {
         // Scope all, or any grant, may read.
         (Some(_), Access::Read) => Ok(()),
         // Scope all, or a manage grant, may manage.
@@ -232,28 +233,34 @@ pub async fn require_hosting_access(
     access: Access,
 ) -> Result<Located, ApiError> {
     require(principal, cap)?;
-    if let HostingSelector::Id(id) = selector {
-        decide_hosting_access(principal, id, access)?;
-    }
-    // A hosting outside the key's scope takes as long to refuse as a name
+    let reach = principal.scope();
+    // Grants decide by id before any node is asked; an owner's scope needs
+    // to know whose the hosting is first.
+    let decided_by_id = match selector {
+        HostingSelector::Id(id) if reach.decides_by_id() => {
+            decide_hosting_access(principal, id, None, access)?;
+            Some(id)
+        }
+        _ => None,
+    };
+    // A hosting outside the key's reach takes as long to refuse as a name
     // that exists nowhere (see `Cluster::locate_visible`).
-    let visible = |id: &HostingId| principal.scope().level_on(id).is_some();
+    let visible = |id: &HostingId, owner: Option<&OwnerId>| reach.level_on(id, owner).is_some();
     let located = match cluster.locate_visible(selector, &visible).await {
         Ok(located) => located,
-        // A grants-scoped key asking by name learns nothing from the nodes:
-        // a name that does not resolve to one of its grants is the same 404,
-        // whether the nodes said "no such name" or failed to answer.
-        Err(err)
-            if !principal.scope().is_all() && matches!(selector, HostingSelector::Domain(_)) =>
-        {
-            tracing::debug!(key = %principal.key_id(), error = %err, "refused: lookup by name failed for a grants-scoped key (answered 404)");
+        // A tenant learns nothing from the nodes about what it does not
+        // reach: a name (or, for an owner's scope, an id) that does not
+        // resolve to one of its hostings is the same 404, whether the nodes
+        // said "no such hosting" or failed to answer.
+        Err(err) if !reach.is_all() && decided_by_id.is_none() => {
+            tracing::debug!(key = %principal.key_id(), error = %err, "refused: lookup failed for a tenant (answered 404)");
             return Err(ApiError::OutOfScope);
         }
         Err(err) => return Err(err),
     };
-    // By id, the id was decided above; by name, now that it is known.
-    if !matches!(selector, HostingSelector::Id(id) if *id == located.hosting.summary.id) {
-        decide_hosting_access(principal, &located.hosting.summary.id, access)?;
+    let summary = &located.hosting.summary;
+    if decided_by_id != Some(&summary.id) {
+        decide_hosting_access(principal, &summary.id, summary.owner.as_ref(), access)?;
     }
     Ok(located)
 }
@@ -266,6 +273,8 @@ pub(crate) struct MintTerms {
     pub caps: CapSet,
     /// Scope, with grants resolved to canonical ids.
     pub scope: KeyScope,
+    /// The owner each granted hosting had when its grant was resolved.
+    pub grant_owners: std::collections::BTreeMap<HostingId, Option<OwnerId>>,
     /// Expiry.
     pub expires_at: Option<OffsetDateTime>,
     /// Allowed client addresses (normalised CIDRs; empty: anywhere).
@@ -326,26 +335,50 @@ pub(crate) fn check_mint(principal: &Principal, terms: &MintTerms) -> Result<(),
             names.join(", ")
         )));
     }
-    if let (KeyScope::Grants(own), asked) = (principal.scope(), &terms.scope) {
-        let KeyScope::Grants(asked) = asked else {
+    let reach = principal.scope();
+    match &terms.scope {
+        _ if reach.is_all() => {}
+        KeyScope::All => {
             return Err(ApiError::Forbidden(
-                "a key limited to grants cannot mint a key with scope `all`".to_owned(),
+                "a key limited to grants or to an owner cannot mint a key with scope `all`"
+                    .to_owned(),
             ));
-        };
-        for (hosting, level) in asked {
-            match own.get(hosting) {
-                // Out of scope: the same answer as for a hosting that does not exist.
-                None => {
-                    return Err(ApiError::Validation(format!(
-                        "scope: unknown hosting `{hosting}`"
-                    )));
+        }
+        KeyScope::Owner { owner, level } => {
+            // Only below a key scoped to that same customer and to nothing
+            // narrower: a grants-scoped key would otherwise widen to every
+            // hosting of their owner.
+            if reach.grants().is_some() || reach.owner() != Some(owner) {
+                return Err(ApiError::Forbidden(
+                    "a key can mint an owner's scope only with a key scoped to that same owner"
+                        .to_owned(),
+                ));
+            }
+            if let Some(own_level) = reach.owner_level()
+                && own_level < *level
+            {
+                return Err(ApiError::Forbidden(format!(
+                    "cannot grant `{level}` on the hostings of `{owner}`: this API key only holds `{own_level}`"
+                )));
+            }
+        }
+        KeyScope::Grants(asked) => {
+            for (hosting, level) in asked {
+                let owner = terms.grant_owners.get(hosting).and_then(Option::as_ref);
+                match reach.level_on(hosting, owner) {
+                    // Out of reach: the same answer as for a hosting that does not exist.
+                    None => {
+                        return Err(ApiError::Validation(format!(
+                            "scope: unknown hosting `{hosting}`"
+                        )));
+                    }
+                    Some(own_level) if own_level < *level => {
+                        return Err(ApiError::Forbidden(format!(
+                            "cannot grant `{level}` on hosting `{hosting}`: this API key only holds `{own_level}`"
+                        )));
+                    }
+                    Some(_) => {}
                 }
-                Some(own_level) if own_level < level => {
-                    return Err(ApiError::Forbidden(format!(
-                        "cannot grant `{level}` on hosting `{hosting}`: this API key only holds `{own_level}`"
-                    )));
-                }
-                Some(_) => {}
             }
         }
     }
@@ -514,7 +547,7 @@ mod tests {
             (&tenant, "managed2", Access::Manage, Some("not_found")),
         ];
         for (who, hosting, access, expected) in cases {
-            let got = decide_hosting_access(who, &id(hosting), access).err();
+            let got = decide_hosting_access(who, &id(hosting), None, access).err();
             assert_eq!(
                 got.as_ref().map(|err| err.code().as_str()),
                 expected,
@@ -526,7 +559,7 @@ mod tests {
     #[test]
     fn out_of_scope_is_indistinguishable_from_missing() {
         let tenant = principal(CapSet::all(), KeyScope::Grants(Default::default()));
-        let hidden = decide_hosting_access(&tenant, &id("exists"), Access::Read).unwrap_err();
+        let hidden = decide_hosting_access(&tenant, &id("exists"), None, Access::Read).unwrap_err();
         let missing = ApiError::hosting_not_found();
         assert_eq!(
             (hidden.status(), hidden.code(), hidden.to_string()),
@@ -632,6 +665,7 @@ mod tests {
                 expires_at: expiry,
                 ip_allowlist: Vec::new(),
                 rate_limit_per_min: 0,
+                grant_owners: Default::default(),
             };
             assert_eq!(mint_answer(who, &terms), expected, "case {n}");
         }
@@ -729,6 +763,7 @@ mod tests {
                 expires_at: None,
                 ip_allowlist: allowlist.iter().map(|s| s.to_string()).collect(),
                 rate_limit_per_min: rate,
+                grant_owners: Default::default(),
             };
             assert_eq!(mint_answer(who, &terms), expected, "case {n}");
         }
@@ -747,6 +782,7 @@ mod tests {
             expires_at: None,
             ip_allowlist: Vec::new(),
             rate_limit_per_min: 0,
+            grant_owners: Default::default(),
         };
         inherit_limits(&limited, &mut terms);
         assert_eq!(terms.ip_allowlist, ["127.0.0.1/32"]);

@@ -77,8 +77,8 @@ pub use hyperion_wire::model;
 use hyperion_wire::random;
 pub use hyperion_wire::{Access, EndpointInfo, endpoints};
 pub use hyperion_wire::{
-    BackupList, ErrorCode, ExpiryValue, HostingPage, JobAccepted, KeyPage, KeySummary, Me,
-    NewKeyAnswer, NodeList, PhpValue, StateChange,
+    BackupList, ErrorCode, ExpiryValue, HostingPage, JobAccepted, KeyPage, KeySummary, LabelsValue,
+    Me, NewKeyAnswer, NodeList, OwnerValue, PhpValue, PlanValue, StateChange,
 };
 pub use hyperion_wire::{CapSet, Capability};
 pub use idempotency::{Claim, IdempotencyScope, IdempotencyStore, StoredResponse};
@@ -124,4 +124,5 @@ pub mod bench_internals {
     pub use crate::auth::authenticate;
     pub use crate::authz::{Access, ChainLimit, Principal, require_hosting_access};
     pub use crate::http::routes::match_route;
+    pub use crate::keys::reach::Reach;
 }

@@ -10,8 +10,8 @@ use async_trait::async_trait;
 use crate::jobs::JobProgress;
 use crate::model::{
     Backup, BackupId, Certificate, ConfigChange, Hosting, HostingDetail, HostingId,
-    HostingSelector, HostingState, NewHosting, NodeId, NodeInfo, RenewReport, RestoreMode,
-    SuspendedBy, WpInstall,
+    HostingSelector, HostingState, LabelSelector, NewHosting, NodeId, NodeInfo, OwnerId, PlanName,
+    RenewReport, RestoreMode, SuspendedBy, WpInstall,
 };
 
 /// What a node call can fail with; each maps to one API error.
@@ -65,12 +65,39 @@ pub struct ListQuery {
     pub domain_contains: Option<String>,
     /// Only these hostings (a tenant key's grants); `None` means no restriction.
     pub only: Option<Arc<BTreeSet<HostingId>>>,
+    /// Only hostings of this owner (a key scoped to an owner); `None`
+    /// means no restriction. Applies on top of [`ListQuery::owner`].
+    pub only_owner: Option<OwnerId>,
+    /// Only hostings of this owner (a filter the client asked for).
+    pub owner: Option<OwnerId>,
+    /// Only hostings on this plan.
+    pub plan: Option<PlanName>,
+    /// Only hostings carrying every one of these labels.
+    pub labels: Vec<LabelSelector>,
 }
 
 impl ListQuery {
+    /// The one owner every matching hosting has, when the filters and
+    /// the scope name one (`Some(None)`: they name two, so none matches).
+    /// A node that keeps its hostings indexed by owner walks that index.
+    pub fn owner_wanted(&self) -> Option<Option<&OwnerId>> {
+        match (&self.only_owner, &self.owner) {
+            (Some(scope), Some(asked)) => Some((scope == asked).then_some(scope)),
+            (Some(one), None) | (None, Some(one)) => Some(Some(one)),
+            (None, None) => None,
+        }
+    }
+
     /// Whether `hosting` passes the filters (not the cursor).
     pub fn matches(&self, hosting: &Hosting) -> bool {
-        self.state.is_none_or(|state| hosting.state == state)
+        self.owner_wanted()
+            .is_none_or(|owner| owner.is_some() && hosting.owner.as_ref() == owner)
+            && self
+                .plan
+                .as_ref()
+                .is_none_or(|plan| hosting.plan.as_ref() == Some(plan))
+            && hosting.labels.match_all(&self.labels)
+            && self.state.is_none_or(|state| hosting.state == state)
             && self
                 .domain_contains
                 .as_deref()

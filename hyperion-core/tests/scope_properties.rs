@@ -206,7 +206,7 @@ proptest! {
                 };
                 let own = scope_from(own);
                 for (hosting, level) in child_grants {
-                    prop_assert!(own.level_on(&hosting).is_some_and(|own_level| own_level >= level));
+                    prop_assert!(own.level_on(&hosting, None).is_some_and(|own_level| own_level >= level));
                 }
             }
             Ok(())

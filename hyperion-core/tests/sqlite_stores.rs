@@ -124,11 +124,11 @@ async fn every_store_survives_a_reopen() {
     assert_eq!(found.expires_at, minted.record.expires_at);
     assert_eq!(found.ip_allowlist, ["10.0.0.0/8"]);
     assert_eq!(
-        found.scope.level_on(&"h1".parse().unwrap()),
+        found.scope.level_on(&"h1".parse().unwrap(), None),
         Some(GrantLevel::View)
     );
     assert_eq!(
-        found.scope.level_on(&"h2".parse().unwrap()),
+        found.scope.level_on(&"h2".parse().unwrap(), None),
         Some(GrantLevel::Manage)
     );
     let gone = stores.keys.get(&revoked.record.id).await.unwrap().unwrap();
@@ -621,7 +621,10 @@ async fn a_kept_key_record_never_outlives_a_change() {
             .unwrap()
     );
     let read = stores.keys.find_by_hash(&hash).await.unwrap().unwrap();
-    assert_eq!(read.scope.level_on(&hosting), Some(GrantLevel::Manage));
+    assert_eq!(
+        read.scope.level_on(&hosting, None),
+        Some(GrantLevel::Manage)
+    );
     assert!(
         other
             .revoke(&id, hyperion_core::model::now())

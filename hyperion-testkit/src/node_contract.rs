@@ -16,8 +16,9 @@
 //! ```
 //!
 //! The checks: lists in id order, with the cursor, `limit + 1` items and a
-//! total that ignores the cursor; every filter (state, domain text, a
-//! tenant's grants) alone and together; find by id, by domain and by alias;
+//! total that ignores the cursor; every filter (state, domain text, owner,
+//! plan, labels, a tenant's grants, a key's owner) alone and together; every
+//! field of a hosting kept as held (a difference names the field); find by id, by domain and by alias;
 //! suspend and resume answering the state they reach and doing nothing when
 //! already there, with the suspender recorded; delete; `NotFound` for an
 //! unknown hosting on every call that names one (the API answers 404 for
@@ -29,9 +30,10 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use hyperion_core::model::ConfigChange;
 use hyperion_core::model::{
-    Domain, Hosting, HostingDetail, HostingId, HostingKind, HostingSelector, HostingState,
-    NewHosting, NodeId, PhpVersion, SuspendedBy,
+    Domain, Hosting, HostingDetail, HostingId, HostingKind, HostingSelector, HostingState, Labels,
+    NewHosting, NodeId, OwnerId, PhpVersion, SuspendedBy,
 };
 use hyperion_core::sim::SimClusterSpec;
 use hyperion_core::{DeleteOptions, JobProgress, ListQuery, Node, NodeError};
@@ -43,7 +45,9 @@ pub struct NodeSeed {
     /// hosting's `node_id`.
     pub node: NodeId,
     /// The hostings it holds at the start: ids, domains, aliases, states
-    /// (some suspended, by the operator) and PHP versions vary.
+    /// (some suspended, by the operator), PHP versions, kinds, limits,
+    /// vhost options, quotas, owners, plans and labels vary, so a node that
+    /// loses or mixes up any of them fails.
     pub hostings: Vec<HostingDetail>,
 }
 
@@ -61,7 +65,7 @@ impl NodeSeed {
         };
         let node: NodeId = "node-under-test".parse().expect("a valid node id");
         let hostings = (0..SEED_HOSTINGS)
-            .map(|index| spec.hosting(index, &node))
+            .map(|index| varied(spec.hosting(index, &node), index))
             .collect();
         NodeSeed { node, hostings }
     }
@@ -70,6 +74,73 @@ impl NodeSeed {
         let mut all: Vec<Hosting> = self.hostings.iter().map(|h| h.summary.clone()).collect();
         all.sort_by(|a, b| a.id.cmp(&b.id));
         all
+    }
+}
+
+/// `hosting` (number `index` of the seed) made unlike its neighbours in
+/// everything a node keeps: kind, limits, vhost, quota, owner, plan, labels.
+fn varied(mut hosting: HostingDetail, index: usize) -> HostingDetail {
+    match index % 3 {
+        1 => {
+            hosting.kind = HostingKind::Static;
+            hosting.summary.php_version = None;
+        }
+        2 => {
+            hosting.kind = HostingKind::ReverseProxy;
+            hosting.summary.php_version = None;
+            hosting.proxy_upstream_url = Some(format!("http://10.0.0.{index}:8080"));
+        }
+        _ => {}
+    }
+    hosting.limits.cpu_percent = 50 + index as u32 * 10;
+    hosting.limits.memory_mb = 256 + index as u32 * 64;
+    hosting.vhost.force_https = index.is_multiple_of(2);
+    hosting.vhost.maintenance = index % 5 == 4;
+    hosting.quota.disk_soft_mb = Some(1000 + index as u64);
+    hosting.quota.disk_hard_mb = (!index.is_multiple_of(4)).then_some(2000 + index as u64);
+    // Owners and plans in runs that no id order follows; one hosting of
+    // nobody, on no plan, without labels.
+    let owner = ["cust-a", "cust-b", "cust-c"][(index * 7) % 3];
+    hosting.summary.owner = (index != 5).then(|| owner.parse().expect("a valid owner"));
+    hosting.summary.plan = (index != 5).then(|| {
+        ["basic", "pro"][(index * 5) % 2]
+            .parse()
+            .expect("a valid plan")
+    });
+    if index == 5 {
+        hosting.summary.labels = Labels::new();
+    }
+    hosting
+}
+
+/// The first field (in the API's JSON) in which `got` differs from
+/// `held`, so that a failing check names what the node lost or changed.
+fn differing_field<T: serde::Serialize>(got: &T, held: &T) -> Option<String> {
+    let got = serde_json::to_value(got).expect("hostings serialize");
+    let held = serde_json::to_value(held).expect("hostings serialize");
+    let (Some(got), Some(held)) = (got.as_object(), held.as_object()) else {
+        return (got != held).then(|| "the whole value".to_owned());
+    };
+    held.iter()
+        .find(|(field, value)| got.get(*field) != Some(*value))
+        .map(|(field, value)| {
+            format!(
+                "`{field}`: held {value}, answered {}",
+                got.get(field)
+                    .map_or("nothing".to_owned(), ToString::to_string)
+            )
+        })
+        .or_else(|| {
+            got.keys()
+                .find(|field| !held.contains_key(*field))
+                .map(|field| format!("`{field}`: not held, answered"))
+        })
+}
+
+/// Fails, naming the field, unless `got` is `held`.
+fn assert_same<T: serde::Serialize>(got: &T, held: &T, what: &str) {
+    if let Some(field) = differing_field(got, held) {
+        panic!("{what}: it differs from the hosting held in {field}");
     }
 }
 
@@ -137,6 +208,10 @@ async fn walk(node: &dyn Node, mut query: ListQuery) -> (Vec<Hosting>, Vec<u64>)
     panic!("listing never ended");
 }
 
+fn owner(name: &str) -> OwnerId {
+    name.parse().expect("a valid owner id")
+}
+
 fn ids(hostings: &[Hosting]) -> Vec<HostingId> {
     hostings.iter().map(|h| h.id.clone()).collect()
 }
@@ -156,7 +231,7 @@ pub async fn lists_every_hosting_once_in_id_order(factory: NodeFactory) {
         "the total counts every match, whatever the cursor: {totals:?}"
     );
     for (listed, seeded) in seen.iter().zip(seed.summaries()) {
-        assert_eq!(listed, &seeded, "a listed hosting is the one held");
+        assert_same(listed, &seeded, &format!("listed hosting {}", seeded.id));
     }
 }
 
@@ -251,10 +326,74 @@ pub async fn filters_keep_exactly_the_matches(factory: NodeFactory) {
         (
             "grants, state and domain together",
             ListQuery {
-                only: Some(Arc::new(granted)),
+                only: Some(Arc::new(granted.clone())),
                 state: Some(HostingState::Active),
                 domain_contains: Some("site-00".to_owned()),
                 ..query(2)
+            },
+        ),
+        (
+            "owner cust-a",
+            ListQuery {
+                owner: Some(owner("cust-a")),
+                ..query(3)
+            },
+        ),
+        (
+            "an owner holding nothing",
+            ListQuery {
+                owner: Some(owner("cust-none")),
+                ..query(3)
+            },
+        ),
+        (
+            "a key scoped to owner cust-b",
+            ListQuery {
+                only_owner: Some(owner("cust-b")),
+                ..query(3)
+            },
+        ),
+        (
+            "a key scoped to cust-b asking for cust-a's",
+            ListQuery {
+                only_owner: Some(owner("cust-b")),
+                owner: Some(owner("cust-a")),
+                ..query(3)
+            },
+        ),
+        (
+            "plan pro",
+            ListQuery {
+                plan: Some("pro".parse().expect("a valid plan")),
+                ..query(3)
+            },
+        ),
+        (
+            "label region=eu",
+            ListQuery {
+                labels: vec!["region=eu".parse().expect("a valid label filter")],
+                ..query(3)
+            },
+        ),
+        (
+            "labels region=eu and tier=gold",
+            ListQuery {
+                labels: vec![
+                    "region=eu".parse().expect("a valid label filter"),
+                    "tier=gold".parse().expect("a valid label filter"),
+                ],
+                ..query(3)
+            },
+        ),
+        (
+            "owner, plan, label, state and grants together",
+            ListQuery {
+                owner: Some(owner("cust-c")),
+                plan: Some("basic".parse().expect("a valid plan")),
+                labels: vec!["region=eu".parse().expect("a valid label filter")],
+                state: Some(HostingState::Active),
+                only: Some(Arc::new(granted)),
+                ..query(1)
             },
         ),
     ];
@@ -284,7 +423,8 @@ pub async fn finds_by_id_domain_and_alias(factory: NodeFactory) {
             .find_hosting(&HostingSelector::Id(id.clone()))
             .await
             .expect("find_hosting answers");
-        assert_eq!(by_id.as_deref(), Some(held), "found by id: the detail held");
+        let by_id = by_id.unwrap_or_else(|| panic!("hosting {id} is found by id"));
+        assert_same(&*by_id, held, &format!("hosting {id} found by id"));
         let by_domain = node
             .find_hosting(&HostingSelector::Domain(held.summary.domain.clone()))
             .await
@@ -535,6 +675,9 @@ pub async fn provisioning_works_or_is_unsupported(factory: NodeFactory) {
         database: false,
         system_user: "freshuser".to_owned(),
         proxy_upstream_url: None,
+        owner: Some("cust-fresh".parse().expect("a valid owner")),
+        plan: Some("fresh-plan".parse().expect("a valid plan")),
+        labels: serde_json::from_value(serde_json::json!({"tier": "gold"})).expect("valid labels"),
     };
     match node.create(&new).await {
         Err(NodeError::Unsupported(_)) => {}
@@ -546,6 +689,9 @@ pub async fn provisioning_works_or_is_unsupported(factory: NodeFactory) {
             assert_eq!(created.summary.state, HostingState::Active);
             assert_eq!(created.aliases, new.aliases);
             assert_eq!(created.system_user, new.system_user);
+            assert_eq!(created.summary.owner, new.owner, "the owner asked for");
+            assert_eq!(created.summary.plan, new.plan, "the plan asked for");
+            assert_eq!(created.summary.labels, new.labels, "the labels asked for");
             assert_eq!(
                 find(node.as_ref(), &new.id).await,
                 created,
@@ -592,6 +738,67 @@ pub async fn provisioning_works_or_is_unsupported(factory: NodeFactory) {
     }
 }
 
+/// A change of owner, plan or labels either works (the answer and every
+/// later find and list show it: a hosting moved to another customer leaves
+/// the old one's list at once) or answers `Unsupported` (the API answers 502).
+pub async fn ownership_changes_work_or_are_unsupported(factory: NodeFactory) {
+    let (node, seed) = fresh(factory).await;
+    let moved = seed
+        .hostings
+        .iter()
+        .find(|h| h.summary.owner == Some(owner("cust-a")))
+        .expect("the seed gives cust-a a hosting");
+    let id = &moved.summary.id;
+    let to_b = ConfigChange::Owner(Some(owner("cust-b")));
+    let mut expected = moved.clone();
+    expected.summary.owner = Some(owner("cust-b"));
+    match node.update_config(id, &to_b).await {
+        Err(NodeError::Unsupported(_)) => return,
+        Err(other) => panic!("a change of owner answers the hosting or Unsupported, not {other:?}"),
+        Ok(updated) => assert_same(&updated, &expected, "the answer to a change of owner"),
+    }
+    let of = |name: &str| ListQuery {
+        owner: Some(owner(name)),
+        ..query(50)
+    };
+    let (of_a, _) = walk(node.as_ref(), of("cust-a")).await;
+    assert!(
+        !ids(&of_a).contains(id),
+        "a moved hosting leaves its old owner's list"
+    );
+    let (of_b, _) = walk(node.as_ref(), of("cust-b")).await;
+    assert!(
+        ids(&of_b).contains(id),
+        "a moved hosting is in its new owner's list"
+    );
+    let plan = Some("gold".parse().expect("a valid plan"));
+    let labels: Labels =
+        serde_json::from_value(serde_json::json!({"tier": "silver"})).expect("valid labels");
+    for change in [
+        ConfigChange::Plan(plan.clone()),
+        ConfigChange::Labels(labels.clone()),
+        ConfigChange::Owner(None),
+    ] {
+        match &change {
+            ConfigChange::Plan(plan) => expected.summary.plan = plan.clone(),
+            ConfigChange::Labels(labels) => expected.summary.labels = labels.clone(),
+            _ => expected.summary.owner = None,
+        }
+        let updated = node
+            .update_config(id, &change)
+            .await
+            .unwrap_or_else(|err| panic!("{change:?}: {err:?}"));
+        assert_same(&updated, &expected, &format!("the answer to {change:?}"));
+        let found = find(node.as_ref(), id).await;
+        assert_same(&found, &expected, &format!("found after {change:?}"));
+    }
+    let (of_b, _) = walk(node.as_ref(), of("cust-b")).await;
+    assert!(
+        !ids(&of_b).contains(id),
+        "a hosting of nobody is in no owner's list"
+    );
+}
+
 /// Every check, by name (see [`node_contract_suite!`](crate::node_contract_suite)).
 #[doc(hidden)]
 #[macro_export]
@@ -608,6 +815,7 @@ macro_rules! __every_node_check {
             unknown_hostings_are_not_found,
             info_describes_the_node,
             provisioning_works_or_is_unsupported,
+            ownership_changes_work_or_are_unsupported,
         }
     };
 }

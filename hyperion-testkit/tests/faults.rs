@@ -271,6 +271,9 @@ async fn a_faulty_node_forwards_every_node_method() {
             database: false,
             system_user: "forwarded".to_owned(),
             proxy_upstream_url: None,
+            owner: None,
+            plan: None,
+            labels: Default::default(),
         })
         .await;
     let _ = node.system_user_taken("forwarded").await;

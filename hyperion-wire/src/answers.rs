@@ -13,7 +13,8 @@ use crate::capability::CapSet;
 use crate::jobs::JobId;
 use crate::keys::{KeyId, KeyScope, KeyView};
 use crate::model::{
-    Backup, Hosting, HostingId, HostingState, NodeId, NodeInfo, OwnerId, PhpVersion,
+    Backup, Hosting, HostingId, HostingState, Labels, NodeId, NodeInfo, OwnerId, PhpVersion,
+    PlanName,
 };
 
 /// `GET /hostings`: one page of hostings, in id order.
@@ -128,6 +129,27 @@ pub struct BackupList {
 pub struct PhpValue {
     /// The PHP version (`None` for a hosting that runs no PHP).
     pub php_version: Option<PhpVersion>,
+}
+
+/// `PATCH /hostings/{id}/owner`: the owner now set.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnerValue {
+    /// The panel's customer the hosting belongs to, if any.
+    pub owner: Option<OwnerId>,
+}
+
+/// `PATCH /hostings/{id}/plan`: the plan now set.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanValue {
+    /// The plan it is sold on, if any.
+    pub plan: Option<PlanName>,
+}
+
+/// `PATCH /hostings/{id}/labels`: every label now set.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LabelsValue {
+    /// The labels.
+    pub labels: Labels,
 }
 
 /// `PATCH /hostings/{id}/expiry`: the expiry now set.

@@ -43,6 +43,12 @@ pub enum Endpoint {
     PatchExpiry,
     /// Change quotas.
     PatchQuota,
+    /// Move a hosting to another of the panel's customers.
+    PatchOwner,
+    /// Change the plan.
+    PatchPlan,
+    /// Set or remove labels.
+    PatchLabels,
     /// Back up, in a job.
     StartBackup,
     /// A hosting's backups.
@@ -595,6 +601,50 @@ pub const ROUTES: &[RouteSpec] = {
         .fails_with(CHANGE_ERRORS)
         .takes(HOSTING)
         .reads("QuotaPatch", true, SETTING_BODY),
+        endpoint(
+            E::PatchOwner,
+            M::PATCH,
+            "/hostings/{id}/owner",
+            "hosting.owner",
+            operator(C::HostingEditConfig),
+            doc(
+                "patchOwner",
+                "hostings",
+                "Move the hosting to another of the panel's customers, or to none (null); audited with the old and the new owner",
+            ),
+        )
+        .answers(200, "OwnerValue", "The new owner")
+        .fails_with(CHANGE_ERRORS)
+        .takes(HOSTING)
+        .reads("OwnerPatch", true, SETTING_BODY),
+        endpoint(
+            E::PatchPlan,
+            M::PATCH,
+            "/hostings/{id}/plan",
+            "hosting.plan",
+            operator(C::HostingEditConfig),
+            doc("patchPlan", "hostings", "Set or clear (null) the plan"),
+        )
+        .answers(200, "PlanValue", "The new plan")
+        .fails_with(CHANGE_ERRORS)
+        .takes(HOSTING)
+        .reads("PlanPatch", true, SETTING_BODY),
+        endpoint(
+            E::PatchLabels,
+            M::PATCH,
+            "/hostings/{id}/labels",
+            "hosting.labels",
+            operator(C::HostingEditConfig),
+            doc(
+                "patchLabels",
+                "hostings",
+                "Set labels (a value) or remove them (null); labels not named stay",
+            ),
+        )
+        .answers(200, "LabelsValue", "Every label now set")
+        .fails_with(CHANGE_ERRORS)
+        .takes(HOSTING)
+        .reads("LabelsPatch", true, SETTING_BODY),
         endpoint(
             E::StartBackup,
             M::POST,

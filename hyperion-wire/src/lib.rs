@@ -21,8 +21,8 @@ pub mod model;
 pub mod random;
 
 pub use answers::{
-    BackupList, ExpiryValue, HostingPage, JobAccepted, KeyPage, KeySummary, Me, NewKeyAnswer,
-    NodeList, PhpValue, StateChange,
+    BackupList, ExpiryValue, HostingPage, JobAccepted, KeyPage, KeySummary, LabelsValue, Me,
+    NewKeyAnswer, NodeList, OwnerValue, PhpValue, PlanValue, StateChange,
 };
 pub use audit::{AuditEvent, AuditOutcome, AuditPage};
 pub use capability::{CapSet, Capability};

@@ -26,6 +26,15 @@ pub(crate) enum Hostings {
         /// Only domains holding this text.
         #[arg(long)]
         q: Option<String>,
+        /// Only hostings of this customer of the panel.
+        #[arg(long)]
+        owner: Option<String>,
+        /// Only hostings on this plan.
+        #[arg(long)]
+        plan: Option<String>,
+        /// Only hostings carrying this label (key=value); repeatable, every one must match.
+        #[arg(short = 'l', long = "label")]
+        labels: Vec<String>,
         /// Page size.
         #[arg(long)]
         limit: Option<u32>,
@@ -176,6 +185,9 @@ pub(crate) async fn run(client: &Client, output: Output, command: Hostings) -> R
             state,
             node,
             q,
+            owner,
+            plan,
+            labels,
             limit,
             cursor,
             all,
@@ -184,6 +196,9 @@ pub(crate) async fn run(client: &Client, output: Output, command: Hostings) -> R
                 state,
                 node,
                 q,
+                owner,
+                plan,
+                labels,
                 limit,
                 complete_only: false,
             };
@@ -430,7 +445,9 @@ pub(crate) async fn run(client: &Client, output: Output, command: Hostings) -> R
     }
 }
 
-const HOSTING_COLUMNS: &[&str] = &["id", "domain", "state", "php", "node"];
+const HOSTING_COLUMNS: &[&str] = &[
+    "id", "domain", "state", "php", "node", "owner", "plan", "labels",
+];
 
 fn hosting_row(hosting: &hyperion_client::wire::model::Hosting) -> Vec<String> {
     vec![
@@ -446,6 +463,22 @@ fn hosting_row(hosting: &hyperion_client::wire::model::Hosting) -> Vec<String> {
             .as_ref()
             .map(ToString::to_string)
             .unwrap_or_default(),
+        hosting
+            .owner
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        hosting
+            .plan
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        hosting
+            .labels
+            .iter()
+            .map(|(key, value)| format!("{key}={value}"))
+            .collect::<Vec<_>>()
+            .join(","),
     ]
 }
 

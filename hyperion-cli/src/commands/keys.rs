@@ -20,8 +20,15 @@ pub(crate) enum Keys {
         #[arg(long = "cap")]
         caps: Vec<String>,
         /// `HOSTING:view` or `HOSTING:manage`; repeatable (none: scope all).
-        #[arg(long = "grant")]
+        #[arg(long = "grant", conflicts_with = "owner")]
         grants: Vec<String>,
+        /// Every hosting of this customer of the panel, now and later
+        /// (`--level` says what the key may do with them).
+        #[arg(long)]
+        owner: Option<String>,
+        /// With `--owner`: view or manage (default manage).
+        #[arg(long, requires = "owner", default_value = "manage")]
+        level: String,
         /// When it stops working (RFC 3339).
         #[arg(long)]
         expires_at: Option<String>,
@@ -58,11 +65,18 @@ pub(crate) async fn run(client: &Client, output: Output, command: Keys) -> Resul
             label,
             caps,
             grants,
+            owner,
+            level,
             expires_at,
             allow_ips,
             rate_limit,
         } => {
-            let scope = if grants.is_empty() {
+            let scope = if let Some(owner) = owner {
+                let level: GrantLevel = level.parse().map_err(|_| {
+                    Failure::Usage(format!("`--level {level}`: expected view or manage"))
+                })?;
+                serde_json::json!({"owner": owner, "level": level})
+            } else if grants.is_empty() {
                 serde_json::json!("all")
             } else {
                 let grants = grants

@@ -23,12 +23,23 @@ use crate::model::{HostingSelector, NodeId};
 /// event once the endpoint knows it (the canonical id of a hosting named by
 /// domain, the id of a new key), whether the request then succeeds or not.
 #[derive(Debug, Default)]
-pub(crate) struct AuditTarget(Option<String>);
+pub(crate) struct AuditTarget(Option<String>, Option<String>);
 
 impl AuditTarget {
     /// Names what the request acts on.
     pub(crate) fn set(&mut self, target: &str) {
         self.0 = Some(target.to_owned());
+    }
+
+    /// What the audit event of a success says it did (an owner's change
+    /// names the old and the new owner).
+    pub(crate) fn note(&mut self, detail: String) {
+        self.1 = Some(detail);
+    }
+
+    /// The note of a success, if any.
+    pub(crate) fn noted(&self) -> Option<String> {
+        self.1.clone()
     }
 }
 

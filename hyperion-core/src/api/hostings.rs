@@ -14,8 +14,10 @@ use crate::authz::{Principal, may_resume, suspender};
 use crate::cluster::worst_failure;
 use crate::error::ApiError;
 use crate::http::ApiResponse;
-use crate::keys::KeyScope;
-use crate::model::{HostingId, HostingState, MAX_DOMAIN_LEN, NodeId, SuspendedBy};
+use crate::model::{
+    HostingId, HostingState, LabelSelector, MAX_DOMAIN_LEN, MAX_LABELS, NodeId, OwnerId, PlanName,
+    SuspendedBy,
+};
 use crate::node::{DeleteOptions, ListQuery};
 use crate::{HostingPage, StateChange};
 
@@ -46,7 +48,8 @@ fn hide_node_ids(value: &mut Value) {
     }
 }
 
-/// `GET /hostings?limit&cursor&state&node&q&allow_partial`: only what the key may read.
+/// `GET /hostings?limit&cursor&state&node&q&owner&plan&label&allow_partial`:
+/// only what the key may read.
 pub(crate) async fn list(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiError> {
     let query = &ctx.query;
     let limit = query.page_size()?;
@@ -70,10 +73,13 @@ pub(crate) async fn list(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiErr
         Some("") | None => None,
         Some(q) => Some(q.to_lowercase()),
     };
-    let only = match ctx.principal.scope() {
-        KeyScope::All => None,
-        KeyScope::Grants(grants) => Some(Arc::new(grants.keys().cloned().collect::<BTreeSet<_>>())),
-    };
+    let owner = query.parse_value::<OwnerId>("owner")?;
+    let plan = query.parse_value::<PlanName>("plan")?;
+    let labels = query.parse_all::<LabelSelector>("label", MAX_LABELS)?;
+    let reach = ctx.principal.scope();
+    let only = reach
+        .grants()
+        .map(|grants| Arc::new(grants.keys().cloned().collect::<BTreeSet<_>>()));
     if only.as_ref().is_some_and(|only| only.is_empty()) {
         return hosting_response(
             &ctx.principal,
@@ -89,12 +95,15 @@ pub(crate) async fn list(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiErr
     }
     // A scope-all page is answered from the bytes rendered last while
     // every node it asks vouches for the revision it had then.
-    let reusable = only.is_none().then(|| PageKey {
+    let reusable = reach.is_all().then(|| PageKey {
         node: node.clone(),
         after: after.clone(),
         limit,
         state,
         domain_contains: domain_contains.clone(),
+        owner: owner.clone(),
+        plan: plan.clone(),
+        labels: labels.clone(),
     });
     let revisions = reusable
         .as_ref()
@@ -114,6 +123,10 @@ pub(crate) async fn list(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiErr
             state,
             domain_contains,
             only,
+            only_owner: reach.owner().cloned(),
+            owner,
+            plan,
+            labels,
         },
     ))
     .await?;

@@ -20,9 +20,9 @@ use crate::error::ApiError;
 use crate::http::{ApiResponse, parse_json_body};
 use crate::keys::{
     ApiKeyRecord, KeyId, KeyScope, KeyStore, KeyView, MAX_GRANTS, MintRequest, MintedKey, NewKey,
-    RequestedGrant, check_label, normalize_allowlist,
+    RequestedGrant, ScopeRequest, check_label, normalize_allowlist,
 };
-use crate::model::{HostingSelector, OwnerId, now};
+use crate::model::{HostingId, HostingSelector, OwnerId, now};
 use crate::store::StoreError;
 use crate::{KeyPage, NewKeyAnswer};
 
@@ -133,7 +133,7 @@ impl HyperionApi {
     /// Resolves grants given by id or domain into a scope keyed by canonical
     /// ids; an unknown hosting is a validation error.
     pub async fn resolve_grants(&self, grants: Vec<RequestedGrant>) -> Result<KeyScope, ApiError> {
-        resolve_grants(self, None, grants).await
+        Ok(resolve_grants(self, None, grants).await?.0)
     }
 
     /// The keys of `owner`, or every key when `owner` is `None`, in id order.
@@ -207,50 +207,62 @@ impl HyperionApi {
     }
 }
 
+/// Grants resolved to canonical ids, with the owner each hosting had when
+/// it was resolved (a key scoped to an owner may grant only its owner's).
+pub(crate) type ResolvedGrants = (KeyScope, BTreeMap<HostingId, Option<OwnerId>>);
+
 /// Resolves requested grants to canonical ids. With a `principal` (a key
-/// minting over HTTP), a hosting outside its scope is answered exactly like
+/// minting over HTTP), a hosting outside its reach is answered exactly like
 /// one that does not exist, so minting cannot be used to probe for hostings.
 async fn resolve_grants(
     api: &HyperionApi,
     principal: Option<&Principal>,
     grants: Vec<RequestedGrant>,
-) -> Result<KeyScope, ApiError> {
-    let visible = |id: &_| principal.is_none_or(|p| p.scope().level_on(id).is_some());
+) -> Result<ResolvedGrants, ApiError> {
+    let reach = principal.map(Principal::scope);
+    let visible = |id: &HostingId, owner: Option<&OwnerId>| {
+        reach.is_none_or(|reach| reach.level_on(id, owner).is_some())
+    };
+    let by_id_alone = reach.is_none_or(|reach| reach.decides_by_id());
     let cluster = &api.services.cluster;
     let resolved: Vec<_> = futures::stream::iter(grants)
         .map(|grant| async move {
             let unknown =
                 || ApiError::Validation(format!("scope: unknown hosting `{}`", grant.hosting));
             if let HostingSelector::Id(id) = &grant.hosting
-                && !visible(id)
+                && by_id_alone
+                && !visible(id, None)
             {
                 return Err(unknown());
             }
-            let id = match cluster.locate_visible(&grant.hosting, &visible).await {
-                Ok(located) => located.hosting.summary.id.clone(),
+            let hosting = match cluster.locate_visible(&grant.hosting, &visible).await {
+                Ok(located) => located.hosting,
                 Err(ApiError::NotFound(_)) => return Err(unknown()),
-                // A grants-scoped minter learns nothing from a failing node:
-                // a name it cannot resolve to its own grant is just unknown.
-                Err(_) if principal.is_some_and(|p| !p.scope().is_all()) => return Err(unknown()),
+                // A tenant minting learns nothing from a failing node: a
+                // name it cannot resolve to its own hosting is just unknown.
+                Err(_) if reach.is_some_and(|reach| !reach.is_all()) => return Err(unknown()),
                 Err(err) => return Err(err),
             };
-            if !visible(&id) {
+            let (id, owner) = (&hosting.summary.id, hosting.summary.owner.as_ref());
+            if !visible(id, owner) {
                 return Err(unknown());
             }
-            Ok((id, grant.level))
+            Ok((id.clone(), grant.level, owner.cloned()))
         })
         .buffered(GRANT_LOOKUPS_IN_FLIGHT)
         .try_collect()
         .await?;
     let mut scope = BTreeMap::new();
-    for (id, level) in resolved {
+    let mut owners = BTreeMap::new();
+    for (id, level, owner) in resolved {
         if scope.insert(id.clone(), level).is_some() {
             return Err(ApiError::Validation(format!(
                 "scope: hosting `{id}` is granted more than once"
             )));
         }
+        owners.insert(id, owner);
     }
-    Ok(KeyScope::Grants(scope))
+    Ok((KeyScope::Grants(scope), owners))
 }
 
 fn key_not_found() -> ApiError {
@@ -337,13 +349,15 @@ pub(crate) async fn mint(
 ) -> Result<ApiResponse, ApiError> {
     let principal = &ctx.principal;
     let request = parse_json_body::<MintRequest>(&ctx.body)?.validate()?;
-    let scope = match request.grants {
-        None => KeyScope::All,
-        Some(grants) => resolve_grants(ctx.api, Some(principal), grants).await?,
+    let (scope, grant_owners) = match request.scope {
+        ScopeRequest::All => (KeyScope::All, BTreeMap::new()),
+        ScopeRequest::Owner { owner, level } => (KeyScope::Owner { owner, level }, BTreeMap::new()),
+        ScopeRequest::Grants(grants) => resolve_grants(ctx.api, Some(principal), grants).await?,
     };
     let mut terms = MintTerms {
         caps: request.caps,
         scope,
+        grant_owners,
         expires_at: request.expires_at,
         ip_allowlist: request.ip_allowlist,
         rate_limit_per_min: request.rate_limit_per_min,

@@ -19,7 +19,7 @@ pub(crate) async fn show(ctx: &RequestContext<'_>) -> Result<ApiResponse, ApiErr
                 owner: p.owner.clone(),
             },
             caps: p.caps,
-            scope: p.scope().clone(),
+            scope: p.scope().as_scope(),
             expires_at: p.expires_at,
         },
     ))

@@ -425,7 +425,7 @@ async fn audit_outcome(
             response.status.as_u16(),
             Some("an idempotent replay of the first answer; nothing was done again".to_owned()),
         ),
-        Ok(response) => (AuditOutcome::Ok, response.status.as_u16(), None),
+        Ok(response) => (AuditOutcome::Ok, response.status.as_u16(), target.noted()),
         Err(err) if err.is_refusal() => (
             AuditOutcome::Denied,
             err.status().as_u16(),

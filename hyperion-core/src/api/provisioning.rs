@@ -6,11 +6,13 @@ use http::StatusCode;
 
 use super::hostings::hosting_response;
 use super::{AuditTarget, RequestContext};
+use crate::authz::Principal;
 use crate::error::ApiError;
 use crate::http::ApiResponse;
 use crate::keys::GrantLevel;
 use crate::model::{
     CreateHostingRequest, Domain, HostingId, HostingSelector, NewHosting, NodeId, NodeStatus,
+    OwnerId,
 };
 use crate::node::ListQuery;
 use crate::random;
@@ -160,7 +162,11 @@ async fn holds_others_below(ctx: &RequestContext<'_>, name: &Domain) -> Result<b
         }
         let others = page.items.iter().any(|hosting| {
             hosting.domain.as_str().ends_with(&suffix)
-                && ctx.principal.scope().level_on(&hosting.id) != Some(GrantLevel::Manage)
+                && ctx
+                    .principal
+                    .scope()
+                    .level_on(&hosting.id, hosting.owner.as_ref())
+                    != Some(GrantLevel::Manage)
         });
         if others {
             return Ok(true);
@@ -171,6 +177,30 @@ async fn holds_others_below(ctx: &RequestContext<'_>, name: &Domain) -> Result<b
         }
     }
     Ok(true)
+}
+
+/// Whose a new hosting is: whoever a scope-all key names; a grants-scoped
+/// key's hosting is no customer's; a key scoped to an owner creates for
+/// its own owner, and naming another is refused like a hosting that is not
+/// there is (403 would say that owner exists).
+fn owner_of_new(
+    principal: &Principal,
+    asked: Option<OwnerId>,
+) -> Result<Option<OwnerId>, ApiError> {
+    match principal.scope().owner() {
+        _ if principal.scope().is_all() => Ok(asked),
+        Some(own) => match asked {
+            None => Ok(Some(own.clone())),
+            Some(asked) if asked == *own => Ok(Some(asked)),
+            Some(_) => Err(ApiError::Validation(
+                "owner: a key scoped to an owner creates hostings for that owner only".to_owned(),
+            )),
+        },
+        None if asked.is_some() => Err(ApiError::Validation(
+            "owner can only be chosen by a key with scope `all`".to_owned(),
+        )),
+        None => Ok(None),
+    }
 }
 
 /// `POST /hostings`.
@@ -192,6 +222,13 @@ pub(crate) async fn create(
             "node can only be chosen by a key with scope `all`".to_owned(),
         ));
     }
+    if tenant && (request.plan.is_some() || !request.labels.is_empty()) {
+        return Err(ApiError::Validation(
+            "plan and labels can only be chosen by a key with scope `all`".to_owned(),
+        ));
+    }
+    let mut request = request;
+    request.owner = owner_of_new(principal, request.owner)?;
     let names: Vec<Domain> = request.names().cloned().collect();
     let (new, explicit_node) = request.validate(new_hosting_id())?;
     let mut reserved: Vec<Reserved> = names.iter().cloned().map(Reserved::Domain).collect();
@@ -232,8 +269,10 @@ async fn create_held(
             for parent in parent_domains(name) {
                 match cluster.locate(&HostingSelector::Domain(parent)).await {
                     Ok(located)
-                        if principal.scope().level_on(&located.hosting.summary.id)
-                            != Some(GrantLevel::Manage) =>
+                        if principal.scope().level_on(
+                            &located.hosting.summary.id,
+                            located.hosting.summary.owner.as_ref(),
+                        ) != Some(GrantLevel::Manage) =>
                     {
                         return Err(name_taken(name));
                     }

@@ -18,7 +18,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
 
-use crate::model::{HostingDetail, HostingId, HostingState, NodeId};
+use crate::model::{
+    HostingDetail, HostingId, HostingState, LabelSelector, NodeId, OwnerId, PlanName,
+};
 
 /// Hostings kept at most; past it the cache starts again empty (a cheap
 /// bound: one render per hosting to fill it again).
@@ -105,6 +107,9 @@ pub(crate) struct PageKey {
     pub(crate) limit: usize,
     pub(crate) state: Option<HostingState>,
     pub(crate) domain_contains: Option<String>,
+    pub(crate) owner: Option<OwnerId>,
+    pub(crate) plan: Option<PlanName>,
+    pub(crate) labels: Vec<LabelSelector>,
 }
 
 /// Rendered pages, with the node revisions they were rendered under.
@@ -184,6 +189,9 @@ mod tests {
             limit: 50,
             state: None,
             domain_contains: None,
+            owner: None,
+            plan: None,
+            labels: Vec::new(),
         };
         pages.keep(key.clone(), vec![3, 7], Bytes::from_static(b"page"));
         assert_eq!(pages.get(&key, &[3, 7]), Some(Bytes::from_static(b"page")));

@@ -1,6 +1,6 @@
-//! `PATCH /hostings/{id}/{limits,php,vhost,expiry,quota}`: synchronous
-//! configuration changes (capability `hosting_edit_config`), answered with
-//! the new value. Patches are validated and merged here; the node receives
+//! `PATCH /hostings/{id}/{limits,php,vhost,expiry,quota,owner,plan,labels}`:
+//! synchronous configuration changes (capability `hosting_edit_config`),
+//! answered with the new value. Patches are validated and merged here; the node receives
 //! the complete new value.
 
 use http::StatusCode;
@@ -11,10 +11,10 @@ use crate::cluster::Located;
 use crate::error::ApiError;
 use crate::http::ApiResponse;
 use crate::model::{
-    ConfigChange, ExpiryPatch, HostingDetail, HostingKind, LimitsPatch, PhpPatch, QuotaPatch,
-    VhostPatch,
+    ConfigChange, ExpiryPatch, HostingDetail, HostingKind, LabelsPatch, LimitsPatch, OwnerId,
+    OwnerPatch, PhpPatch, PlanPatch, QuotaPatch, VhostPatch,
 };
-use crate::{ExpiryValue, PhpValue};
+use crate::{ExpiryValue, LabelsValue, OwnerValue, PhpValue, PlanValue};
 
 /// Which setting a PATCH changes.
 #[derive(Clone, Copy)]
@@ -24,6 +24,9 @@ pub(crate) enum Setting {
     Vhost,
     Expiry,
     Quota,
+    Owner,
+    Plan,
+    Labels,
 }
 
 impl Setting {
@@ -54,6 +57,12 @@ impl Setting {
             Setting::Quota => {
                 ConfigChange::Quota(ctx.json_body::<QuotaPatch>()?.apply(&current.quota)?)
             }
+            Setting::Owner => ConfigChange::Owner(ctx.json_body::<OwnerPatch>()?.apply()?),
+            Setting::Plan => ConfigChange::Plan(ctx.json_body::<PlanPatch>()?.apply()?),
+            Setting::Labels => ConfigChange::Labels(
+                ctx.json_body::<LabelsPatch>()?
+                    .apply(&current.summary.labels)?,
+            ),
         })
     }
 
@@ -69,6 +78,15 @@ impl Setting {
                 expires_at: detail.expires_at
             }),
             Setting::Quota => json!(detail.quota),
+            Setting::Owner => json!(OwnerValue {
+                owner: detail.summary.owner.clone()
+            }),
+            Setting::Plan => json!(PlanValue {
+                plan: detail.summary.plan.clone()
+            }),
+            Setting::Labels => json!(LabelsValue {
+                labels: detail.summary.labels.clone()
+            }),
         }
     }
 }
@@ -82,10 +100,23 @@ pub(crate) async fn patch(
     let Located { node, hosting } = ctx.hosting(Some(target)).await?;
     let id = &hosting.summary.id;
     let change = setting.change(ctx, &hosting)?;
+    if let ConfigChange::Owner(owner) = &change {
+        // Who it belonged to and who it belongs to now, in its audit event.
+        let name = |owner: Option<&OwnerId>| owner.map_or("none", OwnerId::as_str).to_owned();
+        target.note(format!(
+            "owner {} -> {}",
+            name(hosting.summary.owner.as_ref()),
+            name(owner.as_ref())
+        ));
+    }
     let updated = ctx
         .services
         .cluster
         .call(node.as_ref(), node.update_config(id, &change))
         .await?;
+    ctx.services
+        .cluster
+        .locator()
+        .learn_detail(&updated, node.id());
     Ok(ApiResponse::json(StatusCode::OK, &setting.render(&updated)))
 }

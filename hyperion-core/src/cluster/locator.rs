@@ -5,15 +5,15 @@
 use std::collections::HashMap;
 use std::sync::{PoisonError, RwLock};
 
-use crate::model::{Domain, Hosting, HostingDetail, HostingId, HostingSelector, NodeId};
+use crate::model::{Domain, Hosting, HostingDetail, HostingId, HostingSelector, NodeId, OwnerId};
 
 /// Past this many hostings the locator starts over (it is only a cache).
 const MAX_ENTRIES: usize = 2_000_000;
 
 #[derive(Default)]
 struct Maps {
-    /// Hosting → its node and every name it answers to.
-    by_id: HashMap<HostingId, (NodeId, Vec<Domain>)>,
+    /// Hosting → its node, every name it answers to, and whose it was.
+    by_id: HashMap<HostingId, (NodeId, Vec<Domain>, Option<OwnerId>)>,
     by_domain: HashMap<Domain, HostingId>,
 }
 
@@ -45,7 +45,22 @@ impl Locator {
             HostingSelector::Id(id) => id,
             HostingSelector::Domain(domain) => maps.by_domain.get(domain)?,
         };
-        maps.by_id.get(id).map(|(node, _)| node.clone())
+        maps.by_id.get(id).map(|(node, _, _)| node.clone())
+    }
+
+    /// The id, node and owner of the hosting `selector` names, as last seen.
+    pub fn known(
+        &self,
+        selector: &HostingSelector,
+    ) -> Option<(HostingId, NodeId, Option<OwnerId>)> {
+        let maps = self.maps.read().unwrap_or_else(PoisonError::into_inner);
+        let id = match selector {
+            HostingSelector::Id(id) => id,
+            HostingSelector::Domain(domain) => maps.by_domain.get(domain)?,
+        };
+        maps.by_id
+            .get(id)
+            .map(|(node, _, owner)| (id.clone(), node.clone(), owner.clone()))
     }
 
     /// Learns where listed hostings live, under one lock. A hosting already
@@ -53,9 +68,9 @@ impl Locator {
     /// taught), so listing the same page again costs no allocation.
     pub fn learn_page(&self, hostings: &[Hosting]) {
         let known = |maps: &Maps, hosting: &Hosting| {
-            maps.by_id
-                .get(&hosting.id)
-                .is_some_and(|(node, _)| Some(node) == hosting.node_id.as_ref())
+            maps.by_id.get(&hosting.id).is_some_and(|(node, _, owner)| {
+                Some(node) == hosting.node_id.as_ref() && *owner == hosting.owner
+            })
         };
         {
             let maps = self.maps.read().unwrap_or_else(PoisonError::into_inner);
@@ -66,7 +81,12 @@ impl Locator {
         let mut maps = self.maps.write().unwrap_or_else(PoisonError::into_inner);
         for hosting in hostings {
             if let (false, Some(node)) = (known(&maps, hosting), &hosting.node_id) {
-                maps.remember(&hosting.id, node, vec![hosting.domain.clone()]);
+                maps.remember(
+                    &hosting.id,
+                    node,
+                    vec![hosting.domain.clone()],
+                    hosting.owner.clone(),
+                );
             }
         }
     }
@@ -76,13 +96,18 @@ impl Locator {
         let mut names = vec![hosting.summary.domain.clone()];
         names.extend(hosting.aliases.iter().cloned());
         let mut maps = self.maps.write().unwrap_or_else(PoisonError::into_inner);
-        maps.remember(&hosting.summary.id, node, names);
+        maps.remember(
+            &hosting.summary.id,
+            node,
+            names,
+            hosting.summary.owner.clone(),
+        );
     }
 
     /// Forgets a hosting (deleted, or not where it was believed to be).
     pub fn forget(&self, id: &HostingId) {
         let mut maps = self.maps.write().unwrap_or_else(PoisonError::into_inner);
-        if let Some((_, names)) = maps.by_id.remove(id) {
+        if let Some((_, names, _)) = maps.by_id.remove(id) {
             for name in names {
                 if maps.by_domain.get(&name) == Some(id) {
                     maps.by_domain.remove(&name);
@@ -109,14 +134,20 @@ impl Locator {
 impl Maps {
     /// Records that `id`, answering to `names`, lives on `node`; starts over
     /// first when full.
-    fn remember(&mut self, id: &HostingId, node: &NodeId, names: Vec<Domain>) {
+    fn remember(
+        &mut self,
+        id: &HostingId,
+        node: &NodeId,
+        names: Vec<Domain>,
+        owner: Option<OwnerId>,
+    ) {
         if self.by_id.len() >= MAX_ENTRIES && !self.by_id.contains_key(id) {
             *self = Maps::default();
         }
         for name in &names {
             self.by_domain.insert(name.clone(), id.clone());
         }
-        self.by_id.insert(id.clone(), (node.clone(), names));
+        self.by_id.insert(id.clone(), (node.clone(), names, owner));
     }
 }
 

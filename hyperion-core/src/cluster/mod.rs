@@ -16,7 +16,7 @@ use futures::stream::{FuturesUnordered, StreamExt};
 
 use crate::error::ApiError;
 use crate::model::{
-    Hosting, HostingDetail, HostingId, HostingSelector, NodeId, NodeInfo, NodeStatus,
+    Hosting, HostingDetail, HostingId, HostingSelector, NodeId, NodeInfo, NodeStatus, OwnerId,
 };
 use crate::node::{ListQuery, Node, NodeError};
 use locator::Locator;
@@ -132,38 +132,42 @@ impl Cluster {
     /// answers. When no node holds it but some node failed, that failure is
     /// the answer (a down node is not a 404).
     pub async fn locate(&self, selector: &HostingSelector) -> Result<Located, ApiError> {
-        self.locate_visible(selector, &|_| true).await
+        self.locate_visible(selector, &|_, _| true).await
     }
 
-    /// [`Cluster::locate`] for a caller who may see only some hostings:
-    /// only a hosting `visible` admits is answered as soon as it is found.
+    /// [`Cluster::locate`] for a caller who may see only some hostings (by
+    /// id and owner): only a hosting `visible` admits is answered as soon as
+    /// it is found.
     /// One it does not admit is answered once every node has answered (or
     /// run out of time), as a name that exists nowhere is, so that how long
     /// the answer takes never tells that the name exists elsewhere.
     pub async fn locate_visible(
         &self,
         selector: &HostingSelector,
-        visible: &(dyn Fn(&HostingId) -> bool + Sync),
+        visible: &(dyn Fn(&HostingId, Option<&OwnerId>) -> bool + Sync),
     ) -> Result<Located, ApiError> {
         // Only a hosting the caller may see is asked for where it is known
         // to be: any other name takes the round of every node, as a name
         // that exists nowhere does.
+        // (Whose a hosting is, as last seen: an owner's scope goes to the
+        // node only for what was its owner's; the node's answer decides.)
         let known = self
             .locator
-            .id_of(selector)
-            .filter(|id| visible(id))
-            .and_then(|_| self.locator.node_of(selector))
-            .and_then(|id| self.node(&id));
+            .known(selector)
+            .filter(|(id, _, owner)| visible(id, owner.as_ref()))
+            .and_then(|(_, node, _)| self.node(&node));
         if let Some(node) = known {
             match self.call(node.as_ref(), node.find_hosting(selector)).await {
-                Ok(Some(hosting)) if visible(&hosting.summary.id) => {
+                Ok(Some(hosting))
+                    if visible(&hosting.summary.id, hosting.summary.owner.as_ref()) =>
+                {
                     return Ok(Located {
                         node: Arc::clone(node),
                         hosting,
                     });
                 }
-                // Not the caller's: answered after the round below.
-                Ok(Some(_)) => {}
+                // Not the caller's (any more): answered after the round below.
+                Ok(Some(hosting)) => self.locator.learn_detail(&hosting, node.id()),
                 // Moved or gone: forget it and ask everyone.
                 Ok(None) | Err(NodeError::NotFound) => self.locator.forget_selector(selector),
                 Err(err) => return Err(err.into()),
@@ -179,7 +183,7 @@ impl Cluster {
     async fn ask_every_node(
         &self,
         selector: &HostingSelector,
-        visible: &(dyn Fn(&HostingId) -> bool + Sync),
+        visible: &(dyn Fn(&HostingId, Option<&OwnerId>) -> bool + Sync),
     ) -> Result<Located, ApiError> {
         let mut calls = Vec::with_capacity(self.nodes.len());
         for node in &self.nodes {
@@ -199,7 +203,8 @@ impl Cluster {
                         node: Arc::clone(node),
                         hosting,
                     };
-                    if visible(&located.hosting.summary.id) {
+                    let summary = &located.hosting.summary;
+                    if visible(&summary.id, summary.owner.as_ref()) {
                         return Ok(located);
                     }
                     hidden.get_or_insert(located);

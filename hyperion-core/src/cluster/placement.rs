@@ -51,6 +51,9 @@ mod tests {
             database: false,
             system_user: "a".into(),
             proxy_upstream_url: None,
+            owner: None,
+            plan: None,
+            labels: Default::default(),
         };
         let pick =
             |nodes: &[NodeInfo]| FewestHostings.place(&hosting, nodes).map(|n| n.to_string());

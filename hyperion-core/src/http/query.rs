@@ -57,6 +57,33 @@ impl Query {
             .transpose()
     }
 
+    /// Every value of `name`, a parameter that may be repeated (ANDed
+    /// filters such as `label`), each parsed as `T`; at most `max` of them.
+    pub(crate) fn parse_all<T>(&self, name: &str, max: usize) -> Result<Vec<T>, ApiError>
+    where
+        T: FromStr,
+        T::Err: std::fmt::Display,
+    {
+        let values: Vec<&str> = self
+            .pairs
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect();
+        if values.len() > max {
+            return Err(ApiError::Validation(format!(
+                "query parameter `{name}` is given more than {max} times"
+            )));
+        }
+        values
+            .into_iter()
+            .map(|text| {
+                text.parse::<T>()
+                    .map_err(|err| ApiError::Validation(format!("query parameter `{name}`: {err}")))
+            })
+            .collect()
+    }
+
     /// The `limit` of a list: 1..=[`MAX_PAGE_SIZE`], [`DEFAULT_PAGE_SIZE`] when absent.
     pub(crate) fn page_size(&self) -> Result<usize, ApiError> {
         let limit = self

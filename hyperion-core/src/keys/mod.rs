@@ -8,12 +8,14 @@
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod cache;
+pub(crate) mod reach;
 mod record;
 mod secret;
 mod store;
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) use cache::KeyRecordCache;
+pub(crate) use hyperion_wire::keys::ScopeRequest;
 pub(crate) use hyperion_wire::keys::allowlist::{
     MAX_ALLOWLIST_ENTRIES, allowlist_permits, normalize_allowlist, parse_allowlist_entry,
 };
@@ -22,6 +24,7 @@ pub use hyperion_wire::keys::{
 };
 pub(crate) use hyperion_wire::keys::{MAX_GRANTS, MAX_LABEL_CHARS, check_label};
 
+pub(crate) use reach::Reach;
 pub use record::{ApiKeyRecord, MintedKey, NewKey};
 pub(crate) use secret::BearerToken;
 pub use secret::{KeyHash, RawApiKey};

@@ -13,6 +13,7 @@ use serde_json::{Map, Value, json};
 
 use crate::http::query::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use crate::http::routes::{Endpoint, ROUTES, RouteSpec};
+use crate::model::MAX_LABELS;
 use hyperion_wire::endpoints::{Access, HostingRule, Param};
 use schemas::schema_ref;
 
@@ -91,6 +92,24 @@ fn param_values(param: Param) -> Vec<Value> {
                 "q",
                 "Only hostings whose domain contains this (any case)",
                 json!({"type": "string", "maxLength": 253}),
+            ),
+            query_param(
+                "owner",
+                "Only hostings of this customer of the panel",
+                json!({"type": "string", "pattern": schemas::ID_PATTERN}),
+            ),
+            query_param("plan", "Only hostings on this plan", schemas::plan()),
+            query_param(
+                "label",
+                "Only hostings carrying this label (`key=value`); given several times, every one",
+                json!({"type": "array", "maxItems": MAX_LABELS, "items": {
+                    "type": "string",
+                    "pattern": format!(
+                        "{}={}",
+                        schemas::label_key().trim_end_matches('$'),
+                        schemas::label_value().trim_start_matches('^')
+                    ),
+                }}),
             ),
             query_param(
                 "allow_partial",

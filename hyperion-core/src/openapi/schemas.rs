@@ -14,8 +14,8 @@ use crate::model::bounds::{
     REDIRECT_STATUSES, WP_TITLE_CHARS,
 };
 use crate::model::{
-    BreachAction, HostingKind, HostingState, MAX_ALIASES, MAX_DOMAIN_LEN, MAX_URL_CHARS,
-    NodeStatus, PhpVersion, RestoreMode, SuspendedBy,
+    BreachAction, HostingKind, HostingState, MAX_ALIASES, MAX_DOMAIN_LEN, MAX_LABELS,
+    MAX_URL_CHARS, NodeStatus, PhpVersion, RestoreMode, SuspendedBy,
 };
 
 /// `{"$ref": "#/components/schemas/<name>"}`
@@ -65,6 +65,34 @@ fn timestamp() -> Value {
 pub(crate) const ID_PATTERN: &str = "^[A-Za-z0-9_-]{1,64}$";
 const DOMAIN_PATTERN: &str = "^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$";
 const HTTP_URL_PATTERN: &str = "^https?://[^\\s/?#]+";
+
+/// A name as label keys, label values and plans spell it (Kubernetes'
+/// rule): 1 to 63 of `[A-Za-z0-9._-]`, a letter or digit at each end.
+const NAME: &str = "[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?";
+/// A label key's optional prefix: a lowercase DNS subdomain and `/`.
+const LABEL_PREFIX: &str =
+    "([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*/)?";
+
+pub(crate) fn plan() -> Value {
+    json!({"type": "string", "pattern": format!("^{NAME}$"), "maxLength": 63})
+}
+
+pub(crate) fn label_key() -> String {
+    format!("^{LABEL_PREFIX}{NAME}$")
+}
+
+pub(crate) fn label_value() -> String {
+    format!("^({NAME})?$")
+}
+
+fn labels() -> Value {
+    json!({
+        "type": "object",
+        "maxProperties": MAX_LABELS,
+        "propertyNames": {"pattern": label_key(), "maxLength": 317},
+        "additionalProperties": {"type": "string", "pattern": label_value(), "maxLength": 63},
+    })
+}
 
 fn domain() -> Value {
     json!({"type": "string", "pattern": DOMAIN_PATTERN, "maxLength": MAX_DOMAIN_LEN})
@@ -124,6 +152,9 @@ pub(crate) fn all() -> Map<String, Value> {
                 "php_version": nullable(schema_ref("PhpVersion")),
                 "node_id": nullable(json!({"type": "string", "pattern": ID_PATTERN, "description": "The node that runs it; null for a grants-scoped key, which never learns node names"})),
                 "created_at": timestamp(),
+                "owner": nullable(json!({"type": "string", "pattern": ID_PATTERN, "description": "The panel's customer it belongs to"})),
+                "plan": nullable(plan()),
+                "labels": labels(),
             }),
             &[],
         ),
@@ -291,6 +322,7 @@ pub(crate) fn all() -> Map<String, Value> {
         json!({"oneOf": [
             {"type": "string", "const": "all"},
             closed(json!({"grants": {"type": "array", "items": schema_ref("Grant")}}), &[]),
+            closed(json!({"owner": id(), "level": level.clone()}), &[]),
         ]}),
     );
     add(
@@ -370,6 +402,9 @@ pub(crate) fn all() -> Map<String, Value> {
                 "system_user": {"type": "string", "pattern": format!("^[a-z_][a-z0-9_-]{{0,{}}}$", MAX_SYSTEM_USER - 1)},
                 "proxy_upstream_url": {"type": "string", "pattern": HTTP_URL_PATTERN, "maxLength": MAX_URL_CHARS},
                 "node": id(),
+                "owner": id(),
+                "plan": plan(),
+                "labels": labels(),
             }),
             &[
                 "php_version",
@@ -379,6 +414,9 @@ pub(crate) fn all() -> Map<String, Value> {
                 "system_user",
                 "proxy_upstream_url",
                 "node",
+                "owner",
+                "plan",
+                "labels",
             ],
         ),
     );
@@ -431,6 +469,18 @@ pub(crate) fn all() -> Map<String, Value> {
         "ExpiryValue",
         object(json!({"expires_at": nullable(timestamp())}), &[]),
     );
+    add("OwnerPatch", closed(json!({"owner": nullable(id())}), &[]));
+    add("OwnerValue", object(json!({"owner": nullable(id())}), &[]));
+    add("PlanPatch", closed(json!({"plan": nullable(plan())}), &[]));
+    add("PlanValue", object(json!({"plan": nullable(plan())}), &[]));
+    let mut label_changes = labels();
+    label_changes["additionalProperties"] =
+        nullable(json!({"type": "string", "pattern": label_value(), "maxLength": 63}));
+    label_changes
+        .as_object_mut()
+        .map(|changes| changes.remove("maxProperties"));
+    add("LabelsPatch", closed(json!({"labels": label_changes}), &[]));
+    add("LabelsValue", object(json!({"labels": labels()}), &[]));
     add(
         "QuotaPatch",
         closed(

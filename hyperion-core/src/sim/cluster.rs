@@ -10,7 +10,7 @@ use time::macros::datetime;
 
 use super::SimNode;
 use crate::model::{
-    Domain, Hosting, HostingDetail, HostingId, HostingKind, HostingState, Limits, NodeId,
+    Domain, Hosting, HostingDetail, HostingId, HostingKind, HostingState, Labels, Limits, NodeId,
     PhpVersion, Quota, SuspendedBy, VhostOptions,
 };
 use crate::node::Node;
@@ -64,6 +64,21 @@ impl SimClusterSpec {
             HostingState::Active
         };
         let php = PhpVersion::ALL[index % PhpVersion::ALL.len()];
+        // Seven customers, three plans, a region on every hosting and a
+        // tier on every fourth.
+        let owner = format!("cust-{:02}", index % 7 + 1);
+        let plan = ["basic", "pro", "business"][index % 3];
+        let region = if index.is_multiple_of(2) { "eu" } else { "us" };
+        let mut labels = vec![("region", region)];
+        if index.is_multiple_of(4) {
+            labels.push(("tier", "gold"));
+        }
+        let labels = labels.into_iter().map(|(key, value)| {
+            (
+                key.parse().expect("valid key"),
+                value.parse().expect("valid value"),
+            )
+        });
         HostingDetail {
             summary: Hosting {
                 id: self.hosting_id(index),
@@ -72,6 +87,9 @@ impl SimClusterSpec {
                 php_version: Some(php),
                 node_id: Some(node.clone()),
                 created_at: SIM_EPOCH + time::Duration::hours(index as i64),
+                owner: Some(owner.parse().expect("valid owner")),
+                plan: Some(plan.parse().expect("valid plan")),
+                labels: Labels::from_pairs(labels).expect("two labels"),
             },
             kind: HostingKind::Php,
             aliases: vec![format!("www.{domain}").parse().expect("valid alias")],

@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use crate::jobs::JobProgress;
 use crate::model::{
     Backup, BackupId, Certificate, ConfigChange, Domain, HostingDetail, HostingId, HostingKind,
-    HostingSelector, HostingState, NewHosting, NodeId, NodeInfo, NodeStatus, RenewReport,
+    HostingSelector, HostingState, NewHosting, NodeId, NodeInfo, NodeStatus, OwnerId, RenewReport,
     RestoreMode, SuspendedBy, WpInstall,
 };
 use crate::node::{DeleteOptions, ListQuery, Node, NodeError, NodePage};
@@ -43,6 +43,9 @@ struct SimState {
     /// The hostings in each state, by id: a filter by state walks its own
     /// index instead of every hosting, as a real node's database would.
     by_state: HashMap<HostingState, std::collections::BTreeSet<HostingId>>,
+    /// The hostings of each owner, by id: "the hostings of customer X" walks
+    /// that customer's own, as a real node's database index would.
+    by_owner: HashMap<OwnerId, std::collections::BTreeSet<HostingId>>,
 }
 
 impl SimState {
@@ -71,12 +74,29 @@ impl SimState {
         }
     }
 
+    /// Moves `id` in the owner index from `from` to `to` (`None`: none).
+    fn reindex_owner(&mut self, id: &HostingId, from: Option<&OwnerId>, to: Option<&OwnerId>) {
+        if let Some(ids) = from.and_then(|from| self.by_owner.get_mut(from)) {
+            ids.remove(id);
+        }
+        if let Some(to) = to {
+            self.by_owner
+                .entry(to.clone())
+                .or_default()
+                .insert(id.clone());
+        }
+    }
+
     fn insert(&mut self, hosting: HostingDetail) {
-        let old_state = self
-            .hostings
-            .get(&hosting.summary.id)
-            .map(|old| old.summary.state);
+        let old = self.hostings.get(&hosting.summary.id).cloned();
+        let old_state = old.as_ref().map(|old| old.summary.state);
         self.reindex_state(&hosting.summary.id, old_state, Some(hosting.summary.state));
+        let old_owner = old.as_ref().and_then(|old| old.summary.owner.as_ref());
+        self.reindex_owner(
+            &hosting.summary.id,
+            old_owner,
+            hosting.summary.owner.as_ref(),
+        );
         let id = hosting.summary.id.clone();
         self.by_domain
             .insert(hosting.summary.domain.clone(), id.clone());
@@ -97,6 +117,7 @@ impl SimState {
         self.wordpress.remove(id);
         let hosting = self.hostings.remove(id)?;
         self.reindex_state(id, Some(hosting.summary.state), None);
+        self.reindex_owner(id, hosting.summary.owner.as_ref(), None);
         self.by_domain.remove(&hosting.summary.domain);
         for alias in &hosting.aliases {
             self.by_domain.remove(alias);
@@ -207,19 +228,6 @@ impl SimNode {
         answer
     }
 
-    /// Applies `change` to hosting `id`, answering NotFound when it is gone.
-    fn with_hosting<T>(
-        &self,
-        id: &HostingId,
-        change: impl FnOnce(&mut HostingDetail) -> Result<T, NodeError>,
-    ) -> Result<T, NodeError> {
-        self.write(|state| {
-            change(Arc::make_mut(
-                state.hostings.get_mut(id).ok_or(NodeError::NotFound)?,
-            ))
-        })
-    }
-
     fn transition(
         &self,
         id: &HostingId,
@@ -293,48 +301,53 @@ impl Node for SimNode {
                 .after
                 .as_ref()
                 .map_or(Bound::Unbounded, Bound::Excluded);
-            let unfiltered = query.state.is_none() && query.domain_contains.is_none();
             // Indexed paths, as a real node's database would take them: a
-            // tenant's few grants are looked up one by one and a state filter
-            // walks its own index; only a name filter scans.
+            // tenant's few grants are looked up one by one, an owner's
+            // hostings and a state's walk their own index; only a name
+            // filter scans. What the index does not decide is filtered.
+            let by_owner = query
+                .owner_wanted()
+                .map(|owner| owner.and_then(|owner| state.by_owner.get(owner)));
             let by_state = query.state.map(|wanted| state.by_state.get(&wanted));
+            let index: Option<Option<&std::collections::BTreeSet<HostingId>>> =
+                match (&query.only, by_owner, by_state) {
+                    (Some(only), _, _) => Some(Some(&**only)),
+                    (None, Some(ids), _) | (None, None, Some(ids)) => Some(ids),
+                    (None, None, None) => None,
+                };
             let lookup = |id: &HostingId| state.hostings.get(id).map(|hosting| &**hosting);
-            let candidates: Box<dyn Iterator<Item = &HostingDetail>> = match (&query.only, by_state)
-            {
-                (Some(only), _) => {
-                    Box::new(only.range((lower, Bound::Unbounded)).filter_map(lookup))
-                }
-                (None, Some(Some(ids))) => {
+            let candidates: Box<dyn Iterator<Item = &HostingDetail>> = match index {
+                Some(Some(ids)) => {
                     Box::new(ids.range((lower, Bound::Unbounded)).filter_map(lookup))
                 }
-                (None, Some(None)) => Box::new(std::iter::empty()),
+                Some(None) => Box::new(std::iter::empty()),
                 // The hostings themselves, in id order: no second look-up.
-                (None, None) => Box::new(
+                None => Box::new(
                     state
                         .hostings
                         .range((lower, Bound::Unbounded))
                         .map(|(_, hosting)| &**hosting),
                 ),
             };
-            let total = match (&query.only, unfiltered) {
-                (None, true) => state.hostings.len(),
-                (None, false) if query.domain_contains.is_none() => {
-                    query.state.map_or(0, |wanted| {
-                        state.by_state.get(&wanted).map_or(0, |ids| ids.len())
-                    })
-                }
-                (Some(only), true) => only
-                    .iter()
-                    .filter(|id| state.hostings.contains_key(*id))
-                    .count(),
-                (Some(only), false) => only
+            // The count: an index's own size when it is the only filter,
+            // else what matches among its hostings (or all of them).
+            let only_index = query.domain_contains.is_none()
+                && query.plan.is_none()
+                && query.labels.is_empty()
+                && usize::from(query.only.is_some())
+                    + usize::from(by_owner.is_some())
+                    + usize::from(by_state.is_some())
+                    <= 1;
+            let total = match index {
+                None if only_index => state.hostings.len(),
+                Some(None) => 0,
+                Some(Some(ids)) if only_index && query.only.is_none() => ids.len(),
+                Some(Some(ids)) => ids
                     .iter()
                     .filter_map(|id| state.hostings.get(id))
                     .filter(|h| query.matches(&h.summary))
                     .count(),
-                // A filter by state or name: a real node would use an index; the
-                // simulation counts.
-                (None, false) => state
+                None => state
                     .hostings
                     .values()
                     .filter(|h| query.matches(&h.summary))
@@ -414,7 +427,9 @@ impl Node for SimNode {
         change: &ConfigChange,
     ) -> Result<HostingDetail, NodeError> {
         self.answer().await?;
-        self.with_hosting(id, |hosting| {
+        self.write(|state| {
+            let hosting = Arc::make_mut(state.hostings.get_mut(id).ok_or(NodeError::NotFound)?);
+            let owner_before = hosting.summary.owner.clone();
             match change {
                 ConfigChange::Limits(limits) => hosting.limits = limits.clone(),
                 ConfigChange::Php(version) if hosting.kind == HostingKind::Php => {
@@ -430,11 +445,19 @@ impl Node for SimNode {
                 ConfigChange::Vhost(vhost) => hosting.vhost = vhost.options.clone(),
                 ConfigChange::Expiry(expiry) => hosting.expires_at = *expiry,
                 ConfigChange::Quota(quota) => hosting.quota = quota.clone(),
+                ConfigChange::Owner(owner) => hosting.summary.owner = owner.clone(),
+                ConfigChange::Plan(plan) => hosting.summary.plan = plan.clone(),
+                ConfigChange::Labels(labels) => hosting.summary.labels = labels.clone(),
                 other => {
                     return Err(NodeError::Unsupported(format!("the change {other:?}")));
                 }
             }
-            Ok(hosting.clone())
+            let updated = hosting.clone();
+            let owner_after = updated.summary.owner.as_ref();
+            if owner_before.as_ref() != owner_after {
+                state.reindex_owner(id, owner_before.as_ref(), owner_after);
+            }
+            Ok(updated)
         })
     }
 

@@ -120,6 +120,13 @@ macro_rules! __every_conformance_case {
         certificate_job_reports_the_certificate,
         wordpress_install_never_shows_the_password,
         renew_all_sweeps_every_node_and_reports_each,
+        // the panel's customers
+        hostings_carry_owner_plan_and_labels_and_lists_filter_on_them,
+        the_operator_changes_owner_plan_and_labels_audited,
+        an_owner_scoped_key_reaches_its_customer_and_nothing_else,
+        an_owner_scoped_key_creates_for_its_customer_only,
+        an_owner_scoped_key_cannot_widen_through_children,
+        a_down_node_tells_an_owner_scoped_key_nothing,
         // hardening
         spoofed_forwarding_headers_cannot_pass_an_allowlist,
         a_trusted_proxy_forwards_the_client_address,

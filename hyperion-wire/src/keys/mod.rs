@@ -10,6 +10,7 @@ mod view;
 #[doc(hidden)]
 pub use request::{MAX_GRANTS, MAX_LABEL_CHARS, ValidKeyRequest, check_label};
 pub use request::{MintRequest, RequestedGrant};
+pub use scope::ScopeRequest;
 #[doc(hidden)]
 pub use scope::parse_scope;
 pub use scope::{Grant, GrantLevel, KeyScope};

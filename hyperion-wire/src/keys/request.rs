@@ -3,7 +3,7 @@ use time::OffsetDateTime;
 
 use super::GrantLevel;
 use super::allowlist::normalize_allowlist;
-use super::scope::parse_scope;
+use super::scope::{ScopeRequest, parse_scope};
 use crate::capability::{CapSet, Capability};
 use crate::model::{HostingSelector, InvalidValue, is_shown, now};
 
@@ -22,7 +22,8 @@ pub struct MintRequest {
     pub label: String,
     /// Capability names (`hosting_view`, ...).
     pub caps: Vec<String>,
-    /// `"all"` or `{"grants":[{"hosting","level"}]}` (hosting by id or domain).
+    /// `"all"`, `{"grants":[{"hosting","level"}]}` (hosting by id or domain)
+    /// or `{"owner","level"}` (every hosting of one of the panel's customers).
     pub scope: serde_json::Value,
     /// When the key stops working, RFC 3339; omitted: the minting key's
     /// own expiry, or never.
@@ -64,8 +65,8 @@ pub struct ValidKeyRequest {
     pub label: String,
     /// Capabilities.
     pub caps: CapSet,
-    /// `None` for scope all; otherwise the grants to resolve.
-    pub grants: Option<Vec<RequestedGrant>>,
+    /// The scope asked for, its grants not resolved yet.
+    pub scope: ScopeRequest<RequestedGrant>,
     /// Expiry, in the future.
     pub expires_at: Option<OffsetDateTime>,
     /// Normalised allowlist.
@@ -104,8 +105,8 @@ impl MintRequest {
                     .map_err(|err| InvalidValue(format!("caps: {err}")))
             })
             .collect::<Result<CapSet, _>>()?;
-        let grants = parse_scope::<RequestedGrant>(self.scope)?;
-        if grants.as_ref().is_some_and(|g| g.len() > MAX_GRANTS) {
+        let scope = parse_scope::<RequestedGrant>(self.scope)?;
+        if matches!(&scope, ScopeRequest::Grants(grants) if grants.len() > MAX_GRANTS) {
             return Err(InvalidValue(format!(
                 "scope holds more than {MAX_GRANTS} grants"
             )));
@@ -116,7 +117,7 @@ impl MintRequest {
         Ok(ValidKeyRequest {
             label,
             caps,
-            grants,
+            scope,
             expires_at: self.expires_at,
             ip_allowlist: normalize_allowlist(&self.ip_allowlist)?,
             rate_limit_per_min: self.rate_limit_per_min,
@@ -150,8 +151,11 @@ mod tests {
         .unwrap();
         assert_eq!(valid.label, "ci");
         assert_eq!(valid.caps.iter().count(), 2);
+        let ScopeRequest::Grants(grants) = valid.scope else {
+            panic!("grants asked for");
+        };
         assert_eq!(
-            valid.grants.unwrap()[0].hosting,
+            grants[0].hosting,
             HostingSelector::Domain("site.example.test".parse().unwrap())
         );
         assert_eq!(valid.ip_allowlist, ["10.0.0.1/32"]);

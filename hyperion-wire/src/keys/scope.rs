@@ -3,7 +3,7 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::model::{HostingId, InvalidValue, wire_enum};
+use crate::model::{HostingId, InvalidValue, OwnerId, wire_enum};
 
 /// How much a grant allows on one hosting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -29,7 +29,8 @@ pub struct Grant {
 
 /// Which hostings a key reaches.
 ///
-/// On the wire: `"all"`, or `{"grants":[{"hosting":"<id>","level":"view|manage"}]}`.
+/// On the wire: `"all"`, `{"grants":[{"hosting":"<id>","level":"view|manage"}]}`,
+/// or `{"owner":"<owner id>","level":"view|manage"}`.
 #[derive(Clone, PartialEq, Eq, Default)]
 pub enum KeyScope {
     /// Every hosting of the cluster (each action still needs its capability).
@@ -37,51 +38,38 @@ pub enum KeyScope {
     All,
     /// Only these hostings, each at its level.
     Grants(BTreeMap<HostingId, GrantLevel>),
+    /// Every hosting of one of the panel's customers, at one level: those
+    /// it gets later too, and none the moment it stops being the owner's.
+    Owner {
+        /// The customer.
+        owner: OwnerId,
+        /// What the key may do with each of the customer's hostings.
+        level: GrantLevel,
+    },
 }
 
 impl KeyScope {
-    /// The level this scope gives on `hosting`: `Manage` for scope all, the
-    /// grant's level otherwise, `None` when the hosting is out of scope.
-    pub fn level_on(&self, hosting: &HostingId) -> Option<GrantLevel> {
+    /// The level this scope gives on the hosting `hosting`, whose owner is
+    /// `owner`: `Manage` for scope all, the grant's level for grants, the
+    /// scope's level on its owner's hostings; `None` when out of scope.
+    pub fn level_on(&self, hosting: &HostingId, owner: Option<&OwnerId>) -> Option<GrantLevel> {
         match self {
             KeyScope::All => Some(GrantLevel::Manage),
             KeyScope::Grants(grants) => grants.get(hosting).copied(),
+            KeyScope::Owner {
+                owner: scoped,
+                level,
+            } => (owner == Some(scoped)).then_some(*level),
         }
     }
 
     /// Grants `hosting` at `level` (keeping a higher level already held).
-    /// Scope all already reaches every hosting and is left as it is.
+    /// Scope all and an owner's scope reach it already (a hosting created
+    /// with an owner-scoped key is its owner's) and are left as they are.
     pub fn add_grant(&mut self, hosting: HostingId, level: GrantLevel) {
         if let KeyScope::Grants(grants) = self {
             let held = grants.entry(hosting).or_insert(level);
             *held = (*held).max(level);
-        }
-    }
-
-    /// What both scopes allow: how a minting chain clamps a key, since a
-    /// key never reaches further than every key above it.
-    pub fn intersect(&self, other: &KeyScope) -> KeyScope {
-        match (self, other) {
-            (KeyScope::All, scope) | (scope, KeyScope::All) => scope.clone(),
-            (KeyScope::Grants(mine), KeyScope::Grants(theirs)) => KeyScope::Grants(
-                mine.iter()
-                    .filter_map(|(hosting, level)| {
-                        let other = theirs.get(hosting)?;
-                        Some((hosting.clone(), (*level).min(*other)))
-                    })
-                    .collect(),
-            ),
-        }
-    }
-
-    /// Whether everything this scope reaches, `outer` reaches at least as far.
-    pub fn is_within(&self, outer: &KeyScope) -> bool {
-        match (self, outer) {
-            (_, KeyScope::All) => true,
-            (KeyScope::All, KeyScope::Grants(_)) => false,
-            (KeyScope::Grants(inner), KeyScope::Grants(outer)) => inner
-                .iter()
-                .all(|(hosting, level)| outer.get(hosting).is_some_and(|held| held >= level)),
         }
     }
 
@@ -90,10 +78,11 @@ impl KeyScope {
         matches!(self, KeyScope::All)
     }
 
-    /// The grants as a list, in id order (empty for scope all).
+    /// The grants as a list, in id order (empty for scope all and an
+    /// owner's scope).
     pub fn grants(&self) -> Vec<Grant> {
         match self {
-            KeyScope::All => Vec::new(),
+            KeyScope::All | KeyScope::Owner { .. } => Vec::new(),
             KeyScope::Grants(grants) => grants
                 .iter()
                 .map(|(hosting, level)| Grant {
@@ -110,6 +99,7 @@ impl fmt::Debug for KeyScope {
         match self {
             KeyScope::All => f.write_str("All"),
             KeyScope::Grants(grants) => f.debug_map().entries(grants.iter()).finish(),
+            KeyScope::Owner { owner, level } => write!(f, "Owner({owner}, {level})"),
         }
     }
 }
@@ -120,23 +110,51 @@ struct GrantsWire<G> {
     grants: Vec<G>,
 }
 
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OwnerWire {
+    owner: OwnerId,
+    level: GrantLevel,
+}
+
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum ScopeWire<G> {
     Named(String),
     Grants(GrantsWire<G>),
+    Owner(OwnerWire),
 }
 
-/// Reads the wire form of a scope, with grants of any shape `G` (ids for
+/// A scope as read from the wire, its grants of any shape `G` (ids for
 /// stored scopes, selectors for requests that still need resolving).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ScopeRequest<G> {
+    /// `"all"`.
+    All,
+    /// `{"grants": [...]}`.
+    Grants(Vec<G>),
+    /// `{"owner": ..., "level": ...}`.
+    Owner {
+        /// The customer.
+        owner: OwnerId,
+        /// The level on each of its hostings.
+        level: GrantLevel,
+    },
+}
+
+/// Reads the wire form of a scope.
 pub fn parse_scope<G: serde::de::DeserializeOwned>(
     value: serde_json::Value,
-) -> Result<Option<Vec<G>>, InvalidValue> {
+) -> Result<ScopeRequest<G>, InvalidValue> {
     match serde_json::from_value::<ScopeWire<G>>(value) {
-        Ok(ScopeWire::Named(name)) if name == "all" => Ok(None),
-        Ok(ScopeWire::Grants(wire)) => Ok(Some(wire.grants)),
+        Ok(ScopeWire::Named(name)) if name == "all" => Ok(ScopeRequest::All),
+        Ok(ScopeWire::Grants(wire)) => Ok(ScopeRequest::Grants(wire.grants)),
+        Ok(ScopeWire::Owner(wire)) => Ok(ScopeRequest::Owner {
+            owner: wire.owner,
+            level: wire.level,
+        }),
         _ => Err(InvalidValue(
-            r#"invalid scope: expected "all" or {"grants":[{"hosting":"<id or domain>","level":"view|manage"}]}"#
+            r#"invalid scope: expected "all", {"grants":[{"hosting":"<id or domain>","level":"view|manage"}]} or {"owner":"<owner id>","level":"view|manage"}"#
                 .to_owned(),
         )),
     }
@@ -150,6 +168,11 @@ impl Serialize for KeyScope {
                 grants: self.grants(),
             }
             .serialize(serializer),
+            KeyScope::Owner { owner, level } => OwnerWire {
+                owner: owner.clone(),
+                level: *level,
+            }
+            .serialize(serializer),
         }
     }
 }
@@ -158,10 +181,11 @@ impl<'de> Deserialize<'de> for KeyScope {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let value = serde_json::Value::deserialize(deserializer)?;
         match parse_scope::<Grant>(value).map_err(serde::de::Error::custom)? {
-            None => Ok(KeyScope::All),
-            Some(grants) => Ok(KeyScope::Grants(
+            ScopeRequest::All => Ok(KeyScope::All),
+            ScopeRequest::Grants(grants) => Ok(KeyScope::Grants(
                 grants.into_iter().map(|g| (g.hosting, g.level)).collect(),
             )),
+            ScopeRequest::Owner { owner, level } => Ok(KeyScope::Owner { owner, level }),
         }
     }
 }
@@ -178,28 +202,26 @@ mod tests {
     fn levels_per_scope() {
         let scope =
             KeyScope::Grants([(id("h1"), GrantLevel::View), (id("h2"), GrantLevel::Manage)].into());
-        assert_eq!(scope.level_on(&id("h1")), Some(GrantLevel::View));
-        assert_eq!(scope.level_on(&id("h2")), Some(GrantLevel::Manage));
-        assert_eq!(scope.level_on(&id("h3")), None);
-        assert_eq!(KeyScope::All.level_on(&id("h3")), Some(GrantLevel::Manage));
+        assert_eq!(scope.level_on(&id("h1"), None), Some(GrantLevel::View));
+        assert_eq!(scope.level_on(&id("h2"), None), Some(GrantLevel::Manage));
+        assert_eq!(scope.level_on(&id("h3"), None), None);
+        assert_eq!(
+            KeyScope::All.level_on(&id("h3"), None),
+            Some(GrantLevel::Manage)
+        );
+        let customer: OwnerId = "cust-1".parse().unwrap();
+        let other: OwnerId = "cust-2".parse().unwrap();
+        let owner = KeyScope::Owner {
+            owner: customer.clone(),
+            level: GrantLevel::View,
+        };
+        assert_eq!(
+            owner.level_on(&id("h1"), Some(&customer)),
+            Some(GrantLevel::View)
+        );
+        assert_eq!(owner.level_on(&id("h1"), Some(&other)), None);
+        assert_eq!(owner.level_on(&id("h1"), None), None);
         assert!(GrantLevel::View < GrantLevel::Manage);
-    }
-
-    #[test]
-    fn intersection_and_containment() {
-        let a =
-            KeyScope::Grants([(id("h1"), GrantLevel::Manage), (id("h2"), GrantLevel::View)].into());
-        let b =
-            KeyScope::Grants([(id("h1"), GrantLevel::View), (id("h3"), GrantLevel::Manage)].into());
-        let both = KeyScope::Grants([(id("h1"), GrantLevel::View)].into());
-        assert_eq!(a.intersect(&b), both);
-        assert_eq!(b.intersect(&a), both);
-        assert_eq!(a.intersect(&KeyScope::All), a);
-        assert_eq!(KeyScope::All.intersect(&b), b);
-        assert!(both.is_within(&a) && both.is_within(&b) && both.is_within(&KeyScope::All));
-        assert!(!a.is_within(&b));
-        assert!(!KeyScope::All.is_within(&a));
-        assert!(KeyScope::All.is_within(&KeyScope::All));
     }
 
     #[test]
@@ -213,11 +235,17 @@ mod tests {
             serde_json::from_str::<KeyScope>(r#""all""#).unwrap(),
             KeyScope::All
         );
+        let owner = r#"{"owner":"cust-42","level":"manage"}"#;
+        let scope = serde_json::from_str::<KeyScope>(owner).unwrap();
+        assert_eq!(serde_json::to_string(&scope).unwrap(), owner);
         for bad in [
             r#""some""#,
             r#"{"grants":[{"hosting":"h1","level":"own"}]}"#,
             "3",
             r#"{"grant":[]}"#,
+            r#"{"owner":"cust-42"}"#,
+            r#"{"owner":"a b","level":"view"}"#,
+            r#"{"owner":"cust-42","level":"view","grants":[]}"#,
         ] {
             assert!(serde_json::from_str::<KeyScope>(bad).is_err(), "{bad}");
         }

@@ -13,6 +13,7 @@ use time::OffsetDateTime;
 #[doc(hidden)]
 pub mod bounds;
 mod ops;
+mod ownership;
 mod settings;
 #[doc(hidden)]
 pub mod timestamp;
@@ -22,6 +23,10 @@ pub use ops::MAX_ALIASES;
 pub use ops::{
     Backup, BackupId, Certificate, CreateHostingRequest, NewHosting, RenewReport, RestoreMode,
     RestoreRequest, WpInstall, WpInstallRequest,
+};
+pub use ownership::{
+    LabelKey, LabelSelector, LabelValue, Labels, LabelsPatch, MAX_LABELS, OwnerPatch, PlanName,
+    PlanPatch,
 };
 pub use settings::{
     BasicAuthPatch, BasicAuthView, BreachAction, CacheSettings, ConfigChange, ExpiryPatch, Limits,
@@ -97,6 +102,8 @@ macro_rules! validated_string {
         }
     };
 }
+
+pub(crate) use validated_string;
 
 /// `s` when it is a valid identifier (borrowed: the id's one allocation is
 /// its `Arc`).
@@ -343,6 +350,16 @@ pub struct Hosting {
     /// When it was created.
     #[serde(with = "crate::model::timestamp")]
     pub created_at: OffsetDateTime,
+    /// The panel's customer it belongs to (an owner of the owner
+    /// directory), if any: what a key scoped to an owner reaches.
+    #[serde(default)]
+    pub owner: Option<OwnerId>,
+    /// The plan it is sold on, if any.
+    #[serde(default)]
+    pub plan: Option<PlanName>,
+    /// The panel's labels on it.
+    #[serde(default)]
+    pub labels: Labels,
 }
 
 /// Everything about one hosting.

@@ -11,8 +11,8 @@ use super::bounds::{
 };
 use super::values::{SecretString, validate_http_url};
 use super::{
-    Domain, Hosting, HostingDetail, HostingId, HostingKind, HostingState, InvalidValue, Limits,
-    NodeId, PhpVersion, Quota, VhostOptions, wire_enum,
+    Domain, Hosting, HostingDetail, HostingId, HostingKind, HostingState, InvalidValue, Labels,
+    Limits, NodeId, OwnerId, PhpVersion, PlanName, Quota, VhostOptions, wire_enum,
 };
 
 /// Most aliases one hosting may have.
@@ -65,6 +65,24 @@ pub struct CreateHostingRequest {
         skip_serializing_if = "Option::is_none"
     )]
     pub node: Option<NodeId>,
+    /// The panel's customer it belongs to (a key scoped to an owner may
+    /// create hostings for its own owner only, and its own is the default).
+    #[serde(
+        default,
+        deserialize_with = "crate::model::non_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub owner: Option<OwnerId>,
+    /// The plan it is sold on.
+    #[serde(
+        default,
+        deserialize_with = "crate::model::non_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub plan: Option<PlanName>,
+    /// Labels to tag it with.
+    #[serde(default, skip_serializing_if = "Labels::is_empty")]
+    pub labels: Labels,
 }
 
 impl CreateHostingRequest {
@@ -80,6 +98,9 @@ impl CreateHostingRequest {
             system_user: None,
             proxy_upstream_url: None,
             node: None,
+            owner: None,
+            plan: None,
+            labels: Labels::new(),
         }
     }
 }
@@ -103,6 +124,12 @@ pub struct NewHosting {
     pub system_user: String,
     /// Upstream of a reverse proxy.
     pub proxy_upstream_url: Option<String>,
+    /// The panel's customer it belongs to, if any.
+    pub owner: Option<OwnerId>,
+    /// Its plan, if any.
+    pub plan: Option<PlanName>,
+    /// Its labels.
+    pub labels: Labels,
 }
 
 impl NewHosting {
@@ -119,6 +146,9 @@ impl NewHosting {
                 php_version: self.php_version,
                 node_id: Some(node.clone()),
                 created_at: super::now(),
+                owner: self.owner.clone(),
+                plan: self.plan.clone(),
+                labels: self.labels.clone(),
             },
             kind: self.kind,
             aliases: self.aliases.clone(),
@@ -272,6 +302,9 @@ impl CreateHostingRequest {
                 database: self.database,
                 system_user: system_user.chars().take(32).collect(),
                 proxy_upstream_url: self.proxy_upstream_url,
+                owner: self.owner,
+                plan: self.plan,
+                labels: self.labels,
             },
             self.node,
         ))

@@ -474,6 +474,12 @@ pub enum ConfigChange {
     Expiry(Option<OffsetDateTime>),
     /// New quota.
     Quota(Quota),
+    /// A new owner (`None`: none).
+    Owner(Option<super::OwnerId>),
+    /// A new plan (`None`: none).
+    Plan(Option<super::PlanName>),
+    /// The new labels, whole.
+    Labels(super::Labels),
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ mod errors;
 mod hardening;
 mod keys;
 mod lifecycle;
+mod owners;
 mod pagination;
 mod provisioning;
 mod tenants;
@@ -20,6 +21,7 @@ pub use errors::*;
 pub use hardening::*;
 pub use keys::*;
 pub use lifecycle::*;
+pub use owners::*;
 pub use pagination::*;
 pub use provisioning::*;
 pub use tenants::*;
@@ -85,6 +87,9 @@ fn example_body(schema: &str) -> Option<Value> {
         "VhostPatch" => Some(json!({"maintenance": true})),
         "ExpiryPatch" => Some(json!({"expires_at": "2999-01-01T00:00:00Z"})),
         "QuotaPatch" => Some(json!({"disk_hard_mb": 10240})),
+        "OwnerPatch" => Some(json!({"owner": "cust-matrix"})),
+        "PlanPatch" => Some(json!({"plan": "matrix"})),
+        "LabelsPatch" => Some(json!({"labels": {"matrix": "yes"}})),
         "RestoreRequest" => Some(json!({"backup_id": "initial"})),
         "CertificateRequest" => Some(json!({"staging": true})),
         "WpInstallRequest" => Some(wp_body()),
