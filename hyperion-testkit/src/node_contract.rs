@@ -797,6 +797,21 @@ pub async fn ownership_changes_work_or_are_unsupported(factory: NodeFactory) {
         !ids(&of_b).contains(id),
         "a hosting of nobody is in no owner's list"
     );
+    // A list by owner shows each hosting as it is now, not as it was.
+    let (of_c, _) = walk(node.as_ref(), of("cust-c")).await;
+    let changed = &of_c.first().expect("the seed gives cust-c hostings").id;
+    node.suspend(changed, SuspendedBy::Tenant)
+        .await
+        .expect("suspend answers");
+    let (of_c, _) = walk(node.as_ref(), of("cust-c")).await;
+    for listed in &of_c {
+        let held = find(node.as_ref(), &listed.id).await.summary;
+        assert_same(
+            listed,
+            &held,
+            &format!("hosting {} listed by owner", listed.id),
+        );
+    }
 }
 
 /// Every check, by name (see [`node_contract_suite!`](crate::node_contract_suite)).

@@ -16,7 +16,7 @@ use crate::http::routes::Endpoint;
 use crate::idempotency::{
     Claim, IdempotencyScope, IdempotencyStore, MAX_IDEMPOTENCY_KEY_LEN, StoredResponse,
 };
-use crate::model::{HostingId, HostingSelector};
+use crate::model::{HostingId, HostingSelector, OwnerId};
 
 use hyperion_wire::headers::{IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_REPLAYED_HEADER};
 
@@ -164,7 +164,9 @@ async fn still_allowed(ctx: &RequestContext<'_>) -> Result<(), ApiError> {
 
 /// A replayed create must not point at a hosting that is gone: a client
 /// would take the 201 for a hosting it can use. Then the key is spent (409),
-/// and a new one creates the hosting again.
+/// and a new one creates the hosting again. For a tenant, a hosting out of
+/// its reach now (moved to another customer) is gone alike, in the same
+/// words, so that a replay never tells a moved hosting from a deleted one.
 async fn still_there(ctx: &RequestContext<'_>, stored: &StoredResponse) -> Result<(), ApiError> {
     if ctx.route.spec.endpoint != Endpoint::CreateHosting {
         return Ok(());
@@ -179,16 +181,36 @@ async fn still_there(ctx: &RequestContext<'_>, stored: &StoredResponse) -> Resul
     let Some(id) = created else {
         return Ok(());
     };
+    let reach = ctx.principal.scope();
+    let visible = |id: &HostingId, owner: Option<&OwnerId>| reach.level_on(id, owner).is_some();
+    let gone = || {
+        let since = if reach.is_all() {
+            "which has been deleted since"
+        } else {
+            "which is out of this key's reach since (deleted, or moved to another customer)"
+        };
+        ApiError::Conflict(format!(
+            "this Idempotency-Key created hosting `{id}`, {since}; send a new key to create it again"
+        ))
+    };
+    let selector = HostingSelector::Id(id.clone());
     match ctx
         .services
         .cluster
-        .locate(&HostingSelector::Id(id.clone()))
+        .locate_visible(&selector, &visible)
         .await
     {
-        Ok(_) => Ok(()),
-        Err(ApiError::NotFound(_)) => Err(ApiError::Conflict(format!(
-            "this Idempotency-Key created hosting `{id}`, which has been deleted since; send a new key to create it again"
-        ))),
+        Ok(located)
+            if visible(
+                &located.hosting.summary.id,
+                located.hosting.summary.owner.as_ref(),
+            ) =>
+        {
+            Ok(())
+        }
+        Ok(_) | Err(ApiError::NotFound(_)) => Err(gone()),
+        // A failing node tells a tenant nothing either.
+        Err(_) if !reach.is_all() => Err(gone()),
         Err(err) => Err(err),
     }
 }

@@ -189,6 +189,11 @@ fn owner_of_new(
 ) -> Result<Option<OwnerId>, ApiError> {
     match principal.scope().owner() {
         _ if principal.scope().is_all() => Ok(asked),
+        Some(_) if principal.scope().owner_level() == Some(GrantLevel::View) => {
+            Err(ApiError::Forbidden(
+                "this API key may only view its customer's hostings, not create one".to_owned(),
+            ))
+        }
         Some(own) => match asked {
             None => Ok(Some(own.clone())),
             Some(asked) if asked == *own => Ok(Some(asked)),

@@ -382,6 +382,7 @@ pub(crate) fn all() -> Map<String, Value> {
                         "hosting": {"type": "string", "description": "Hosting id or domain"},
                         "level": level,
                     }), &[])}}), &[]),
+                    closed(json!({"owner": id(), "level": level}), &[]),
                 ]},
                 "expires_at": nullable(timestamp()),
                 "ip_allowlist": {"type": "array", "maxItems": MAX_ALLOWLIST_ENTRIES, "items": {"type": "string"}},

@@ -45,7 +45,7 @@ struct SimState {
     by_state: HashMap<HostingState, std::collections::BTreeSet<HostingId>>,
     /// The hostings of each owner, by id: "the hostings of customer X" walks
     /// that customer's own, as a real node's database index would.
-    by_owner: HashMap<OwnerId, std::collections::BTreeSet<HostingId>>,
+    by_owner: HashMap<OwnerId, BTreeMap<HostingId, Arc<HostingDetail>>>,
 }
 
 impl SimState {
@@ -55,7 +55,9 @@ impl SimState {
             hosting.suspended_by = None;
         }
         let from = std::mem::replace(&mut hosting.summary.state, to);
+        let owner = hosting.summary.owner.clone();
         self.reindex_state(id, Some(from), Some(to));
+        self.index_owner(id, owner.as_ref());
         Ok(())
     }
 
@@ -74,16 +76,21 @@ impl SimState {
         }
     }
 
-    /// Moves `id` in the owner index from `from` to `to` (`None`: none).
-    fn reindex_owner(&mut self, id: &HostingId, from: Option<&OwnerId>, to: Option<&OwnerId>) {
-        if let Some(ids) = from.and_then(|from| self.by_owner.get_mut(from)) {
-            ids.remove(id);
+    /// Files hosting `id` in the owner index as it now is: out of the
+    /// hostings of `was` (its owner before the change, if any), into its
+    /// current owner's. Called after every change, since the index holds
+    /// the hostings themselves.
+    fn index_owner(&mut self, id: &HostingId, was: Option<&OwnerId>) {
+        if let Some(owned) = was.and_then(|was| self.by_owner.get_mut(was)) {
+            owned.remove(id);
         }
-        if let Some(to) = to {
+        if let Some(hosting) = self.hostings.get(id)
+            && let Some(owner) = &hosting.summary.owner
+        {
             self.by_owner
-                .entry(to.clone())
+                .entry(owner.clone())
                 .or_default()
-                .insert(id.clone());
+                .insert(id.clone(), Arc::clone(hosting));
         }
     }
 
@@ -91,19 +98,15 @@ impl SimState {
         let old = self.hostings.get(&hosting.summary.id).cloned();
         let old_state = old.as_ref().map(|old| old.summary.state);
         self.reindex_state(&hosting.summary.id, old_state, Some(hosting.summary.state));
-        let old_owner = old.as_ref().and_then(|old| old.summary.owner.as_ref());
-        self.reindex_owner(
-            &hosting.summary.id,
-            old_owner,
-            hosting.summary.owner.as_ref(),
-        );
         let id = hosting.summary.id.clone();
         self.by_domain
             .insert(hosting.summary.domain.clone(), id.clone());
         for alias in &hosting.aliases {
             self.by_domain.insert(alias.clone(), id.clone());
         }
-        self.hostings.insert(id, Arc::new(hosting));
+        self.hostings.insert(id.clone(), Arc::new(hosting));
+        let old_owner = old.as_ref().and_then(|old| old.summary.owner.as_ref());
+        self.index_owner(&id, old_owner);
     }
 
     /// The first of `names` this node already answers to.
@@ -117,7 +120,7 @@ impl SimState {
         self.wordpress.remove(id);
         let hosting = self.hostings.remove(id)?;
         self.reindex_state(id, Some(hosting.summary.state), None);
-        self.reindex_owner(id, hosting.summary.owner.as_ref(), None);
+        self.index_owner(id, hosting.summary.owner.as_ref());
         self.by_domain.remove(&hosting.summary.domain);
         for alias in &hosting.aliases {
             self.by_domain.remove(alias);
@@ -257,7 +260,10 @@ impl SimNode {
             if let Some(hosting) = state.hostings.get_mut(id)
                 && hosting.suspended_by != Some(SuspendedBy::Operator)
             {
-                Arc::make_mut(hosting).suspended_by = Some(by);
+                let hosting = Arc::make_mut(hosting);
+                hosting.suspended_by = Some(by);
+                let owner = hosting.summary.owner.clone();
+                state.index_owner(id, owner.as_ref());
             }
         });
     }
@@ -302,57 +308,47 @@ impl Node for SimNode {
                 .as_ref()
                 .map_or(Bound::Unbounded, Bound::Excluded);
             // Indexed paths, as a real node's database would take them: a
-            // tenant's few grants are looked up one by one, an owner's
-            // hostings and a state's walk their own index; only a name
-            // filter scans. What the index does not decide is filtered.
+            // tenant's few grants are looked up one by one, a state's
+            // hostings walk their index and an owner's walk theirs (which
+            // holds the hostings themselves); only a name filter scans.
+            // What the index does not decide is filtered.
             let by_owner = query
                 .owner_wanted()
                 .map(|owner| owner.and_then(|owner| state.by_owner.get(owner)));
             let by_state = query.state.map(|wanted| state.by_state.get(&wanted));
-            let index: Option<Option<&std::collections::BTreeSet<HostingId>>> =
-                match (&query.only, by_owner, by_state) {
-                    (Some(only), _, _) => Some(Some(&**only)),
-                    (None, Some(ids), _) | (None, None, Some(ids)) => Some(ids),
-                    (None, None, None) => None,
-                };
             let lookup = |id: &HostingId| state.hostings.get(id).map(|hosting| &**hosting);
-            let candidates: Box<dyn Iterator<Item = &HostingDetail>> = match index {
-                Some(Some(ids)) => {
-                    Box::new(ids.range((lower, Bound::Unbounded)).filter_map(lookup))
+            let candidates = |from: Bound<&HostingId>| -> Box<dyn Iterator<Item = &HostingDetail>> {
+                let range = (from, Bound::Unbounded);
+                match (&query.only, by_owner, by_state) {
+                    (Some(only), _, _) => Box::new(only.range(range).filter_map(lookup)),
+                    (None, Some(Some(owned)), _) => {
+                        Box::new(owned.range(range).map(|(_, hosting)| &**hosting))
+                    }
+                    (None, Some(None), _) | (None, None, Some(None)) => {
+                        Box::new(std::iter::empty())
+                    }
+                    (None, None, Some(Some(ids))) => Box::new(ids.range(range).filter_map(lookup)),
+                    (None, None, None) => {
+                        Box::new(state.hostings.range(range).map(|(_, hosting)| &**hosting))
+                    }
                 }
-                Some(None) => Box::new(std::iter::empty()),
-                // The hostings themselves, in id order: no second look-up.
-                None => Box::new(
-                    state
-                        .hostings
-                        .range((lower, Bound::Unbounded))
-                        .map(|(_, hosting)| &**hosting),
-                ),
             };
             // The count: an index's own size when it is the only filter,
             // else what matches among its hostings (or all of them).
             let only_index = query.domain_contains.is_none()
                 && query.plan.is_none()
                 && query.labels.is_empty()
-                && usize::from(query.only.is_some())
-                    + usize::from(by_owner.is_some())
-                    + usize::from(by_state.is_some())
-                    <= 1;
-            let total = match index {
-                None if only_index => state.hostings.len(),
-                Some(None) => 0,
-                Some(Some(ids)) if only_index && query.only.is_none() => ids.len(),
-                Some(Some(ids)) => ids
-                    .iter()
-                    .filter_map(|id| state.hostings.get(id))
-                    .filter(|h| query.matches(&h.summary))
-                    .count(),
-                None => state
-                    .hostings
-                    .values()
+                && query.only.is_none()
+                && usize::from(by_owner.is_some()) + usize::from(by_state.is_some()) <= 1;
+            let total = match (only_index, by_owner, by_state) {
+                (true, Some(owned), _) => owned.map_or(0, BTreeMap::len),
+                (true, None, Some(ids)) => ids.map_or(0, std::collections::BTreeSet::len),
+                (true, None, None) => state.hostings.len(),
+                (false, ..) => candidates(Bound::Unbounded)
                     .filter(|h| query.matches(&h.summary))
                     .count(),
             } as u64;
+            let candidates = candidates(lower);
             query.page_in_id_order(candidates.map(|h| &h.summary), total)
         }))
     }
@@ -453,10 +449,7 @@ impl Node for SimNode {
                 }
             }
             let updated = hosting.clone();
-            let owner_after = updated.summary.owner.as_ref();
-            if owner_before.as_ref() != owner_after {
-                state.reindex_owner(id, owner_before.as_ref(), owner_after);
-            }
+            state.index_owner(id, owner_before.as_ref());
             Ok(updated)
         })
     }

@@ -337,6 +337,76 @@ pub async fn an_owner_scoped_key_creates_for_its_customer_only(s: &TestServer) {
             .await
             .assert_error(400, "validation");
     }
+    // A view level on the customer's hostings creates none.
+    let viewer = s
+        .mint(
+            "cust-02 viewer",
+            CapSet::all(),
+            scoped_to(CUSTOMER, GrantLevel::View),
+        )
+        .await;
+    s.call_json(
+        Method::POST,
+        "/api/v1/hostings",
+        &viewer,
+        &json!({"domain": "viewed.example.test"}),
+    )
+    .await
+    .assert_error(403, "forbidden");
+    // A replayed create tells a hosting moved to another customer from one
+    // deleted in no way: both are the same 409, never the old 201.
+    let create = |idempotency: &str, name: &str| {
+        s.client
+            .post(format!("{}/api/v1/hostings", s.base))
+            .bearer_auth(&key)
+            .header("idempotency-key", idempotency)
+            .json(&json!({"domain": name}))
+    };
+    let moved = s.send(create("replay-moved", "moved.example.test")).await;
+    moved.assert_ok(201);
+    let moved_id = moved.body["id"].as_str().unwrap().to_owned();
+    let deleted = s
+        .send(create("replay-deleted", "deleted.example.test"))
+        .await;
+    deleted.assert_ok(201);
+    let deleted_id = deleted.body["id"].as_str().unwrap().to_owned();
+    s.send(create("replay-moved", "moved.example.test"))
+        .await
+        .assert_ok(201);
+    s.call_json(
+        Method::PATCH,
+        &format!("/api/v1/hostings/{moved_id}/owner"),
+        &s.keys.admin,
+        &json!({"owner": "cust-03"}),
+    )
+    .await
+    .assert_ok(200);
+    let gone = s
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/hostings/{deleted_id}"),
+            Some(&s.keys.admin),
+        )
+        .await;
+    gone.assert_ok(202);
+    s.wait_for_job(gone.body["job_id"].as_str().unwrap(), &s.keys.admin)
+        .await;
+    let after_move = s.send(create("replay-moved", "moved.example.test")).await;
+    let after_delete = s
+        .send(create("replay-deleted", "deleted.example.test"))
+        .await;
+    after_move.assert_error(409, "conflict");
+    after_delete.assert_error(409, "conflict");
+    assert_eq!(
+        after_move.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .replace(&moved_id, "X"),
+        after_delete.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .replace(&deleted_id, "X")
+    );
     // A grants-scoped tenant names no owner either.
     let tenant = s
         .mint("tenant", CapSet::all(), grants(&[(1, GrantLevel::Manage)]))
