@@ -491,3 +491,114 @@ async fn every_list_follows_its_pages_and_json_refusals_are_envelopes() {
             .starts_with("req_")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customers_hostings_from_the_shell() {
+    let s = server().await;
+    // The simulated cluster gives hosting `i` to `cust-0{i % 7 + 1}`.
+    let of_customer: HostingPage = json(
+        &s.run(&["hostings", "list", "--owner", "cust-02", "--output", "json"])
+            .await,
+    );
+    assert_eq!(of_customer.total, 5);
+    assert!(
+        of_customer
+            .items
+            .iter()
+            .all(|h| h.owner.as_ref().map(|o| o.as_str()) == Some("cust-02"))
+    );
+    let table = s.run(&["hostings", "list", "--owner", "cust-02"]).await;
+    assert!(table.stdout.contains("OWNER"), "{}", table.stdout);
+    let moved = s
+        .run(&["hostings", "set-owner", "site-0002.example.test", "cust-05"])
+        .await;
+    assert_eq!(moved.code, 0, "{}", moved.stderr);
+    let planned = s
+        .run(&["hostings", "set-plan", "site-0002.example.test", "gold"])
+        .await;
+    assert_eq!(planned.code, 0, "{}", planned.stderr);
+    let labelled = s
+        .run(&[
+            "hostings",
+            "set-labels",
+            "site-0002.example.test",
+            "tier=platinum",
+            "region-",
+        ])
+        .await;
+    assert_eq!(labelled.code, 0, "{}", labelled.stderr);
+    let found: HostingPage = json(
+        &s.run(&[
+            "hostings",
+            "list",
+            "--owner",
+            "cust-05",
+            "--plan",
+            "gold",
+            "-l",
+            "tier=platinum",
+            "--output",
+            "json",
+        ])
+        .await,
+    );
+    assert_eq!(found.items.len(), 1);
+    assert!(
+        found.items[0]
+            .labels
+            .get(&"region".parse().unwrap())
+            .is_none()
+    );
+    let created = s
+        .run(&[
+            "hostings",
+            "create",
+            "--domain",
+            "shell.example.test",
+            "--owner",
+            "cust-05",
+            "-l",
+            "tier=gold",
+        ])
+        .await;
+    assert_eq!(created.code, 0, "{}", created.stderr);
+    let bad = s
+        .run(&[
+            "hostings",
+            "set-labels",
+            "site-0002.example.test",
+            "Bad Key=x",
+        ])
+        .await;
+    assert_eq!(bad.code, 2, "a bad label is a usage error: {}", bad.stderr);
+    // A key for the customer, minted from the shell, sees its hostings only.
+    let minted = s
+        .run(&[
+            "keys",
+            "mint",
+            "--label",
+            "cust-05",
+            "--cap",
+            "hosting_view",
+            "--owner",
+            "cust-05",
+            "--level",
+            "view",
+        ])
+        .await;
+    assert_eq!(minted.code, 0, "{}", minted.stderr);
+    let key = minted.stdout.trim().to_owned();
+    let seen: HostingPage = json(
+        &s.run_with(
+            &["hostings", "list", "--key", "-", "--output", "json"],
+            None,
+            Some(&key),
+        )
+        .await,
+    );
+    assert_eq!(
+        seen.total,
+        4 + 1 + 1,
+        "its own, the one moved to it, the one created"
+    );
+}

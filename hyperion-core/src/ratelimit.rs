@@ -32,7 +32,7 @@ pub struct RateDecision {
 }
 
 /// Where the rate limits' state lives. One process keeps it in memory
-/// ([`MemoryRateLimiter`], the default); replicas that serve one cluster
+/// ([`crate::memory::MemoryRateLimiter`], the default); replicas that serve one cluster
 /// share it in their database, so that a key gets its limit once in all.
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]

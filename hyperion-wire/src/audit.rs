@@ -38,7 +38,8 @@ pub struct AuditEvent {
     /// The request id the client sent, when sane (never trusted as ours).
     #[serde(default)]
     pub client_request_id: Option<String>,
-    /// Who: `apikey:<label>`, `anonymous`, or an [`AuditActor`] for changes made from Rust.
+    /// Who: `apikey:<label>`, `anonymous`, or the server's `AuditActor`
+    /// (such as `panel:alice`) for changes made from Rust.
     pub actor: String,
     /// The key used, if one was: the actor's label is the key's name, this
     /// is its identity.

@@ -91,7 +91,7 @@ pub struct Job {
     #[serde(skip)]
     pub started_by: Option<KeyId>,
     /// How to run it again when its runner stops before it ends (see
-    /// [`JobSpec::plan`]); never shown.
+    /// the server's `JobSpec::plan`); never shown.
     #[serde(skip)]
     pub plan: Option<serde_json::Value>,
     /// Which run of it this record is: 1, and one more each time another

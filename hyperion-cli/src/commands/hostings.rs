@@ -1,8 +1,9 @@
 //! `hyperion hostings ...`: list, show, create, change, suspend, resume and delete hostings.
 
 use hyperion_client::wire::model::{
-    BasicAuthPatch, CreateHostingRequest, ExpiryPatch, HostingDetail, LimitsPatch, PhpPatch,
-    QuotaPatch, Redirect, SecretString, VhostPatch,
+    BasicAuthPatch, CreateHostingRequest, ExpiryPatch, HostingDetail, LabelSelector, Labels,
+    LabelsPatch, LimitsPatch, OwnerPatch, PhpPatch, PlanPatch, QuotaPatch, Redirect, SecretString,
+    VhostPatch,
 };
 use hyperion_client::{Client, HostingFilter};
 
@@ -76,6 +77,15 @@ pub(crate) enum Hostings {
         /// Place it on this node (scope all).
         #[arg(long)]
         node: Option<String>,
+        /// The panel's customer it belongs to.
+        #[arg(long)]
+        owner: Option<String>,
+        /// The plan it is sold on (scope all).
+        #[arg(long)]
+        plan: Option<String>,
+        /// A label, key=value; repeatable (scope all).
+        #[arg(short = 'l', long = "label")]
+        labels: Vec<String>,
     },
     /// Suspends a hosting.
     Suspend {
@@ -153,6 +163,28 @@ pub(crate) enum Hostings {
         hosting: String,
         /// RFC 3339 instant, or `never`.
         expires_at: String,
+    },
+    /// Moves a hosting to another customer of the panel, or to `none` (scope all).
+    SetOwner {
+        /// Id or domain.
+        hosting: String,
+        /// The customer's owner id, or `none`.
+        owner: String,
+    },
+    /// Sets the plan, or `none` (scope all).
+    SetPlan {
+        /// Id or domain.
+        hosting: String,
+        /// The plan's name, or `none`.
+        plan: String,
+    },
+    /// Sets labels (`key=value`) and removes them (`key-`), leaving the others (scope all).
+    SetLabels {
+        /// Id or domain.
+        hosting: String,
+        /// `key=value` to set, `key-` to remove; at least one.
+        #[arg(required = true)]
+        changes: Vec<String>,
     },
     /// Sets disk quotas (scope all).
     SetQuota {
@@ -249,6 +281,9 @@ pub(crate) async fn run(client: &Client, output: Output, command: Hostings) -> R
             system_user,
             proxy_upstream,
             node,
+            owner,
+            plan,
+            labels,
         } => {
             let mut request = CreateHostingRequest::new(parse(&domain, "domain")?);
             request.aliases = aliases
@@ -261,6 +296,16 @@ pub(crate) async fn run(client: &Client, output: Output, command: Hostings) -> R
             request.system_user = system_user;
             request.proxy_upstream_url = proxy_upstream;
             request.node = node.map(|node| parse(&node, "node id")).transpose()?;
+            request.owner = owner.map(|owner| parse(&owner, "owner id")).transpose()?;
+            request.plan = plan.map(|plan| parse(&plan, "plan")).transpose()?;
+            let labels = labels
+                .iter()
+                .map(|label| {
+                    let selector: LabelSelector = parse(label, "label (key=value)")?;
+                    Ok((selector.key, selector.value))
+                })
+                .collect::<Result<Vec<_>, Failure>>()?;
+            request.labels = Labels::from_pairs(labels).map_err(|err| Failure::Usage(err.0))?;
             show_hosting(output, &client.create_hosting(&request).await?)
         }
         Hostings::Suspend { hosting } => {
@@ -412,6 +457,52 @@ pub(crate) async fn run(client: &Client, output: Output, command: Hostings) -> R
                 &["expires_at"],
                 vec![vec![shown.unwrap_or_else(|| "never".into())]],
             )
+        }
+        Hostings::SetOwner { hosting, owner } => {
+            let owner = (owner != "none")
+                .then(|| parse(&owner, "owner id"))
+                .transpose()?;
+            let value = client
+                .set_owner(&hosting, &OwnerPatch { owner: Some(owner) })
+                .await?;
+            let shown = value
+                .owner
+                .as_ref()
+                .map_or("none".to_owned(), ToString::to_string);
+            show(output, &value, &["owner"], vec![vec![shown]])
+        }
+        Hostings::SetPlan { hosting, plan } => {
+            let plan = (plan != "none").then(|| parse(&plan, "plan")).transpose()?;
+            let value = client
+                .set_plan(&hosting, &PlanPatch { plan: Some(plan) })
+                .await?;
+            let shown = value
+                .plan
+                .as_ref()
+                .map_or("none".to_owned(), ToString::to_string);
+            show(output, &value, &["plan"], vec![vec![shown]])
+        }
+        Hostings::SetLabels { hosting, changes } => {
+            let mut patch = LabelsPatch::default();
+            for change in &changes {
+                match change.strip_suffix('-') {
+                    Some(key) if !change.contains('=') => {
+                        patch.labels.insert(parse(key, "label key")?, None);
+                    }
+                    _ => {
+                        let selector: LabelSelector =
+                            parse(change, "label change (key=value or key-)")?;
+                        patch.labels.insert(selector.key, Some(selector.value));
+                    }
+                }
+            }
+            let value = client.set_labels(&hosting, &patch).await?;
+            let rows = value
+                .labels
+                .iter()
+                .map(|(key, value)| vec![key.to_string(), value.to_string()])
+                .collect();
+            show(output, &value, &["key", "value"], rows)
         }
         Hostings::SetQuota {
             hosting,

@@ -127,7 +127,8 @@ pub struct NodeId(Arc<str>);
 validated_string!(NodeId, identifier, "node id");
 
 /// Whoever minted a key: a user or account of the integrator's panel. Its
-/// current capabilities clamp every key it owns (see [`crate::OwnerDirectory`]).
+/// current capabilities clamp every key it owns (see the server's
+/// `OwnerDirectory`). A hosting's owner is one too: the panel's customer.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct OwnerId(Arc<str>);
 validated_string!(OwnerId, identifier, "owner id");
