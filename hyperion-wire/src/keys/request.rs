@@ -94,6 +94,20 @@ pub fn check_label(label: &str) -> Result<String, InvalidValue> {
 }
 
 impl MintRequest {
+    /// A request for a key labelled `label`, holding `caps` over `scope`
+    /// (`KeyScope::All`, grants, or a customer's hostings), with no expiry,
+    /// no allowlist and no rate limit of its own (the minting key's apply).
+    pub fn new(label: impl Into<String>, caps: &[Capability], scope: &super::KeyScope) -> Self {
+        MintRequest {
+            label: label.into(),
+            caps: caps.iter().map(|cap| cap.as_str().to_owned()).collect(),
+            scope: serde_json::to_value(scope).unwrap_or(serde_json::Value::Null),
+            expires_at: None,
+            ip_allowlist: Vec::new(),
+            rate_limit_per_min: 0,
+        }
+    }
+
     /// Checks every field; the error names the field at fault.
     pub fn validate(self) -> Result<ValidKeyRequest, InvalidValue> {
         let label = check_label(&self.label)?;
@@ -136,6 +150,27 @@ mod tests {
             .map_err(|e| format!("`{}`: {}", e.path(), e.inner()))?
             .validate()
             .map_err(|e| e.0)
+    }
+
+    #[test]
+    fn a_request_is_built_from_typed_parts() {
+        let scope = super::super::KeyScope::Owner {
+            owner: "cust-42".parse().unwrap(),
+            level: GrantLevel::Manage,
+        };
+        let request = MintRequest::new("cust-42", &[Capability::HostingView], &scope);
+        let valid = request.validate().unwrap();
+        assert_eq!(
+            valid.caps.iter().collect::<Vec<_>>(),
+            [Capability::HostingView]
+        );
+        assert!(matches!(
+            valid.scope,
+            ScopeRequest::Owner {
+                level: GrantLevel::Manage,
+                ..
+            }
+        ));
     }
 
     #[test]
