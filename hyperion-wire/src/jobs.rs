@@ -109,7 +109,8 @@ pub struct Job {
     pub finished_at: Option<OffsetDateTime>,
 }
 
-/// The attempt a fresh job record starts at.
+/// The attempt a fresh job record starts at (the server's, not the wire's).
+#[doc(hidden)]
 pub fn first_attempt() -> u32 {
     1
 }

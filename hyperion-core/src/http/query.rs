@@ -14,6 +14,17 @@ pub(crate) struct Query {
     pairs: Vec<(String, String)>,
 }
 
+/// `text`, the value of parameter `name`, as a `T`; a validation error
+/// naming the parameter otherwise.
+fn parsed<T>(name: &str, text: &str) -> Result<T, ApiError>
+where
+    T: FromStr,
+    T::Err: std::fmt::Display,
+{
+    text.parse::<T>()
+        .map_err(|err| ApiError::Validation(format!("query parameter `{name}`: {err}")))
+}
+
 impl Query {
     /// Parses a raw query string (`a=1&b=x%20y`).
     pub(crate) fn parse(raw: Option<&str>) -> Self {
@@ -49,12 +60,7 @@ impl Query {
         T: FromStr,
         T::Err: std::fmt::Display,
     {
-        self.get(name)?
-            .map(|text| {
-                text.parse::<T>()
-                    .map_err(|err| ApiError::Validation(format!("query parameter `{name}`: {err}")))
-            })
-            .transpose()
+        self.get(name)?.map(|text| parsed(name, text)).transpose()
     }
 
     /// Every value of `name`, a parameter that may be repeated (ANDed
@@ -75,13 +81,7 @@ impl Query {
                 "query parameter `{name}` is given more than {max} times"
             )));
         }
-        values
-            .into_iter()
-            .map(|text| {
-                text.parse::<T>()
-                    .map_err(|err| ApiError::Validation(format!("query parameter `{name}`: {err}")))
-            })
-            .collect()
+        values.into_iter().map(|text| parsed(name, text)).collect()
     }
 
     /// The `limit` of a list: 1..=[`MAX_PAGE_SIZE`], [`DEFAULT_PAGE_SIZE`] when absent.
